@@ -1,0 +1,47 @@
+// swift-tools-version:5.10
+// ptload: read PyTorch checkpoints without Python, run their recurrent layers, verify against PyTorch.
+//
+// Dependencies point one way:
+//   CLibzip ← PTZip ← PTCheckpoint → PTPickle, PTTensor ← ptload
+// Only PTZip imports C (libzip, zlib); nothing above it does.
+import PackageDescription
+
+let package = Package(
+    name: "ptload",
+    products: [
+        .library(name: "PTCheckpoint", targets: ["PTCheckpoint"]),
+        .executable(name: "ptload", targets: ["ptload"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // libzip through pkg-config; Debian's libzip-dev.
+        .systemLibrary(
+            name: "CLibzip",
+            pkgConfig: "libzip",
+            providers: [.apt(["libzip-dev"])]
+        ),
+        // Zip archives and memory-mapped files: the only Swift target that touches C.
+        .target(name: "PTZip", dependencies: ["CLibzip"]),
+        // The pickle machine: opcodes, stack, memo, a value tree. Knows nothing of torch.
+        .target(name: "PTPickle"),
+        // DType, shapes, strides, storages (mapped or owned), contiguous copies.
+        .target(name: "PTTensor"),
+        // What torch means: rebuild functions, storages, state dicts, modules, legacy and
+        // TorchScript layouts, and the allow/deny policy for globals.
+        .target(name: "PTCheckpoint", dependencies: ["PTZip", "PTPickle", "PTTensor"]),
+        // The command: argument parsing and printing only.
+        .executableTarget(
+            name: "ptload",
+            dependencies: [
+                "PTCheckpoint",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "PTZipTests", dependencies: ["PTZip"]),
+        .testTarget(name: "PTPickleTests", dependencies: ["PTPickle"]),
+        .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint"], resources: []),
+        .testTarget(name: "PTLoadCLITests", dependencies: ["ptload"]),
+    ]
+)
