@@ -39,9 +39,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Byte-level builders for test inputs (zip archives, pickles); used by tests only.
+        .target(name: "PTTestSupport", dependencies: ["PTZip"], path: "Tests/PTTestSupport"),
         .testTarget(name: "PTZipTests", dependencies: ["PTZip"]),
         .testTarget(name: "PTPickleTests", dependencies: ["PTPickle"]),
-        .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint"], resources: []),
-        .testTarget(name: "PTLoadCLITests", dependencies: ["ptload"]),
+        .testTarget(name: "PTTensorTests", dependencies: ["PTTensor"]),
+        .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint", "PTTestSupport"]),
+        .testTarget(name: "PTLoadCLITests", dependencies: ["PTTestSupport"]),
     ]
 )

@@ -1,0 +1,46 @@
+# ptload: the two commands of the README are `make run` and `make test`.
+# Both install the Debian packages the build needs when they are missing (apt-get only).
+
+SWIFT ?= swift
+APT_PACKAGES := libzip-dev zlib1g-dev pkg-config
+PYTHON ?= /tmp/torch-venv/bin/python
+FIXTURE ?= Fixtures/checkpoints/lstm_sd.pt
+
+.PHONY: all deps build run test fixtures bench-load clean
+
+all: build
+
+# Installs whatever of $(APT_PACKAGES) is missing; sudo only when not root.
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make: installing$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release --product ptload
+
+# Builds, then reads a bundled golden fixture written by PyTorch and prints the report.
+run: build
+	.build/release/ptload $(FIXTURE)
+
+# The whole test suite (unit, golden fixtures, hostile files, CLI black-box).
+test: deps
+	$(SWIFT) build --product ptload
+	$(SWIFT) test
+
+# Regenerates Fixtures/ with real PyTorch (needs a venv: python3 -m venv /tmp/torch-venv &&
+# /tmp/torch-venv/bin/pip install torch numpy). Tests never need this.
+fixtures:
+	$(PYTHON) tools/make_fixtures.py
+	python3 tools/make_pickle_fixtures.py
+
+# Opening a 1 GB state dict, side by side with torch.load(mmap=True).
+bench-load: build
+	$(PYTHON) tools/bench_load.py
+
+clean:
+	rm -rf .build

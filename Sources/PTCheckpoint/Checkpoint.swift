@@ -1,0 +1,142 @@
+import PTPickle
+import PTTensor
+import PTZip
+
+/// One tensor of a checkpoint under the dotted key `model.state_dict()` would give it.
+public struct NamedTensor {
+    public let key: String
+    public let tensor: Tensor
+    /// Rebuilt through `torch._utils._rebuild_parameter*` (an `nn.Parameter`).
+    public let isParameter: Bool
+}
+
+/// A plain configuration value of a pickled module (`hidden_size`, `batch_first`, `nonlinearity`).
+public enum ConfigValue: Equatable, CustomStringConvertible {
+    case none
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+
+    public var description: String {
+        switch self {
+        case .none: return "None"
+        case .bool(let b): return b ? "True" : "False"
+        case .int(let i): return String(i)
+        case .double(let d): return String(d)
+        case .string(let s): return "'\(s)'"
+        }
+    }
+}
+
+/// A module found in a full-module pickle or a TorchScript archive.
+public struct ModuleInfo {
+    /// Dotted path from the root (`""` for the root, `encoder.rnn`), as `named_modules()` gives it.
+    public let path: String
+    /// `torch.nn.modules.rnn.LSTM`, `__main__.Net`, `__torch__.silero.Decoder`, …
+    public let className: String
+    /// The module's plain attributes in pickle order, without `training` and private names.
+    public let config: [(name: String, value: ConfigValue)]
+
+    public func value(_ name: String) -> ConfigValue? { config.first { $0.name == name }?.value }
+}
+
+/// A checkpoint, opened and parsed: every tensor mapped (not read), nothing executed.
+public final class Checkpoint {
+    public enum Format: String { case zip, legacy, torchscript }
+
+    public let path: String
+    public let format: Format
+    /// The zip folder every record lives in (the file's stem, or `archive`); nil for legacy files.
+    public let archiveName: String?
+    /// The protocol of the main pickle (`data.pkl`, or the legacy main pickle).
+    public let pickleProtocol: Int
+    /// Zip records that describe the file: `version`, `byteorder`, `.format_version`, `.storage_alignment`.
+    public let records: [(name: String, value: String)]
+    /// Every tensor, in the order `model.state_dict()` lists them.
+    public let tensors: [NamedTensor]
+    /// Modules of a full-module pickle or TorchScript archive, in `named_modules()` order.
+    public let modules: [ModuleInfo]
+    /// Classes the pickle references that ptload keeps as opaque objects (user classes, numpy scalars).
+    public let opaqueClasses: [String]
+    /// Every global the main pickle references, in first-seen order.
+    public let globals: [String]
+    /// Tensors of a TorchScript archive's `constants.pkl`, in order.
+    public let constants: [Tensor]
+
+    init(path: String, format: Format, archiveName: String?, pickleProtocol: Int,
+         records: [(name: String, value: String)], tensors: [NamedTensor], modules: [ModuleInfo],
+         opaqueClasses: [String], globals: [String], constants: [Tensor]) {
+        self.path = path
+        self.format = format
+        self.archiveName = archiveName
+        self.pickleProtocol = pickleProtocol
+        self.records = records
+        self.tensors = tensors
+        self.modules = modules
+        self.opaqueClasses = opaqueClasses
+        self.globals = globals
+        self.constants = constants
+    }
+
+    /// The tensor under `key`, if any.
+    public func tensor(_ key: String) -> Tensor? { tensors.first { $0.key == key }?.tensor }
+
+    /// The module at `path`, if the file pickled modules.
+    public func module(at path: String) -> ModuleInfo? { modules.first { $0.path == path } }
+
+    /// Opens `path`, recognises its format, and parses it. No tensor bytes are read: storages are
+    /// mapped and checked (CRC-32, byte order) on first use.
+    ///
+    /// - Parameters:
+    ///   - options: policy for globals (`strict` = weights-only allowlist) and pickle limits.
+    /// - Throws: `CheckpointError` naming the file and what is wrong.
+    public static func load(path: String, options: LoadOptions = LoadOptions()) throws -> Checkpoint {
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path)
+        } catch let e as ZipError {
+            throw CheckpointError(path: path, .zip(e))
+        }
+        let bytes = file.bytes
+        if ZipArchive.isZip(bytes) {
+            let archive: ZipArchive
+            do {
+                archive = try ZipArchive(mapped: file)
+            } catch let e as ZipError {
+                throw CheckpointError(path: path, .zip(e))
+            }
+            return try ZipCheckpointReader(path: path, archive: archive, options: options).read()
+        }
+        if bytes.count >= 262, String(decoding: bytes[257..<262], as: UTF8.self) == "ustar" {
+            throw CheckpointError(path: path, .notACheckpoint("a tar archive (the format of PyTorch before 0.4), which ptload does not read"))
+        }
+        if let first = bytes.first, first == PickleOpcodeByte.proto || first == PickleOpcodeByte.long {
+            return try LegacyCheckpointReader(path: path, file: file, options: options).read()
+        }
+        if bytes.isEmpty { throw CheckpointError(path: path, .notACheckpoint("the file is empty")) }
+        throw CheckpointError(path: path, .notACheckpoint("it starts with neither a zip header nor a pickle"))
+    }
+}
+
+/// How a checkpoint is read.
+public struct LoadOptions {
+    /// Globals policy: deny list always; with `strict`, also the weights-only allowlist.
+    public var policy: GlobalPolicy
+    /// Resource limits for every pickle in the file.
+    public var limits: PickleLimits
+    /// How deep the walk into nested containers goes.
+    public var maxWalkDepth: Int
+
+    public init(strict: Bool = false, limits: PickleLimits = .default, maxWalkDepth: Int = 1000) {
+        self.policy = GlobalPolicy(strict: strict)
+        self.limits = limits
+        self.maxWalkDepth = maxWalkDepth
+    }
+}
+
+enum PickleOpcodeByte {
+    static let proto: UInt8 = 0x80
+    /// Protocol 0 and 1 write the legacy magic number as a text LONG.
+    static let long: UInt8 = 0x4C
+}

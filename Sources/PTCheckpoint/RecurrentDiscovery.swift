@@ -1,0 +1,87 @@
+import PTTensor
+
+/// A recurrent layer recognised from its state-dict keys (`weight_ih_l0`, `weight_hh_l0`, …, or
+/// a cell's `weight_ih`, `weight_hh`) and, when the file pickled the module, its attributes.
+public struct RecurrentLayerInfo: Equatable {
+    public enum Kind: String { case RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell }
+
+    /// Key prefix (`encoder.rnn`, or `""` for a bare state dict).
+    public let prefix: String
+    public let kind: Kind
+    public let inputSize: Int
+    public let hiddenSize: Int
+    public let numLayers: Int
+    public let bidirectional: Bool
+    public let bias: Bool
+    /// LSTM projection size (`weight_hr_l{k}`), 0 without projection.
+    public let projSize: Int
+    /// From the pickled module only: `tanh` / `relu` for RNN.
+    public let nonlinearity: String?
+    /// From the pickled module only.
+    public let batchFirst: Bool?
+
+    /// Finds every recurrent layer in `checkpoint`, in key order. Shapes that fit no recurrent
+    /// layer are left out; the nn layer's strict loader reports exactly what is wrong with them.
+    public static func discover(in checkpoint: Checkpoint) -> [RecurrentLayerInfo] {
+        var shapes: [String: [Int]] = [:]
+        for t in checkpoint.tensors where shapes[t.key] == nil { shapes[t.key] = t.tensor.shape }
+        var found: [RecurrentLayerInfo] = []
+        var seen: Set<String> = []
+        for t in checkpoint.tensors {
+            for (suffix, isCell) in [("weight_hh_l0", false), ("weight_hh", true)] {
+                guard t.key == suffix || t.key.hasSuffix("." + suffix) else { continue }
+                let prefix = String(t.key.dropLast(suffix.count + (t.key == suffix ? 0 : 1)))
+                guard !seen.contains(prefix) else { continue }
+                let module = checkpoint.module(at: prefix)
+                if let layer = recognise(prefix: prefix, isCell: isCell, shapes: shapes, module: module) {
+                    seen.insert(prefix)
+                    found.append(layer)
+                }
+            }
+        }
+        return found
+    }
+
+    static func recognise(prefix: String, isCell: Bool, shapes: [String: [Int]], module: ModuleInfo?) -> RecurrentLayerInfo? {
+        func key(_ name: String) -> String { prefix.isEmpty ? name : prefix + "." + name }
+        let layerSuffix = isCell ? "" : "_l0"
+        guard let hh = shapes[key("weight_hh" + layerSuffix)], let ih = shapes[key("weight_ih" + layerSuffix)],
+              hh.count == 2, ih.count == 2, hh[0] == ih[0], hh[1] > 0 else { return nil }
+        var projSize = 0
+        var hidden = hh[1]
+        if !isCell, let hr = shapes[key("weight_hr_l0")], hr.count == 2 {
+            projSize = hr[0]
+            hidden = hr[1]
+        }
+        guard hidden > 0, hh[0] % hidden == 0 else { return nil }
+        let gates = hh[0] / hidden
+        let kind: Kind
+        switch gates {
+        case 1: kind = isCell ? .RNNCell : .RNN
+        case 3: kind = isCell ? .GRUCell : .GRU
+        case 4: kind = isCell ? .LSTMCell : .LSTM
+        default: return nil
+        }
+        if projSize > 0 && kind != .LSTM { return nil }
+        var layers = 1
+        if !isCell {
+            while shapes[key("weight_ih_l\(layers)")] != nil { layers += 1 }
+        }
+        let bidirectional = !isCell && shapes[key("weight_ih_l0_reverse")] != nil
+        let bias = shapes[key("bias_ih" + layerSuffix)] != nil
+        var nonlinearity: String?
+        var batchFirst: Bool?
+        if let module {
+            if case .string(let s)? = module.value("nonlinearity") { nonlinearity = s }
+            if case .bool(let b)? = module.value("batch_first") { batchFirst = b }
+            if case .string(let mode)? = module.value("mode") {
+                // RNNBase.mode: 'LSTM', 'GRU', 'RNN_TANH', 'RNN_RELU'.
+                if mode == "RNN_RELU" { nonlinearity = "relu" }
+                if mode == "RNN_TANH" { nonlinearity = "tanh" }
+            }
+        }
+        return RecurrentLayerInfo(prefix: prefix, kind: kind, inputSize: ih[1], hiddenSize: hidden, numLayers: layers,
+                                  bidirectional: bidirectional, bias: bias, projSize: projSize,
+                                  nonlinearity: nonlinearity, batchFirst: batchFirst)
+    }
+}

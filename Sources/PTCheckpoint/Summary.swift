@@ -1,0 +1,78 @@
+import PTTensor
+
+/// What `ptload MODEL` reports about a checkpoint, in a form that prints as text or encodes as
+/// JSON (snake_case keys, as in the README).
+public struct CheckpointSummary: Codable {
+    public struct TensorEntry: Codable {
+        public let key: String
+        public let dtype: String
+        public let shape: [Int]
+        /// Present only when the tensor is not contiguous.
+        public let strides: [Int]?
+        public let storage: String
+        public let storage_offset: Int
+        public let bytes: Int
+        public let parameter: Bool
+    }
+    public struct RecurrentEntry: Codable {
+        public let prefix: String
+        public let kind: String
+        public let input_size: Int
+        public let hidden_size: Int
+        public let num_layers: Int
+        public let bidirectional: Bool
+        public let bias: Bool
+        public let proj_size: Int
+        public let nonlinearity: String?
+        public let batch_first: Bool?
+    }
+    public struct ModuleEntry: Codable {
+        public let path: String
+        public let `class`: String
+        public let config: [String: String]
+    }
+    public struct Timings: Codable {
+        public let load_s: Double
+    }
+
+    public let file: String
+    public let format: String
+    public let archive: String?
+    public let pickle_protocol: Int
+    public let records: [String: String]
+    public let tensor_count: Int
+    public let total_bytes: Int
+    public let tensors: [TensorEntry]
+    public let recurrent_modules: [RecurrentEntry]
+    public let modules: [ModuleEntry]
+    public let opaque_classes: [String]
+    public let constants: Int
+    public var timings: Timings
+
+    public init(_ c: Checkpoint, loadSeconds: Double) {
+        file = c.path
+        format = c.format.rawValue
+        archive = c.archiveName
+        pickle_protocol = c.pickleProtocol
+        records = Dictionary(c.records.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
+        tensors = c.tensors.map { t in
+            TensorEntry(key: t.key, dtype: t.tensor.dtype.rawValue, shape: t.tensor.shape,
+                        strides: t.tensor.isContiguous ? nil : t.tensor.strides, storage: t.tensor.storage.origin,
+                        storage_offset: t.tensor.storageOffset, bytes: t.tensor.byteCount, parameter: t.isParameter)
+        }
+        tensor_count = tensors.count
+        total_bytes = tensors.reduce(0) { $0 &+ $1.bytes }
+        recurrent_modules = RecurrentLayerInfo.discover(in: c).map { r in
+            RecurrentEntry(prefix: r.prefix, kind: r.kind.rawValue, input_size: r.inputSize, hidden_size: r.hiddenSize,
+                           num_layers: r.numLayers, bidirectional: r.bidirectional, bias: r.bias, proj_size: r.projSize,
+                           nonlinearity: r.nonlinearity, batch_first: r.batchFirst)
+        }
+        modules = c.modules.map { m in
+            ModuleEntry(path: m.path, class: m.className,
+                        config: Dictionary(m.config.map { ($0.name, $0.value.description) }, uniquingKeysWith: { _, b in b }))
+        }
+        opaque_classes = c.opaqueClasses
+        constants = c.constants.count
+        timings = Timings(load_s: loadSeconds)
+    }
+}

@@ -1,0 +1,209 @@
+import PTPickle
+import PTTensor
+import PTZip
+
+/// Reads `torch.save` zip archives and `torch.jit.save` TorchScript archives
+/// (`caffe2/serialize/inline_container.cc`, `torch/serialization.py _load`).
+///
+/// Records are found by name under the folder that holds `data.pkl`, never by position.
+struct ZipCheckpointReader {
+    let path: String
+    let archive: ZipArchive
+    let options: LoadOptions
+
+    /// File format versions PyTorch reads (`caffe2/serialize/versions.h`).
+    static let supportedVersions: ClosedRange<UInt64> = 1...10
+
+    func read() throws -> Checkpoint {
+        let prefix = try archiveFolder()
+        var records: [(name: String, value: String)] = []
+
+        // The version lives in `.data/version` when present, else `version` (inline_container.cc).
+        let versionName = archive.entry(named: prefix + "/.data/version") != nil ? ".data/version" : "version"
+        guard let versionText = try smallRecord(prefix, versionName) else {
+            throw CheckpointError(path: path, .layout("record '\(prefix)/version' is missing"))
+        }
+        guard let version = ZipCheckpointReader.parseVersion(versionText) else {
+            throw CheckpointError(path: path, .layout("record '\(prefix)/\(versionName)' holds \(quoted(versionText)); expected a decimal file format version"))
+        }
+        guard ZipCheckpointReader.supportedVersions.contains(version) else {
+            throw CheckpointError(path: path, .layout("record '\(prefix)/\(versionName)' says format version \(version); PyTorch reads \(ZipCheckpointReader.supportedVersions.lowerBound) to \(ZipCheckpointReader.supportedVersions.upperBound)"))
+        }
+        records.append((versionName, String(version)))
+
+        // Missing `byteorder` means little-endian (torch.serialization.get_default_load_endianness).
+        var bigEndian = false
+        if let order = try smallRecord(prefix, "byteorder") {
+            switch order {
+            case "little": bigEndian = false
+            case "big": bigEndian = true
+            default:
+                throw CheckpointError(path: path, .layout("record '\(prefix)/byteorder' holds \(quoted(order)); expected 'little' or 'big'"))
+            }
+            records.append(("byteorder", order))
+        }
+        if let formatVersion = try smallRecord(prefix, ".format_version") {
+            records.append((".format_version", formatVersion))
+        }
+        if let alignment = try smallRecord(prefix, ".storage_alignment") {
+            guard let value = Int(alignment.trimmingWhitespace()), value > 0 else {
+                throw CheckpointError(path: path, .layout("record '\(prefix)/.storage_alignment' holds \(quoted(alignment)); expected a positive integer"))
+            }
+            records.append((".storage_alignment", String(value)))
+        }
+
+        let isTorchScript = archive.entry(named: prefix + "/constants.pkl") != nil
+        let storages = StorageTable(path: path, archive: archive, prefix: prefix, bigEndian: bigEndian)
+
+        let main = try unpickle(prefix, "data.pkl", storages: storages, folder: "data")
+        var walker = StateDictWalker(path: path, maxDepth: options.maxWalkDepth, torchScript: isTorchScript)
+        try walker.walkRoot(main.root)
+
+        var constants: [Tensor] = []
+        if isTorchScript {
+            let consts = try unpickle(prefix, "constants.pkl", storages: storages, folder: "constants")
+            var constantWalker = StateDictWalker(path: path, maxDepth: options.maxWalkDepth, torchScript: true)
+            try constantWalker.walk(consts.root, prefix: "", depth: 0)
+            constants = constantWalker.tensors.map(\.tensor)
+        }
+        return Checkpoint(path: path, format: isTorchScript ? .torchscript : .zip, archiveName: prefix,
+                          pickleProtocol: main.protocol, records: records, tensors: walker.tensors,
+                          modules: walker.modules, opaqueClasses: opaqueClasses(main.globals),
+                          globals: main.globals.map(\.description), constants: constants)
+    }
+
+    /// The one folder holding `data.pkl`. `torch.save` names it after the file's stem, or
+    /// `archive` when saving to a buffer; torch takes the first entry's folder, we look by name.
+    private func archiveFolder() throws -> String {
+        let folders = archive.entries.compactMap { entry -> String? in
+            let parts = entry.name.split(separator: "/", omittingEmptySubsequences: false)
+            return parts.count == 2 && parts[1] == "data.pkl" && !parts[0].isEmpty ? String(parts[0]) : nil
+        }
+        guard let folder = folders.first else {
+            throw CheckpointError(path: path, .layout("no '<archive>/data.pkl' record: a zip file, but not a PyTorch checkpoint"))
+        }
+        guard folders.count == 1 else {
+            throw CheckpointError(path: path, .layout("records of several archives (\(folders.map { "'\($0)/data.pkl'" }.joined(separator: ", "))); expected one"))
+        }
+        return folder
+    }
+
+    /// A small text record (`version`, `byteorder`), or nil when absent.
+    private func smallRecord(_ prefix: String, _ name: String) throws -> String? {
+        guard let entry = archive.entry(named: prefix + "/" + name) else { return nil }
+        guard entry.uncompressedSize <= 64 else {
+            throw CheckpointError(path: path, .layout("record '\(entry.name)' has \(entry.uncompressedSize) bytes; expected a short text"))
+        }
+        let bytes = try zipBytes(entry)
+        return String(decoding: bytes.buffer, as: UTF8.self)
+    }
+
+    private func zipBytes(_ entry: ZipEntry) throws -> ZipBytes {
+        do {
+            return try archive.bytes(of: entry)
+        } catch let e as ZipError {
+            throw CheckpointError(path: path, .zip(e))
+        }
+    }
+
+    private func unpickle(_ prefix: String, _ name: String, storages: StorageTable, folder: String) throws -> Unpickled {
+        guard let entry = archive.entry(named: prefix + "/" + name) else {
+            throw CheckpointError(path: path, .layout("record '\(prefix)/\(name)' is missing"))
+        }
+        let bytes = try zipBytes(entry)
+        let reading = PickleReading(path: path, record: entry.name, options: options)
+        return try withExtendedLifetime(bytes) {
+            try reading.unpickle(bytes.buffer) { pid in
+                .custom(StorageRef(try storages.storage(for: StorageID(pid, fields: 5), folder: folder)))
+            }
+        }
+    }
+
+    /// `std::stoull` semantics: leading whitespace, then digits; trailing text is ignored.
+    static func parseVersion(_ text: String) -> UInt64? {
+        let trimmed = text.drop { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty else { return nil }
+        return UInt64(digits)
+    }
+}
+
+/// Storages of one archive, by key: each key is one record under `data/` (or `constants/`),
+/// read at most once, in one dtype.
+final class StorageTable {
+    let path: String
+    let archive: ZipArchive
+    let prefix: String
+    let bigEndian: Bool
+    private var byKey: [String: Storage] = [:]
+
+    init(path: String, archive: ZipArchive, prefix: String, bigEndian: Bool) {
+        self.path = path
+        self.archive = archive
+        self.prefix = prefix
+        self.bigEndian = bigEndian
+    }
+
+    func storage(for id: StorageID, folder: String) throws -> Storage {
+        let name = "\(folder)/\(id.key)"
+        if let existing = byKey[name] {
+            // torch/serialization.py _save writes one dtype per record that has data.
+            guard existing.dtype == id.dtype || (existing.byteCount == 0 && id.byteCount == 0) else {
+                throw HookError(reason: .storage("storage '\(name)' is referenced as \(existing.dtype.rawValue) and as \(id.dtype.rawValue)"))
+            }
+            guard existing.byteCount == id.byteCount else {
+                throw HookError(reason: .storage("storage '\(name)' is declared with \(existing.byteCount) and with \(id.byteCount) bytes"))
+            }
+            return existing
+        }
+        guard let entry = archive.entry(named: "\(prefix)/\(name)") else {
+            throw HookError(reason: .storage("storage record '\(prefix)/\(name)' is missing"))
+        }
+        guard entry.uncompressedSize == id.byteCount else {
+            throw HookError(reason: .storage("storage record '\(entry.name)' has \(entry.uncompressedSize) bytes; \(id.numel) elements of \(id.dtype.rawValue) need \(id.byteCount)"))
+        }
+        let archive = self.archive
+        let path = self.path
+        let swapUnit = bigEndian ? id.dtype.swapUnit : 1
+        let storage = Storage(key: id.key, dtype: id.dtype, byteCount: id.byteCount, origin: name) {
+            let bytes: ZipBytes
+            do {
+                bytes = try archive.bytes(of: entry)
+            } catch let e as ZipError {
+                throw CheckpointError(path: path, .zip(e))
+            }
+            if swapUnit > 1 {
+                return StorageBytes.byteSwapped(bytes.buffer, unit: swapUnit)
+            }
+            return StorageBytes(borrowing: bytes.buffer, owner: bytes)
+        }
+        byKey[name] = storage
+        return storage
+    }
+}
+
+/// Globals ptload keeps as opaque objects: anything it does not interpret itself.
+func opaqueClasses(_ globals: [PickleGlobal]) -> [String] {
+    let interpreted: Set<String> = ["collections.OrderedDict", "collections.Counter", "collections.defaultdict",
+                                    "copyreg._reconstructor", "_codecs.encode", "__builtin__.object"]
+    let names = globals.filter { g in
+        if g.module == "torch" || g.module.hasPrefix("torch.") { return false }
+        if g.module == "builtins" || g.module == "__builtin__" { return false }
+        return !interpreted.contains(g.description)
+    }.map(\.description)
+    return Array(Set(names)).sorted()
+}
+
+func quoted(_ s: String) -> String {
+    let shown = s.count > 40 ? String(s.prefix(40)) + "…" : s
+    return "'" + shown.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n") + "'"
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let c = s.first, c.isWhitespace { s = s.dropFirst() }
+        while let c = s.last, c.isWhitespace { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,105 @@
+// Hashing dict keys and set elements the way python compares them:
+//   * bool, int, big int and float compare numerically (True == 1 == 1.0, -0.0 == 0, 2.0**70 == 2**70);
+//   * NaN equals nothing (python's identity shortcut aside), so a NaN key is stored but never matched;
+//   * str, bytes, tuple, frozenset and globals compare by value;
+//   * lists, dicts, sets and bytearrays are unhashable (python raises TypeError);
+//   * opaque objects and hook values compare by identity (python's default `__hash__`).
+// Keys nested deeper than `maxKeyDepth` tuples/frozensets are refused, which keeps hashing,
+// comparing and freeing a key's (recursive) representation shallow whatever the limits.
+
+enum PickleKey: Hashable {
+    case none
+    case int(Int64)
+    case bigInt([UInt8])        // minimal signed little-endian
+    case float(UInt64)          // bit pattern of a non-integral (or infinite) double
+    case string(String)
+    case bytes([UInt8])
+    case tuple([PickleKey])
+    case frozenset(Set<PickleKey>)
+    case global(PickleGlobal)
+    case identity(ObjectIdentifier)
+
+    enum Made {
+        case key(PickleKey)
+        /// Hashable but equal to nothing (contains a NaN).
+        case unmatchable
+        case unhashable
+    }
+
+    static let maxKeyDepth = 100
+
+    static func make(_ value: PickleValue) -> Made {
+        make(value, depth: 0)
+    }
+
+    private static func make(_ value: PickleValue, depth: Int) -> Made {
+        switch value {
+        case .none: return .key(.none)
+        case .bool(let b): return .key(.int(b ? 1 : 0))
+        case .int(let i): return .key(.int(i))
+        case .bigInt(let b):
+            if let i = b.int64Value { return .key(.int(i)) }
+            return .key(.bigInt(b.bytes))
+        case .float(let d): return floatKey(d)
+        case .string(let s): return .key(.string(s))
+        case .bytes(let b): return b.isByteArray ? .unhashable : .key(.bytes(b.bytes))
+        case .global(let g): return .key(.global(g))
+        case .object(let o): return .key(.identity(ObjectIdentifier(o)))
+        case .custom(let c): return .key(.identity(ObjectIdentifier(c)))
+        case .list, .dict: return .unhashable
+        case .tuple(let t):
+            guard depth < maxKeyDepth else { return .unhashable }
+            var keys: [PickleKey] = []
+            keys.reserveCapacity(t.items.count)
+            var matchable = true
+            for item in t.items {
+                switch make(item, depth: depth + 1) {
+                case .key(let k): keys.append(k)
+                case .unmatchable: matchable = false
+                case .unhashable: return .unhashable
+                }
+            }
+            return matchable ? .key(.tuple(keys)) : .unmatchable
+        case .set(let s):
+            guard s.isFrozen, depth < maxKeyDepth else { return .unhashable }
+            var keys = Set<PickleKey>()
+            var matchable = true
+            for item in s.items {
+                switch make(item, depth: depth + 1) {
+                case .key(let k): keys.insert(k)
+                case .unmatchable: matchable = false
+                case .unhashable: return .unhashable
+                }
+            }
+            return matchable ? .key(.frozenset(keys)) : .unmatchable
+        }
+    }
+
+    /// Integral doubles hash as the integer they equal; others by bit pattern.
+    private static func floatKey(_ d: Double) -> Made {
+        if d.isNaN { return .unmatchable }
+        if d.isInfinite || d != d.rounded(.towardZero) { return .key(.float(d.bitPattern)) }
+        if d >= -9_223_372_036_854_775_808.0 && d < 9_223_372_036_854_775_808.0 {
+            return .key(.int(Int64(d)))  // exact: integral and in range (-0.0 becomes 0)
+        }
+        // |d| >= 2^63 and integral: significand << (exponent - 52), as two's complement bytes.
+        let significand = d.significandBitPattern | (UInt64(1) << 52)
+        let shift = Int(d.exponent) - 52  // >= 11 here
+        var mag = [UInt8](repeating: 0, count: shift / 8 + 9)
+        let byteShift = shift / 8, bitShift = UInt64(shift % 8)
+        let low = significand << bitShift
+        let high = bitShift == 0 ? 0 : significand >> (64 - bitShift)
+        for i in 0..<8 { mag[byteShift + i] = UInt8(truncatingIfNeeded: low >> (8 * UInt64(i))) }
+        mag[byteShift + 8] = UInt8(truncatingIfNeeded: high)
+        mag.append(0)  // room for the sign
+        if d < 0 {
+            var carry: UInt16 = 1
+            for i in mag.indices {
+                let v = UInt16(~mag[i]) + carry
+                mag[i] = UInt8(truncatingIfNeeded: v)
+                carry = v >> 8
+            }
+        }
+        return .key(.bigInt(PickleBigInt.minimal(mag)))
+    }
+}

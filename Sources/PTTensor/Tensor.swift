@@ -1,0 +1,170 @@
+/// A strided view of a storage, as `torch._utils._rebuild_tensor_v2` builds one with `set_`.
+///
+/// `shape: [d0, d1, …]`, `strides` in elements, `storageOffset` in elements of `dtype`. Every
+/// instance satisfies the invariants `init` checks, so reading never goes out of bounds.
+public struct Tensor {
+    /// Torch refuses more than 64 dimensions; so do we.
+    public static let maxRank = 64
+
+    public let dtype: DType
+    public let shape: [Int]
+    public let strides: [Int]
+    public let storageOffset: Int
+    public let storage: Storage
+    public var requiresGrad: Bool
+
+    /// Number of elements (product of `shape`; 1 for a scalar).
+    public let elementCount: Int
+
+    /// Builds a view, refusing anything that would read outside the storage.
+    ///
+    /// Mirrors `at::native::checkSetStorage`: a tensor with no elements needs no bytes;
+    /// otherwise `(offset + Σ (size_i − 1)·stride_i + 1) · itemsize` must fit in the storage.
+    /// - Throws: `TensorError` for negative or overflowing sizes, strides and offsets, rank
+    ///   mismatch, absurd rank, or an extent past the storage.
+    public init(storage: Storage, dtype: DType, shape: [Int], strides: [Int], storageOffset: Int,
+                requiresGrad: Bool = false) throws {
+        guard shape.count <= Tensor.maxRank else {
+            throw TensorError.absurdRank(rank: shape.count, limit: Tensor.maxRank)
+        }
+        guard shape.count == strides.count else { throw TensorError.rankMismatch(shape: shape, strides: strides) }
+        guard shape.allSatisfy({ $0 >= 0 }) else { throw TensorError.negativeSize(shape: shape) }
+        guard strides.allSatisfy({ $0 >= 0 }) else { throw TensorError.negativeStride(strides: strides) }
+        guard storageOffset >= 0 else { throw TensorError.negativeOffset(offset: storageOffset) }
+        let overflow = TensorError.sizeOverflow(shape: shape, strides: strides, offset: storageOffset)
+        var count = 1
+        for size in shape {
+            let (product, o) = count.multipliedReportingOverflow(by: size)
+            guard !o else { throw overflow }
+            count = product
+        }
+        if count > 0 {
+            var last = storageOffset
+            for (size, stride) in zip(shape, strides) {
+                let (step, o1) = (size - 1).multipliedReportingOverflow(by: stride)
+                let (sum, o2) = last.addingReportingOverflow(step)
+                guard !o1, !o2 else { throw overflow }
+                last = sum
+            }
+            let (end, o3) = last.addingReportingOverflow(1)
+            let (needed, o4) = end.multipliedReportingOverflow(by: dtype.itemSize)
+            guard !o3, !o4 else { throw overflow }
+            guard needed <= storage.byteCount else {
+                throw TensorError.outOfStorage(storageKey: storage.key, neededBytes: needed,
+                                               storageBytes: storage.byteCount)
+            }
+        }
+        self.storage = storage
+        self.dtype = dtype
+        self.shape = shape
+        self.strides = strides
+        self.storageOffset = storageOffset
+        self.requiresGrad = requiresGrad
+        self.elementCount = count
+    }
+
+    /// A contiguous tensor over freshly owned bytes.
+    public init(dtype: DType, shape: [Int], bytes: [UInt8]) throws {
+        let storage = Storage(key: "memory", dtype: dtype, bytes: bytes)
+        try self.init(storage: storage, dtype: dtype, shape: shape,
+                      strides: Tensor.contiguousStrides(for: shape), storageOffset: 0)
+    }
+
+    public var rank: Int { shape.count }
+
+    /// Bytes of the logical elements (`numel · itemsize`), not of the whole storage.
+    public var byteCount: Int { elementCount * dtype.itemSize }
+
+    /// Row-major strides for `shape` (`torch.Tensor.contiguous()`'s layout).
+    public static func contiguousStrides(for shape: [Int]) -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        var running = 1
+        for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+            strides[axis] = running
+            running &*= Swift.max(shape[axis], 1)
+        }
+        return strides
+    }
+
+    /// Whether the elements lie in row-major order without gaps (`is_contiguous()`: sizes of
+    /// one and empty tensors ignore strides).
+    public var isContiguous: Bool {
+        if elementCount == 0 { return true }
+        var expected = 1
+        for axis in stride(from: shape.count - 1, through: 0, by: -1) where shape[axis] != 1 {
+            if strides[axis] != expected { return false }
+            expected *= shape[axis]
+        }
+        return true
+    }
+
+    /// Calls `body` with the storage byte offset of every element, in row-major logical order.
+    public func forEachElementOffset(_ body: (Int) -> Void) {
+        guard elementCount > 0 else { return }
+        let item = dtype.itemSize
+        if isContiguous {
+            let base = storageOffset * item
+            for i in 0..<elementCount { body(base + i * item) }
+            return
+        }
+        var index = [Int](repeating: 0, count: rank)
+        var offset = storageOffset
+        for _ in 0..<elementCount {
+            body(offset * item)
+            var axis = rank - 1
+            while axis >= 0 {
+                index[axis] += 1
+                offset += strides[axis]
+                if index[axis] < shape[axis] { break }
+                offset -= strides[axis] * shape[axis]
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+    }
+
+    /// The elements' bytes in row-major order, as `t.contiguous()` holds them (little-endian).
+    /// - Throws: whatever loading the storage throws (a CRC mismatch).
+    public func contiguousBytes() throws -> [UInt8] {
+        // An empty tensor may sit at any offset, even past its (empty) storage.
+        guard elementCount > 0 else { return [] }
+        let source = try storage.bytes()
+        let item = dtype.itemSize
+        if isContiguous {
+            let start = storageOffset * item
+            return Array(source[start..<(start + byteCount)])
+        }
+        var out = [UInt8]()
+        out.reserveCapacity(byteCount)
+        forEachElementOffset { offset in
+            out.append(contentsOf: source[offset..<(offset + item)])
+        }
+        return out
+    }
+
+    /// The elements widened to `Double`, in row-major order. Exact for every real dtype
+    /// (float16, bfloat16 and the float8 formats widen without rounding; int64 beyond 2^53 rounds).
+    /// - Throws: `TensorError.notReal` for complex and quantized dtypes.
+    public func doubles() throws -> [Double] {
+        let decode = try ElementDecoder.real(dtype)
+        let source = try storage.bytes()
+        var out = [Double]()
+        out.reserveCapacity(elementCount)
+        forEachElementOffset { offset in out.append(decode(source, offset)) }
+        return out
+    }
+
+    /// The elements as `Float`, in row-major order: how float16/bfloat16 weights are widened.
+    public func floats() throws -> [Float] {
+        if dtype == .float32 {
+            let source = try storage.bytes()
+            var out = [Float]()
+            out.reserveCapacity(elementCount)
+            forEachElementOffset { offset in
+                out.append(source.loadUnaligned(fromByteOffset: offset, as: Float.self))
+            }
+            return out
+        }
+        return try doubles().map { Float($0) }
+    }
+}

@@ -1,0 +1,141 @@
+/// One central directory header, decoded, with ZIP64 values already substituted.
+struct CentralDirectoryRecord {
+    let index: Int
+    /// The name exactly as stored; local headers and libzip are compared against these bytes.
+    let nameBytes: [UInt8]
+    let name: String
+    let flags: UInt16
+    let method: UInt16
+    let crc32: UInt32
+    let compressedSize: UInt64
+    let uncompressedSize: UInt64
+    let localHeaderOffset: UInt64
+    /// Whether a size came from the ZIP64 extra field; a data descriptor then has 8-byte sizes.
+    let hasZip64Sizes: Bool
+
+    var isEncrypted: Bool { flags & 0x0001 != 0 || flags & 0x0040 != 0 }
+    var hasDataDescriptor: Bool { flags & 0x0008 != 0 }
+}
+
+/// Reads every header of the central directory, checking that the headers exactly fill the
+/// bytes the end record gives them.
+enum CentralDirectoryReader {
+    static let headerSignature: UInt32 = 0x0201_4b50
+    static let fixedHeaderSize: UInt64 = 46
+    private static let zip64ExtraID: UInt16 = 0x0001
+
+    static func read(_ bytes: UnsafeRawBufferPointer, at location: CentralDirectoryLocation,
+                     path: String) throws -> [CentralDirectoryRecord] {
+        guard let directory = ByteCursor.range(offset: location.offset, length: location.size, within: bytes.count) else {
+            throw ZipError.outOfBounds(path: path, entry: nil, region: .centralDirectory, offset: location.offset,
+                                       length: location.size, fileSize: bytes.count)
+        }
+        guard directory.upperBound == location.endRecordsOffset else {
+            throw ZipError.centralDirectoryMisplaced(path: path, centralDirectoryOffset: location.offset,
+                                                     centralDirectorySize: location.size,
+                                                     endRecordsOffset: location.endRecordsOffset)
+        }
+        // Checked before anything is reserved, so a hostile count cannot drive allocation.
+        guard location.entryCount <= location.size / fixedHeaderSize, let declared = Int(exactly: location.entryCount) else {
+            throw ZipError.absurdEntryCount(path: path, declared: location.entryCount, centralDirectorySize: location.size)
+        }
+
+        var records: [CentralDirectoryRecord] = []
+        records.reserveCapacity(declared)
+        var position = directory.lowerBound
+        // Headers are read until the bytes run out, not until the count is reached, so that
+        // a count that disagrees with the contents is reported with both numbers.
+        while position < directory.upperBound {
+            var header = try ByteCursor(
+                bytes, offset: UInt64(position), length: UInt64(directory.upperBound - position),
+                overrun: .truncatedCentralDirectoryHeader(path: path, index: records.count, offset: position,
+                                                          centralDirectoryEnd: directory.upperBound))
+            records.append(try readHeader(&header, index: records.count, path: path))
+            position = header.position
+        }
+        guard records.count == declared else {
+            throw ZipError.entryCountMismatch(path: path, declared: declared, found: records.count)
+        }
+        return records
+    }
+
+    private static func readHeader(_ header: inout ByteCursor, index: Int, path: String) throws -> CentralDirectoryRecord {
+        let offset = header.position
+        let signature = try header.u32()
+        guard signature == headerSignature else {
+            throw ZipError.badCentralDirectoryHeaderSignature(path: path, index: index, offset: offset, found: signature)
+        }
+        _ = try header.u16()  // version made by
+        _ = try header.u16()  // version needed
+        let flags = try header.u16()
+        let method = try header.u16()
+        _ = try header.u32()  // modification time and date
+        let crc = try header.u32()
+        let compressedSize32 = try header.u32()
+        let uncompressedSize32 = try header.u32()
+        let nameLength = Int(try header.u16())
+        let extraLength = Int(try header.u16())
+        let commentLength = Int(try header.u16())
+        let diskStart = try header.u16()
+        _ = try header.u16()  // internal attributes
+        _ = try header.u32()  // external attributes
+        let localOffset32 = try header.u32()
+        let nameBytes = Array(try header.take(nameLength))
+        let extra = try header.take(extraLength)
+        try header.skip(commentLength)
+
+        guard let name = String(validating: nameBytes, as: UTF8.self) else {
+            throw ZipError.invalidEntryName(path: path, index: index, bytes: nameBytes)
+        }
+
+        // The ZIP64 extra field holds, in this order, only the values whose 32-bit field is the
+        // placeholder (APPNOTE 4.5.3).
+        var zip64 = try zip64Field(in: extra, entry: name, path: path)
+        func wide(_ value: UInt32, _ field: String) throws -> UInt64 {
+            guard value == 0xFFFF_FFFF else { return UInt64(value) }
+            guard zip64?.remaining ?? 0 >= 8, let extended = try zip64?.u64() else {
+                throw ZipError.missingZip64Field(path: path, entry: name, field: field)
+            }
+            return extended
+        }
+        let uncompressedSize = try wide(uncompressedSize32, "uncompressed size")
+        let compressedSize = try wide(compressedSize32, "compressed size")
+        let localHeaderOffset = try wide(localOffset32, "local header offset")
+        if diskStart == 0xFFFF {
+            guard zip64?.remaining ?? 0 >= 4, let disk = try zip64?.u32() else {
+                throw ZipError.missingZip64Field(path: path, entry: name, field: "starting disk number")
+            }
+            guard disk == 0 else { throw ZipError.multiDiskArchive(path: path) }
+        } else if diskStart != 0 {
+            throw ZipError.multiDiskArchive(path: path)
+        }
+
+        return CentralDirectoryRecord(
+            index: index, nameBytes: nameBytes, name: name, flags: flags, method: method, crc32: crc,
+            compressedSize: compressedSize, uncompressedSize: uncompressedSize, localHeaderOffset: localHeaderOffset,
+            hasZip64Sizes: compressedSize32 == 0xFFFF_FFFF || uncompressedSize32 == 0xFFFF_FFFF)
+    }
+
+    /// A cursor over the data of the first ZIP64 extra field, if there is one.
+    private static func zip64Field(in extra: UnsafeRawBufferPointer, entry: String, path: String) throws -> ByteCursor? {
+        var fields = try ByteCursor(extra, offset: 0, length: UInt64(extra.count),
+                                    overrun: .malformedExtraField(path: path, entry: entry, headerID: 0,
+                                                                  declaredLength: 4, available: extra.count))
+        // Fewer than 4 trailing bytes cannot hold a field header; like Python's zipfile, they
+        // are ignored as padding.
+        while fields.remaining >= 4 {
+            let id = try fields.u16()
+            let length = Int(try fields.u16())
+            guard length <= fields.remaining else {
+                throw ZipError.malformedExtraField(path: path, entry: entry, headerID: id, declaredLength: length,
+                                                   available: fields.remaining)
+            }
+            let data = try fields.take(length)
+            if id == zip64ExtraID {
+                return try ByteCursor(data, offset: 0, length: UInt64(data.count),
+                                      overrun: .missingZip64Field(path: path, entry: entry, field: "ZIP64 values"))
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,117 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A validated, read-only zip archive backed by a memory-mapped file.
+///
+/// Opening parses and checks every header (end records, central directory, local headers)
+/// without reading entry data, then opens the same bytes with libzip and checks it agrees.
+/// Entry data is checked against its CRC-32 when first handed out by `bytes(of:)`.
+/// Safe to share between threads.
+public final class ZipArchive: @unchecked Sendable {
+    // @unchecked: the libzip handle and the verified-entry set are only touched under `lock`.
+
+    public let path: String
+    public let file: MappedFile
+    /// Entries in central-directory order; `entries[i].index == i`.
+    public let entries: [ZipEntry]
+
+    private let indexByName: [String: Int]
+    private let libzip: LibzipArchive
+    private let lock = Lock()
+    /// Stored entries whose CRC-32 has been checked, so that each is checked only once.
+    private var verified: Set<Int> = []
+
+    /// Whether `bytes` start like a zip archive: a local header ("PK\u{3}\u{4}"), or the end
+    /// record of an archive with no entries ("PK\u{5}\u{6}"). A cheap sniff, not a validation.
+    public static func isZip(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let signature = EndRecordsReader.signature(in: bytes, at: 0)
+        return signature == EndRecordsReader.localHeaderSignature || signature == EndRecordsReader.endSignature
+    }
+
+    /// Maps the file at `path`, then validates it as `init(mapped:)` does. Reads no entry data.
+    /// The corresponding libzip function is `zip_open_from_source`.
+    public convenience init(path: String) throws {
+        try self.init(mapped: MappedFile(path: path))
+    }
+
+    /// Validates an archive that is already mapped (for callers that sniffed the magic first).
+    /// Throws the `ZipError` for the first problem found. Reads no entry data.
+    /// The corresponding libzip function is `zip_open_from_source`.
+    public convenience init(mapped: MappedFile) throws {
+        let directory = try ArchiveValidator.validate(mapped.bytes, path: mapped.path)
+        let libzip = try LibzipArchive(file: mapped)
+        try LibzipCrossCheck.compare(directory, with: libzip, path: mapped.path)
+        self.init(file: mapped, entries: directory.entries, libzip: libzip)
+    }
+
+    private init(file: MappedFile, entries: [ZipEntry], libzip: LibzipArchive) {
+        self.path = file.path
+        self.file = file
+        self.entries = entries
+        self.libzip = libzip
+        // Names are unique: validation refused duplicates.
+        self.indexByName = Dictionary(entries.map { ($0.name, $0.index) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The entry with this exact name, if any.
+    /// The corresponding libzip function is `zip_name_locate`.
+    public func entry(named name: String) -> ZipEntry? {
+        indexByName[name].map { entries[$0] }
+    }
+
+    /// The entry's uncompressed bytes.
+    ///
+    /// Stored: a view into the mapping (no copy), handed out once its CRC-32 has been checked
+    /// (checked once per entry). Deflated: inflated by libzip into a new buffer, read to the
+    /// end so that libzip checks the CRC-32, and checked to have the declared size.
+    /// The corresponding libzip functions are `zip_fopen_index` and `zip_fread`.
+    public func bytes(of entry: ZipEntry) throws -> ZipBytes {
+        guard entries.indices.contains(entry.index), entries[entry.index] == entry else {
+            throw ZipError.noSuchEntry(path: path, entry: entry.name)
+        }
+        switch entry.method {
+        case .stored:
+            return try storedBytes(of: entry)
+        case .deflated:
+            return try inflatedBytes(of: entry)
+        }
+    }
+
+    private func storedBytes(of entry: ZipEntry) throws -> ZipBytes {
+        // Validation placed dataOffset + compressedSize inside the file.
+        let view = UnsafeRawBufferPointer(rebasing: file.bytes[entry.dataOffset ..< entry.dataOffset + entry.compressedSize])
+        if !lock.withLock({ verified.contains(entry.index) }) {
+            // Outside the lock: a large entry takes a while, and checking twice is harmless.
+            let actual = crc32(view)
+            guard actual == entry.crc32 else {
+                throw ZipError.crcMismatch(path: path, entry: entry.name, declared: entry.crc32, actual: actual)
+            }
+            lock.withLock { _ = verified.insert(entry.index) }
+        }
+        return ZipBytes(view: view, in: file)
+    }
+
+    private func inflatedBytes(of entry: ZipEntry) throws -> ZipBytes {
+        var allocation: UnsafeMutableRawPointer?
+        // 64-byte alignment matches what PyTorch gives stored tensor data.
+        guard posix_memalign(&allocation, 64, max(entry.uncompressedSize, 1)) == 0, let allocation else {
+            throw ZipError.outOfMemory(path: path, entry: entry.name, bytes: entry.uncompressedSize)
+        }
+        do {
+            let destination = UnsafeMutableRawBufferPointer(start: allocation, count: entry.uncompressedSize)
+            let produced = try lock.withLock {
+                try libzip.inflate(index: entry.index, entry: entry.name, declaredCRC: entry.crc32, into: destination)
+            }
+            guard produced == entry.uncompressedSize else {
+                throw ZipError.sizeMismatch(path: path, entry: entry.name, declared: entry.uncompressedSize, actual: produced)
+            }
+        } catch {
+            free(allocation)
+            throw error
+        }
+        return ZipBytes(taking: allocation, count: entry.uncompressedSize)
+    }
+}

@@ -1,0 +1,175 @@
+/// Why an archive, or one of its entries, was refused.
+///
+/// Every case carries the file path so that a message read out of context still says which
+/// file is at fault; cases about a single entry carry its name. Offsets and lengths that come
+/// straight from the file are kept as `UInt64` because a hostile value need not fit in `Int`.
+public enum ZipError: Error, CustomStringConvertible, Equatable {
+    /// A part of the archive that the structure being read needs.
+    public enum Region: String, Equatable, Sendable {
+        case zip64Locator = "ZIP64 end of central directory locator"
+        case zip64EndOfCentralDirectory = "ZIP64 end of central directory record"
+        case centralDirectory = "central directory"
+        case localHeader = "local header"
+        case entryData = "data"
+        case dataDescriptor = "data descriptor"
+    }
+
+    /// The file could not be opened, inspected or mapped; `reason` is the system's message.
+    case cannotOpen(path: String, reason: String)
+    /// The file has no end of central directory record and does not start like a zip archive.
+    case notAZip(path: String, leadingBytes: [UInt8])
+    /// The file starts like a zip archive, but no end of central directory record is in its last 65,557 bytes (usually a truncated download).
+    case endOfCentralDirectoryNotFound(path: String)
+    /// An end of central directory signature was found, but the record (22 bytes plus its comment) runs past the end of the file.
+    case truncatedEndOfCentralDirectory(path: String, offset: Int, needed: UInt64, available: Int)
+    /// Bytes follow the end of central directory record and its comment.
+    case bytesAfterEndOfCentralDirectory(path: String, offset: Int, count: Int)
+    /// The archive claims to span several disks (split or spanned archives are not supported).
+    case multiDiskArchive(path: String)
+    /// The ZIP64 locator points at something that is not a ZIP64 end of central directory record.
+    case badZip64EndOfCentralDirectorySignature(path: String, offset: UInt64, found: UInt32)
+    /// The ZIP64 end of central directory record does not end where its locator begins, or declares a size too small to hold its fields.
+    case zip64EndOfCentralDirectoryMisplaced(path: String, offset: UInt64, recordSize: UInt64, locatorOffset: Int)
+    /// A value in the end of central directory record is neither the ZIP64 placeholder nor equal to the ZIP64 record's value.
+    case zip64EndOfCentralDirectoryMismatch(path: String, field: String, endRecord: UInt64, zip64Record: UInt64)
+    /// A structure (a record, a name, entry data…) lies partly or wholly beyond the end of the file, or its end cannot be computed without overflow.
+    case outOfBounds(path: String, entry: String?, region: Region, offset: UInt64, length: UInt64, fileSize: Int)
+    /// The central directory does not end exactly where the end of central directory records begin.
+    case centralDirectoryMisplaced(path: String, centralDirectoryOffset: UInt64, centralDirectorySize: UInt64, endRecordsOffset: Int)
+    /// The declared entry count is more than the central directory's bytes could hold (46 bytes per header at least).
+    case absurdEntryCount(path: String, declared: UInt64, centralDirectorySize: UInt64)
+    /// The central directory holds a different number of headers than the end record declares.
+    case entryCountMismatch(path: String, declared: Int, found: Int)
+    /// A central directory header (with its name, extra field and comment) runs past the end of the central directory.
+    case truncatedCentralDirectoryHeader(path: String, index: Int, offset: Int, centralDirectoryEnd: Int)
+    /// A central directory header does not start with the signature PK\x01\x02.
+    case badCentralDirectoryHeaderSignature(path: String, index: Int, offset: Int, found: UInt32)
+    /// An entry name is not valid UTF-8.
+    case invalidEntryName(path: String, index: Int, bytes: [UInt8])
+    /// An extra field's header declares more bytes than the extra-field block holds.
+    case malformedExtraField(path: String, entry: String, headerID: UInt16, declaredLength: Int, available: Int)
+    /// A size or offset is marked 0xFFFFFFFF (stored in the ZIP64 extra field), but the ZIP64 extra field is missing or too short to hold it.
+    case missingZip64Field(path: String, entry: String, field: String)
+    /// The entry is encrypted (general-purpose bit 0 or 6, or libzip reports an encryption method).
+    case encryptedEntry(path: String, entry: String)
+    /// The entry's compression method is neither 0 (stored) nor 8 (deflated).
+    case unsupportedCompressionMethod(path: String, entry: String, method: UInt16)
+    /// A stored entry whose compressed and uncompressed sizes differ.
+    case storedSizeMismatch(path: String, entry: String, compressedSize: Int, uncompressedSize: Int)
+    /// A deflated entry declares an uncompressed size that deflate cannot reach from its compressed size (at most 1,032 : 1).
+    case implausibleUncompressedSize(path: String, entry: String, compressedSize: Int, uncompressedSize: Int)
+    /// A local header does not start with the signature PK\x03\x04.
+    case badLocalHeaderSignature(path: String, entry: String, offset: Int, found: UInt32)
+    /// A local header names a different file than the central directory does for the same entry.
+    case localHeaderNameMismatch(path: String, entry: String, localName: String)
+    /// Two entries have the same name (compared as Swift strings, so canonically equivalent names collide too).
+    case duplicateEntryName(path: String, entry: String, firstIndex: Int, secondIndex: Int)
+    /// The archive does not start with its first local header: bytes (such as a self-extractor stub) precede it.
+    case bytesBeforeFirstEntry(path: String, firstRecordOffset: Int)
+    /// Two entries occupy overlapping byte ranges (local header through data and data descriptor).
+    case overlappingEntries(path: String, first: String, firstEnd: Int, second: String, secondStart: Int)
+    /// An entry's bytes run into (or lie after the start of) the central directory.
+    case entryOverlapsCentralDirectory(path: String, entry: String, entryEnd: Int, centralDirectoryOffset: Int)
+    /// libzip read the archive differently from this parser (entry count, a name, a size, a CRC or a method).
+    case libzipDisagrees(path: String, entry: String?, field: String, ours: String, libzip: String)
+    /// libzip refused the archive or an entry; `code` is libzip's ZIP_ER_* value and `message` its text.
+    case libzip(path: String, entry: String?, code: Int32, message: String)
+    /// The entry's bytes do not have the CRC-32 its headers declare.
+    case crcMismatch(path: String, entry: String, declared: UInt32, actual: UInt32)
+    /// A deflated entry inflates to a different number of bytes than its headers declare.
+    case sizeMismatch(path: String, entry: String, declared: Int, actual: Int)
+    /// Memory for an inflated entry could not be allocated.
+    case outOfMemory(path: String, entry: String, bytes: Int)
+    /// `bytes(of:)` was given an entry that does not belong to this archive.
+    case noSuchEntry(path: String, entry: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpen(path, reason):
+            return "\(path): cannot open: \(reason)"
+        case let .notAZip(path, leadingBytes):
+            let found = leadingBytes.isEmpty ? "an empty file" : "bytes \(hex(leadingBytes))"
+            return "\(path): not a zip archive: expected 'PK\\x03\\x04' at offset 0 and an end of central directory record, found \(found) and no end record"
+        case let .endOfCentralDirectoryNotFound(path):
+            return "\(path): no end of central directory record in the last 65,557 bytes; the file looks truncated"
+        case let .truncatedEndOfCentralDirectory(path, offset, needed, available):
+            return "\(path): the end of central directory record at offset \(offset) needs \(needed) bytes (22 plus its comment) but only \(available) remain in the file; the file looks truncated"
+        case let .bytesAfterEndOfCentralDirectory(path, offset, count):
+            return "\(path): expected the file to end with the end of central directory record; \(count) unexpected bytes follow it at offset \(offset)"
+        case let .multiDiskArchive(path):
+            return "\(path): the archive spans several disks (disk numbers are not 0 or entry counts per disk differ); only single-file archives are supported"
+        case let .badZip64EndOfCentralDirectorySignature(path, offset, found):
+            return "\(path): the ZIP64 locator points at offset \(offset), expected signature 'PK\\x06\\x06' there, found \(hex32(found))"
+        case let .zip64EndOfCentralDirectoryMisplaced(path, offset, recordSize, locatorOffset):
+            return "\(path): the ZIP64 end of central directory record at offset \(offset) declares \(recordSize) bytes after its first 12; expected at least 44 and to end at the locator at offset \(locatorOffset)"
+        case let .zip64EndOfCentralDirectoryMismatch(path, field, endRecord, zip64Record):
+            return "\(path): the end of central directory record gives \(field) \(endRecord); the ZIP64 record gives \(zip64Record) (expected equal values or the ZIP64 placeholder)"
+        case let .outOfBounds(path, entry, region, offset, length, fileSize):
+            return "\(path): \(entryPrefix(entry))\(region.rawValue) at offset \(offset), \(length) bytes long, runs past the end of the file (\(fileSize) bytes)"
+        case let .centralDirectoryMisplaced(path, offset, size, endOffset):
+            return "\(path): the central directory (offset \(offset), \(size) bytes) should end where the end records begin, at offset \(endOffset)"
+        case let .absurdEntryCount(path, declared, size):
+            return "\(path): the end record declares \(declared) entries, but a central directory of \(size) bytes holds at most \(size / 46)"
+        case let .entryCountMismatch(path, declared, found):
+            return "\(path): the end record declares \(declared) entries; the central directory holds \(found)"
+        case let .truncatedCentralDirectoryHeader(path, index, offset, cdEnd):
+            return "\(path): central directory header #\(index) at offset \(offset) runs past the end of the central directory at offset \(cdEnd)"
+        case let .badCentralDirectoryHeaderSignature(path, index, offset, found):
+            return "\(path): central directory header #\(index) at offset \(offset): expected signature 'PK\\x01\\x02', found \(hex32(found))"
+        case let .invalidEntryName(path, index, bytes):
+            return "\(path): entry #\(index) has a name that is not valid UTF-8: \(hex(Array(bytes.prefix(64))))\(bytes.count > 64 ? "…" : "")"
+        case let .malformedExtraField(path, entry, headerID, declaredLength, available):
+            return "\(path): entry '\(entry)' has an extra field 0x\(String(headerID, radix: 16)) declaring \(declaredLength) bytes; only \(available) remain in the extra-field block"
+        case let .missingZip64Field(path, entry, field):
+            return "\(path): entry '\(entry)' marks its \(field) as stored in the ZIP64 extra field (0xFFFFFFFF), but that field is missing or too short"
+        case let .encryptedEntry(path, entry):
+            return "\(path): entry '\(entry)' is encrypted; encrypted entries are not supported"
+        case let .unsupportedCompressionMethod(path, entry, method):
+            return "\(path): entry '\(entry)' uses compression method \(method); expected 0 (stored) or 8 (deflated)"
+        case let .storedSizeMismatch(path, entry, compressed, uncompressed):
+            return "\(path): stored entry '\(entry)' has compressed size \(compressed) but uncompressed size \(uncompressed); they must be equal"
+        case let .implausibleUncompressedSize(path, entry, compressed, uncompressed):
+            return "\(path): deflated entry '\(entry)' declares \(uncompressed) bytes from \(compressed) compressed bytes; deflate expands at most 1,032 times"
+        case let .badLocalHeaderSignature(path, entry, offset, found):
+            return "\(path): entry '\(entry)': expected a local header signature 'PK\\x03\\x04' at offset \(offset), found \(hex32(found))"
+        case let .localHeaderNameMismatch(path, entry, localName):
+            return "\(path): entry '\(entry)': its local header names it '\(localName)'"
+        case let .duplicateEntryName(path, entry, first, second):
+            return "\(path): entries #\(first) and #\(second) are both named '\(entry)'"
+        case let .bytesBeforeFirstEntry(path, offset):
+            return "\(path): expected the first local header at offset 0, found it at offset \(offset); bytes such as a self-extractor stub precede the archive"
+        case let .overlappingEntries(path, first, firstEnd, second, secondStart):
+            return "\(path): entry '\(first)' extends to offset \(firstEnd) but entry '\(second)' starts at offset \(secondStart); entries must not overlap"
+        case let .entryOverlapsCentralDirectory(path, entry, entryEnd, cdOffset):
+            return "\(path): entry '\(entry)' extends to offset \(entryEnd), past the start of the central directory at offset \(cdOffset)"
+        case let .libzipDisagrees(path, entry, field, ours, libzip):
+            return "\(path): \(entryPrefix(entry))this reader finds \(field) \(ours) but libzip finds \(libzip)"
+        case let .libzip(path, entry, code, message):
+            return "\(path): \(entryPrefix(entry))libzip: \(message) (ZIP_ER \(code))"
+        case let .crcMismatch(path, entry, declared, actual):
+            return "\(path): entry '\(entry)' has CRC-32 \(hex32(actual)); its header declares \(hex32(declared))"
+        case let .sizeMismatch(path, entry, declared, actual):
+            return "\(path): entry '\(entry)' inflates to \(actual) bytes; its header declares \(declared)"
+        case let .outOfMemory(path, entry, bytes):
+            return "\(path): entry '\(entry)': cannot allocate \(bytes) bytes for its inflated contents"
+        case let .noSuchEntry(path, entry):
+            return "\(path): no entry '\(entry)' with that index and those headers in this archive"
+        }
+    }
+}
+
+private func entryPrefix(_ entry: String?) -> String {
+    entry.map { "entry '\($0)': " } ?? ""
+}
+
+private func hex32(_ value: UInt32) -> String {
+    let digits = String(value, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+}
+
+private func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { byte in
+        let digits = String(byte, radix: 16)
+        return digits.count == 1 ? "0" + digits : digits
+    }.joined(separator: " ")
+}

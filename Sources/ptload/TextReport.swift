@@ -1,0 +1,62 @@
+import PTCheckpoint
+
+/// The human-readable listing of `ptload MODEL`.
+struct TextReport {
+    let s: CheckpointSummary
+    init(_ s: CheckpointSummary) { self.s = s }
+
+    func render() -> String {
+        var out = ""
+        func line(_ text: String = "") { out += text + "\n" }
+        var format = s.format
+        if let archive = s.archive { format += " (archive '\(archive)')" }
+        line("file: \(s.file)")
+        line("format: \(format)")
+        line("pickle protocol: \(s.pickle_protocol)")
+        for (name, value) in s.records.sorted(by: { $0.key < $1.key }) { line("record \(name): \(value)") }
+        line("tensors: \(s.tensor_count), \(s.total_bytes) bytes")
+        let rows = s.tensors.map { t -> [String] in
+            [t.key, t.dtype, "[" + t.shape.map(String.init).joined(separator: ", ") + "]",
+             t.strides.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" } ?? "",
+             t.storage, String(t.storage_offset), String(t.bytes)]
+        }
+        out += table(header: ["key", "dtype", "shape", "strides", "storage", "offset", "bytes"], rows: rows)
+        if s.constants > 0 { line("constants: \(s.constants) tensors in constants.pkl") }
+        line("recurrent modules: \(s.recurrent_modules.count)")
+        for r in s.recurrent_modules {
+            var parts = ["input_size=\(r.input_size)", "hidden_size=\(r.hidden_size)"]
+            if !r.kind.hasSuffix("Cell") {
+                parts += ["num_layers=\(r.num_layers)", "bidirectional=\(r.bidirectional)"]
+            }
+            parts.append("bias=\(r.bias)")
+            if r.proj_size > 0 { parts.append("proj_size=\(r.proj_size)") }
+            if let n = r.nonlinearity { parts.append("nonlinearity=\(n)") }
+            if let b = r.batch_first { parts.append("batch_first=\(b)") }
+            line("  \(r.prefix.isEmpty ? "(root)" : r.prefix)  \(r.kind)  " + parts.joined(separator: " "))
+        }
+        if !s.modules.isEmpty {
+            line("modules: \(s.modules.count)")
+            for m in s.modules {
+                let config = m.config.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                line("  \(m.path.isEmpty ? "(root)" : m.path)  \(m.class)" + (config.isEmpty ? "" : "  " + config))
+            }
+        }
+        line("opaque classes: \(s.opaque_classes.count)")
+        for c in s.opaque_classes { line("  \(c)") }
+        return out
+    }
+
+    private func table(header: [String], rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        func render(_ cells: [String]) -> String {
+            var text = "  "
+            for (i, cell) in cells.enumerated() {
+                text += cell + String(repeating: " ", count: widths[i] - cell.count + (i == cells.count - 1 ? 0 : 2))
+            }
+            while text.hasSuffix(" ") { text.removeLast() }
+            return text + "\n"
+        }
+        return render(header) + rows.map(render).joined()
+    }
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Opening a 1 GB state dict: ptload against torch.load(mmap=True), side by side in one run.
+
+    /tmp/torch-venv/bin/python tools/bench_load.py [--repeat N] [--ptload PATH]
+
+Writes /tmp/ptload-bench/lstm_1g.pt once (the state dict of
+nn.LSTM(1024, 2048, 3, bidirectional=True), about 1 GB), then alternates, N times each:
+
+* torch: `torch.load(path, mmap=True, weights_only=True)` and a walk over every tensor's
+  shape and dtype, timed in-process;
+* ptload: `ptload PATH --json`, whose `timings.load_s` is the in-process time to open, parse and
+  map; the process's wall time and peak RSS (from wait4) are reported too.
+
+Prints medians and the ratio torch / ptload (> 1 means ptload is faster). The page cache is warm
+for both (the file was just written and is read once before timing).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+
+def make_checkpoint(path):
+    if os.path.exists(path):
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(1024, 2048, 3, bidirectional=True)
+    torch.save(lstm.state_dict(), path)
+
+
+def run_ptload(binary, path):
+    start = time.perf_counter()
+    proc = subprocess.Popen([binary, path, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    # communicate() already reaped the child; ask the kernel for its peak RSS via RUSAGE_CHILDREN deltas
+    if proc.returncode != 0:
+        sys.exit(f"ptload failed ({proc.returncode}): {err.decode().strip()}")
+    report = json.loads(out)
+    return report["timings"]["load_s"], wall, report["tensor_count"]
+
+
+def ptload_peak_rss_mb(binary, path):
+    """Peak RSS of one ptload run, from wait4."""
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.execv(binary, [binary, path, "--json"])
+    _, status, usage = os.wait4(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit("ptload failed while measuring RSS")
+    return usage.ru_maxrss / 1024.0
+
+
+def torch_load(path):
+    start = time.perf_counter()
+    sd = torch.load(path, mmap=True, weights_only=True)
+    listing = [(k, tuple(v.shape), v.dtype, v.stride(), v.storage_offset()) for k, v in sd.items()]
+    elapsed = time.perf_counter() - start
+    return elapsed, len(listing)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=21)
+    parser.add_argument("--ptload", default=".build/release/ptload")
+    parser.add_argument("--path", default="/tmp/ptload-bench/lstm_1g.pt")
+    args = parser.parse_args()
+
+    make_checkpoint(args.path)
+    size_gb = os.path.getsize(args.path) / 1e9
+    torch.set_num_threads(2)
+    with open(args.path, "rb") as f:  # warm the page cache for both readers
+        while f.read(1 << 24):
+            pass
+
+    torch_times, ptload_times, ptload_walls = [], [], []
+    for _ in range(args.repeat):
+        t, n_torch = torch_load(args.path)
+        torch_times.append(t)
+        p, wall, n_ptload = run_ptload(args.ptload, args.path)
+        ptload_times.append(p)
+        ptload_walls.append(wall)
+    if n_torch != n_ptload:
+        sys.exit(f"tensor counts differ: torch {n_torch}, ptload {n_ptload}")
+    rss = ptload_peak_rss_mb(args.ptload, args.path)
+
+    t_med = statistics.median(torch_times)
+    p_med = statistics.median(ptload_times)
+    print(f"file: {args.path} ({size_gb:.2f} GB, {n_torch} tensors), {args.repeat} runs each, torch {torch.__version__}")
+    print(f"{'reader':<40} {'median':>10} {'min':>10}")
+    print(f"{'torch.load(mmap=True) + listing':<40} {t_med * 1e3:>8.2f}ms {min(torch_times) * 1e3:>8.2f}ms")
+    print(f"{'ptload open+parse+map (in-process)':<40} {p_med * 1e3:>8.2f}ms {min(ptload_times) * 1e3:>8.2f}ms")
+    print(f"{'ptload whole process (wall)':<40} {statistics.median(ptload_walls) * 1e3:>8.2f}ms {min(ptload_walls) * 1e3:>8.2f}ms")
+    print(f"ratio torch/ptload (in-process): {t_med / p_med:.2f}")
+    print(f"ptload peak RSS: {rss:.1f} MB (target < 250 MB)")
+
+
+if __name__ == "__main__":
+    main()
