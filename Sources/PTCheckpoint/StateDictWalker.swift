@@ -15,6 +15,8 @@ struct StateDictWalker {
     let path: String
     let maxDepth: Int
     let torchScript: Bool
+    /// TorchScript only: which attributes are parameters and buffers.
+    var declarations: ScriptDeclarations?
     private(set) var tensors: [NamedTensor] = []
     private(set) var modules: [ModuleInfo] = []
     private var onPath: Set<ObjectIdentifier> = []
@@ -141,27 +143,34 @@ struct StateDictWalker {
         }
     }
 
-    /// A TorchScript object: attributes in order; tensors are its parameters and buffers,
-    /// other `__torch__` objects its submodules.
+    /// A TorchScript object, as `ScriptModule.state_dict()` lists it: its declared parameters,
+    /// then its declared buffers, then each `__torch__` submodule, recursively. Without a
+    /// declaration, every tensor attribute in attribute order.
     private mutating func walkScriptObject(_ cls: String, _ state: [(key: String, value: PickleValue)], prefix: String, depth: Int) throws {
         guard depth <= maxDepth else { throw CheckpointError(path: path, .tooDeep(limit: maxDepth)) }
         modules.append(ModuleInfo(path: prefix, className: cls, config: StateDictWalker.config(state, includePrivate: false)))
-        for (name, value) in state {
-            switch value {
-            case .custom(let box as TensorBox):
-                tensors.append(NamedTensor(key: join(prefix, name), tensor: box.tensor, isParameter: box.isParameter))
-            case .object(let child) where child.callable.module.hasPrefix("__torch__"):
-                try enter(child) { walker in
-                    if let childState = StateDictWalker.stateDict(child) {
-                        try walker.walkScriptObject(StateDictWalker.className(child), childState, prefix: join(prefix, name), depth: depth + 1)
-                    }
+        func appendTensors(_ names: Set<String>?) {
+            for (name, value) in state where names?.contains(name) ?? true {
+                if case .custom(let box as TensorBox) = value {
+                    tensors.append(NamedTensor(key: join(prefix, name), tensor: box.tensor, isParameter: box.isParameter))
                 }
-            default:
-                break
+            }
+        }
+        if let declaration = declarations?.declaration(of: cls) {
+            appendTensors(Set(declaration.parameters))
+            appendTensors(Set(declaration.buffers))
+        } else {
+            appendTensors(nil)
+        }
+        for (name, value) in state {
+            guard case .object(let child) = value, child.callable.module.hasPrefix("__torch__") else { continue }
+            try enter(child) { walker in
+                if let childState = StateDictWalker.stateDict(child) {
+                    try walker.walkScriptObject(StateDictWalker.className(child), childState, prefix: join(prefix, name), depth: depth + 1)
+                }
             }
         }
     }
-
 
     // MARK: reading pickled objects
 

@@ -57,6 +57,7 @@ struct ZipCheckpointReader {
 
         let main = try unpickle(prefix, "data.pkl", storages: storages, folder: "data")
         var walker = StateDictWalker(path: path, maxDepth: options.maxWalkDepth, torchScript: isTorchScript)
+        if isTorchScript { walker.declarations = ScriptDeclarations(archive: archive, prefix: prefix) }
         try walker.walkRoot(main.root)
 
         var constants: [Tensor] = []
