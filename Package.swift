@@ -2,8 +2,9 @@
 // ptload: read PyTorch checkpoints without Python, run their recurrent layers, verify against PyTorch.
 //
 // Dependencies point one way:
-//   CLibzip ← PTZip ← PTCheckpoint → PTPickle, PTTensor ← ptload
-// Only PTZip imports C (libzip, zlib); nothing above it does.
+//   CLibzip ← PTZip ← PTCheckpoint ← PTNN ← PTVerify ← ptload
+//   PTPickle, PTTensor ← PTCheckpoint;  COpenBLAS ← PTKernels ← PTNN;  PTZip, PTTensor ← PTNumpy ← PTVerify
+// Only PTZip imports libzip/zlib and only PTKernels imports OpenBLAS; nothing above them touches C.
 import PackageDescription
 
 let package = Package(
@@ -14,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     ],
     targets: [
         // libzip through pkg-config; Debian's libzip-dev.
@@ -31,11 +33,30 @@ let package = Package(
         // What torch means: rebuild functions, storages, state dicts, modules, legacy and
         // TorchScript layouts, and the allow/deny policy for globals.
         .target(name: "PTCheckpoint", dependencies: ["PTZip", "PTPickle", "PTTensor"]),
+        // OpenBLAS through pkg-config; Debian's libopenblas-dev.
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // Matrix products and activations: the only Swift target that imports COpenBLAS.
+        .target(name: "PTKernels", dependencies: [
+            "COpenBLAS",
+            .product(name: "RealModule", package: "swift-numerics"),
+        ]),
+        // RNN, LSTM, GRU, their cells, Embedding, Linear: loading from checkpoints, running.
+        .target(name: "PTNN", dependencies: ["PTCheckpoint", "PTKernels", "PTTensor"]),
+        // .npy / .npz read and write (npz through the zip layer).
+        .target(name: "PTNumpy", dependencies: ["PTZip", "PTTensor"]),
+        // Running a module against PyTorch's reference outputs: tolerance policy, comparison, report.
+        .target(name: "PTVerify", dependencies: ["PTCheckpoint", "PTKernels", "PTNN", "PTNumpy", "PTTensor"]),
         // The command: argument parsing and printing only.
         .executableTarget(
             name: "ptload",
             dependencies: [
                 "PTCheckpoint",
+                "PTNN",
+                "PTVerify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +66,9 @@ let package = Package(
         .testTarget(name: "PTPickleTests", dependencies: ["PTPickle"]),
         .testTarget(name: "PTTensorTests", dependencies: ["PTTensor"]),
         .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint", "PTTestSupport"]),
+        .testTarget(name: "PTNNTests", dependencies: ["PTNN", "PTNumpy", "PTTestSupport"]),
+        .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTZip"]),
+        .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTNumpy", "PTTestSupport"]),
         .testTarget(name: "PTLoadCLITests", dependencies: ["PTTestSupport"]),
     ]
 )

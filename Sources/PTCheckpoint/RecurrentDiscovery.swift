@@ -45,16 +45,19 @@ public struct RecurrentLayerInfo: Equatable {
     static func recognise(prefix: String, isCell: Bool, shapes: [String: [Int]], module: ModuleInfo?) -> RecurrentLayerInfo? {
         func key(_ name: String) -> String { prefix.isEmpty ? name : prefix + "." + name }
         let layerSuffix = isCell ? "" : "_l0"
+        // Lenient on purpose: the gate count comes from weight_ih's rows and the hidden size
+        // from weight_hh (or weight_hr), so that a wrong weight_hh is still recognised and the
+        // strict loader can say exactly what shape it should have.
         guard let hh = shapes[key("weight_hh" + layerSuffix)], let ih = shapes[key("weight_ih" + layerSuffix)],
-              hh.count == 2, ih.count == 2, hh[0] == ih[0], hh[1] > 0 else { return nil }
+              hh.count == 2, ih.count == 2, hh[1] > 0 else { return nil }
         var projSize = 0
         var hidden = hh[1]
         if !isCell, let hr = shapes[key("weight_hr_l0")], hr.count == 2 {
             projSize = hr[0]
             hidden = hr[1]
         }
-        guard hidden > 0, hh[0] % hidden == 0 else { return nil }
-        let gates = hh[0] / hidden
+        guard hidden > 0, ih[0] % hidden == 0 else { return nil }
+        let gates = ih[0] / hidden
         let kind: Kind
         switch gates {
         case 1: kind = isCell ? .RNNCell : .RNN

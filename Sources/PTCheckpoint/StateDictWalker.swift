@@ -177,7 +177,7 @@ struct StateDictWalker {
     /// The class an object stands for: the NEWOBJ class, or `copyreg._reconstructor`'s first
     /// argument (protocol 0/1 full-module pickles).
     static func className(_ o: PickleObject) -> String {
-        if o.callable.module == "copyreg", o.callable.name == "_reconstructor",
+        if o.callable.module == "copyreg" || o.callable.module == "copy_reg", o.callable.name == "_reconstructor",
            let first = o.args.first, case .global(let cls) = first {
             return cls.description
         }

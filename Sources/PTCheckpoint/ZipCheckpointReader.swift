@@ -186,7 +186,7 @@ final class StorageTable {
 /// Globals ptload keeps as opaque objects: anything it does not interpret itself.
 func opaqueClasses(_ globals: [PickleGlobal]) -> [String] {
     let interpreted: Set<String> = ["collections.OrderedDict", "collections.Counter", "collections.defaultdict",
-                                    "copyreg._reconstructor", "_codecs.encode", "__builtin__.object"]
+                                    "copyreg._reconstructor", "copy_reg._reconstructor", "_codecs.encode", "__builtin__.object"]
     let names = globals.filter { g in
         if g.module == "torch" || g.module.hasPrefix("torch.") { return false }
         if g.module == "builtins" || g.module == "__builtin__" { return false }

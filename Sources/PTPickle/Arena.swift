@@ -15,7 +15,9 @@
 //   4. the arena drops its references: the empty containers are freed one by one (no cascade),
 //      the kept ones live on, intact, for whoever holds them.
 //
-// Cost: O(containers + edges), once.
+// Cost: O(containers + edges), once. (Kept containers are later freed by ordinary ARC, whose
+// recursion each container's `deinit` flattens with `releaseIteratively`; a cycle among kept
+// containers is an ordinary reference cycle.)
 
 final class PickleArena {
     private(set) var containers: [PickleContainer] = []
@@ -26,9 +28,13 @@ final class PickleArena {
         containers.append(container)
     }
 
-    func owns(_ container: PickleContainer) -> Bool {
+    /// What the last teardown did: containers it held, and how many it left intact because
+    /// they were held (or reachable) from outside. For tests and diagnostics.
+    private(set) var lastTeardown = (containers: 0, kept: 0)
+
+    private static func table(_ table: [PickleContainer], holds container: PickleContainer) -> Bool {
         let i = container.arenaIndex
-        return i >= 0 && i < containers.count && containers[i] === container
+        return i >= 0 && i < table.count && table[i] === container
     }
 
     /// A child with container references unretained (valid while the arena holds them).
@@ -63,13 +69,13 @@ final class PickleArena {
         }
     }
 
-    private func save(_ value: PickleValue) -> Saved {
+    private static func save(_ value: PickleValue, _ t: [PickleContainer]) -> Saved {
         switch value {
-        case .tuple(let c) where owns(c): return .tuple(.passUnretained(c))
-        case .list(let c) where owns(c): return .list(.passUnretained(c))
-        case .dict(let c) where owns(c): return .dict(.passUnretained(c))
-        case .set(let c) where owns(c): return .set(.passUnretained(c))
-        case .object(let c) where owns(c): return .object(.passUnretained(c))
+        case .tuple(let c) where table(t, holds: c): return .tuple(.passUnretained(c))
+        case .list(let c) where table(t, holds: c): return .list(.passUnretained(c))
+        case .dict(let c) where table(t, holds: c): return .dict(.passUnretained(c))
+        case .set(let c) where table(t, holds: c): return .set(.passUnretained(c))
+        case .object(let c) where table(t, holds: c): return .object(.passUnretained(c))
         default: return .leaf(value)  // scalars, hook objects, containers of another arena
         }
     }
@@ -78,13 +84,23 @@ final class PickleArena {
     /// Idempotent.
     func teardown() {
         guard !containers.isEmpty else { return }
+        // Work on a local table (no dynamic exclusivity checks); it holds the same references.
+        var containers: [PickleContainer] = []
+        swap(&containers, &self.containers)
         // 1. Move all children out; references to our containers become unretained.
-        var saved: [[Saved]] = []
-        saved.reserveCapacity(containers.count)
+        //    Container i's children are saved[bounds[i]..<bounds[i + 1]].
+        var saved: [Saved] = []
+        var total = 0
+        for c in containers { total += c.childCount }
+        saved.reserveCapacity(total)
+        var bounds: [Int] = [0]
+        bounds.reserveCapacity(containers.count + 1)
         for i in containers.indices {
             containers[i].walkMark = 0
-            let taken = containers[i].takeChildren()
-            saved.append(taken.map(save))
+            for child in containers[i].takeChildren() {
+                saved.append(PickleArena.save(child, containers))
+            }
+            bounds.append(saved.count)
         }
         // 2. Held from outside → kept, and so is everything reachable from it.
         var work: [Int] = []
@@ -93,22 +109,25 @@ final class PickleArena {
         }
         for i in work { containers[i].walkMark = 1 }
         while let i = work.popLast() {
-            for child in saved[i] {
-                guard let j = child.arenaIndex, containers[j].walkMark == 0 else { continue }
+            for k in bounds[i]..<bounds[i + 1] {
+                guard let j = saved[k].arenaIndex, containers[j].walkMark == 0 else { continue }
                 containers[j].walkMark = 1
                 work.append(j)
             }
         }
         // 3. Kept containers get their children back.
+        var kept = 0
         for i in containers.indices where containers[i].walkMark == 1 {
-            containers[i].restoreChildren(saved[i].map(\.value))
+            containers[i].restoreChildren(saved[bounds[i]..<bounds[i + 1]].map(\.value))
             containers[i].walkMark = 0
+            kept += 1
         }
+        lastTeardown = (containers.count, kept)
         // 4. Drop the side table (scalars, hook objects), then the containers: the empty ones
         //    are freed without touching one another.
         saved = []
         for c in containers { c.registered = false }
-        containers = []
+        containers = []  // frees the emptied containers, one by one
     }
 
     deinit {

@@ -31,7 +31,7 @@ struct Memo {
     }
 }
 
-final class Machine {
+struct Machine {
     let hooks: PickleHooks
     let limits: PickleLimits
     var cursor: Cursor
@@ -58,7 +58,7 @@ final class Machine {
         self.limits = limits
     }
 
-    func dropWorkingState() {
+    mutating func dropWorkingState() {
         stack = []
         marks = []
         memo = Memo()
@@ -66,7 +66,7 @@ final class Machine {
 
     // MARK: - The loop
 
-    func run() throws -> PickleValue {
+    mutating func run() throws -> PickleValue {
         while true {
             at = cursor.offset
             let byte = try cursor.u8()
@@ -132,6 +132,7 @@ final class Machine {
                 try push(try integer(line))
             case .long1:
                 let n = Int(try cursor.u8())
+                try account(n)
                 try push(try longBytes(try cursor.bytes(n)))
             case .long4:
                 // LONG4's length is signed (python: "LONG pickle has negative byte count").
@@ -271,8 +272,9 @@ final class Machine {
 
             // MARK: globals and calls
             case .global:
-                let module = try decode { try Text.utf8(try cursor.line()) }
-                let name = try decode { try Text.utf8(try cursor.line()) }
+                let moduleLine = try cursor.line(), nameLine = try cursor.line()
+                let module = try decode { try Text.utf8(moduleLine) }
+                let name = try decode { try Text.utf8(nameLine) }
                 try push(.global(try resolve(module: module, name: name)))
             case .stackGlobal:
                 let name = try pop(), module = try pop()
@@ -304,8 +306,9 @@ final class Machine {
                 try push(try apply(cls, .newobjEx, tuple.items, kwargs))
             case .inst:
                 // INST names the class inline (python decodes these two lines as ASCII).
-                let module = try decode { try ascii(try cursor.line()) }
-                let name = try decode { try ascii(try cursor.line()) }
+                let moduleLine = try cursor.line(), nameLine = try cursor.line()
+                let module = try decode { try ascii(moduleLine) }
+                let name = try decode { try ascii(nameLine) }
                 let cls = try resolve(module: module, name: name)
                 let args = try popMark()
                 try push(try apply(.global(cls), .inst, args, nil))
@@ -365,12 +368,12 @@ final class Machine {
         }
     }
 
-    private func push(_ value: PickleValue) throws {
+    private mutating func push(_ value: PickleValue) throws {
         try checkRoom()
         stack.append(value)
     }
 
-    private func pop() throws -> PickleValue {
+    private mutating func pop() throws -> PickleValue {
         guard stack.count > fence, let value = stack.popLast() else {
             throw PickleError.stackUnderflow(offset: at, opcode: op)
         }
@@ -385,7 +388,7 @@ final class Machine {
     }
 
     /// Everything above the topmost mark, which is removed.
-    private func popMark() throws -> [PickleValue] {
+    private mutating func popMark() throws -> [PickleValue] {
         guard let mark = marks.popLast() else {
             throw PickleError.markMissing(offset: at, opcode: op)
         }
@@ -396,7 +399,7 @@ final class Machine {
 
     // MARK: - Memo
 
-    private func memoPut(_ index: Int) throws {
+    private mutating func memoPut(_ index: Int) throws {
         let value = try top()
         if !memo.contains(index) {
             guard memo.count < limits.maxMemoEntries else {
@@ -406,7 +409,7 @@ final class Machine {
         memo.put(index, value)
     }
 
-    private func memoGet(_ index: Int) throws {
+    private mutating func memoGet(_ index: Int) throws {
         guard let value = memo.get(index) else {
             throw PickleError.memoMissing(index: index, offset: at)
         }
@@ -416,7 +419,7 @@ final class Machine {
     // MARK: - Arguments
 
     /// Counts materialized bytes before they are allocated.
-    private func account(_ n: Int) throws {
+    private mutating func account(_ n: Int) throws {
         let (sum, overflow) = materialized.addingReportingOverflow(n)
         guard !overflow, sum <= limits.maxTotalBytes else {
             throw PickleError.tooManyBytes(limit: limits.maxTotalBytes, offset: at)
@@ -426,7 +429,7 @@ final class Machine {
 
     /// A length-prefixed payload: the declared length is checked against the bytes left and the
     /// byte budget before anything is allocated.
-    private func payload(_ declared: UInt64) throws -> UnsafeRawBufferPointer {
+    private mutating func payload(_ declared: UInt64) throws -> UnsafeRawBufferPointer {
         let n = try cursor.checkedLength(declared, opcode: op, opcodeOffset: at)
         try account(n)
         return try cursor.bytes(n)
@@ -440,7 +443,7 @@ final class Machine {
         return .bigInt(PickleBigInt(signedLittleEndian: raw))
     }
 
-    private func integer(_ text: UnsafeRawBufferPointer) throws -> PickleValue {
+    private mutating func integer(_ text: UnsafeRawBufferPointer) throws -> PickleValue {
         try account(text.count)
         switch try parse({ try Text.decimalInteger(text) }) {
         case .small(let v): return .int(v)
@@ -586,7 +589,7 @@ final class Machine {
 
     // MARK: - Globals, calls, BUILD, persistent ids
 
-    private func resolve(module: String, name: String) throws -> PickleGlobal {
+    private mutating func resolve(module: String, name: String) throws -> PickleGlobal {
         guard !module.isEmpty, !name.isEmpty else {
             throw PickleError.malformed(offset: at, opcode: op, reason: "empty module or name")
         }
@@ -656,20 +659,20 @@ final class Machine {
     /// computing their depth, iteratively.
     private func adopt(_ value: PickleValue) throws -> PickleValue {
         guard let first = value.container, !first.registered else { return value }
-        var frames: [(container: PickleContainer, children: [PickleValue], next: Int, deepest: Int)] = []
+        var frames: [(container: PickleContainer, count: Int, next: Int, deepest: Int)] = []
         first.walkMark = 1
-        frames.append((first, first.children(), 0, 0))
+        frames.append((first, first.childCount, 0, 0))
         defer { for frame in frames { frame.container.walkMark = 0 } }
         while let last = frames.indices.last {
-            if frames[last].next < frames[last].children.count {
-                let child = frames[last].children[frames[last].next]
+            if frames[last].next < frames[last].count {
+                let child = frames[last].container.child(frames[last].next)
                 frames[last].next += 1
                 guard let inner = child.container else { continue }
                 if inner.registered {
                     frames[last].deepest = max(frames[last].deepest, inner.nestingDepth)
                 } else if inner.walkMark == 0 {
                     inner.walkMark = 1
-                    frames.append((inner, inner.children(), 0, 0))
+                    frames.append((inner, inner.childCount, 0, 0))
                     _ = try checkedDepth(frames.count)
                 }
             } else {
@@ -690,23 +693,23 @@ final class Machine {
     /// Recomputes the exact nesting depth of everything reachable from `root` (a container met
     /// again on the current path is a cycle and counts as a leaf) and enforces the limit, so that
     /// mutating a container after it was nested cannot sneak past `maxNestingDepth`. Iterative.
-    func verifyDepth(_ root: PickleValue) throws {
+    mutating func verifyDepth(_ root: PickleValue) throws {
         guard let first = root.container else { return }
         defer { for c in arena.containers { c.walkMark = 0 } }
         at = cursor.offset > 0 ? cursor.offset - 1 : 0
         op = .stop
-        var frames: [(container: PickleContainer, children: [PickleValue], next: Int, deepest: Int)] = []
+        var frames: [(container: PickleContainer, count: Int, next: Int, deepest: Int)] = []
         first.walkMark = 1
-        frames.append((first, first.children(), 0, 0))
+        frames.append((first, first.childCount, 0, 0))
         while let last = frames.indices.last {
-            if frames[last].next < frames[last].children.count {
-                let child = frames[last].children[frames[last].next]
+            if frames[last].next < frames[last].count {
+                let child = frames[last].container.child(frames[last].next)
                 frames[last].next += 1
                 guard let inner = child.container else { continue }
                 switch inner.walkMark {
                 case 0:
                     inner.walkMark = 1
-                    frames.append((inner, inner.children(), 0, 0))
+                    frames.append((inner, inner.childCount, 0, 0))
                     _ = try checkedDepth(frames.count)
                 case 2:
                     frames[last].deepest = max(frames[last].deepest, inner.nestingDepth)

@@ -6,9 +6,9 @@
 // When the `Unpickled` goes away, containers nobody else holds are emptied before they are
 // freed, so tearing down a value nested 1,000,000 levels (or a cycle) never recurses and never
 // leaks. Containers you still hold (and everything reachable from them) are left intact and are
-// released by ordinary ARC when you drop them — keep such values shallower than
-// `PickleLimits.maxNestingDepth` (the machine guarantees that for everything reachable from
-// `root`) and note that cycles among them are then ordinary reference cycles.
+// released by ordinary ARC when you drop them; each container's deinit releases its children
+// iteratively, so that is flat too. Cycles among containers you keep are then ordinary
+// reference cycles (they leak unless you keep the `Unpickled` until you are done with them).
 
 /// A global name (`module.name`) as read by GLOBAL / STACK_GLOBAL / INST. A name, never a call.
 public struct PickleGlobal: Hashable, CustomStringConvertible, Sendable {
@@ -107,10 +107,19 @@ public class PickleContainer {
 
     /// Every child value, in a fixed layout `restoreChildren` understands.
     func children() -> [PickleValue] { [] }
+    /// The number of children, and child `i` of `children()` without building the array.
+    var childCount: Int { 0 }
+    func child(_ i: Int) -> PickleValue { .none }
     /// Moves every child out (the container is left empty) in `children()` layout.
     func takeChildren() -> [PickleValue] { [] }
     /// Puts back what `takeChildren` took.
     func restoreChildren(_ values: [PickleValue]) {}
+
+    /// For `deinit`: frees the children without recursing into them.
+    final func releaseChildrenIteratively() {
+        var taken = takeChildren()
+        releaseIteratively(&taken)
+    }
 }
 
 /// A python tuple.
@@ -122,9 +131,15 @@ public final class PickleTuple: PickleContainer {
         super.init()
     }
 
+    deinit {
+        if !items.isEmpty { releaseChildrenIteratively() }
+    }
+
     public var count: Int { items.count }
 
     override func children() -> [PickleValue] { items }
+    override var childCount: Int { items.count }
+    override func child(_ i: Int) -> PickleValue { items[i] }
     override func takeChildren() -> [PickleValue] {
         let taken = items
         items = []
@@ -142,9 +157,15 @@ public final class PickleList: PickleContainer {
         super.init()
     }
 
+    deinit {
+        if !items.isEmpty { releaseChildrenIteratively() }
+    }
+
     public var count: Int { items.count }
 
     override func children() -> [PickleValue] { items }
+    override var childCount: Int { items.count }
+    override func child(_ i: Int) -> PickleValue { items[i] }
     override func takeChildren() -> [PickleValue] {
         let taken = items
         items = []
@@ -165,6 +186,10 @@ public final class PickleDict: PickleContainer {
 
     public override init() {
         super.init()
+    }
+
+    deinit {
+        if !items.isEmpty || state != nil { releaseChildrenIteratively() }
     }
 
     /// A dict of `pairs` (later equal keys win, as in python); nil if a key is unhashable.
@@ -221,6 +246,11 @@ public final class PickleDict: PickleContainer {
         if let state { out.append(state) }
         return out
     }
+    override var childCount: Int { items.count * 2 + (state == nil ? 0 : 1) }
+    override func child(_ i: Int) -> PickleValue {
+        if i < items.count * 2 { return i % 2 == 0 ? items[i / 2].key : items[i / 2].value }
+        return state ?? .none
+    }
     override func takeChildren() -> [PickleValue] {
         let out = children()
         hadState = state != nil
@@ -255,6 +285,10 @@ public final class PickleSet: PickleContainer {
     public init(isFrozen: Bool = false) {
         self.isFrozen = isFrozen
         super.init()
+    }
+
+    deinit {
+        if !items.isEmpty { releaseChildrenIteratively() }
     }
 
     /// A set of `elements`; nil if one is unhashable.
@@ -292,6 +326,8 @@ public final class PickleSet: PickleContainer {
     }
 
     override func children() -> [PickleValue] { items }
+    override var childCount: Int { items.count }
+    override func child(_ i: Int) -> PickleValue { items[i] }
     override func takeChildren() -> [PickleValue] {
         let taken = items
         items = []
@@ -326,6 +362,12 @@ public final class PickleObject: PickleContainer {
         super.init()
     }
 
+    deinit {
+        if !args.isEmpty || kwargs != nil || state != nil || !listItems.isEmpty || !dictItems.isEmpty {
+            releaseChildrenIteratively()
+        }
+    }
+
     func setState(_ newState: PickleValue?) { state = newState }
     func appendListItem(_ value: PickleValue) { listItems.append(value) }
     func appendDictItem(_ key: PickleValue, _ value: PickleValue) { dictItems.append((key: key, value: value)) }
@@ -340,6 +382,25 @@ public final class PickleObject: PickleContainer {
             out.append(v)
         }
         return out
+    }
+    override var childCount: Int {
+        args.count + (kwargs == nil ? 0 : 1) + (state == nil ? 0 : 1) + listItems.count + dictItems.count * 2
+    }
+    override func child(_ index: Int) -> PickleValue {
+        var i = index
+        if i < args.count { return args[i] }
+        i -= args.count
+        if let kwargs {
+            if i == 0 { return kwargs }
+            i -= 1
+        }
+        if let state {
+            if i == 0 { return state }
+            i -= 1
+        }
+        if i < listItems.count { return listItems[i] }
+        i -= listItems.count
+        return i % 2 == 0 ? dictItems[i / 2].key : dictItems[i / 2].value
     }
     override func takeChildren() -> [PickleValue] {
         let out = children()
@@ -368,6 +429,28 @@ public final class PickleObject: PickleContainer {
         }
         dictItems = pairs
     }
+}
+
+/// Releases `values` without recursion: a container among them that nothing else holds has its
+/// own children moved onto the work list before it is freed, so its deinit finds nothing to do.
+/// Makes freeing a deep value that outlived its `Unpickled` (or was made by a hook) iterative.
+func releaseIteratively(_ work: inout [PickleValue]) {
+    while !work.isEmpty {
+        var container = popContainer(&work)
+        // Our reference is the only one: its children go onto the work list before it is freed.
+        if container != nil, isKnownUniquelyReferenced(&container), let taken = container?.takeChildren() {
+            work.append(contentsOf: taken)
+        }
+        container = nil
+    }
+}
+
+/// Removes the last value and returns its container, with every temporary that referred to it
+/// gone by the time this returns (so the caller's uniqueness check sees only real references).
+@inline(never)
+private func popContainer(_ work: inout [PickleValue]) -> PickleContainer? {
+    guard let last = work.popLast() else { return nil }
+    return last.container
 }
 
 // MARK: - Leaves

@@ -306,7 +306,9 @@ enum Text {
         var i = 0
         if i < buf.count, buf[i] == 0x2B || buf[i] == 0x2D { i += 1 }
         var lowered = ""
-        for j in i..<buf.count { lowered.unicodeScalars.append(Unicode.Scalar(buf[j] | 0x20)) }
+        if buf.count - i <= 8 {
+            for j in i..<buf.count { lowered.unicodeScalars.append(Unicode.Scalar(buf[j] | 0x20)) }
+        }
         let special = lowered == "inf" || lowered == "infinity" || lowered == "nan"
         if !special {
             var digits = 0

@@ -112,7 +112,7 @@ public func unpickle(
     hooks: PickleHooks = PickleHooks(),
     limits: PickleLimits = .default
 ) throws -> Unpickled {
-    let machine = Machine(bytes, hooks: hooks, limits: limits)
+    var machine = Machine(bytes, hooks: hooks, limits: limits)
     do {
         let root = try machine.run()
         try machine.verifyDepth(root)

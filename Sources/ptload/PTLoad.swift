@@ -1,21 +1,64 @@
 import ArgumentParser
 import Foundation
 import PTCheckpoint
+import PTKernels
+import PTNN
+import PTVerify
 
-/// `ptload MODEL`: inspect a PyTorch checkpoint without Python.
+/// `ptload MODEL`: inspect a PyTorch checkpoint without Python; with `--verify` or `--output`,
+/// run its recurrent module and compare with PyTorch's outputs.
 @main
 struct PTLoad: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ptload",
-        abstract: "Read a PyTorch checkpoint (.pt/.pth/TorchScript) without Python and list what it holds.",
+        abstract: "Read a PyTorch checkpoint (.pt/.pth/TorchScript) without Python; run and verify its RNN/LSTM/GRU layers.",
         discussion: """
-        Exit status: 0 success; 2 a bad, hostile or unreadable file, or bad usage (one line on stderr).
-        Nothing in a checkpoint is ever executed: globals are names, and files naming code execution are refused.
+        ptload MODEL                                   list what the checkpoint holds
+        ptload MODEL --verify REF.npz [options]        run a module on REF's input, compare with REF's outputs
+        ptload MODEL --input X.npy --verify REF.npy    the same with the input and the expected output apart
+        ptload MODEL --input X.npz|X.npy --output OUT.npz
+
+        Exit status: 0 success (every compared tensor within tolerance); 1 a mismatch; 2 a bad,
+        hostile or unreadable file, or bad usage, with one line on stderr.
+        Nothing in a checkpoint is ever executed.
         """
     )
 
     @Argument(help: "The checkpoint: torch.save zip or legacy file, or a torch.jit.save archive.")
     var model: String
+
+    @Option(help: ArgumentHelp("Reference: .npz with input (and h0, c0, lengths) and expected output, h_n, c_n; or .npy with the expected output.", valueName: "REF"))
+    var verify: String?
+
+    @Option(help: ArgumentHelp("Input .npy (the input) or .npz (input, h0, c0, lengths).", valueName: "X"))
+    var input: String?
+
+    @Option(help: ArgumentHelp("Write output, h_n, c_n to this .npz.", valueName: "OUT"))
+    var output: String?
+
+    @Option(help: ArgumentHelp("The module to run, by its state_dict key prefix (encoder.rnn, lstm, …).", valueName: "PREFIX"))
+    var module: String?
+
+    @Option(help: ArgumentHelp("Modules to run in order, each fed the previous one's output.", valueName: "P1,P2,..."))
+    var pipeline: String?
+
+    @Flag(help: "Input is [N, T, I] (for state dicts, which do not record batch_first).")
+    var batchFirst = false
+
+    @Option(help: ArgumentHelp("RNN nonlinearity for state dicts, which do not record it: tanh or relu.", valueName: "tanh|relu"))
+    var nonlinearity: String?
+
+    @Option(help: "Relative tolerance (default: torch.testing.assert_close's for the compute dtype).")
+    var rtol: Double?
+
+    @Option(help: "Absolute tolerance (default: torch.testing.assert_close's for the compute dtype).")
+    var atol: Double?
+
+    @Option(help: "Run the forward pass N times and report the median time.")
+    var `repeat`: Int = 1
+
+    @Option(help: "BLAS threads (default: OpenBLAS's own choice).")
+    var threads: Int?
 
     @Flag(help: "Print JSON instead of text.")
     var json = false
@@ -23,7 +66,32 @@ struct PTLoad: ParsableCommand {
     @Flag(help: "Refuse every global outside torch.load(weights_only=True)'s allowlist.")
     var strict = false
 
+    func validate() throws {
+        if module != nil && pipeline != nil { throw ValidationError("--module and --pipeline exclude each other") }
+        if let n = nonlinearity, Activation(rawValue: n) == nil {
+            throw ValidationError("--nonlinearity must be tanh or relu, not '\(n)'")
+        }
+        if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        let runs = verify != nil || output != nil
+        if !runs && (input != nil || module != nil || pipeline != nil || batchFirst || nonlinearity != nil
+                     || rtol != nil || atol != nil || `repeat` != 1) {
+            throw ValidationError("--input, --module, --pipeline, --batch-first, --nonlinearity, --rtol, --atol and --repeat need --verify or --output")
+        }
+        if let r = rtol, !(r >= 0) { throw ValidationError("--rtol must be a non-negative number") }
+        if let a = atol, !(a >= 0) { throw ValidationError("--atol must be a non-negative number") }
+    }
+
     mutating func run() throws {
+        if let threads { BLASThreads.count = threads }
+        if verify != nil || output != nil {
+            try runModule()
+        } else {
+            try inspect()
+        }
+    }
+
+    func inspect() throws {
         let start = DispatchTime.now().uptimeNanoseconds
         let checkpoint: Checkpoint
         do {
@@ -34,21 +102,47 @@ struct PTLoad: ParsableCommand {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let summary = CheckpointSummary(checkpoint, loadSeconds: seconds)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let data = try encoder.encode(summary)
-            print(String(decoding: data, as: UTF8.self))
+            print(try encode(summary))
         } else {
             print(TextReport(summary).render(), terminator: "")
         }
     }
 
+    func runModule() throws {
+        let request = VerifyRequest(
+            modelPath: model, referencePath: verify, inputPath: input, outputPath: output, module: module,
+            pipeline: pipeline.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } },
+            options: ModuleOptions(batchFirst: batchFirst ? true : nil, nonlinearity: nonlinearity.flatMap(Activation.init(rawValue:))),
+            rtol: rtol, atol: atol, strict: strict, repeatCount: `repeat`)
+        let report: VerifyReport
+        do {
+            report = try Verifier.run(request)
+        } catch let e as VerifyError {
+            fail(e.description)
+        }
+        if json {
+            print(try encode(report))
+        } else {
+            print(VerifyText(report).render(), terminator: "")
+        }
+        if !report.passed { throw ExitCode(1) }
+    }
+
+    func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
     /// Parses and runs. Every failure, bad usage included, is one line on stderr and exit
-    /// status 2 (argument-parser alone would print the usage block and exit 64).
+    /// status 2 (argument-parser alone would print the usage block and exit 64); a mismatch is 1.
     static func main() {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
         } catch {
             if exitCode(for: error) == .success {
                 print(fullMessage(for: error))   // --help

@@ -20,7 +20,7 @@ struct TextReport {
              t.strides.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" } ?? "",
              t.storage, String(t.storage_offset), String(t.bytes)]
         }
-        out += table(header: ["key", "dtype", "shape", "strides", "storage", "offset", "bytes"], rows: rows)
+        out += renderTable(header: ["key", "dtype", "shape", "strides", "storage", "offset", "bytes"], rows: rows)
         if s.constants > 0 { line("constants: \(s.constants) tensors in constants.pkl") }
         line("recurrent modules: \(s.recurrent_modules.count)")
         for r in s.recurrent_modules {
@@ -44,19 +44,5 @@ struct TextReport {
         line("opaque classes: \(s.opaque_classes.count)")
         for c in s.opaque_classes { line("  \(c)") }
         return out
-    }
-
-    private func table(header: [String], rows: [[String]]) -> String {
-        var widths = header.map(\.count)
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        func render(_ cells: [String]) -> String {
-            var text = "  "
-            for (i, cell) in cells.enumerated() {
-                text += cell + String(repeating: " ", count: widths[i] - cell.count + (i == cells.count - 1 ? 0 : 2))
-            }
-            while text.hasSuffix(" ") { text.removeLast() }
-            return text + "\n"
-        }
-        return render(header) + rows.map(render).joined()
     }
 }

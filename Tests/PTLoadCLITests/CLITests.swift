@@ -4,52 +4,11 @@ import XCTest
 
 /// Black-box tests of the `ptload` binary: stdout, stderr and exit status.
 final class CLITests: XCTestCase {
-    struct Result {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    /// The built binary: $PTLOAD_BINARY, else next to the test bundle, else .build/debug.
-    static let binary: URL = {
-        if let path = ProcessInfo.processInfo.environment["PTLOAD_BINARY"] { return URL(fileURLWithPath: path) }
-        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ptload")
-        if FileManager.default.isExecutableFile(atPath: besideTests.path) { return besideTests }
-        return repositoryRoot.appendingPathComponent(".build/debug/ptload")
-    }()
-
-    func run(_ arguments: String...) throws -> Result {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
-            throw XCTSkip("ptload is not built at \(Self.binary.path): run `make test`, which builds it first")
-        }
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
     func fixture(_ name: String) -> String { fixtureURL("checkpoints/" + name).path }
-
-    /// Exit 2, nothing on stdout, exactly one line on stderr naming `path`, with `fragments`.
-    func assertRefused(_ r: Result, naming path: String, _ fragments: String..., line: UInt = #line) {
-        XCTAssertEqual(r.status, 2, r.stderr, line: line)
-        XCTAssertEqual(r.stdout, "", line: line)
-        XCTAssertTrue(r.stderr.hasPrefix("ptload: \(path)"), r.stderr, line: line)
-        XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, "not one line: \(r.stderr)", line: line)
-        for f in fragments { XCTAssertTrue(r.stderr.contains(f), "'\(f)' missing from \(r.stderr)", line: line) }
-    }
 
     func testInspectStateDict() throws {
         let path = fixture("lstm_sd.pt")
-        let r = try run(path)
+        let r = try CLI.run(path)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stderr, "")
         let lines = r.stdout.split(separator: "\n").map(String.init)
@@ -65,7 +24,7 @@ final class CLITests: XCTestCase {
     }
 
     func testInspectShowsStridesOnlyWhenNotContiguous() throws {
-        let r = try run(fixture("layouts.pt"))
+        let r = try CLI.run(fixture("layouts.pt"))
         XCTAssertEqual(r.status, 0, r.stderr)
         let rows = r.stdout.split(separator: "\n").map(String.init)
         XCTAssertTrue(rows.contains("  transposed    float32  [6, 4]        [1, 6]         data/0   0       96"), r.stdout)
@@ -74,20 +33,20 @@ final class CLITests: XCTestCase {
     }
 
     func testInspectFormats() throws {
-        let legacy = try run(fixture("legacy_lstm.pt"))
+        let legacy = try CLI.run(fixture("legacy_lstm.pt"))
         XCTAssertEqual(legacy.status, 0, legacy.stderr)
         XCTAssertTrue(legacy.stdout.contains("format: legacy\n"))
-        let script = try run(fixture("script_vad.jit"))
+        let script = try CLI.run(fixture("script_vad.jit"))
         XCTAssertEqual(script.status, 0, script.stderr)
         XCTAssertTrue(script.stdout.contains("format: torchscript (archive 'script_vad')\n"))
         XCTAssertTrue(script.stdout.contains("  _model.decoder.rnn  LSTMCell  input_size=4 hidden_size=3 bias=true\n"))
-        let net = try run(fixture("full_net.pt"))
+        let net = try CLI.run(fixture("full_net.pt"))
         XCTAssertTrue(net.stdout.contains("  heads.aux.0  RNN  input_size=4 hidden_size=3 num_layers=1 bidirectional=false bias=true nonlinearity=relu batch_first=false\n"), net.stdout)
         XCTAssertTrue(net.stdout.contains("opaque classes: 1\n  __main__.Net\n"))
     }
 
     func testJSON() throws {
-        let r = try run(fixture("full_lstm.pt"), "--json")
+        let r = try CLI.run(fixture("full_lstm.pt"), "--json")
         XCTAssertEqual(r.status, 0, r.stderr)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(json["format"] as? String, "zip")
@@ -110,33 +69,33 @@ final class CLITests: XCTestCase {
         var p = PickleBuilder()
         p.global("posix", "system"); p.string("echo pwned"); p.raw([0x85]); p.reduce(); p.stop()  // TUPLE1
         let path = temporaryFile(torchZip(pickle: p.bytes), name: "evil.pt")
-        assertRefused(try run(path), naming: path, "posix.system", "refused")
+        CLI.assertRefused(try CLI.run(path), naming: path, "posix.system", "refused")
     }
 
     func testStrictRefusesWhatWeightsOnlyRefuses() throws {
         let path = fixture("full_net.pt")
-        XCTAssertEqual(try run(path).status, 0)
-        assertRefused(try run(path, "--strict"), naming: path, "weights-only allowlist")
-        XCTAssertEqual(try run(fixture("lstm_sd.pt"), "--strict").status, 0)
+        XCTAssertEqual(try CLI.run(path).status, 0)
+        CLI.assertRefused(try CLI.run(path, "--strict"), naming: path, "weights-only allowlist")
+        XCTAssertEqual(try CLI.run(fixture("lstm_sd.pt"), "--strict").status, 0)
     }
 
     func testUnreadableAndNotACheckpoint() throws {
-        assertRefused(try run("/nonexistent/model.pt"), naming: "/nonexistent/model.pt", "No such file")
+        CLI.assertRefused(try CLI.run("/nonexistent/model.pt"), naming: "/nonexistent/model.pt", "No such file")
         let text = temporaryFile(Array("not a checkpoint\n".utf8), name: "notes.txt")
-        assertRefused(try run(text), naming: text, "not a PyTorch checkpoint")
+        CLI.assertRefused(try CLI.run(text), naming: text, "not a PyTorch checkpoint")
         let truncated = try Data(contentsOf: URL(fileURLWithPath: fixture("lstm_sd.pt"))).prefix(3000)
         let cut = temporaryFile(Array(truncated), name: "cut.pt")
-        assertRefused(try run(cut), naming: cut)
+        CLI.assertRefused(try CLI.run(cut), naming: cut)
     }
 
     func testUsageErrorsExitTwo() throws {
-        let r = try run("--bogus")
+        let r = try CLI.run("--bogus")
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.hasPrefix("ptload: "), r.stderr)
         XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
-        let none = try run("--json")
+        let none = try CLI.run("--json")
         XCTAssertEqual(none.status, 2)
-        let help = try run("--help")
+        let help = try CLI.run("--help")
         XCTAssertEqual(help.status, 0)
         XCTAssertTrue(help.stdout.contains("USAGE: ptload"), help.stdout)
     }

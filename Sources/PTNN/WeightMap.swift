@@ -1,0 +1,59 @@
+import PTCheckpoint
+import PTKernels
+import PTTensor
+
+/// The tensors of one module: every key under `prefix.`, claimed one by one as the module
+/// loads, so that a missing, unused or misshapen key is an error naming the dotted key.
+public struct WeightMap {
+    public let prefix: String
+    public let moduleName: String
+    private var remaining: [String: Tensor]
+    private let order: [String]
+
+    /// Collects the keys of `checkpoint` under `prefix` (all keys when `prefix` is empty).
+    public init(_ checkpoint: Checkpoint, prefix: String, moduleName: String) {
+        self.prefix = prefix
+        self.moduleName = moduleName
+        let dot = prefix.isEmpty ? "" : prefix + "."
+        var remaining: [String: Tensor] = [:]
+        var order: [String] = []
+        for t in checkpoint.tensors where t.key.hasPrefix(dot) {
+            let name = String(t.key.dropFirst(dot.count))
+            if remaining[name] == nil { order.append(name) }
+            remaining[name] = t.tensor
+        }
+        self.remaining = remaining
+        self.order = order
+    }
+
+    public func dotted(_ name: String) -> String { prefix.isEmpty ? name : prefix + "." + name }
+
+    public func contains(_ name: String) -> Bool { remaining[name] != nil }
+
+    /// Takes `name`, which must have `shape`, widened to the compute type.
+    public mutating func take<Scalar>(_ name: String, shape: [Int], as _: Scalar.Type = Scalar.self) throws -> [Scalar] where Scalar: GEMMScalar {
+        guard let t = remaining.removeValue(forKey: name) else {
+            throw NNError.missingKey(key: dotted(name), expected: "a \(shape) tensor of \(moduleName)")
+        }
+        guard t.shape == shape else {
+            throw NNError.wrongShape(key: dotted(name), shape: t.shape, expected: shape, module: moduleName)
+        }
+        guard t.dtype.isFloatingPoint else {
+            throw NNError.unsupportedDType(key: dotted(name), dtype: t.dtype.rawValue)
+        }
+        return try Dense<Scalar>(t).values
+    }
+
+    /// Fails on the first key nobody took.
+    public func finish() throws {
+        if let name = order.first(where: { remaining[$0] != nil }) {
+            throw NNError.unusedKey(key: dotted(name), module: moduleName)
+        }
+    }
+
+    /// Whether every remaining weight is float64 (the module then computes in float64).
+    public var isFloat64: Bool {
+        let floats = remaining.values.filter { $0.dtype.isFloatingPoint }
+        return !floats.isEmpty && floats.allSatisfy { $0.dtype == .float64 }
+    }
+}

@@ -1,0 +1,56 @@
+import PTTensor
+import PTZip
+
+/// `.npz` archives: a zip of `.npy` members, as `numpy.savez` (stored) and
+/// `numpy.savez_compressed` (deflated) write them (`_savez` in `numpy/lib/_npyio_impl.py`);
+/// `numpy.load` lists them without the ".npy" suffix (`NpzFile.files`).
+enum Npz {
+    static let suffix = ".npy"
+
+    /// Every member in archive order. The archive is validated by `ZipArchive` (which refuses
+    /// duplicate names, overlaps and bytes outside entries); every name is checked to end in
+    /// ".npy" before any member is read; each member's bytes are CRC-checked (stored) or
+    /// inflated (deflated) and then read as an `.npy` image.
+    static func read(path: String) throws -> [(name: String, tensor: Tensor)] {
+        let archive: ZipArchive
+        do {
+            archive = try ZipArchive(path: path)
+        } catch let error as ZipError {
+            throw NumpyError.archive(error)
+        }
+        for entry in archive.entries where !entry.name.hasSuffix(suffix) {
+            throw NumpyError.memberNotNpy(path: path, member: entry.name)
+        }
+        return try archive.entries.map { entry in
+            let contents: ZipBytes
+            do {
+                contents = try archive.bytes(of: entry)
+            } catch let error as ZipError {
+                throw NumpyError.archive(error)
+            }
+            let source = NumpyError.Source(file: path, member: entry.name)
+            let tensor = try contents.withUnsafeBytes { try NpyReader.read($0, source: source) }
+            return (String(entry.name.dropLast(suffix.count)), tensor)
+        }
+    }
+
+    /// The archive image: one stored member "NAME.npy" per array, in the order given.
+    static func bytes(of arrays: [(name: String, tensor: Tensor)]) throws -> [UInt8] {
+        var seen: Set<String> = []
+        for (name, _) in arrays {
+            guard !name.isEmpty else { throw NumpyError.invalidArrayName(name: name, reason: "names must not be empty") }
+            guard seen.insert(name).inserted else { throw NumpyError.duplicateArrayName(name) }
+        }
+        var writer = ZipWriter()
+        for (name, tensor) in arrays {
+            let member = name + suffix
+            let image = try NpyWriter.bytes(of: tensor, name: member)
+            do {
+                try writer.add(name: member, bytes: image)
+            } catch let error as ZipWriterError {
+                throw NumpyError.invalidArrayName(name: String(name.prefix(64)), reason: error.description)
+            }
+        }
+        return writer.finish()
+    }
+}

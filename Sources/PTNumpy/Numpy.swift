@@ -1,0 +1,54 @@
+import PTTensor
+
+/// Reading and writing numpy's `.npy` and `.npz` files (`numpy/lib/format.py`,
+/// `numpy.save`, `numpy.savez`, `numpy.savez_compressed`, `numpy.load`).
+///
+/// Every tensor read is owned, contiguous, little-endian and in C (row-major) order: a
+/// `fortran_order` array of shape `(2, 3)` is returned with shape `[2, 3]` and its elements
+/// reordered, big-endian data is byte-swapped. Files are refused with a `NumpyError` before
+/// anything sized by the file's own claims is allocated.
+public enum Numpy {
+    /// Reads one .npy file → a contiguous little-endian tensor in C order (fortran_order arrays are
+    /// transposed into C order; big-endian data is byte-swapped).
+    ///
+    /// Versions 1.0, 2.0 and 3.0; descr `<`, `>`, `=` or `|` + b1, i1/2/4/8, u1/2/4/8, f2/4/8, c8/16;
+    /// 0-d arrays have shape `[]`, and any dimension may be 0.
+    /// - Throws: `NumpyError` (`cannotOpen`, or any refusal of `readNpy(bytes:name:)`).
+    public static func readNpy(path: String) throws -> Tensor {
+        try FileIO.withContents(of: path) { try NpyReader.read($0, source: NumpyError.Source(file: path)) }
+    }
+
+    /// Reads one .npy image held in memory; `name` stands for the file in error messages.
+    /// The bytes are copied: the tensor does not refer to `bytes` once this returns.
+    public static func readNpy(bytes: UnsafeRawBufferPointer, name: String) throws -> Tensor {
+        try NpyReader.read(bytes, source: NumpyError.Source(file: name))
+    }
+
+    /// Reads every member of an .npz (stored or deflated, through PTZip's ZipArchive), in archive
+    /// order; member names without the ".npy" suffix.
+    /// - Throws: `NumpyError.archive` for a zip-level problem, `.memberNotNpy`, or a member's
+    ///   `.npy` refusal with `Source.member` set.
+    public static func readNpz(path: String) throws -> [(name: String, tensor: Tensor)] {
+        try Npz.read(path: path)
+    }
+
+    /// Writes version 1.0 (2.0 when the header needs it), little-endian, C order: the bytes
+    /// `numpy.save` writes for the same array.
+    /// - Throws: `NumpyError.unsupportedDType` for dtypes numpy lacks, `.unreadableTensor`.
+    public static func npyBytes(_ tensor: Tensor) throws -> [UInt8] {
+        try NpyWriter.bytes(of: tensor, name: "tensor")
+    }
+
+    /// Writes `npyBytes(tensor)` to `path`, replacing any file there.
+    public static func writeNpy(_ tensor: Tensor, to path: String) throws {
+        try FileIO.write(try NpyWriter.bytes(of: tensor, name: path), to: path)
+    }
+
+    /// Writes an .npz of stored members "name.npy", in the order given (as `numpy.savez`; the
+    /// zip timestamps are fixed at 1980-01-01 so the output is reproducible).
+    /// - Throws: `NumpyError.invalidArrayName` (empty), `.duplicateArrayName`, any `npyBytes`
+    ///   refusal, `.cannotWrite`.
+    public static func writeNpz(_ arrays: [(name: String, tensor: Tensor)], to path: String) throws {
+        try FileIO.write(try Npz.bytes(of: arrays), to: path)
+    }
+}

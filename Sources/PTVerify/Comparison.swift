@@ -1,0 +1,83 @@
+import PTTensor
+
+/// How one computed tensor compares with PyTorch's: shape first, then every element.
+public struct Comparison: Codable, Equatable {
+    public let name: String
+    public let expectedShape: [Int]
+    public let actualShape: [Int]
+    /// Largest `|a − e|` over elements where both are finite; 0 when there are none.
+    public let maxAbsError: Double
+    /// Largest `|a − e| / |e|` over those elements (infinite where e = 0 and a ≠ 0).
+    public let maxRelError: Double
+    /// Elements outside tolerance (every element on a shape mismatch).
+    public let mismatches: Int
+    public let count: Int
+    /// The element furthest outside tolerance, or with the largest error when all pass; nil when empty or shapes differ.
+    public let worstIndex: [Int]?
+    public let worstActual: Double?
+    public let worstExpected: Double?
+    public let passed: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case name, passed, count, mismatches
+        case expectedShape = "expected_shape", actualShape = "actual_shape"
+        case maxAbsError = "max_abs_error", maxRelError = "max_rel_error"
+        case worstIndex = "worst_index", worstActual = "worst_actual", worstExpected = "worst_expected"
+    }
+
+    /// Compares `actual` with `expected` under `tolerance`.
+    /// - Throws: when either tensor's values cannot be read (complex, a CRC error on first use).
+    public init(name: String, actual: Tensor, expected: Tensor, tolerance: Tolerance) throws {
+        self.name = name
+        expectedShape = expected.shape
+        actualShape = actual.shape
+        count = expected.elementCount
+        guard actual.shape == expected.shape else {
+            maxAbsError = .infinity
+            maxRelError = .infinity
+            mismatches = Swift.max(expected.elementCount, actual.elementCount)
+            worstIndex = nil
+            worstActual = nil
+            worstExpected = nil
+            passed = false
+            return
+        }
+        let a = try actual.doubles(), e = try expected.doubles()
+        var maxAbs = 0.0, maxRel = 0.0, failures = 0
+        var worst: Int?, worstExcess = -Double.infinity, largest = -1.0, largestAt: Int?
+        for i in 0..<e.count {
+            let ok = tolerance.accepts(a[i], e[i])
+            if !ok { failures += 1 }
+            let diff = abs(a[i] - e[i])
+            if a[i].isFinite && e[i].isFinite {
+                maxAbs = Swift.max(maxAbs, diff)
+                let rel = e[i] == 0 ? (diff == 0 ? 0 : Double.infinity) : diff / abs(e[i])
+                maxRel = Swift.max(maxRel, rel)
+                if diff > largest { largest = diff; largestAt = i }
+            }
+            if !ok {
+                let excess = diff.isNaN ? Double.infinity : diff - (tolerance.atol + tolerance.rtol * abs(e[i]))
+                if worst == nil || excess > worstExcess { worst = i; worstExcess = excess }
+            }
+        }
+        let at = worst ?? largestAt
+        maxAbsError = maxAbs
+        maxRelError = maxRel
+        mismatches = failures
+        worstIndex = at.map { Comparison.unravel($0, expected.shape) }
+        worstActual = at.map { a[$0] }
+        worstExpected = at.map { e[$0] }
+        passed = failures == 0
+    }
+
+    /// Row-major flat index → multi-index.
+    static func unravel(_ flat: Int, _ shape: [Int]) -> [Int] {
+        var rest = flat
+        var index = [Int](repeating: 0, count: shape.count)
+        for axis in stride(from: shape.count - 1, through: 0, by: -1) where shape[axis] > 0 {
+            index[axis] = rest % shape[axis]
+            rest /= shape[axis]
+        }
+        return index
+    }
+}

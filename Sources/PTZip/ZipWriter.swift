@@ -1,0 +1,266 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Builds a zip archive of stored (uncompressed) entries in memory, in the layout Python's
+/// `zipfile` writes: local header and data for each entry in order, then the central directory,
+/// then (when needed) the ZIP64 end of central directory record and locator, then the end of
+/// central directory record. No bytes precede the first header, entries never overlap and no
+/// data descriptors are used, so the result passes `ZipArchive`'s validation.
+///
+/// ZIP64 (APPNOTE 4.5.3) is used only where a value does not fit its classic field: an entry of
+/// 0xFFFFFFFF bytes or more gets a ZIP64 extra field with both sizes in its local and central
+/// headers, an entry starting at offset 0xFFFFFFFF or later gets its offset in the central
+/// header's ZIP64 extra field, and 65,535 entries or more (or a central directory that large or
+/// that far in) get the ZIP64 end records. A value equal to a placeholder (0xFFFF, 0xFFFFFFFF)
+/// always goes to ZIP64, so it can never be mistaken for one.
+///
+/// Every timestamp is 1980-01-01 00:00 (the earliest DOS date), so the same entries always give
+/// the same bytes.
+public struct ZipWriter {
+    /// What the central directory needs to know about an entry already written.
+    private struct Record {
+        let name: [UInt8]
+        let crc: UInt32
+        let size: UInt64
+        let offset: UInt64
+        let utf8Flag: Bool
+    }
+
+    /// Values at or above these go to ZIP64 records; lowered only by tests, so that the ZIP64
+    /// paths can be exercised without gigabytes of data.
+    let wideLimit: UInt64
+    let countLimit: Int
+
+    private var output: [UInt8] = []
+    private var records: [Record] = []
+    private var names: Set<String> = []
+
+    public init() {
+        self.init(wideLimit: 0xFFFF_FFFF, countLimit: 0xFFFF)
+    }
+
+    init(wideLimit: UInt64, countLimit: Int) {
+        self.wideLimit = wideLimit
+        self.countLimit = countLimit
+    }
+
+    /// The number of entries added so far.
+    public var count: Int { records.count }
+
+    /// Appends a stored entry.
+    /// - Throws: `ZipWriterError.emptyName`, `.nameTooLong` (over 65,535 UTF-8 bytes) or
+    ///   `.duplicateName` (names compare as Swift strings, as `ZipArchive` compares them).
+    public mutating func add(name: String, bytes: [UInt8]) throws {
+        let nameBytes = Array(name.utf8)
+        guard !nameBytes.isEmpty else { throw ZipWriterError.emptyName }
+        guard nameBytes.count <= 0xFFFF else {
+            throw ZipWriterError.nameTooLong(name: String(name.prefix(64)), byteCount: nameBytes.count)
+        }
+        guard !names.contains(name) else { throw ZipWriterError.duplicateName(name) }
+
+        let offset = UInt64(output.count)
+        let size = UInt64(bytes.count)
+        let crc = bytes.withUnsafeBytes { crc32($0) }
+        let record = Record(name: nameBytes, crc: crc, size: size, offset: offset,
+                            utf8Flag: nameBytes.contains { $0 >= 0x80 })
+        let wideSize = size >= wideLimit
+
+        var header = LittleEndianBytes()
+        header.u32(0x0403_4b50)
+        header.u16(wideSize ? 45 : 20)  // version needed to extract
+        header.u16(record.utf8Flag ? 0x0800 : 0)
+        header.u16(0)  // stored
+        header.u16(ZipWriter.dosTime)
+        header.u16(ZipWriter.dosDate)
+        header.u32(crc)
+        header.u32(wideSize ? 0xFFFF_FFFF : UInt32(size))  // compressed size
+        header.u32(wideSize ? 0xFFFF_FFFF : UInt32(size))  // uncompressed size
+        header.u16(UInt16(nameBytes.count))
+        header.u16(wideSize ? 20 : 0)
+        header.append(nameBytes)
+        if wideSize {
+            // The local ZIP64 field holds both sizes, uncompressed first (APPNOTE 4.5.3).
+            header.u16(0x0001)
+            header.u16(16)
+            header.u64(size)
+            header.u64(size)
+        }
+        output.append(contentsOf: header.bytes)
+        output.append(contentsOf: bytes)
+        records.append(record)
+        names.insert(name)
+    }
+
+    /// The whole archive: the entries added so far, their central directory and the end records.
+    public func finish() -> [UInt8] {
+        let directoryOffset = UInt64(output.count)
+        var directory = LittleEndianBytes()
+        for record in records {
+            appendCentralHeader(record, to: &directory)
+        }
+        let directorySize = UInt64(directory.bytes.count)
+        let entryCount = UInt64(records.count)
+
+        var end = LittleEndianBytes()
+        let needsZip64 = records.count >= countLimit || directoryOffset >= wideLimit || directorySize >= wideLimit
+        if needsZip64 {
+            let zip64RecordOffset = directoryOffset + directorySize
+            end.u32(0x0606_4b50)
+            end.u64(44)  // size of the rest of the record
+            end.u16(45)  // version made by
+            end.u16(45)  // version needed
+            end.u32(0)   // this disk
+            end.u32(0)   // disk with the central directory
+            end.u64(entryCount)
+            end.u64(entryCount)
+            end.u64(directorySize)
+            end.u64(directoryOffset)
+            end.u32(0x0706_4b50)
+            end.u32(0)   // disk with the ZIP64 record
+            end.u64(zip64RecordOffset)
+            end.u32(1)   // total disks
+        }
+        let classicCount = records.count >= countLimit ? 0xFFFF : UInt16(records.count)
+        end.u32(0x0605_4b50)
+        end.u16(0)  // this disk
+        end.u16(0)  // disk with the central directory
+        end.u16(classicCount)
+        end.u16(classicCount)
+        end.u32(directorySize >= wideLimit ? 0xFFFF_FFFF : UInt32(directorySize))
+        end.u32(directoryOffset >= wideLimit ? 0xFFFF_FFFF : UInt32(directoryOffset))
+        end.u16(0)  // comment length
+
+        var archive = output
+        archive.reserveCapacity(output.count + directory.bytes.count + end.bytes.count)
+        archive.append(contentsOf: directory.bytes)
+        archive.append(contentsOf: end.bytes)
+        return archive
+    }
+
+    /// Writes `finish()` to `path`, replacing any file there.
+    /// - Throws: `ZipWriterError.cannotWrite` with the system's message.
+    public func write(to path: String) throws {
+        let archive = finish()
+        if let reason = writeWholeFile(archive, to: path) {
+            throw ZipWriterError.cannotWrite(path: path, reason: reason)
+        }
+    }
+
+    private func appendCentralHeader(_ record: Record, to directory: inout LittleEndianBytes) {
+        let wideSize = record.size >= wideLimit
+        let wideOffset = record.offset >= wideLimit
+        // The central ZIP64 field holds only the values whose classic field is the placeholder,
+        // in the order uncompressed size, compressed size, offset (APPNOTE 4.5.3).
+        var extra = LittleEndianBytes()
+        if wideSize || wideOffset {
+            extra.u16(0x0001)
+            extra.u16((wideSize ? 16 : 0) + (wideOffset ? 8 : 0))
+            if wideSize {
+                extra.u64(record.size)
+                extra.u64(record.size)
+            }
+            if wideOffset { extra.u64(record.offset) }
+        }
+        let version: UInt16 = wideSize || wideOffset ? 45 : 20
+        directory.u32(0x0201_4b50)
+        directory.u16(version)  // version made by (MS-DOS attributes)
+        directory.u16(version)  // version needed to extract
+        directory.u16(record.utf8Flag ? 0x0800 : 0)
+        directory.u16(0)  // stored
+        directory.u16(ZipWriter.dosTime)
+        directory.u16(ZipWriter.dosDate)
+        directory.u32(record.crc)
+        directory.u32(wideSize ? 0xFFFF_FFFF : UInt32(record.size))
+        directory.u32(wideSize ? 0xFFFF_FFFF : UInt32(record.size))
+        directory.u16(UInt16(record.name.count))
+        directory.u16(UInt16(extra.bytes.count))
+        directory.u16(0)  // comment length
+        directory.u16(0)  // disk number start
+        directory.u16(0)  // internal attributes
+        directory.u32(0)  // external attributes
+        directory.u32(wideOffset ? 0xFFFF_FFFF : UInt32(record.offset))
+        directory.append(record.name)
+        directory.append(extra.bytes)
+    }
+
+    /// 00:00:00 on 1980-01-01 in MS-DOS format (APPNOTE 4.4.6).
+    private static let dosTime: UInt16 = 0
+    private static let dosDate: UInt16 = (0 << 9) | (1 << 5) | 1
+}
+
+/// Writes `bytes` to `path` (created with mode 0644, or truncated); the system's message on failure.
+private func writeWholeFile(_ bytes: [UInt8], to path: String) -> String? {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { return systemMessage(errno) }
+    var failure: String?
+    bytes.withUnsafeBytes { buffer in
+        guard let base = buffer.baseAddress else { return }
+        var done = 0
+        while done < buffer.count {
+            let written = write(fd, base + done, buffer.count - done)
+            if written < 0 {
+                if errno == EINTR { continue }
+                failure = systemMessage(errno)
+                return
+            }
+            done += written
+        }
+    }
+    if close(fd) != 0, failure == nil { failure = systemMessage(errno) }
+    return failure
+}
+
+private func systemMessage(_ code: Int32) -> String {
+    guard let text = strerror(code) else { return "error \(code)" }
+    return String(cString: text)
+}
+
+/// Why `ZipWriter` refused an entry or could not write the archive.
+public enum ZipWriterError: Error, CustomStringConvertible, Equatable {
+    /// An entry name is empty.
+    case emptyName
+    /// An entry name is longer than the 65,535 bytes a zip header can record; `name` is its start.
+    case nameTooLong(name: String, byteCount: Int)
+    /// An entry with this name (or a canonically equivalent one) was already added.
+    case duplicateName(String)
+    /// The archive file could not be created or written; `reason` is the system's message.
+    case cannotWrite(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .emptyName:
+            return "zip entry names must not be empty"
+        case let .nameTooLong(name, byteCount):
+            return "zip entry name '\(name)…' is \(byteCount) bytes of UTF-8; at most 65,535 fit in a zip header"
+        case let .duplicateName(name):
+            return "an entry named '\(name)' is already in the archive; entry names must be unique"
+        case let .cannotWrite(path, reason):
+            return "\(path): cannot write: \(reason)"
+        }
+    }
+}
+
+/// Little-endian field encoding for zip headers.
+private struct LittleEndianBytes {
+    var bytes: [UInt8] = []
+
+    mutating func u16(_ value: UInt16) {
+        bytes.append(UInt8(truncatingIfNeeded: value))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
+    }
+
+    mutating func u32(_ value: UInt32) {
+        for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+    }
+
+    mutating func u64(_ value: UInt64) {
+        for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+    }
+
+    mutating func append(_ more: [UInt8]) {
+        bytes.append(contentsOf: more)
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import PTTestSupport
+import XCTest
+
+/// `ptload MODEL --verify REF` as a black box, on every case PyTorch wrote (Fixtures/rnn).
+final class VerifyCLITests: XCTestCase {
+    static let folder = fixtureURL("rnn")
+
+    func path(_ name: String) -> String { Self.folder.appendingPathComponent(name).path }
+
+    func testEveryGoldenCaseExitsAsExpected() throws {
+        let data = try Data(contentsOf: Self.folder.appendingPathComponent("cases.json"))
+        let cases = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        for c in cases {
+            let name = c["name"] as? String ?? "?"
+            let args = [path(try XCTUnwrap(c["model"] as? String)), "--verify", path(try XCTUnwrap(c["reference"] as? String))]
+                + ((c["args"] as? [String]) ?? [])
+            let r = try CLI.run(args)
+            XCTAssertEqual(r.status, Int32(try XCTUnwrap(c["expect_exit"] as? Int)), "\(name): \(r.stdout) \(r.stderr)")
+            XCTAssertEqual(r.stderr, "", name)
+            XCTAssertTrue(r.stdout.contains(r.status == 0 ? "\nPASS (" : "\nFAIL ("), "\(name): \(r.stdout)")
+        }
+    }
+
+    func testReportNamesTheWorstElementOnMismatch() throws {
+        let r = try CLI.run([path("lstm_l1_bi_bf_bias_h0_full.pt"), "--verify", path("mismatch_lstm_output_perturbed.npz"), "--batch-first"])
+        XCTAssertEqual(r.status, 1)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let output = try XCTUnwrap(lines.first { $0.hasPrefix("  output") })
+        XCTAssertTrue(output.contains("1/"), output)
+        XCTAssertTrue(output.contains("[1, 5, 7]"), output)
+        XCTAssertTrue(output.hasSuffix("FAIL"), output)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("  output[1, 5, 7]: ptload ") }, r.stdout)
+        XCTAssertTrue(lines.contains("FAIL (2 of 3 tensors within tolerance)"), r.stdout)
+    }
+
+    func testJSONReport() throws {
+        let r = try CLI.run([path("lstm_long.pt"), "--verify", path("lstm_long.npz"), "--json", "--repeat", "3"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(json["passed"] as? Bool, true)
+        XCTAssertEqual(json["compute_dtype"] as? String, "float32")
+        let timings = try XCTUnwrap(json["timings"] as? [String: Any])
+        XCTAssertGreaterThan(try XCTUnwrap(timings["forward_s"] as? Double), 0)
+        XCTAssertGreaterThan(try XCTUnwrap(timings["load_s"] as? Double), 0)
+        XCTAssertEqual(timings["forward_runs"] as? Int, 3)
+        let comparisons = try XCTUnwrap(json["comparisons"] as? [[String: Any]])
+        XCTAssertEqual(comparisons.map { $0["name"] as? String }, ["output", "h_n", "c_n"])
+        for c in comparisons {
+            XCTAssertEqual(c["passed"] as? Bool, true)
+            XCTAssertEqual(c["mismatches"] as? Int, 0)
+            XCTAssertNotNil(c["max_abs_error"] as? Double)
+            XCTAssertNotNil(c["worst_index"] as? [Int])
+        }
+    }
+
+    func testSeparateInputAndReferenceAndOutputFile() throws {
+        // Split lstm_long.npz into X.npy / REF.npy with ptload's own writer via --output, then
+        // check that the written outputs verify again as a reference.
+        let out = temporaryFile([], name: "out.npz")
+        let write = try CLI.run([path("lstm_long.pt"), "--input", path("lstm_long.npz"), "--output", out])
+        XCTAssertEqual(write.status, 0, write.stderr)
+        XCTAssertTrue(write.stdout.contains("wrote: \(out)"), write.stdout)
+        let again = try CLI.run([path("lstm_long.pt"), "--input", path("lstm_long.npz"), "--verify", out, "--rtol", "0", "--atol", "0"])
+        XCTAssertEqual(again.status, 0, again.stdout + again.stderr)
+    }
+
+    func testBadInputsExitTwo() throws {
+        let model = path("lstm_long.pt")
+        // A reference with no input.
+        let noInput = temporaryFile([], name: "only_output.npz")
+        let w = try CLI.run([model, "--input", path("lstm_long.npz"), "--output", noInput])
+        XCTAssertEqual(w.status, 0)
+        CLI.assertRefused(try CLI.run([model, "--verify", noInput]), naming: noInput, "holds no 'input'")
+        // An input whose feature size does not fit the module.
+        CLI.assertRefused(try CLI.run([path("gru_long.pt"), "--verify", path("lstm_long.npz")]), naming: path("lstm_long.npz"))
+        // Usage.
+        let both = try CLI.run([model, "--verify", path("lstm_long.npz"), "--module", "a", "--pipeline", "a,b"])
+        XCTAssertEqual(both.status, 2)
+        XCTAssertTrue(both.stderr.contains("--module and --pipeline exclude each other"), both.stderr)
+        XCTAssertEqual(try CLI.run([model, "--verify", path("lstm_long.npz"), "--nonlinearity", "sigmoid"]).status, 2)
+        XCTAssertEqual(try CLI.run([model, "--input", path("lstm_long.npz")]).status, 2)
+        CLI.assertRefused(try CLI.run([model, "--verify", "/nonexistent/ref.npz"]), naming: "/nonexistent/ref.npz")
+        CLI.assertRefused(try CLI.run([model, "--verify", path("lstm_long.npz"), "--module", "decoder"]), naming: model, "no module 'decoder'")
+    }
+}

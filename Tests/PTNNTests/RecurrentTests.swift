@@ -1,0 +1,190 @@
+import Foundation
+import PTCheckpoint
+@testable import PTNN
+import PTNumpy
+import PTTensor
+import PTTestSupport
+import XCTest
+
+/// The nn layer through its library API, on checkpoints and references PyTorch wrote
+/// (Fixtures/rnn, tools/make_rnn_fixtures.py).
+final class RecurrentTests: XCTestCase {
+    static let folder = fixtureURL("rnn")
+
+    func checkpoint(_ name: String) throws -> Checkpoint {
+        try Checkpoint.load(path: Self.folder.appendingPathComponent(name).path)
+    }
+
+    func reference(_ name: String) throws -> [String: Tensor] {
+        let arrays = try Numpy.readNpz(path: Self.folder.appendingPathComponent(name).path)
+        return Dictionary(uniqueKeysWithValues: arrays.map { ($0.name, $0.tensor) })
+    }
+
+    /// The cases file, as the fixture tool wrote it.
+    static func cases() throws -> [[String: Any]] {
+        let data = try Data(contentsOf: folder.appendingPathComponent("cases.json"))
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+    }
+
+    /// Runs the sole recurrent module of `model` on `ref`'s input and state.
+    func run(_ model: String, _ ref: String, options: ModuleOptions = ModuleOptions()) throws
+        -> (Recurrent<Float>.Output, [String: Tensor], RecurrentConfig) {
+        let c = try checkpoint(model)
+        let prefix = try ModuleLocator.soleRecurrent(in: c)
+        let config = try RecurrentConfig.infer(prefix: prefix, in: c, options: options)
+        var weights = WeightMap(c, prefix: prefix, moduleName: config.description)
+        let module = try Recurrent<Float>(config: config, weights: &weights)
+        let r = try reference(ref)
+        let input = try Dense<Float>(XCTUnwrap(r["input"]))
+        let out = try module.forward(input, h0: try r["h0"].map { try Dense<Float>($0) }, c0: try r["c0"].map { try Dense<Float>($0) },
+                                     lengths: try r["lengths"].map { try $0.doubles().map { Int($0) } })
+        return (out, r, config)
+    }
+
+    /// The seeds' identities for a bidirectional LSTM (time-major, full-length sequences):
+    /// output[-1, :, :H] == h_n[-2] and output[0, :, H:] == h_n[-1], on ptload's own outputs.
+    func testBidirectionalOutputAndFinalStateIdentities() throws {
+        let bi = try Self.cases().filter { c in
+            (c["kind"] as? String) == "LSTM" && ((c["config"] as? [String: Any])?["bidirectional"] as? Bool) == true
+                && (c["has_lengths"] as? Bool) == false && ((c["config"] as? [String: Any])?["batch_first"] as? Bool) == false
+                && (c["unbatched"] as? Bool) == false && (c["expect_exit"] as? Int) == 0 && (c["module"] as? String) == ""
+                && (c["dtype"] as? String) == "float32"
+        }
+        XCTAssertFalse(bi.isEmpty, "no time-major bidirectional LSTM case in the fixtures")
+        for c in bi {
+            let (out, _, config) = try run(try XCTUnwrap(c["model"] as? String), try XCTUnwrap(c["reference"] as? String))
+            let output = try XCTUnwrap(out.output)
+            let (steps, batch, hout) = (output.shape[0], output.shape[1], config.outputSize)
+            let width = 2 * hout
+            let states = out.hN.shape[0]
+            for b in 0..<batch {
+                for j in 0..<hout {
+                    XCTAssertEqual(output.values[((steps - 1) * batch + b) * width + j],
+                                   out.hN.values[((states - 2) * batch + b) * hout + j], "\(c["name"] ?? "")")
+                    XCTAssertEqual(output.values[(0 * batch + b) * width + hout + j],
+                                   out.hN.values[((states - 1) * batch + b) * hout + j], "\(c["name"] ?? "")")
+                }
+            }
+        }
+    }
+
+    /// With lengths, output is zero past each sequence's length, and h_n holds its own last
+    /// valid step: forward at t = len − 1, reverse at t = 0.
+    func testVariableLengthsStopAtEachLength() throws {
+        let cases = try Self.cases().filter { c in
+            (c["has_lengths"] as? Bool) == true && ((c["config"] as? [String: Any])?["batch_first"] as? Bool) == false
+                && (c["expect_exit"] as? Int) == 0 && (c["module"] as? String) == "" && (c["dtype"] as? String) == "float32"
+                && ((c["config"] as? [String: Any])?["num_layers"] as? Int) == 1 && (c["kind"] as? String) != "RNN"
+        }
+        XCTAssertFalse(cases.isEmpty)
+        for c in cases {
+            let (out, r, config) = try run(try XCTUnwrap(c["model"] as? String), try XCTUnwrap(c["reference"] as? String))
+            let output = try XCTUnwrap(out.output)
+            let lengths = try XCTUnwrap(r["lengths"]).doubles().map { Int($0) }
+            let (batch, hout, width) = (output.shape[1], config.outputSize, config.outputSize * config.directions)
+            for b in 0..<batch {
+                for t in lengths[b]..<output.shape[0] {
+                    for j in 0..<width { XCTAssertEqual(output.values[(t * batch + b) * width + j], 0) }
+                }
+                for j in 0..<hout {
+                    XCTAssertEqual(output.values[((lengths[b] - 1) * batch + b) * width + j], out.hN.values[b * hout + j])
+                    if config.bidirectional {
+                        XCTAssertEqual(output.values[b * width + hout + j], out.hN.values[(batch + b) * hout + j])
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: strict loading
+
+    func lstmCheckpoint(_ mutate: (inout [String: [Float]], inout [String: [Int]]) -> Void) throws -> Checkpoint {
+        // LSTM(2, 1): weight_ih [4, 2], weight_hh [4, 1], biases [4].
+        var values: [String: [Float]] = ["weight_ih_l0": Array(repeating: 0.1, count: 8), "weight_hh_l0": Array(repeating: 0.2, count: 4),
+                                         "bias_ih_l0": Array(repeating: 0, count: 4), "bias_hh_l0": Array(repeating: 0, count: 4)]
+        var shapes: [String: [Int]] = ["weight_ih_l0": [4, 2], "weight_hh_l0": [4, 1], "bias_ih_l0": [4], "bias_hh_l0": [4]]
+        mutate(&values, &shapes)
+        var p = PickleBuilder()
+        p.global("collections", "OrderedDict"); p.emptyTuple(); p.reduce(); p.mark()
+        var storages: [(String, [UInt8])] = []
+        for (i, key) in values.keys.sorted().enumerated() {
+            let shape = shapes[key]!
+            p.string(key)
+            p.tensorV2("FloatStorage", key: "\(i)", numel: values[key]!.count, offset: 0, size: shape,
+                       stride: Tensor.contiguousStrides(for: shape))
+            storages.append(("\(i)", values[key]!.withUnsafeBytes { Array($0) }))
+        }
+        p.setItems(); p.stop()
+        return try Checkpoint.load(path: temporaryFile(torchZip(pickle: p.bytes, storages: storages)))
+    }
+
+    func load(_ c: Checkpoint) throws -> Recurrent<Float> {
+        let config = try RecurrentConfig.infer(prefix: "", in: c, options: ModuleOptions())
+        var weights = WeightMap(c, prefix: "", moduleName: config.description)
+        return try Recurrent<Float>(config: config, weights: &weights)
+    }
+
+    func testStrictLoadingNamesTheKey() throws {
+        XCTAssertNoThrow(try load(try lstmCheckpoint { _, _ in }))
+        let wrongRows = try lstmCheckpoint { v, s in v["weight_hh_l0"] = Array(repeating: 0, count: 3); s["weight_hh_l0"] = [3, 1] }
+        XCTAssertThrowsError(try load(wrongRows)) {
+            XCTAssertEqual("\($0)", "weight_hh_l0 has shape [3, 1]; LSTM(2, 1) needs [4, 1]")
+        }
+        let missing = try lstmCheckpoint { v, s in v["bias_hh_l0"] = nil; s["bias_hh_l0"] = nil }
+        XCTAssertThrowsError(try load(missing)) {
+            XCTAssertEqual("\($0)", "bias_hh_l0 is missing; expected a [4] tensor of LSTM(2, 1)")
+        }
+        let extra = try lstmCheckpoint { v, s in v["weight_hr_l9"] = [1]; s["weight_hr_l9"] = [1] }
+        XCTAssertThrowsError(try load(extra)) {
+            XCTAssertEqual("\($0)", "weight_hr_l9 is not used by LSTM(2, 1)")
+        }
+    }
+
+    func testInputsThatDoNotFit() throws {
+        let lstm = try load(try lstmCheckpoint { _, _ in })
+        XCTAssertThrowsError(try lstm.forward(Dense(zeros: [3, 1, 5]))) {
+            XCTAssertEqual("\($0)", "input has 5 features (shape [3, 1, 5]); LSTM(2, 1) needs input_size 2")
+        }
+        XCTAssertThrowsError(try lstm.forward(Dense(zeros: [3, 2, 2]), h0: Dense(zeros: [1, 1, 1]), c0: Dense(zeros: [1, 1, 1]))) {
+            XCTAssertEqual("\($0)", "h0 has shape [1, 1, 1]; LSTM(2, 1) with this input needs [1, 2, 1]")
+        }
+        XCTAssertThrowsError(try lstm.forward(Dense(zeros: [3, 2, 2]), h0: Dense(zeros: [1, 2, 1]))) {
+            XCTAssertEqual("\($0)", "an LSTM takes both h0 and c0 or neither; got only h0")
+        }
+        XCTAssertThrowsError(try lstm.forward(Dense(zeros: [3, 2, 2]), lengths: [3, 0])) {
+            XCTAssertTrue("\($0)".contains("lengths[1] is 0"))
+        }
+        XCTAssertThrowsError(try lstm.forward(Dense(zeros: [3, 2, 2]), lengths: [4, 1])) {
+            XCTAssertTrue("\($0)".contains("lengths[0] is 4"))
+        }
+        XCTAssertThrowsError(try lstm.forward(Dense(zeros: [3, 2, 2]), lengths: [1])) {
+            XCTAssertEqual("\($0)", "lengths has 1 entries; the batch has 2 sequences")
+        }
+    }
+
+    func testConfigInferenceFromPickledModules() throws {
+        let gru = try checkpoint("full_gru_bf.pt")
+        let prefix = try ModuleLocator.soleRecurrent(in: gru)
+        let config = try RecurrentConfig.infer(prefix: prefix, in: gru, options: ModuleOptions())
+        XCTAssertEqual(config.kind, .gru)
+        XCTAssertTrue(config.batchFirst)
+        let relu = try checkpoint("full_rnn_relu_l2.pt")
+        let reluConfig = try RecurrentConfig.infer(prefix: try ModuleLocator.soleRecurrent(in: relu), in: relu, options: ModuleOptions())
+        XCTAssertEqual(reluConfig.nonlinearity, .relu)
+        XCTAssertEqual(reluConfig.numLayers, 2)
+        XCTAssertThrowsError(try RecurrentConfig.infer(prefix: "", in: relu, options: ModuleOptions(nonlinearity: .tanh))) {
+            XCTAssertEqual("\($0)", "--nonlinearity tanh contradicts the module's pickled nonlinearity 'relu'")
+        }
+    }
+
+    func testModuleLocator() throws {
+        XCTAssertEqual(try ModuleLocator.resolve("lstm", among: ["model_state_dict.lstm", "model_state_dict.fc"]), "model_state_dict.lstm")
+        XCTAssertEqual(try ModuleLocator.resolve("encoder.rnn", among: ["encoder.rnn", "decoder.rnn"]), "encoder.rnn")
+        XCTAssertThrowsError(try ModuleLocator.resolve("rnn", among: ["encoder.rnn", "decoder.rnn"])) {
+            XCTAssertEqual("\($0)", "'rnn' matches several modules: encoder.rnn, decoder.rnn; give the full prefix")
+        }
+        XCTAssertThrowsError(try ModuleLocator.resolve("gru", among: ["encoder.rnn"])) {
+            XCTAssertEqual("\($0)", "no module 'gru' in the checkpoint; modules: encoder.rnn")
+        }
+    }
+}
