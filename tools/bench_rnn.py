@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Forward-pass benchmark of ptload's recurrent layers against PyTorch and ONNX Runtime.
+
+Run through tools/bench (which builds ptload in release mode first). For every case it builds the
+module with a fixed seed, saves its state dict and a reference (.npz: input + PyTorch's output,
+h_n, c_n), exports it to ONNX, and then, in this one process and on the same 2 threads, times:
+
+* PyTorch: the module under torch.inference_mode(), median of --repeat runs after warm-up;
+* ONNX Runtime: the exported model (intra_op_num_threads=2), median of --repeat runs;
+* ptload: `ptload CASE.pt --verify CASE.npz --repeat N --json --threads 2`, whose
+  timings.forward_s is the in-process median of N forward passes (start-up and file reading
+  are not counted), and whose verdict says whether its outputs matched PyTorch's.
+
+It also measures the machine's single-precision GEMM throughput (torch.mm, 2 threads) and prints
+ptload's GFLOP/s (2·T·N·G·H·(I + Hout) per layer and direction: the matrix products) as a share of
+it, the ratio best-peer-time / ptload-time, and ptload's peak RSS (GNU time, if installed).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+CASES = [
+    # name, kind, input_size, hidden, layers, bidirectional, T, N
+    ("lstm_small_b1", "LSTM", 64, 128, 1, False, 50, 1),
+    ("lstm_med_bi2", "LSTM", 256, 512, 2, True, 100, 32),
+    ("gru_med_2", "GRU", 256, 512, 2, False, 100, 32),
+    ("rnn_tanh_med", "RNN", 256, 512, 2, False, 100, 32),
+    ("lstm_large_b64", "LSTM", 512, 1024, 1, False, 200, 64),
+]
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+THREADS = 2
+
+
+def flops(kind, i, h, layers, bi, t, n):
+    d = 2 if bi else 1
+    total = 0
+    for layer in range(layers):
+        inp = i if layer == 0 else d * h
+        total += d * 2 * t * n * GATES[kind] * h * (inp + h)
+    return total
+
+
+def median_time(fn, repeat, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def gemm_peak(repeat):
+    a = torch.randn(2048, 2048)
+    b = torch.randn(2048, 2048)
+    t = median_time(lambda: torch.mm(a, b), repeat)
+    return 2 * 2048 ** 3 / t / 1e9
+
+
+def build(case, folder):
+    name, kind, i, h, layers, bi, t, n = case
+    torch.manual_seed(0)
+    module = getattr(torch.nn, kind)(i, h, layers, bidirectional=bi).eval()
+    x = torch.randn(t, n, i)
+    with torch.inference_mode():
+        out = module(x)
+    output, state = out
+    ref = {"input": x.numpy(), "output": output.numpy()}
+    if kind == "LSTM":
+        ref["h_n"], ref["c_n"] = state[0].numpy(), state[1].numpy()
+    else:
+        ref["h_n"] = state.numpy()
+    model_path = os.path.join(folder, name + ".pt")
+    ref_path = os.path.join(folder, name + ".npz")
+    onnx_path = os.path.join(folder, name + ".onnx")
+    torch.save(module.state_dict(), model_path)
+    np.savez(ref_path, **ref)
+    if not os.path.exists(onnx_path):
+        torch.onnx.export(module, (x,), onnx_path, input_names=["input"], dynamo=False)
+    return module, x, model_path, ref_path, onnx_path
+
+
+def run_ptload(binary, model, ref, repeat):
+    out = subprocess.run([binary, model, "--verify", ref, "--repeat", str(repeat), "--json", "--threads", str(THREADS)],
+                         capture_output=True, text=True)
+    if out.returncode not in (0, 1):
+        sys.exit(f"ptload failed: {out.stderr.strip()}")
+    report = json.loads(out.stdout)
+    worst = max(c["max_abs_error"] for c in report["comparisons"])
+    return report["timings"]["forward_s"], report["passed"], worst
+
+
+def peak_rss_mb(binary, model, ref):
+    if not os.path.exists("/usr/bin/time"):
+        return None
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", binary, model, "--verify", ref, "--threads", str(THREADS)],
+                         capture_output=True, text=True)
+    return int(out.stderr.strip().splitlines()[-1]) / 1024.0
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--ptload", default=".build/release/ptload")
+    parser.add_argument("--folder", default="/tmp/ptload-bench")
+    parser.add_argument("--cases", default=",".join(c[0] for c in CASES))
+    parser.add_argument("--markdown", action="store_true", help="print the table as markdown too")
+    args = parser.parse_args()
+
+    import onnxruntime as ort
+
+    os.makedirs(args.folder, exist_ok=True)
+    torch.set_num_threads(THREADS)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = THREADS
+    options.inter_op_num_threads = 1
+
+    peak = gemm_peak(args.repeat)
+    print(f"machine: {os.cpu_count()} cores; torch {torch.__version__}, onnxruntime {ort.__version__}; "
+          f"{THREADS} threads everywhere; single-precision GEMM (torch.mm 2048²): {peak:.1f} GFLOP/s")
+    header = ["case", "torch ms", "onnxrt ms", "ptload ms", "ptload GFLOP/s", "% of GEMM", "best peer / ptload", "verified", "ptload RSS MB"]
+    rows = []
+    wanted = args.cases.split(",")
+    for case in CASES:
+        if case[0] not in wanted:
+            continue
+        module, x, model_path, ref_path, onnx_path = build(case, args.folder)
+        with torch.inference_mode():
+            t_torch = median_time(lambda: module(x), args.repeat)
+        session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+        feed = {session.get_inputs()[0].name: x.numpy()}
+        t_ort = median_time(lambda: session.run(None, feed), args.repeat)
+        t_pt, passed, worst = run_ptload(args.ptload, model_path, ref_path, args.repeat)
+        rss = peak_rss_mb(args.ptload, model_path, ref_path)
+        gflops = flops(*case[1:]) / t_pt / 1e9
+        ratio = min(t_torch, t_ort) / t_pt
+        rows.append([case[0], f"{t_torch * 1e3:.2f}", f"{t_ort * 1e3:.2f}", f"{t_pt * 1e3:.2f}", f"{gflops:.1f}",
+                     f"{100 * gflops / peak:.0f}%", f"{ratio:.2f}", f"{'PASS' if passed else 'FAIL'} ({worst:.1e})",
+                     "-" if rss is None else f"{rss:.0f}"])
+        print("  ".join(rows[-1]), flush=True)
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    print()
+    for r in [header] + rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    if args.markdown:
+        print()
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    main()
