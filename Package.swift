@@ -39,13 +39,17 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // Packed matrix products and fused gate kernels compiled for AVX-512. Only ever called
+        // after PTKernels has checked the CPU (CPUFeatures.hasAVX512).
+        .target(name: "PTKernelsAVX512", swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
         // Matrix products and activations: the only Swift target that imports COpenBLAS.
         .target(name: "PTKernels", dependencies: [
             "COpenBLAS",
+            "PTKernelsAVX512",
             .product(name: "RealModule", package: "swift-numerics"),
         ]),
         // RNN, LSTM, GRU, their cells, Embedding, Linear: loading from checkpoints, running.
-        .target(name: "PTNN", dependencies: ["PTCheckpoint", "PTKernels", "PTTensor"]),
+        .target(name: "PTNN", dependencies: ["PTCheckpoint", "PTKernels", "PTKernelsAVX512", "PTTensor"]),
         // .npy / .npz read and write (npz through the zip layer).
         .target(name: "PTNumpy", dependencies: ["PTZip", "PTTensor"]),
         // Running a module against PyTorch's reference outputs: tolerance policy, comparison, report.

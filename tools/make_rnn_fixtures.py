@@ -1169,7 +1169,23 @@ GROUP_LINES = {
     "legacy": "legacy (non-zip) torch.save stream of an LSTM state dict",
     "torchscript": "torch.jit.save of a scripted wrapper (--module rnn) and of a scripted nn.LSTM",
     "mismatch": "expect_exit 1: a reference with one output element moved by 1e-3; a relu RNN run as tanh",
+    "wide": "hidden 64-160 and batch 24-32, so a step is split over two threads (LSTM with 24 unsorted lengths, "
+            "2-layer batch_first GRU with h0, relu RNN)",
 }
+
+
+def make_wide():
+    """Hidden sizes and batches large enough for ptload's two-thread split of a step (several
+    32-unit blocks, over 2^18 multiply-adds per step), with unsorted lengths so the active batch
+    shrinks while both threads share the step."""
+    lengths = [12, 3, 7, 12, 1, 9, 5, 11, 2, 8, 12, 6, 4, 10, 3, 12, 1, 7, 9, 5, 2, 11, 6, 8]
+    seq_case("lstm_wide_len", "wide", "LSTM", seq_config("LSTM", input_size=16, hidden_size=96), has_h0=True,
+             lengths_pattern=lengths, seq_len=12, batch=24,
+             notes="LSTM(16, 96), N=24, 24 unsorted lengths: 3 blocks of 32 units split over two threads.")
+    seq_case("gru_wide_bf", "wide", "GRU", seq_config("GRU", input_size=16, hidden_size=64, num_layers=2, batch_first=True),
+             has_h0=True, seq_len=10, batch=24, notes="GRU(16, 64, 2 layers), batch_first, N=24.")
+    seq_case("rnn_relu_wide", "wide", "RNN", seq_config("RNN", input_size=16, hidden_size=160, nonlinearity="relu"),
+             seq_len=8, batch=32, notes="RNN(16, 160, relu), N=32: 5 blocks, an odd split.")
 
 
 def observe():
@@ -1289,6 +1305,7 @@ def main() -> int:
     make_pipelines()
     make_containers()
     make_mismatches()
+    make_wide()
 
     names = [c["name"] for c in CASES]
     assert len(names) == len(set(names))

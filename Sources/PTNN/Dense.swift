@@ -23,8 +23,11 @@ public struct Dense<Scalar: GEMMScalar>: Equatable {
 extension Dense {
     /// Widens any real tensor to the compute type (float16/bfloat16 → Float exactly).
     public init(_ tensor: Tensor) throws {
-        if Scalar.self == Float.self, let floats = try tensor.floats() as? [Scalar] {
-            self.init(shape: tensor.shape, values: floats)
+        if Scalar.self == Float.self {
+            // Scalar is Float: the cast is an identity (an `as?` would check element by element).
+            self.init(shape: tensor.shape, values: unsafeBitCast(try tensor.floats(), to: [Scalar].self))
+        } else if Scalar.self == Double.self {
+            self.init(shape: tensor.shape, values: unsafeBitCast(try tensor.doubles(), to: [Scalar].self))
         } else {
             self.init(shape: tensor.shape, values: try tensor.doubles().map { Scalar($0) })
         }
@@ -33,8 +36,11 @@ extension Dense {
     /// A float32 or float64 tensor holding these values.
     public func tensor() throws -> Tensor {
         let dtype: DType = Scalar.self == Double.self ? .float64 : .float32
-        let bytes: [UInt8] = values.withUnsafeBytes { Array($0) }
-        return try Tensor(dtype: dtype, shape: shape, bytes: bytes)
+        let storage = values.withUnsafeBytes { raw in
+            StorageBytes(count: raw.count) { $0.copyMemory(from: raw) }
+        }
+        let s = Storage(key: "computed", dtype: dtype, byteCount: storage.buffer.count, origin: "computed") { storage }
+        return try Tensor(storage: s, dtype: dtype, shape: shape, strides: Tensor.contiguousStrides(for: shape), storageOffset: 0)
     }
 
     /// Swaps the first two axes: `[A, B, …]` → `[B, A, …]` (batch_first ↔ time-major).

@@ -25,6 +25,8 @@ public final class Recurrent<Scalar: GEMMScalar> {
         var whr: [Scalar]?  // [P, H]
     }
     let layers: [[Direction]]
+    /// The AVX-512 float32 path, when this CPU and configuration can take it.
+    let fast: FastRecurrent?
 
     /// Takes every weight of `config` from `weights` and checks that none is left over.
     /// - Throws: `NNError.missingKey`, `.wrongShape`, `.unusedKey`, `.unsupportedDType`, naming the dotted key.
@@ -54,6 +56,9 @@ public final class Recurrent<Scalar: GEMMScalar> {
         }
         try weights.finish()
         self.layers = layers
+        fast = Scalar.self == Float.self
+            ? FastRecurrent(config: config, layers: unsafeBitCast(layers, to: [[Recurrent<Float>.Direction]].self))
+            : nil
     }
 
     /// What `forward` returns, laid out exactly as PyTorch returns it.
@@ -119,6 +124,15 @@ public final class Recurrent<Scalar: GEMMScalar> {
             throw NNError.badInput("input has shape \(input.shape); PyTorch needs at least one step and one sequence")
         }
 
+        if let fast, Scalar.self == Float.self {
+            // Scalar is Float here: the casts are identities.
+            let result = fast.forward(x: unsafeBitCast(x.values, to: [Float].self), steps: steps, batch: batch,
+                                      h0: h0.map { unsafeBitCast($0.values, to: [Float].self) },
+                                      c0: c0.map { unsafeBitCast($0.values, to: [Float].self) }, lengths: lengths)
+            return finish(output: unsafeBitCast(result.output, to: [Scalar].self), hN: unsafeBitCast(result.hN, to: [Scalar].self),
+                          cN: result.cN.map { unsafeBitCast($0, to: [Scalar].self) },
+                          steps: steps, batch: batch, batched: batched, hShape: hShape, cShape: cShape)
+        }
         var hN = [Scalar](repeating: 0, count: stateCount * batch * config.outputSize)
         var cN = config.kind == .lstm ? [Scalar](repeating: 0, count: stateCount * batch * config.hiddenSize) : nil
         var layerInput = x.values
@@ -141,11 +155,17 @@ public final class Recurrent<Scalar: GEMMScalar> {
             }
             layerInput = layerOutput
         }
-        var output = Dense(shape: [steps, batch, config.outputSize * config.directions], values: layerOutput)
-        if !batched { output = Dense(shape: [steps, config.outputSize * config.directions], values: layerOutput) }
+        return finish(output: layerOutput, hN: hN, cN: cN, steps: steps, batch: batch, batched: batched,
+                      hShape: hShape, cShape: cShape)
+    }
+
+    /// Lays the results out as PyTorch returns them (batch_first, unbatched).
+    private func finish(output values: [Scalar], hN: [Scalar], cN: [Scalar]?, steps: Int, batch: Int, batched: Bool,
+                        hShape: [Int], cShape: [Int]) -> Output {
+        var output = Dense(shape: [steps, batch, config.outputSize * config.directions], values: values)
+        if !batched { output = Dense(shape: [steps, config.outputSize * config.directions], values: values) }
         else if config.batchFirst { output = output.swappingFirstAxes() }
-        return Output(output: output, hN: Dense(shape: hShape, values: hN),
-                      cN: cN.map { Dense(shape: cShape, values: $0) })
+        return Output(output: output, hN: Dense(shape: hShape, values: hN), cN: cN.map { Dense(shape: cShape, values: $0) })
     }
 
     private func checkState(_ state: Dense<Scalar>?, _ name: String, _ shape: [Int]) throws {
@@ -189,6 +209,8 @@ public final class Recurrent<Scalar: GEMMScalar> {
     ///   - c: `[N, H]` (LSTM), updated in place.
     ///   - output: `[T, N, D·Hout]`; this direction writes columns `outputColumn ..< outputColumn + Hout`
     ///     of active rows, leaving zeros past each length.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func run(_ w: Direction, input: [Scalar], inputSize: Int, steps: Int, batch: Int, reverse: Bool,
              lengths: [Int]?, h: inout [Scalar], c: inout [Scalar], output: inout [Scalar], outputColumn: Int) {
         let hidden = config.hiddenSize, outSize = config.outputSize

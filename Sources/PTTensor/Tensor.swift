@@ -146,6 +146,9 @@ public struct Tensor {
     /// (float16, bfloat16 and the float8 formats widen without rounding; int64 beyond 2^53 rounds).
     /// - Throws: `TensorError.notReal` for complex and quantized dtypes.
     public func doubles() throws -> [Double] {
+        if dtype == .float64 && isContiguous {
+            return try Tensor.bulkCopy(self, as: Double.self)
+        }
         let decode = try ElementDecoder.real(dtype)
         let source = try storage.bytes()
         var out = [Double]()
@@ -154,8 +157,22 @@ public struct Tensor {
         return out
     }
 
+    /// A contiguous tensor's elements, copied in one move (the storage may be unaligned).
+    private static func bulkCopy<T>(_ t: Tensor, as _: T.Type) throws -> [T] {
+        guard t.elementCount > 0 else { return [] }
+        let source = try t.storage.bytes()
+        let start = t.storageOffset * t.dtype.itemSize
+        return [T](unsafeUninitializedCapacity: t.elementCount) { buffer, count in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: source[start..<(start + t.byteCount)]))
+            count = t.elementCount
+        }
+    }
+
     /// The elements as `Float`, in row-major order: how float16/bfloat16 weights are widened.
     public func floats() throws -> [Float] {
+        if dtype == .float32 && isContiguous {
+            return try Tensor.bulkCopy(self, as: Float.self)
+        }
         if dtype == .float32 {
             let source = try storage.bytes()
             var out = [Float]()

@@ -1,0 +1,138 @@
+// Compiled with -target-cpu skylake-avx512 (see Package.swift): nothing here may run before
+// PTKernels has checked that the CPU has AVX-512 (`CPUFeatures.hasAVX512`).
+
+public typealias Float16x = SIMD16<Float>
+
+/// A weight matrix `W: [rows, k]` (PyTorch's layout) repacked once, at load time, into panels of
+/// 16 rows stored k-major, so that `x · Wᵀ` streams it sequentially 16 outputs at a time:
+/// `panels[(p · k + kk) · 16 + j] = W[16p + j, kk]`, zero past `rows`. The panel count is even.
+public struct PackedWeights {
+    public let rows: Int
+    public let k: Int
+    public let panelCount: Int
+    public let panels: [Float]
+
+    /// - Parameter weight: `[rows, k]` row-major.
+    public init(weight: UnsafePointer<Float>, rows: Int, k: Int) {
+        self.rows = rows
+        self.k = k
+        var count = (rows + 15) / 16
+        if count % 2 == 1 { count += 1 }
+        panelCount = count
+        var panels = [Float](repeating: 0, count: count * k * 16)
+        panels.withUnsafeMutableBufferPointer { out in
+            for r in 0..<rows {
+                let p = r / 16, j = r % 16
+                let base = p * k * 16 + j
+                for kk in 0..<k { out[base + kk * 16] = weight[r * k + kk] }
+            }
+        }
+        self.panels = panels
+    }
+
+    /// Columns of the product (`panelCount · 16`, ≥ rows).
+    public var paddedRows: Int { panelCount * 16 }
+}
+
+/// `c[i, 16p ..< 16p + 16] = Σ_k a[i, k] · W[16p + j, k]` for rows `0..<m` and panel pairs in
+/// `panelPairs` (panel indices 2q, 2q + 1): the recurrent product of one step, `h · W_hhᵀ`.
+///
+/// Blocked for the caches: 256 of k at a time (a panel pair's chunk, 32 KB, stays in L1),
+/// 6 rows × 32 columns of accumulators in registers.
+/// - Parameters:
+///   - a: `[m, w.k]`, row stride `lda`.
+///   - c: row stride `ldc` ≥ `w.paddedRows`; overwritten in the columns of `panelPairs`.
+public func packedGEMM(m: Int, a: UnsafePointer<Float>, lda: Int, w: PackedWeights, panelPairs: Range<Int>,
+                       c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard m > 0, !panelPairs.isEmpty else { return }
+    let k = w.k
+    w.panels.withUnsafeBufferPointer { packed in
+        guard let base = packed.baseAddress else { return }
+        if k == 0 {
+            for i in 0..<m { for q in panelPairs { for j in 0..<32 { c[i * ldc + q * 32 + j] = 0 } } }
+            return
+        }
+        let kc = 256
+        var k0 = 0
+        while k0 < k {
+            let kLen = min(kc, k - k0)
+            let first = k0 == 0
+            for q in panelPairs {
+                let b0 = base + (2 * q * k + k0) * 16
+                let b1 = base + ((2 * q + 1) * k + k0) * 16
+                var i = 0
+                while i + 6 <= m {
+                    kernel6(a: a + i * lda + k0, lda: lda, b0: b0, b1: b1, kLen: kLen,
+                            c: c + i * ldc + q * 32, ldc: ldc, first: first)
+                    i += 6
+                }
+                while i < m {
+                    kernel1(a: a + i * lda + k0, b0: b0, b1: b1, kLen: kLen, c: c + i * ldc + q * 32, first: first)
+                    i += 1
+                }
+            }
+            k0 += kLen
+        }
+    }
+}
+
+@inline(__always)
+private func load(_ p: UnsafePointer<Float>) -> Float16x {
+    UnsafeRawPointer(p).loadUnaligned(as: Float16x.self)
+}
+
+@inline(__always)
+private func store(_ v: Float16x, _ p: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    let raw = UnsafeMutableRawPointer(p)
+    if accumulate {
+        raw.storeBytes(of: raw.loadUnaligned(as: Float16x.self) + v, as: Float16x.self)
+    } else {
+        raw.storeBytes(of: v, as: Float16x.self)
+    }
+}
+
+/// 6 rows × 32 columns; 12 accumulators, 2 panel loads and 6 broadcasts per k.
+@inline(__always)
+private func kernel6(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>, b1: UnsafePointer<Float>, kLen: Int,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, first: Bool) {
+    var c00 = Float16x(), c01 = Float16x(), c10 = Float16x(), c11 = Float16x(), c20 = Float16x(), c21 = Float16x()
+    var c30 = Float16x(), c31 = Float16x(), c40 = Float16x(), c41 = Float16x(), c50 = Float16x(), c51 = Float16x()
+    let a0 = a, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda
+    for kk in 0..<kLen {
+        let v0 = load(b0 + kk * 16), v1 = load(b1 + kk * 16)
+        var x = Float16x(repeating: a0[kk]); c00.addProduct(x, v0); c01.addProduct(x, v1)
+        x = Float16x(repeating: a1[kk]); c10.addProduct(x, v0); c11.addProduct(x, v1)
+        x = Float16x(repeating: a2[kk]); c20.addProduct(x, v0); c21.addProduct(x, v1)
+        x = Float16x(repeating: a3[kk]); c30.addProduct(x, v0); c31.addProduct(x, v1)
+        x = Float16x(repeating: a4[kk]); c40.addProduct(x, v0); c41.addProduct(x, v1)
+        x = Float16x(repeating: a5[kk]); c50.addProduct(x, v0); c51.addProduct(x, v1)
+    }
+    let acc = !first
+    store(c00, c, accumulate: acc); store(c01, c + 16, accumulate: acc)
+    store(c10, c + ldc, accumulate: acc); store(c11, c + ldc + 16, accumulate: acc)
+    store(c20, c + 2 * ldc, accumulate: acc); store(c21, c + 2 * ldc + 16, accumulate: acc)
+    store(c30, c + 3 * ldc, accumulate: acc); store(c31, c + 3 * ldc + 16, accumulate: acc)
+    store(c40, c + 4 * ldc, accumulate: acc); store(c41, c + 4 * ldc + 16, accumulate: acc)
+    store(c50, c + 5 * ldc, accumulate: acc); store(c51, c + 5 * ldc + 16, accumulate: acc)
+}
+
+/// One row × 32 columns (batch 1, and the rows left over by `kernel6`).
+@inline(__always)
+private func kernel1(a: UnsafePointer<Float>, b0: UnsafePointer<Float>, b1: UnsafePointer<Float>, kLen: Int,
+                     c: UnsafeMutablePointer<Float>, first: Bool) {
+    // Two accumulator pairs over alternate k hide the FMA latency of a single chain.
+    var c0 = Float16x(), c1 = Float16x(), d0 = Float16x(), d1 = Float16x()
+    var kk = 0
+    while kk + 2 <= kLen {
+        let x = Float16x(repeating: a[kk]), y = Float16x(repeating: a[kk + 1])
+        c0.addProduct(x, load(b0 + kk * 16)); c1.addProduct(x, load(b1 + kk * 16))
+        d0.addProduct(y, load(b0 + (kk + 1) * 16)); d1.addProduct(y, load(b1 + (kk + 1) * 16))
+        kk += 2
+    }
+    if kk < kLen {
+        let x = Float16x(repeating: a[kk])
+        c0.addProduct(x, load(b0 + kk * 16)); c1.addProduct(x, load(b1 + kk * 16))
+    }
+    store(c0 + d0, c, accumulate: !first)
+    store(c1 + d1, c + 16, accumulate: !first)
+}

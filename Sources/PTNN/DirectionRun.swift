@@ -1,0 +1,171 @@
+import PTKernels
+import PTKernelsAVX512
+
+/// One direction of one layer of `FastRecurrent` over all steps, with its buffers allocated once.
+final class DirectionRun: @unchecked Sendable {
+    let kind: RecurrentConfig.Kind
+    let relu: Bool
+    let gates: Int, hidden: Int, blocks: Int
+    let weights: FastRecurrent.Direction
+    let reverse: Bool
+    /// First output column of this direction (`d · H`), row width `D · H`.
+    let column: Int, outWidth: Int
+    let steps: Int, batch: Int, inSize: Int
+    let active: [Int]
+    let chunkSteps: Int
+    let ldc: Int
+
+    let xp: UnsafeMutablePointer<Float>      // [chunkSteps · N, G·H]
+    let rec: UnsafeMutablePointer<Float>     // [N, ldc]
+    var hCurrent: UnsafeMutablePointer<Float> // [N, H]
+    var hNext: UnsafeMutablePointer<Float>
+    let cell: UnsafeMutablePointer<Float>    // [N, H]
+    let hFinal: UnsafeMutablePointer<Float>  // [N, H]
+    let bias: UnsafeMutablePointer<Float>?   // [G·H], folded
+    let bhn: UnsafeMutablePointer<Float>?    // [H], GRU
+
+    init(config: RecurrentConfig, blocks: Int, weights: FastRecurrent.Direction, reverse: Bool, column: Int,
+         steps: Int, batch: Int, inSize: Int, active: [Int], h0: [Float]?, c0: [Float]?) {
+        kind = config.kind
+        relu = config.nonlinearity == .relu
+        gates = config.gates
+        hidden = config.hiddenSize
+        self.blocks = blocks
+        self.weights = weights
+        self.reverse = reverse
+        self.column = column
+        outWidth = config.hiddenSize * config.directions
+        self.steps = steps
+        self.batch = batch
+        self.inSize = inSize
+        self.active = active
+        // About 2,048 rows of input projection at a time: big enough for an efficient product,
+        // small enough that the chunk stays in cache and memory stays O(N·H).
+        chunkSteps = max(1, min(steps, 2048 / max(batch, 1)))
+        ldc = weights.packed.paddedRows
+        let state = batch * hidden
+        xp = .allocate(capacity: max(1, chunkSteps * batch * gates * hidden))
+        rec = .allocate(capacity: max(1, batch * ldc))
+        hCurrent = .allocate(capacity: max(1, state))
+        hNext = .allocate(capacity: max(1, state))
+        cell = .allocate(capacity: max(1, state))
+        hFinal = .allocate(capacity: max(1, state))
+        func copy(_ values: [Float]?) -> UnsafeMutablePointer<Float>? {
+            guard let values else { return nil }
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, values.count))
+            p.initialize(from: values, count: values.count)
+            return p
+        }
+        bias = copy(weights.bias)
+        bhn = copy(weights.bhn)
+        for i in 0..<state {
+            let h = h0?[i] ?? 0
+            hCurrent[i] = h
+            hNext[i] = h
+            hFinal[i] = h
+            cell[i] = c0?[i] ?? 0
+        }
+    }
+
+    deinit {
+        xp.deallocate(); rec.deallocate(); hCurrent.deallocate(); hNext.deallocate(); cell.deallocate(); hFinal.deallocate()
+        bias?.deallocate(); bhn?.deallocate()
+    }
+
+    func finalH() -> [Float] { Array(UnsafeBufferPointer(start: hFinal, count: batch * hidden)) }
+    func finalC() -> [Float] { Array(UnsafeBufferPointer(start: cell, count: batch * hidden)) }
+
+    /// Chunks in processing order: forward from the start, reverse from the end.
+    var chunks: [Range<Int>] {
+        let starts = Array(stride(from: 0, to: steps, by: chunkSteps))
+        let ranges = starts.map { $0..<min($0 + chunkSteps, steps) }
+        return reverse ? ranges.reversed() : ranges
+    }
+
+    /// Every step on the calling thread, for the blocks given (all of them, normally).
+    func runAll(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, blockRange: Range<Int>) {
+        for chunk in chunks {
+            project(input: input, chunk: chunk, rows: 0..<(chunk.count * batch))
+            for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
+                step(t, chunk: chunk, blockRange: blockRange, output: output)
+                finish(t)
+            }
+        }
+    }
+
+    /// Every step on both threads of `ThreadPair`: each projects half the rows of a chunk and
+    /// computes half the blocks of a step; one join per step.
+    func runSplit(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let pool = ThreadPair.shared
+        let half = blocks / 2
+        for chunk in chunks {
+            let rows = chunk.count * batch
+            pool.run { t in
+                self.project(input: input, chunk: chunk, rows: t == 0 ? 0..<(rows / 2) : (rows / 2)..<rows)
+            }
+            for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
+                pool.run { thread in
+                    self.step(t, chunk: chunk, blockRange: thread == 0 ? 0..<half : half..<self.blocks, output: output)
+                }
+                finish(t)
+            }
+        }
+    }
+
+    /// `xp[rows] = input[chunk rows] · W_ihᵀ` (one OpenBLAS product).
+    func project(input: UnsafePointer<Float>, chunk: Range<Int>, rows: Range<Int>) {
+        guard !rows.isEmpty else { return }
+        let width = gates * hidden
+        weights.wih.withUnsafeBufferPointer { w in
+            Float.gemmABt(m: rows.count, n: width, k: inSize, alpha: 1,
+                          a: input + (chunk.lowerBound * batch + rows.lowerBound) * inSize, lda: inSize,
+                          b: w.baseAddress!, ldb: inSize, beta: 0, c: xp + rows.lowerBound * width, ldc: width)
+        }
+    }
+
+    /// One step for the active rows and the blocks given: the recurrent product, then the gates.
+    func step(_ t: Int, chunk: Range<Int>, blockRange: Range<Int>, output: UnsafeMutablePointer<Float>) {
+        let m = active[t]
+        guard m > 0, !blockRange.isEmpty else { return }
+        packedGEMM(m: m, a: hCurrent, lda: hidden, w: weights.packed,
+                   panelPairs: (gates * blockRange.lowerBound)..<(gates * blockRange.upperBound), c: rec, ldc: ldc)
+        let width = gates * hidden
+        for row in 0..<m {
+            let xRow = xp + ((t - chunk.lowerBound) * batch + row) * width
+            let outRow = output + (t * batch + row) * outWidth + column
+            for b in blockRange {
+                let u0 = 32 * b
+                let units = min(32, hidden - u0)
+                let bias = self.bias.map { UnsafePointer($0 + u0) }
+                let r = UnsafePointer(rec + row * ldc + 32 * gates * b)
+                switch kind {
+                case .lstm:
+                    lstmPointwise(count: units, x: xRow + u0, bias: bias, xStride: hidden, r: r, rStride: 32,
+                                  c: cell + row * hidden + u0, h: hNext + row * hidden + u0, out: outRow + u0)
+                case .gru:
+                    gruPointwise(count: units, x: xRow + u0, bias: bias, xStride: hidden, r: r, rStride: 32,
+                                 bhn: bhn.map { UnsafePointer($0 + u0) }, hPrevious: hCurrent + row * hidden + u0,
+                                 h: hNext + row * hidden + u0, out: outRow + u0)
+                case .rnn:
+                    rnnPointwise(count: units, x: xRow + u0, bias: bias, r: r, relu: relu,
+                                 h: hNext + row * hidden + u0, out: outRow + u0)
+                }
+            }
+        }
+    }
+
+    /// After step `t`: rows whose sequence ended keep their state in `hFinal`; swap h buffers.
+    func finish(_ t: Int) {
+        let m = active[t]
+        let ended: Range<Int>
+        if reverse {
+            ended = t == 0 ? 0..<m : 0..<0
+        } else {
+            ended = (t + 1 < steps ? active[t + 1] : 0)..<m
+        }
+        if !ended.isEmpty {
+            (hFinal + ended.lowerBound * hidden).update(from: hNext + ended.lowerBound * hidden, count: ended.count * hidden)
+        }
+        swap(&hCurrent, &hNext)
+    }
+}

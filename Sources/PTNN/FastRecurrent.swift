@@ -1,0 +1,152 @@
+import Foundation
+import PTKernels
+import PTKernelsAVX512
+
+/// The float32 path of `Recurrent` on AVX-512 CPUs: the same maths, laid out for speed.
+///
+/// - W_hh is packed once, at load time, in blocks of 32 hidden units: block `b` holds, for each
+///   gate `g`, the rows of units `32b ..< 32b + 32`, so any run of blocks covers whole units of
+///   every gate and the two threads can split a step by blocks without a second barrier.
+/// - The input projection of a chunk of steps is one OpenBLAS product per thread.
+/// - One packed product per step (`packedGEMM`) and one fused pass of the gate non-linearities.
+/// - A bidirectional layer runs its two directions on the two threads, with no sync per step;
+///   a unidirectional one splits each step's blocks between them (one join per step); small
+///   steps run on one thread.
+/// - Variable-length batches are sorted by length once, so the active sequences of every step
+///   are a prefix: the products shrink instead of computing padding.
+final class FastRecurrent {
+    let config: RecurrentConfig
+    let blocks: Int
+
+    struct Direction {
+        var wih: [Float]          // [G·H, In]
+        var bias: [Float]?        // [G·H]: b_ih + b_hh (GRU: b_ih + (b_hr, b_hz, 0))
+        var bhn: [Float]?         // [H], GRU
+        var packed: PackedWeights // W_hh, blocked
+    }
+    let layers: [[Direction]]
+
+    /// nil when the CPU lacks AVX-512, or for configurations this path does not take
+    /// (projections and cells run on the portable path).
+    init?(config: RecurrentConfig, layers source: [[Recurrent<Float>.Direction]]) {
+        guard CPUFeatures.hasAVX512, config.projSize == 0, !config.isCell else { return nil }
+        self.config = config
+        let hidden = config.hiddenSize, gates = config.gates
+        blocks = (hidden + 31) / 32
+        var layers: [[Direction]] = []
+        for directions in source {
+            var converted: [Direction] = []
+            for w in directions {
+                var bias: [Float]?
+                var bhn: [Float]?
+                if let bih = w.bih, let bhh = w.bhh {
+                    var folded = bih
+                    let foldedGates = config.kind == .gru ? 2 : gates
+                    for row in 0..<(foldedGates * hidden) { folded[row] += bhh[row] }
+                    bias = folded
+                    if config.kind == .gru { bhn = Array(bhh[(2 * hidden)..<(3 * hidden)]) }
+                }
+                let blockRows = blocks * 32 * gates
+                var blocked = [Float](repeating: 0, count: blockRows * hidden)
+                for b in 0..<blocks {
+                    for g in 0..<gates {
+                        for j in 0..<32 where 32 * b + j < hidden {
+                            let from = (g * hidden + 32 * b + j) * hidden
+                            let to = (32 * gates * b + 32 * g + j) * hidden
+                            for k in 0..<hidden { blocked[to + k] = w.whh[from + k] }
+                        }
+                    }
+                }
+                let packed = blocked.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: blockRows, k: hidden) }
+                converted.append(Direction(wih: w.wih, bias: bias, bhn: bhn, packed: packed))
+            }
+            layers.append(converted)
+        }
+        self.layers = layers
+    }
+
+    /// Threads for the forward pass: 2 on machines with two or more cores, 1 with `--threads 1`.
+    static var threads: Int = min(2, max(1, System.coreCount))
+
+    /// - Parameters:
+    ///   - x: `[T, N, I]`, time-major; `h0`, `c0`: `[L·D, N, H]`; lengths validated by the caller.
+    /// - Returns: output `[T, N, D·H]`, hN and cN `[L·D, N, H]`.
+    func forward(x: [Float], steps: Int, batch: Int, h0: [Float]?, c0: [Float]?, lengths: [Int]?)
+        -> (output: [Float], hN: [Float], cN: [Float]?) {
+        let hidden = config.hiddenSize, directions = config.directions
+        // Sort the batch by length, longest first, so that active rows are always a prefix.
+        let order = lengths.map { l in (0..<batch).sorted { l[$0] > l[$1] || (l[$0] == l[$1] && $0 < $1) } } ?? Array(0..<batch)
+        let sortedLengths = lengths.map { l in order.map { l[$0] } }
+        var input = permuteRows(x, rows: steps, batch: batch, width: config.inputSize, order: order)
+        let stateCount = config.numLayers * directions
+        var hN = [Float](repeating: 0, count: stateCount * batch * hidden)
+        var cN = config.kind == .lstm ? [Float](repeating: 0, count: stateCount * batch * hidden) : nil
+        let h0Sorted = h0.map { permuteRows($0, rows: stateCount, batch: batch, width: hidden, order: order) }
+        let c0Sorted = c0.map { permuteRows($0, rows: stateCount, batch: batch, width: hidden, order: order) }
+        // Active rows per step: #{b : length_b > t}.
+        let active: [Int] = (0..<steps).map { t in sortedLengths.map { ls in ls.filter { $0 > t }.count } ?? batch }
+
+        let savedBLASThreads = BLASThreads.count
+        BLASThreads.count = 1   // our two threads call it concurrently
+        defer { BLASThreads.count = savedBLASThreads }
+
+        var output: [Float] = []
+        for (l, weights) in layers.enumerated() {
+            let inSize = l == 0 ? config.inputSize : hidden * directions
+            output = [Float](repeating: 0, count: steps * batch * hidden * directions)
+            let runs = (0..<directions).map { d in
+                DirectionRun(config: config, blocks: blocks, weights: weights[d], reverse: d == 1, column: d * hidden,
+                             steps: steps, batch: batch, inSize: inSize, active: active,
+                             h0: h0Sorted.map { Array($0[((l * directions + d) * batch * hidden)..<((l * directions + d + 1) * batch * hidden)]) },
+                             c0: c0Sorted.map { Array($0[((l * directions + d) * batch * hidden)..<((l * directions + d + 1) * batch * hidden)]) })
+            }
+            input.withUnsafeBufferPointer { inp in
+                output.withUnsafeMutableBufferPointer { out in
+                    let stepMACs = batch * config.gates * hidden * hidden
+                    if FastRecurrent.threads >= 2 && directions == 2 {
+                        ThreadPair.shared.run { t in runs[t].runAll(input: inp.baseAddress!, output: out.baseAddress!, blockRange: 0..<blocks) }
+                    } else if FastRecurrent.threads >= 2 && blocks >= 2 && stepMACs >= 1 << 18 {
+                        runs[0].runSplit(input: inp.baseAddress!, output: out.baseAddress!)
+                    } else {
+                        for run in runs { run.runAll(input: inp.baseAddress!, output: out.baseAddress!, blockRange: 0..<blocks) }
+                    }
+                }
+            }
+            for (d, run) in runs.enumerated() {
+                let state = l * directions + d
+                hN.replaceSubrange((state * batch * hidden)..<((state + 1) * batch * hidden), with: run.finalH())
+                if config.kind == .lstm {
+                    cN?.replaceSubrange((state * batch * hidden)..<((state + 1) * batch * hidden), with: run.finalC())
+                }
+            }
+            input = output
+        }
+        let inverse = inversePermutation(order)
+        return (permuteRows(output, rows: steps, batch: batch, width: hidden * directions, order: inverse),
+                permuteRows(hN, rows: stateCount, batch: batch, width: hidden, order: inverse),
+                cN.map { permuteRows($0, rows: stateCount, batch: batch, width: hidden, order: inverse) })
+    }
+}
+
+/// `out[r, s, :] = x[r, order[s], :]` for `rows` groups of `batch` rows of `width`.
+func permuteRows(_ x: [Float], rows: Int, batch: Int, width: Int, order: [Int]) -> [Float] {
+    if order.enumerated().allSatisfy({ $0.offset == $0.element }) { return x }
+    var out = [Float](repeating: 0, count: x.count)
+    for r in 0..<rows {
+        for s in 0..<batch {
+            let from = (r * batch + order[s]) * width, to = (r * batch + s) * width
+            for j in 0..<width { out[to + j] = x[from + j] }
+        }
+    }
+    return out
+}
+
+func inversePermutation(_ order: [Int]) -> [Int] {
+    var inverse = [Int](repeating: 0, count: order.count)
+    for (s, b) in order.enumerated() { inverse[b] = s }
+    return inverse
+}
+
+enum System {
+    static var coreCount: Int { ProcessInfo.processInfo.activeProcessorCount }
+}
