@@ -135,9 +135,15 @@ def main():
         module, x, model_path, ref_path, onnx_path = build(case, args.folder)
         with torch.inference_mode():
             t_torch = median_time(lambda: module(x), args.repeat)
+        # Each runtime's idle worker threads spin for a while after its last call (OpenMP's
+        # block time, ONNX Runtime's spinning pool); let them park so that the next runtime
+        # measured gets the two cores to itself.
+        time.sleep(1.0)
         session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
         feed = {session.get_inputs()[0].name: x.numpy()}
         t_ort = median_time(lambda: session.run(None, feed), args.repeat)
+        del session
+        time.sleep(1.0)
         t_pt, passed, worst = run_ptload(args.ptload, model_path, ref_path, args.repeat)
         rss = peak_rss_mb(args.ptload, model_path, ref_path)
         gflops = flops(*case[1:]) / t_pt / 1e9

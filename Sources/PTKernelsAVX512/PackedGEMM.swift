@@ -38,7 +38,7 @@ public struct PackedWeights {
 /// `panelPairs` (panel indices 2q, 2q + 1): the recurrent product of one step, `h · W_hhᵀ`.
 ///
 /// Blocked for the caches: 256 of k at a time (a panel pair's chunk, 32 KB, stays in L1),
-/// 6 rows × 32 columns of accumulators in registers.
+/// 6 rows × 32 columns of accumulators in registers, then 4, 2 and 1 for the rows left over.
 /// - Parameters:
 ///   - a: `[m, w.k]`, row stride `lda`.
 ///   - c: row stride `ldc` ≥ `w.paddedRows`; overwritten in the columns of `panelPairs`.
@@ -66,9 +66,18 @@ public func packedGEMM(m: Int, a: UnsafePointer<Float>, lda: Int, w: PackedWeigh
                             c: c + i * ldc + q * 32, ldc: ldc, first: first)
                     i += 6
                 }
-                while i < m {
+                if i + 4 <= m {
+                    kernel4(a: a + i * lda + k0, lda: lda, b0: b0, b1: b1, kLen: kLen,
+                            c: c + i * ldc + q * 32, ldc: ldc, first: first)
+                    i += 4
+                }
+                if i + 2 <= m {
+                    kernel2(a: a + i * lda + k0, lda: lda, b0: b0, b1: b1, kLen: kLen,
+                            c: c + i * ldc + q * 32, ldc: ldc, first: first)
+                    i += 2
+                }
+                if i < m {
                     kernel1(a: a + i * lda + k0, b0: b0, b1: b1, kLen: kLen, c: c + i * ldc + q * 32, first: first)
-                    i += 1
                 }
             }
             k0 += kLen
@@ -116,23 +125,76 @@ private func kernel6(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>
     store(c50, c + 5 * ldc, accumulate: acc); store(c51, c + 5 * ldc + 16, accumulate: acc)
 }
 
-/// One row × 32 columns (batch 1, and the rows left over by `kernel6`).
+/// One row × 32 columns (batch 1, and the last row left over by the wider kernels): four k
+/// steps per iteration on eight accumulators, so the FMA latency is hidden without more rows.
 @inline(__always)
 private func kernel1(a: UnsafePointer<Float>, b0: UnsafePointer<Float>, b1: UnsafePointer<Float>, kLen: Int,
                      c: UnsafeMutablePointer<Float>, first: Bool) {
-    // Two accumulator pairs over alternate k hide the FMA latency of a single chain.
-    var c0 = Float16x(), c1 = Float16x(), d0 = Float16x(), d1 = Float16x()
+    var p0 = Float16x(), p1 = Float16x(), q0 = Float16x(), q1 = Float16x()
+    var r0 = Float16x(), r1 = Float16x(), s0 = Float16x(), s1 = Float16x()
+    var kk = 0
+    while kk + 4 <= kLen {
+        let w = Float16x(repeating: a[kk]), x = Float16x(repeating: a[kk + 1])
+        let y = Float16x(repeating: a[kk + 2]), z = Float16x(repeating: a[kk + 3])
+        p0.addProduct(w, load(b0 + kk * 16)); p1.addProduct(w, load(b1 + kk * 16))
+        q0.addProduct(x, load(b0 + (kk + 1) * 16)); q1.addProduct(x, load(b1 + (kk + 1) * 16))
+        r0.addProduct(y, load(b0 + (kk + 2) * 16)); r1.addProduct(y, load(b1 + (kk + 2) * 16))
+        s0.addProduct(z, load(b0 + (kk + 3) * 16)); s1.addProduct(z, load(b1 + (kk + 3) * 16))
+        kk += 4
+    }
+    while kk < kLen {
+        let w = Float16x(repeating: a[kk])
+        p0.addProduct(w, load(b0 + kk * 16)); p1.addProduct(w, load(b1 + kk * 16))
+        kk += 1
+    }
+    store((p0 + q0) + (r0 + s0), c, accumulate: !first)
+    store((p1 + q1) + (r1 + s1), c + 16, accumulate: !first)
+}
+
+/// Two rows × 32 columns, two k steps per iteration (eight accumulators).
+@inline(__always)
+private func kernel2(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>, b1: UnsafePointer<Float>, kLen: Int,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, first: Bool) {
+    var c00 = Float16x(), c01 = Float16x(), c10 = Float16x(), c11 = Float16x()
+    var d00 = Float16x(), d01 = Float16x(), d10 = Float16x(), d11 = Float16x()
+    let a0 = a, a1 = a + lda
     var kk = 0
     while kk + 2 <= kLen {
-        let x = Float16x(repeating: a[kk]), y = Float16x(repeating: a[kk + 1])
-        c0.addProduct(x, load(b0 + kk * 16)); c1.addProduct(x, load(b1 + kk * 16))
-        d0.addProduct(y, load(b0 + (kk + 1) * 16)); d1.addProduct(y, load(b1 + (kk + 1) * 16))
+        let v0 = load(b0 + kk * 16), v1 = load(b1 + kk * 16)
+        let w0 = load(b0 + (kk + 1) * 16), w1 = load(b1 + (kk + 1) * 16)
+        var x = Float16x(repeating: a0[kk]); c00.addProduct(x, v0); c01.addProduct(x, v1)
+        x = Float16x(repeating: a1[kk]); c10.addProduct(x, v0); c11.addProduct(x, v1)
+        x = Float16x(repeating: a0[kk + 1]); d00.addProduct(x, w0); d01.addProduct(x, w1)
+        x = Float16x(repeating: a1[kk + 1]); d10.addProduct(x, w0); d11.addProduct(x, w1)
         kk += 2
     }
     if kk < kLen {
-        let x = Float16x(repeating: a[kk])
-        c0.addProduct(x, load(b0 + kk * 16)); c1.addProduct(x, load(b1 + kk * 16))
+        let v0 = load(b0 + kk * 16), v1 = load(b1 + kk * 16)
+        var x = Float16x(repeating: a0[kk]); c00.addProduct(x, v0); c01.addProduct(x, v1)
+        x = Float16x(repeating: a1[kk]); c10.addProduct(x, v0); c11.addProduct(x, v1)
     }
-    store(c0 + d0, c, accumulate: !first)
-    store(c1 + d1, c + 16, accumulate: !first)
+    let acc = !first
+    store(c00 + d00, c, accumulate: acc); store(c01 + d01, c + 16, accumulate: acc)
+    store(c10 + d10, c + ldc, accumulate: acc); store(c11 + d11, c + ldc + 16, accumulate: acc)
+}
+
+/// Four rows × 32 columns (eight accumulators).
+@inline(__always)
+private func kernel4(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>, b1: UnsafePointer<Float>, kLen: Int,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, first: Bool) {
+    var c00 = Float16x(), c01 = Float16x(), c10 = Float16x(), c11 = Float16x()
+    var c20 = Float16x(), c21 = Float16x(), c30 = Float16x(), c31 = Float16x()
+    let a0 = a, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
+    for kk in 0..<kLen {
+        let v0 = load(b0 + kk * 16), v1 = load(b1 + kk * 16)
+        var x = Float16x(repeating: a0[kk]); c00.addProduct(x, v0); c01.addProduct(x, v1)
+        x = Float16x(repeating: a1[kk]); c10.addProduct(x, v0); c11.addProduct(x, v1)
+        x = Float16x(repeating: a2[kk]); c20.addProduct(x, v0); c21.addProduct(x, v1)
+        x = Float16x(repeating: a3[kk]); c30.addProduct(x, v0); c31.addProduct(x, v1)
+    }
+    let acc = !first
+    store(c00, c, accumulate: acc); store(c01, c + 16, accumulate: acc)
+    store(c10, c + ldc, accumulate: acc); store(c11, c + ldc + 16, accumulate: acc)
+    store(c20, c + 2 * ldc, accumulate: acc); store(c21, c + 2 * ldc + 16, accumulate: acc)
+    store(c30, c + 3 * ldc, accumulate: acc); store(c31, c + 3 * ldc + 16, accumulate: acc)
 }

@@ -68,6 +68,7 @@ final class FastRecurrent {
     /// Threads for the forward pass: 2 on machines with two or more cores, 1 with `--threads 1`.
     static var threads: Int = min(2, max(1, System.coreCount))
 
+
     /// - Parameters:
     ///   - x: `[T, N, I]`, time-major; `h0`, `c0`: `[L·D, N, H]`; lengths validated by the caller.
     /// - Returns: output `[T, N, D·H]`, hN and cN `[L·D, N, H]`.
@@ -86,9 +87,8 @@ final class FastRecurrent {
         // Active rows per step: #{b : length_b > t}.
         let active: [Int] = (0..<steps).map { t in sortedLengths.map { ls in ls.filter { $0 > t }.count } ?? batch }
 
-        let savedBLASThreads = BLASThreads.count
-        BLASThreads.count = 1   // our two threads call it concurrently
-        defer { BLASThreads.count = savedBLASThreads }
+        // Our two threads call OpenBLAS concurrently; its own threads would only spin against them.
+        if BLASThreads.count != 1 { BLASThreads.count = 1 }
 
         var output: [Float] = []
         for (l, weights) in layers.enumerated() {
@@ -105,7 +105,7 @@ final class FastRecurrent {
                     let stepMACs = batch * config.gates * hidden * hidden
                     if FastRecurrent.threads >= 2 && directions == 2 {
                         ThreadPair.shared.run { t in runs[t].runAll(input: inp.baseAddress!, output: out.baseAddress!, blockRange: 0..<blocks) }
-                    } else if FastRecurrent.threads >= 2 && blocks >= 2 && stepMACs >= 1 << 18 {
+                    } else if FastRecurrent.threads >= 2 && blocks >= 2 && stepMACs >= 1 << 15 {
                         runs[0].runSplit(input: inp.baseAddress!, output: out.baseAddress!)
                     } else {
                         for run in runs { run.runAll(input: inp.baseAddress!, output: out.baseAddress!, blockRange: 0..<blocks) }
@@ -149,4 +149,15 @@ func inversePermutation(_ order: [Int]) -> [Int] {
 
 enum System {
     static var coreCount: Int { ProcessInfo.processInfo.activeProcessorCount }
+}
+
+/// How many threads a forward pass may use.
+public enum ComputeThreads {
+    /// Sets the thread count: the AVX-512 path uses up to two threads of its own and keeps
+    /// OpenBLAS single-threaded (OpenBLAS's idle workers would otherwise spin against ours); the
+    /// portable path gives OpenBLAS all `count`.
+    public static func configure(_ count: Int) {
+        FastRecurrent.threads = min(2, max(1, count))
+        BLASThreads.count = CPUFeatures.hasAVX512 ? 1 : max(1, count)
+    }
 }

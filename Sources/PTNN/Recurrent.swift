@@ -84,7 +84,7 @@ public final class Recurrent<Scalar: GEMMScalar> {
     public func forward(_ input: Dense<Scalar>, h0: Dense<Scalar>? = nil, c0: Dense<Scalar>? = nil,
                         lengths: [Int]? = nil) throws -> Output {
         if config.isCell { return try cellForward(input, h0: h0, c0: c0, lengths: lengths) }
-        let module = "\(config)"
+        var module: String { config.description }   // only built for error messages
         let batched: Bool
         switch input.rank {
         case 3: batched = true

@@ -57,7 +57,7 @@ struct PTLoad: ParsableCommand {
     @Option(help: "Run the forward pass N times and report the median time.")
     var `repeat`: Int = 1
 
-    @Option(help: "BLAS threads (default: OpenBLAS's own choice).")
+    @Option(help: "Threads for the forward pass (default: 2 on machines with two or more cores).")
     var threads: Int?
 
     @Flag(help: "Print JSON instead of text.")
@@ -83,7 +83,7 @@ struct PTLoad: ParsableCommand {
     }
 
     mutating func run() throws {
-        if let threads { BLASThreads.count = threads }
+        if let threads { ComputeThreads.configure(threads) }
         if verify != nil || output != nil {
             try runModule()
         } else {
