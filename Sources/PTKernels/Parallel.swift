@@ -15,17 +15,24 @@ public enum CPUFeatures {
     }()
 }
 
-/// Two threads for one forward pass: the caller and one parked worker.
+/// Two threads for one forward pass: the caller and one parked worker, sharing work items.
 ///
-/// `run` hands the worker `body(1)`, runs `body(0)` itself and returns when both are done. The
-/// worker spins briefly between jobs (a step of a recurrent layer takes tens of microseconds to a
-/// few milliseconds, and a futex round trip would cost more than a short spin), then parks on a
-/// semaphore, so an idle process burns no CPU.
+/// `forEach(count:)` hands out items `0..<count` one at a time to whichever of the two threads
+/// asks first, so a worker that the OS has descheduled never holds the caller up: the caller
+/// simply does every item itself. The worker may only run items while the gate of the current
+/// round is open and it has entered it; the caller closes the gate, waiting only for a worker
+/// that is inside (and so running), before it returns. Between rounds the worker spins briefly
+/// (a recurrent step takes microseconds to milliseconds, less than a futex round trip would
+/// cost) and then parks on a semaphore, so an idle process burns no CPU.
 public final class ThreadPair: @unchecked Sendable {
     public static let shared = ThreadPair()
 
+    /// Round number the worker should look at.
     private let posted = Atomic<Int>(0)
-    private let finished = Atomic<Int>(0)
+    /// 0: closed; 2·round: open; 2·round + 1: open with the worker inside.
+    private let gate = Atomic<Int>(0)
+    /// Items of the current round already claimed, one bit each.
+    private let claimed = Atomic<UInt64>(0)
     private let sleeping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
     private var job: ((Int) -> Void)?
@@ -37,17 +44,54 @@ public final class ThreadPair: @unchecked Sendable {
         thread.start()
     }
 
-    /// Runs `body(0)` here and `body(1)` on the worker, concurrently; one caller at a time.
-    public func run(_ body: (Int) -> Void) {
+    /// Runs `body(i)` for every `i` in `0..<count` (at most 64), on this thread and the worker;
+    /// returns when all are done. The caller claims items from the front and the worker from the
+    /// back, so from one round to the next each thread tends to get the same items and finds
+    /// their weights still in its own L2 cache. One caller at a time.
+    public func forEach(count: Int, _ body: (Int) -> Void) {
+        precondition(count <= 64, "ThreadPair.forEach takes at most 64 items")
+        guard count > 1 else {
+            if count == 1 { body(0) }
+            return
+        }
         lock.lock()
         defer { lock.unlock() }
         withoutActuallyEscaping(body) { escaping in
             job = escaping
-            let generation = posted.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue
+            claimed.store(count == 64 ? 0 : ~UInt64(0) << UInt64(count), ordering: .sequentiallyConsistent)
+            let round = posted.load(ordering: .relaxed) + 1
+            gate.store(2 * round, ordering: .sequentiallyConsistent)
+            posted.store(round, ordering: .sequentiallyConsistent)
             if sleeping.load(ordering: .sequentiallyConsistent) { wake.signal() }
-            escaping(0)
-            while finished.load(ordering: .acquiring) != generation { spinPause() }
+            work(escaping, fromFront: true)
+            // Close the gate: wait only for a worker that is inside, hence running items.
+            while true {
+                let (exchanged, _) = gate.compareExchange(expected: 2 * round, desired: 0, ordering: .sequentiallyConsistent)
+                if exchanged { break }
+            }
             job = nil
+        }
+    }
+
+    /// `body(0)` and `body(1)`, on either thread.
+    public func run(_ body: (Int) -> Void) {
+        forEach(count: 2, body)
+    }
+
+    /// Claims and runs items until none is left: the lowest free one, or the highest.
+    private func work(_ body: (Int) -> Void, fromFront: Bool) {
+        var state = claimed.load(ordering: .sequentiallyConsistent)
+        while state != ~UInt64(0) {
+            let free = ~state
+            let item = fromFront ? free.trailingZeroBitCount : 63 - free.leadingZeroBitCount
+            let (exchanged, current) = claimed.compareExchange(expected: state, desired: state | (1 << UInt64(item)),
+                                                               ordering: .sequentiallyConsistent)
+            if exchanged {
+                body(item)
+                state = claimed.load(ordering: .sequentiallyConsistent)
+            } else {
+                state = current
+            }
         }
     }
 
@@ -57,21 +101,17 @@ public final class ThreadPair: @unchecked Sendable {
             var spins = 0
             while posted.load(ordering: .acquiring) == seen {
                 spins += 1
-                if spins < 200_000 { spinPause(); continue }
+                if spins < 100_000 { continue }
                 sleeping.store(true, ordering: .sequentiallyConsistent)
                 if posted.load(ordering: .sequentiallyConsistent) == seen { wake.wait() }
                 sleeping.store(false, ordering: .sequentiallyConsistent)
                 spins = 0
             }
             seen = posted.load(ordering: .acquiring)
-            job?(1)
-            finished.store(seen, ordering: .releasing)
+            let (entered, _) = gate.compareExchange(expected: 2 * seen, desired: 2 * seen + 1, ordering: .sequentiallyConsistent)
+            guard entered else { continue }   // the caller already finished this round
+            if let job { work(job, fromFront: false) }
+            gate.store(2 * seen, ordering: .sequentiallyConsistent)
         }
     }
-}
-
-@inline(__always)
-func spinPause() {
-    // A relaxed re-read is enough to keep the loop from being optimised away.
-    _ = 0
 }

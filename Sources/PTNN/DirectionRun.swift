@@ -93,19 +93,23 @@ final class DirectionRun: @unchecked Sendable {
         }
     }
 
-    /// Every step on both threads of `ThreadPair`: each projects half the rows of a chunk and
-    /// computes half the blocks of a step; one join per step.
+    /// Every step on both threads of `ThreadPair`, sharing work item by item: a chunk's input
+    /// projection in row slices, each step's recurrent product and gates in blocks of 32 units.
+    /// If the worker is descheduled, the calling thread does every item itself.
     func runSplit(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
         let pool = ThreadPair.shared
-        let half = blocks / 2
         for chunk in chunks {
             let rows = chunk.count * batch
-            pool.run { t in
-                self.project(input: input, chunk: chunk, rows: t == 0 ? 0..<(rows / 2) : (rows / 2)..<rows)
+            let slices = min(8, rows)
+            pool.forEach(count: slices) { i in
+                self.project(input: input, chunk: chunk, rows: (rows * i / slices)..<(rows * (i + 1) / slices))
             }
+            // Up to 8 items per step: fine enough to balance a late worker, coarse enough that
+            // each item's product still reuses its slice of h across several panel pairs.
+            let items = min(8, blocks)
             for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
-                pool.run { thread in
-                    self.step(t, chunk: chunk, blockRange: thread == 0 ? 0..<half : half..<self.blocks, output: output)
+                pool.forEach(count: items) { i in
+                    self.step(t, chunk: chunk, blockRange: (self.blocks * i / items)..<(self.blocks * (i + 1) / items), output: output)
                 }
                 finish(t)
             }

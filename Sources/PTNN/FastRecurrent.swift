@@ -104,8 +104,8 @@ final class FastRecurrent {
                 output.withUnsafeMutableBufferPointer { out in
                     let stepMACs = batch * config.gates * hidden * hidden
                     if FastRecurrent.threads >= 2 && directions == 2 {
-                        ThreadPair.shared.run { t in runs[t].runAll(input: inp.baseAddress!, output: out.baseAddress!, blockRange: 0..<blocks) }
-                    } else if FastRecurrent.threads >= 2 && blocks >= 2 && stepMACs >= 1 << 15 {
+                        ThreadPair.shared.forEach(count: 2) { d in runs[d].runAll(input: inp.baseAddress!, output: out.baseAddress!, blockRange: 0..<blocks) }
+                    } else if FastRecurrent.threads >= 2 && blocks >= 2 && stepMACs >= 1 << 18 {
                         runs[0].runSplit(input: inp.baseAddress!, output: out.baseAddress!)
                     } else {
                         for run in runs { run.runAll(input: inp.baseAddress!, output: out.baseAddress!, blockRange: 0..<blocks) }
