@@ -48,7 +48,7 @@ public final class ThreadPair: @unchecked Sendable {
     /// returns when all are done. The caller claims items from the front and the worker from the
     /// back, so from one round to the next each thread tends to get the same items and finds
     /// their weights still in its own L2 cache. One caller at a time.
-    public func forEach(count: Int, _ body: (Int) -> Void) {
+    public func forEach(count: Int, _ body: @escaping (Int) -> Void) {
         precondition(count <= 64, "ThreadPair.forEach takes at most 64 items")
         guard count > 1 else {
             if count == 1 { body(0) }
@@ -56,7 +56,10 @@ public final class ThreadPair: @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
-        withoutActuallyEscaping(body) { escaping in
+        do {
+            // The worker holds its own reference to `body` while it is inside the gate (an
+            // escaping closure, so no withoutActuallyEscaping check can trip on that copy).
+            let escaping = body
             job = escaping
             claimed.store(count == 64 ? 0 : ~UInt64(0) << UInt64(count), ordering: .sequentiallyConsistent)
             let round = posted.load(ordering: .relaxed) + 1
@@ -74,7 +77,7 @@ public final class ThreadPair: @unchecked Sendable {
     }
 
     /// `body(0)` and `body(1)`, on either thread.
-    public func run(_ body: (Int) -> Void) {
+    public func run(_ body: @escaping (Int) -> Void) {
         forEach(count: 2, body)
     }
 

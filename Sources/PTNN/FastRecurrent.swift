@@ -103,8 +103,9 @@ final class FastRecurrent {
             input.withUnsafeBufferPointer { inp in
                 output.withUnsafeMutableBufferPointer { out in
                     let stepMACs = batch * config.gates * hidden * hidden
+                    let (source, destination, allBlocks) = (inp.baseAddress!, out.baseAddress!, 0..<blocks)
                     if FastRecurrent.threads >= 2 && directions == 2 {
-                        ThreadPair.shared.forEach(count: 2) { d in runs[d].runAll(input: inp.baseAddress!, output: out.baseAddress!, blockRange: 0..<blocks) }
+                        ThreadPair.shared.forEach(count: 2) { d in runs[d].runAll(input: source, output: destination, blockRange: allBlocks) }
                     } else if FastRecurrent.threads >= 2 && blocks >= 2 && stepMACs >= 1 << 18 {
                         runs[0].runSplit(input: inp.baseAddress!, output: out.baseAddress!)
                     } else {
