@@ -6,7 +6,7 @@ APT_PACKAGES := libzip-dev zlib1g-dev libopenblas-dev pkg-config
 PYTHON ?= /tmp/torch-venv/bin/python
 FIXTURE ?= Fixtures/rnn/lstm_long_bi_len
 
-.PHONY: all deps build run test fixtures bench-load clean
+.PHONY: all deps build run test fixtures bench bench-load clean
 
 all: build
 
@@ -41,6 +41,10 @@ fixtures:
 	$(PYTHON) tools/make_rnn_fixtures.py
 	$(PYTHON) tools/make_numpy_fixtures.py
 	python3 tools/make_pickle_fixtures.py
+
+# Recurrent forward passes against PyTorch and ONNX Runtime (needs torch, onnx, onnxruntime in the venv).
+bench: deps
+	PYTHON=$(PYTHON) tools/bench
 
 # Opening a 1 GB state dict, side by side with torch.load(mmap=True).
 bench-load: build

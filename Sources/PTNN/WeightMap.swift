@@ -50,10 +50,4 @@ public struct WeightMap {
             throw NNError.unusedKey(key: dotted(name), module: moduleName)
         }
     }
-
-    /// Whether every remaining weight is float64 (the module then computes in float64).
-    public var isFloat64: Bool {
-        let floats = remaining.values.filter { $0.dtype.isFloatingPoint }
-        return !floats.isEmpty && floats.allSatisfy { $0.dtype == .float64 }
-    }
 }
