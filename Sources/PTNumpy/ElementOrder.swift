@@ -32,20 +32,4 @@ enum ElementOrder {
             }
         }
     }
-
-    /// Reverses every `unit`-byte group of `buffer` in place (each element, or each half of a
-    /// complex element: `DType.swapUnit`).
-    static func swapBytes(_ buffer: UnsafeMutableRawBufferPointer, unit: Int) {
-        guard unit > 1 else { return }
-        var start = 0
-        while start + unit <= buffer.count {
-            var low = start, high = start + unit - 1
-            while low < high {
-                buffer.swapAt(low, high)
-                low += 1
-                high -= 1
-            }
-            start += unit
-        }
-    }
 }

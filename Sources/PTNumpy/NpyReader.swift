@@ -30,7 +30,7 @@ enum NpyReader {
                 destination.copyMemory(from: data)
             }
             if header.bigEndian {
-                ElementOrder.swapBytes(destination, unit: header.dtype.swapUnit)
+                StorageBytes.swapBytes(destination, unit: header.dtype.swapUnit)
             }
         }
         let storage = Storage(key: source.description, dtype: header.dtype, byteCount: header.byteCount,

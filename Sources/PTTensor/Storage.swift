@@ -93,17 +93,23 @@ public final class StorageBytes {
         StorageBytes(count: source.count) { dst in
             guard source.count > 0 else { return }
             dst.copyMemory(from: source)
-            guard unit > 1 else { return }
-            var start = 0
-            while start + unit <= dst.count {
-                var lo = start, hi = start + unit - 1
-                while lo < hi {
-                    dst.swapAt(lo, hi)
-                    lo += 1
-                    hi -= 1
-                }
-                start += unit
+            swapBytes(dst, unit: unit)
+        }
+    }
+
+    /// Reverses every `unit`-byte group of `buffer` in place (each element, or each half of a
+    /// complex element: `DType.swapUnit`).
+    public static func swapBytes(_ buffer: UnsafeMutableRawBufferPointer, unit: Int) {
+        guard unit > 1 else { return }
+        var start = 0
+        while start + unit <= buffer.count {
+            var lo = start, hi = start + unit - 1
+            while lo < hi {
+                buffer.swapAt(lo, hi)
+                lo += 1
+                hi -= 1
             }
+            start += unit
         }
     }
 

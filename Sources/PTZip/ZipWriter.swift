@@ -144,7 +144,7 @@ public struct ZipWriter {
     /// - Throws: `ZipWriterError.cannotWrite` with the system's message.
     public func write(to path: String) throws {
         let archive = finish()
-        if let reason = writeWholeFile(archive, to: path) {
+        if let reason = FileOutput.write(archive, to: path) {
             throw ZipWriterError.cannotWrite(path: path, reason: reason)
         }
     }
@@ -189,33 +189,6 @@ public struct ZipWriter {
     /// 00:00:00 on 1980-01-01 in MS-DOS format (APPNOTE 4.4.6).
     private static let dosTime: UInt16 = 0
     private static let dosDate: UInt16 = (0 << 9) | (1 << 5) | 1
-}
-
-/// Writes `bytes` to `path` (created with mode 0644, or truncated); the system's message on failure.
-private func writeWholeFile(_ bytes: [UInt8], to path: String) -> String? {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { return systemMessage(errno) }
-    var failure: String?
-    bytes.withUnsafeBytes { buffer in
-        guard let base = buffer.baseAddress else { return }
-        var done = 0
-        while done < buffer.count {
-            let written = write(fd, base + done, buffer.count - done)
-            if written < 0 {
-                if errno == EINTR { continue }
-                failure = systemMessage(errno)
-                return
-            }
-            done += written
-        }
-    }
-    if close(fd) != 0, failure == nil { failure = systemMessage(errno) }
-    return failure
-}
-
-private func systemMessage(_ code: Int32) -> String {
-    guard let text = strerror(code) else { return "error \(code)" }
-    return String(cString: text)
 }
 
 /// Why `ZipWriter` refused an entry or could not write the archive.
