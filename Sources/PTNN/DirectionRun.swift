@@ -13,6 +13,9 @@ final class DirectionRun: @unchecked Sendable {
     let steps: Int, batch: Int, inSize: Int
     let active: [Int]
     let chunkSteps: Int
+    /// Rows of input projection per chunk: measured on the benchmark shapes, 512–2048 rows run
+    /// alike and 256 starve OpenBLAS; 1,024 keeps the chunk (16 MB for LSTM(512, 1024)) in L3.
+    static let chunkRows = 1024
     let ldc: Int
 
     let xp: UnsafeMutablePointer<Float>      // [chunkSteps · N, G·H]
@@ -39,9 +42,7 @@ final class DirectionRun: @unchecked Sendable {
         self.batch = batch
         self.inSize = inSize
         self.active = active
-        // About 2,048 rows of input projection at a time: big enough for an efficient product,
-        // small enough that the chunk stays in cache and memory stays O(N·H).
-        chunkSteps = max(1, min(steps, 2048 / max(batch, 1)))
+        chunkSteps = max(1, min(steps, DirectionRun.chunkRows / max(batch, 1)))
         ldc = weights.packed.paddedRows
         let state = batch * hidden
         xp = .allocate(capacity: max(1, chunkSteps * batch * gates * hidden))
