@@ -168,6 +168,18 @@ public struct Tensor {
         }
     }
 
+    /// Elements `range` (row-major logical indices) widened to `Double`, without materialising
+    /// the rest: how large tensors are compared chunk by chunk.
+    /// - Throws: `TensorError.notReal` for complex and packed dtypes.
+    public func doubles(in range: Range<Int>) throws -> [Double] {
+        precondition(range.lowerBound >= 0 && range.upperBound <= elementCount, "range outside the tensor")
+        guard isContiguous else { return Array(try doubles()[range]) }
+        let decode = try ElementDecoder.real(dtype)
+        let source = try storage.bytes()
+        let item = dtype.itemSize, base = storageOffset * item
+        return range.map { decode(source, base + $0 * item) }
+    }
+
     /// The elements as `Float`, in row-major order: how float16/bfloat16 weights are widened.
     public func floats() throws -> [Float] {
         if dtype == .float32 && isContiguous {

@@ -42,31 +42,41 @@ public struct Comparison: Codable, Equatable {
             passed = false
             return
         }
-        let a = try actual.doubles(), e = try expected.doubles()
+        // Chunk by chunk, so that comparing a 50 MB output does not hold two Double copies of it.
         var maxAbs = 0.0, maxRel = 0.0, failures = 0
         var worst: Int?, worstExcess = -Double.infinity, largest = -1.0, largestAt: Int?
-        for i in 0..<e.count {
-            let ok = tolerance.accepts(a[i], e[i])
-            if !ok { failures += 1 }
-            let diff = abs(a[i] - e[i])
-            if a[i].isFinite && e[i].isFinite {
-                maxAbs = Swift.max(maxAbs, diff)
-                let rel = e[i] == 0 ? (diff == 0 ? 0 : Double.infinity) : diff / abs(e[i])
-                maxRel = Swift.max(maxRel, rel)
-                if diff > largest { largest = diff; largestAt = i }
+        var worstPair: (Double, Double)?, largestPair: (Double, Double)?
+        let chunk = 1 << 16
+        var start = 0
+        while start < expected.elementCount {
+            let range = start..<min(start + chunk, expected.elementCount)
+            let a = try actual.doubles(in: range), e = try expected.doubles(in: range)
+            for (offset, (x, y)) in zip(a, e).enumerated() {
+                let i = range.lowerBound + offset
+                let ok = tolerance.accepts(x, y)
+                if !ok { failures += 1 }
+                let diff = abs(x - y)
+                if x.isFinite && y.isFinite {
+                    maxAbs = Swift.max(maxAbs, diff)
+                    let rel = y == 0 ? (diff == 0 ? 0 : Double.infinity) : diff / abs(y)
+                    maxRel = Swift.max(maxRel, rel)
+                    if diff > largest { largest = diff; largestAt = i; largestPair = (x, y) }
+                }
+                if !ok {
+                    let excess = diff.isNaN ? Double.infinity : diff - (tolerance.atol + tolerance.rtol * abs(y))
+                    if worst == nil || excess > worstExcess { worst = i; worstExcess = excess; worstPair = (x, y) }
+                }
             }
-            if !ok {
-                let excess = diff.isNaN ? Double.infinity : diff - (tolerance.atol + tolerance.rtol * abs(e[i]))
-                if worst == nil || excess > worstExcess { worst = i; worstExcess = excess }
-            }
+            start = range.upperBound
         }
         let at = worst ?? largestAt
         maxAbsError = maxAbs
         maxRelError = maxRel
         mismatches = failures
         worstIndex = at.map { Comparison.unravel($0, expected.shape) }
-        worstActual = at.map { a[$0] }
-        worstExpected = at.map { e[$0] }
+        let pair = worst != nil ? worstPair : largestPair
+        worstActual = at.map { _ in pair?.0 ?? .nan }
+        worstExpected = at.map { _ in pair?.1 ?? .nan }
         passed = failures == 0
     }
 
