@@ -106,7 +106,7 @@ final class FastRecurrent {
                     let (source, destination, allBlocks) = (inp.baseAddress!, out.baseAddress!, 0..<blocks)
                     if FastRecurrent.threads >= 2 && directions == 2 {
                         ThreadPair.shared.forEach(count: 2) { d in runs[d].runAll(input: source, output: destination, blockRange: allBlocks) }
-                    } else if FastRecurrent.threads >= 2 && blocks >= 2 && stepMACs >= 1 << 18 {
+                    } else if FastRecurrent.threads >= 2 && blocks >= 2 && stepMACs >= 1 << 15 {
                         runs[0].runSplit(input: inp.baseAddress!, output: out.baseAddress!)
                     } else {
                         for run in runs { run.runAll(input: inp.baseAddress!, output: out.baseAddress!, blockRange: 0..<blocks) }
