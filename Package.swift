@@ -3,7 +3,8 @@
 //
 // Dependencies point one way:
 //   CLibzip ← PTZip ← PTCheckpoint ← PTNN ← PTVerify ← ptload
-//   PTPickle, PTTensor ← PTCheckpoint;  COpenBLAS ← PTKernels ← PTNN;  PTZip, PTTensor ← PTNumpy ← PTVerify
+//   PTPickle, PTTensor ← PTCheckpoint;  COpenBLAS, PTKernelsAVX512 ← PTKernels ← PTNN;
+//   PTZip, PTTensor ← PTNumpy ← PTVerify
 // Only PTZip imports libzip/zlib and only PTKernels imports OpenBLAS; nothing above them touches C.
 import PackageDescription
 
@@ -11,6 +12,9 @@ let package = Package(
     name: "ptload",
     products: [
         .library(name: "PTCheckpoint", targets: ["PTCheckpoint"]),
+        .library(name: "PTNN", targets: ["PTNN"]),
+        .library(name: "PTNumpy", targets: ["PTNumpy"]),
+        .library(name: "PTVerify", targets: ["PTVerify"]),
         .executable(name: "ptload", targets: ["ptload"]),
     ],
     dependencies: [

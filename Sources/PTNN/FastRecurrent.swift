@@ -10,8 +10,8 @@ import PTKernelsAVX512
 /// - The input projection of a chunk of steps is one OpenBLAS product per thread.
 /// - One packed product per step (`packedGEMM`) and one fused pass of the gate non-linearities.
 /// - A bidirectional layer runs its two directions on the two threads, with no sync per step;
-///   a unidirectional one splits each step's blocks between them (one join per step); small
-///   steps run on one thread.
+///   a unidirectional one shares each step's blocks between them (`ThreadPair.forEach`: a
+///   descheduled worker never stalls a step); steps under 2^15 multiply-adds run on one thread.
 /// - Variable-length batches are sorted by length once, so the active sequences of every step
 ///   are a prefix: the products shrink instead of computing padding.
 final class FastRecurrent {
@@ -107,9 +107,9 @@ final class FastRecurrent {
                     if FastRecurrent.threads >= 2 && directions == 2 {
                         ThreadPair.shared.forEach(count: 2) { d in runs[d].runAll(input: source, output: destination, blockRange: allBlocks) }
                     } else if FastRecurrent.threads >= 2 && blocks >= 2 && stepMACs >= 1 << 15 {
-                        runs[0].runSplit(input: inp.baseAddress!, output: out.baseAddress!)
+                        runs[0].runSplit(input: source, output: destination)
                     } else {
-                        for run in runs { run.runAll(input: inp.baseAddress!, output: out.baseAddress!, blockRange: 0..<blocks) }
+                        for run in runs { run.runAll(input: source, output: destination, blockRange: allBlocks) }
                     }
                 }
             }
