@@ -93,7 +93,11 @@ final class FastRecurrent {
         var output: [Float] = []
         for (l, weights) in layers.enumerated() {
             let inSize = l == 0 ? config.inputSize : hidden * directions
-            output = [Float](repeating: 0, count: steps * batch * hidden * directions)
+            let count = steps * batch * hidden * directions
+            // Every element is written unless sequences end early, whose padding must read zero.
+            output = lengths == nil
+                ? [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+                : [Float](repeating: 0, count: count)
             let runs = (0..<directions).map { d in
                 DirectionRun(config: config, blocks: blocks, weights: weights[d], reverse: d == 1, column: d * hidden,
                              steps: steps, batch: batch, inSize: inSize, active: active,
