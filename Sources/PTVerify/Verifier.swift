@@ -134,10 +134,10 @@ public enum Verifier {
         let pipelineInput: PipelineInput
         do {
             if isIDs {
-                guard [.int64, .int32, .int16, .int8, .uint8].contains(input.dtype) else {
+                guard [.int64, .int32, .int16, .int8, .uint8, .uint16, .uint32, .uint64].contains(input.dtype) else {
                     throw VerifyError("\(inputs.path): 'input' is \(input.dtype.rawValue); expected floating-point values or int64 token ids")
                 }
-                pipelineInput = .ids(try input.doubles().map { Int64($0) }, shape: input.shape)
+                pipelineInput = .ids(try integers(input, inputs.path, "input"), shape: input.shape)
             } else {
                 pipelineInput = .values(input)
             }
@@ -216,7 +216,35 @@ public enum Verifier {
         guard t.rank == 1, !t.dtype.isFloatingPoint, !t.dtype.isComplex else {
             throw VerifyError("\(path): 'lengths' has shape \(t.shape) and dtype \(t.dtype.rawValue); expected one int64 per batch element")
         }
-        return try t.doubles().map { Int($0) }
+        return try integers(t, path, "lengths").map { Int($0) }
+    }
+
+    /// An integer array's values, exactly: int64 values past ±2^53 do not survive a trip through
+    /// Double, so the bytes are read as they are. (A value outside Int64 is an error, not a trap.)
+    private static func integers(_ t: Tensor, _ path: String, _ name: String) throws -> [Int64] {
+        let bytes = try t.contiguousBytes()
+        let item = t.dtype.itemSize
+        return try (0..<t.elementCount).map { i -> Int64 in
+            let at = i * item
+            switch t.dtype {
+            case .int64:
+                return bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: Int64.self) }
+            case .uint64:
+                let v = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self) }
+                guard let exact = Int64(exactly: v) else {
+                    throw VerifyError("\(path): '\(name)' holds \(v), which is out of range")
+                }
+                return exact
+            case .int32: return Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: Int32.self) })
+            case .uint32: return Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) })
+            case .int16: return Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: Int16.self) })
+            case .uint16: return Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt16.self) })
+            case .int8: return Int64(Int8(bitPattern: bytes[at]))
+            case .uint8, .bool: return Int64(bytes[at])
+            default:
+                throw VerifyError("\(path): '\(name)' is \(t.dtype.rawValue); expected integers")
+            }
+        }
     }
 
     static func describe<Scalar>(_ stage: Pipeline<Scalar>.Stage) -> String {

@@ -76,6 +76,29 @@ final class VerifyTests: XCTestCase {
         XCTAssertTrue(report.comparisons.filter { $0.name != "output" }.allSatisfy(\.passed))
     }
 
+    /// Integer inputs at the edges of int64/uint64 are errors, never traps.
+    func testExtremeLengthsAndTokenIdsAreRefused() throws {
+        let c = try XCTUnwrap(Self.cases().first { ($0["name"] as? String) == "lstm_long_bi_len" })
+        let request = try Self.request(c)
+        var arrays = try Numpy.readNpz(path: try XCTUnwrap(request.referencePath))
+        let index = try XCTUnwrap(arrays.firstIndex { $0.name == "lengths" })
+        for bytes in [withUnsafeBytes(of: Int64.max) { Array($0) }, withUnsafeBytes(of: Int64.min) { Array($0) }] {
+            arrays[index].tensor = try Tensor(dtype: .int64, shape: [3], bytes: bytes + bytes + bytes)
+            let path = temporaryFile([], name: "extreme.npz")
+            try Numpy.writeNpz(arrays, to: path)
+            var r = request
+            r.referencePath = path
+            XCTAssertThrowsError(try Verifier.run(r)) { XCTAssertTrue("\($0)".contains("lengths[0] is"), "\($0)") }
+        }
+        let huge = withUnsafeBytes(of: UInt64.max) { Array($0) }
+        arrays[index].tensor = try Tensor(dtype: .uint64, shape: [3], bytes: huge + huge + huge)
+        let path = temporaryFile([], name: "huge.npz")
+        try Numpy.writeNpz(arrays, to: path)
+        var r = request
+        r.referencePath = path
+        XCTAssertThrowsError(try Verifier.run(r)) { XCTAssertTrue("\($0)".contains("out of range"), "\($0)") }
+    }
+
     func testToleranceDefaultsAreAssertClose() {
         XCTAssertEqual(Tolerance.defaults(for: .float32), Tolerance(rtol: 1.3e-6, atol: 1e-5))
         XCTAssertEqual(Tolerance.defaults(for: .float64), Tolerance(rtol: 1e-7, atol: 1e-7))
