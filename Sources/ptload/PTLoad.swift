@@ -154,7 +154,30 @@ struct PTLoad: ParsableCommand {
     }
 }
 
+/// Exit status 2 with exactly one line on stderr, whatever the file put into names and keys.
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data(("ptload: " + message + "\n").utf8))
+    FileHandle.standardError.write(Data(("ptload: " + oneLine(message) + "\n").utf8))
     exit(2)
+}
+
+/// `text` with control characters escaped (`\n`, `\u{1}`) and cut to `limit` characters: a
+/// hostile file's names must not break the one-line error or the listing's columns.
+func oneLine(_ text: String, limit: Int = 2000) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        if out.count >= limit { return out + "…" }
+        switch scalar {
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value)
+                || scalar.value == 0x2028 || scalar.value == 0x2029 {
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return out
 }

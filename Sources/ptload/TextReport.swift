@@ -7,7 +7,7 @@ struct TextReport {
 
     func render() -> String {
         var out = ""
-        func line(_ text: String = "") { out += text + "\n" }
+        func line(_ text: String = "") { out += oneLine(text) + "\n" }
         var format = s.format
         if let archive = s.archive { format += " (archive '\(archive)')" }
         line("file: \(s.file)")
@@ -16,7 +16,7 @@ struct TextReport {
         for (name, value) in s.records.sorted(by: { $0.key < $1.key }) { line("record \(name): \(value)") }
         line("tensors: \(s.tensor_count), \(s.total_bytes) bytes")
         let rows = s.tensors.map { t -> [String] in
-            [t.key, t.dtype, "[" + t.shape.map(String.init).joined(separator: ", ") + "]",
+            [oneLine(t.key, limit: 200), t.dtype, "[" + t.shape.map(String.init).joined(separator: ", ") + "]",
              t.strides.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" } ?? "",
              t.storage, String(t.storage_offset), String(t.bytes)]
         }
@@ -42,7 +42,7 @@ struct TextReport {
             }
         }
         line("opaque classes: \(s.opaque_classes.count)")
-        for c in s.opaque_classes { line("  \(c)") }
+        for c in s.opaque_classes { line("  " + oneLine(c, limit: 200)) }
         return out
     }
 }

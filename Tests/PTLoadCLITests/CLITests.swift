@@ -72,6 +72,24 @@ final class CLITests: XCTestCase {
         CLI.assertRefused(try CLI.run(path), naming: path, "posix.system", "refused")
     }
 
+    /// Names from the file are escaped: the refusal stays one line and the listing keeps its rows.
+    func testControlCharactersInNamesAreEscaped() throws {
+        var p = PickleBuilder()
+        let name = Array("sys\ntem\r\u{1}x".utf8)
+        p.raw([0x8C, 5] + Array("posix".utf8) + [0x8C, UInt8(name.count)] + name + [0x93])  // SHORT_BINUNICODE ×2, STACK_GLOBAL
+        p.stop()
+        let path = temporaryFile(torchZip(pickle: p.bytes), name: "newline.pt")
+        CLI.assertRefused(try CLI.run(path), naming: path, "posix.sys\\ntem\\r\\u{1}x")
+        var q = PickleBuilder()
+        q.emptyDict(); q.mark(); q.string("a\nb")
+        q.tensorV2("FloatStorage", key: "0", numel: 1, offset: 0, size: [1], stride: [1])
+        q.setItems(); q.stop()
+        let listing = temporaryFile(torchZip(pickle: q.bytes, storages: [("0", [0, 0, 128, 63])]), name: "key.pt")
+        let r = try CLI.run(listing)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("  a\\nb  float32  [1]"), r.stdout)
+    }
+
     func testStrictRefusesWhatWeightsOnlyRefuses() throws {
         let path = fixture("full_net.pt")
         XCTAssertEqual(try CLI.run(path).status, 0)
