@@ -22,6 +22,15 @@ final class VerifyCLITests: XCTestCase {
         }
     }
 
+    /// One thread takes the same path sequentially: bidirectional, shared-step and small cases.
+    func testSingleThreadGivesTheSameVerdicts() throws {
+        for (name, args) in [("lstm_long_bi_len", [String]()), ("lstm_wide_len", []), ("gru_wide_bf", ["--batch-first"]),
+                             ("allon_lstm_l2_bi_bf_bias_h0_len", ["--batch-first"])] {
+            let r = try CLI.run([path(name + ".pt"), "--verify", path(name + ".npz"), "--threads", "1"] + args)
+            XCTAssertEqual(r.status, 0, "\(name): \(r.stdout) \(r.stderr)")
+        }
+    }
+
     func testReportNamesTheWorstElementOnMismatch() throws {
         let r = try CLI.run([path("lstm_l1_bi_bf_bias_h0_full.pt"), "--verify", path("mismatch_lstm_output_perturbed.npz"), "--batch-first"])
         XCTAssertEqual(r.status, 1)
