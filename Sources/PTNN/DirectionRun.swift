@@ -132,29 +132,29 @@ final class DirectionRun: @unchecked Sendable {
     func step(_ t: Int, chunk: Range<Int>, blockRange: Range<Int>, output: UnsafeMutablePointer<Float>) {
         let m = active[t]
         guard m > 0, !blockRange.isEmpty else { return }
-        packedGEMM(m: m, a: hCurrent, lda: hidden, w: weights.packed,
-                   panelPairs: (gates * blockRange.lowerBound)..<(gates * blockRange.upperBound), c: rec, ldc: ldc)
+        for g in 0..<gates {
+            packedGEMM(m: m, a: hCurrent, lda: hidden, w: weights.packed,
+                       panelPairs: (g * blocks + blockRange.lowerBound)..<(g * blocks + blockRange.upperBound), c: rec, ldc: ldc)
+        }
         let width = gates * hidden
+        let u0 = 32 * blockRange.lowerBound
+        let units = min(32 * blockRange.upperBound, hidden) - u0
+        let rStride = 32 * blocks
+        let bias = self.bias.map { UnsafePointer($0 + u0) }
         for row in 0..<m {
-            let xRow = xp + ((t - chunk.lowerBound) * batch + row) * width
-            let outRow = output + (t * batch + row) * outWidth + column
-            for b in blockRange {
-                let u0 = 32 * b
-                let units = min(32, hidden - u0)
-                let bias = self.bias.map { UnsafePointer($0 + u0) }
-                let r = UnsafePointer(rec + row * ldc + 32 * gates * b)
-                switch kind {
-                case .lstm:
-                    lstmPointwise(count: units, x: xRow + u0, bias: bias, xStride: hidden, r: r, rStride: 32,
-                                  c: cell + row * hidden + u0, h: hNext + row * hidden + u0, out: outRow + u0)
-                case .gru:
-                    gruPointwise(count: units, x: xRow + u0, bias: bias, xStride: hidden, r: r, rStride: 32,
-                                 bhn: bhn.map { UnsafePointer($0 + u0) }, hPrevious: hCurrent + row * hidden + u0,
-                                 h: hNext + row * hidden + u0, out: outRow + u0)
-                case .rnn:
-                    rnnPointwise(count: units, x: xRow + u0, bias: bias, r: r, relu: relu,
-                                 h: hNext + row * hidden + u0, out: outRow + u0)
-                }
+            let x = UnsafePointer(xp + ((t - chunk.lowerBound) * batch + row) * width + u0)
+            let r = UnsafePointer(rec + row * ldc + u0)
+            let out = output + (t * batch + row) * outWidth + column + u0
+            let h = hNext + row * hidden + u0
+            switch kind {
+            case .lstm:
+                lstmPointwise(count: units, x: x, bias: bias, xStride: hidden, r: r, rStride: rStride,
+                              c: cell + row * hidden + u0, h: h, out: out)
+            case .gru:
+                gruPointwise(count: units, x: x, bias: bias, xStride: hidden, r: r, rStride: rStride,
+                             bhn: bhn.map { UnsafePointer($0 + u0) }, hPrevious: hCurrent + row * hidden + u0, h: h, out: out)
+            case .rnn:
+                rnnPointwise(count: units, x: x, bias: bias, r: r, relu: relu, h: h, out: out)
             }
         }
     }

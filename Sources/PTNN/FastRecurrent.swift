@@ -4,9 +4,9 @@ import PTKernelsAVX512
 
 /// The float32 path of `Recurrent` on AVX-512 CPUs: the same maths, laid out for speed.
 ///
-/// - W_hh is packed once, at load time, in blocks of 32 hidden units: block `b` holds, for each
-///   gate `g`, the rows of units `32b ..< 32b + 32`, so any run of blocks covers whole units of
-///   every gate and the two threads can split a step by blocks without a second barrier.
+/// - W_hh is packed once, at load time, gate by gate with each gate padded to whole blocks of 32
+///   hidden units, so a run of blocks is one panel range per gate: the two threads can split a
+///   step by blocks without a second barrier, and the gate pass runs over a row's whole run.
 /// - The input projection of a chunk of steps is one OpenBLAS product per thread.
 /// - One packed product per step (`packedGEMM`) and one fused pass of the gate non-linearities.
 /// - A bidirectional layer runs its two directions on the two threads, with no sync per step;
@@ -46,15 +46,16 @@ final class FastRecurrent {
                     bias = folded
                     if config.kind == .gru { bhn = Array(bhh[(2 * hidden)..<(3 * hidden)]) }
                 }
-                let blockRows = blocks * 32 * gates
+                // Gate-major, each gate padded to a whole number of 32-unit blocks: gate g of unit
+                // u is row g·Hp + u. A range of blocks is then one panel-pair range per gate.
+                let padded = blocks * 32
+                let blockRows = gates * padded
                 var blocked = [Float](repeating: 0, count: blockRows * hidden)
-                for b in 0..<blocks {
-                    for g in 0..<gates {
-                        for j in 0..<32 where 32 * b + j < hidden {
-                            let from = (g * hidden + 32 * b + j) * hidden
-                            let to = (32 * gates * b + 32 * g + j) * hidden
-                            for k in 0..<hidden { blocked[to + k] = w.whh[from + k] }
-                        }
+                for g in 0..<gates {
+                    for u in 0..<hidden {
+                        let from = (g * hidden + u) * hidden
+                        let to = (g * padded + u) * hidden
+                        for k in 0..<hidden { blocked[to + k] = w.whh[from + k] }
                     }
                 }
                 let packed = blocked.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: blockRows, k: hidden) }
