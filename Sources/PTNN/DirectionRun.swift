@@ -18,13 +18,13 @@ final class DirectionRun: @unchecked Sendable {
     static let chunkRows = 1024
     let ldc: Int
 
-    let xp: UnsafeMutablePointer<Float>      // [chunkSteps · N, G·H]
+    let xp: UnsafeMutablePointer<Float>      // [chunkSteps · N, ldc]: input projection, gate-major padded
     let rec: UnsafeMutablePointer<Float>     // [N, ldc]
     var hCurrent: UnsafeMutablePointer<Float> // [N, H]
     var hNext: UnsafeMutablePointer<Float>
     let cell: UnsafeMutablePointer<Float>    // [N, H]
     let hFinal: UnsafeMutablePointer<Float>  // [N, H]
-    let bias: UnsafeMutablePointer<Float>?   // [G·H], folded
+    let bias: UnsafeMutablePointer<Float>?   // [G·Hp], folded
     let bhn: UnsafeMutablePointer<Float>?    // [H], GRU
 
     init(config: RecurrentConfig, blocks: Int, weights: FastRecurrent.Direction, reverse: Bool, column: Int,
@@ -45,7 +45,7 @@ final class DirectionRun: @unchecked Sendable {
         chunkSteps = max(1, min(steps, DirectionRun.chunkRows / max(batch, 1)))
         ldc = weights.packed.paddedRows
         let state = batch * hidden
-        xp = .allocate(capacity: max(1, chunkSteps * batch * gates * hidden))
+        xp = .allocate(capacity: max(1, chunkSteps * batch * ldc))
         rec = .allocate(capacity: max(1, batch * ldc))
         hCurrent = .allocate(capacity: max(1, state))
         hNext = .allocate(capacity: max(1, state))
@@ -117,15 +117,11 @@ final class DirectionRun: @unchecked Sendable {
         }
     }
 
-    /// `xp[rows] = input[chunk rows] · W_ihᵀ` (one OpenBLAS product).
+    /// `xp[rows] = input[chunk rows] · W_ihᵀ`, with the packed kernel and W_ih packed at load time.
     func project(input: UnsafePointer<Float>, chunk: Range<Int>, rows: Range<Int>) {
         guard !rows.isEmpty else { return }
-        let width = gates * hidden
-        weights.wih.withUnsafeBufferPointer { w in
-            Float.gemmABt(m: rows.count, n: width, k: inSize, alpha: 1,
-                          a: input + (chunk.lowerBound * batch + rows.lowerBound) * inSize, lda: inSize,
-                          b: w.baseAddress!, ldb: inSize, beta: 0, c: xp + rows.lowerBound * width, ldc: width)
-        }
+        packedGEMM(m: rows.count, a: input + (chunk.lowerBound * batch + rows.lowerBound) * inSize, lda: inSize,
+                   w: weights.wih, panelPairs: 0..<(weights.wih.panelCount / 2), c: xp + rows.lowerBound * ldc, ldc: ldc)
     }
 
     /// One step for the active rows and the blocks given: the recurrent product, then the gates.
@@ -136,22 +132,21 @@ final class DirectionRun: @unchecked Sendable {
             packedGEMM(m: m, a: hCurrent, lda: hidden, w: weights.packed,
                        panelPairs: (g * blocks + blockRange.lowerBound)..<(g * blocks + blockRange.upperBound), c: rec, ldc: ldc)
         }
-        let width = gates * hidden
         let u0 = 32 * blockRange.lowerBound
         let units = min(32 * blockRange.upperBound, hidden) - u0
         let rStride = 32 * blocks
         let bias = self.bias.map { UnsafePointer($0 + u0) }
         for row in 0..<m {
-            let x = UnsafePointer(xp + ((t - chunk.lowerBound) * batch + row) * width + u0)
+            let x = UnsafePointer(xp + ((t - chunk.lowerBound) * batch + row) * ldc + u0)
             let r = UnsafePointer(rec + row * ldc + u0)
             let out = output + (t * batch + row) * outWidth + column + u0
             let h = hNext + row * hidden + u0
             switch kind {
             case .lstm:
-                lstmPointwise(count: units, x: x, bias: bias, xStride: hidden, r: r, rStride: rStride,
+                lstmPointwise(count: units, x: x, bias: bias, xStride: rStride, r: r, rStride: rStride,
                               c: cell + row * hidden + u0, h: h, out: out)
             case .gru:
-                gruPointwise(count: units, x: x, bias: bias, xStride: hidden, r: r, rStride: rStride,
+                gruPointwise(count: units, x: x, bias: bias, xStride: rStride, r: r, rStride: rStride,
                              bhn: bhn.map { UnsafePointer($0 + u0) }, hPrevious: hCurrent + row * hidden + u0, h: h, out: out)
             case .rnn:
                 rnnPointwise(count: units, x: x, bias: bias, r: r, relu: relu, h: h, out: out)

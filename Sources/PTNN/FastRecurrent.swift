@@ -7,7 +7,8 @@ import PTKernelsAVX512
 /// - W_hh is packed once, at load time, gate by gate with each gate padded to whole blocks of 32
 ///   hidden units, so a run of blocks is one panel range per gate: the two threads can split a
 ///   step by blocks without a second barrier, and the gate pass runs over a row's whole run.
-/// - The input projection of a chunk of steps is one OpenBLAS product per thread.
+/// - W_ih is packed the same way; a chunk of steps' input projection is shared between the
+///   threads in row slices, with the same packed kernel.
 /// - One packed product per step (`packedGEMM`) and one fused pass of the gate non-linearities.
 /// - A bidirectional layer runs its two directions on the two threads, with no sync per step;
 ///   a unidirectional one shares each step's blocks between them (`ThreadPair.forEach`: a
@@ -18,11 +19,12 @@ final class FastRecurrent {
     let config: RecurrentConfig
     let blocks: Int
 
+    /// One direction's weights, gate-major with each gate padded to Hp = 32·blocks rows.
     struct Direction {
-        var wih: [Float]          // [G·H, In]
-        var bias: [Float]?        // [G·H]: b_ih + b_hh (GRU: b_ih + (b_hr, b_hz, 0))
+        var wih: PackedWeights    // W_ih, [G·Hp, In] packed
+        var bias: [Float]?        // [G·Hp]: b_ih + b_hh (GRU: b_ih + (b_hr, b_hz, 0))
         var bhn: [Float]?         // [H], GRU
-        var packed: PackedWeights // W_hh, blocked
+        var packed: PackedWeights // W_hh, [G·Hp, H] packed
     }
     let layers: [[Direction]]
 
@@ -37,29 +39,35 @@ final class FastRecurrent {
         for directions in source {
             var converted: [Direction] = []
             for w in directions {
+                // Gate-major, each gate padded to a whole number of 32-unit blocks: gate g of unit
+                // u is row g·Hp + u. A range of blocks is then one panel-pair range per gate.
+                let padded = blocks * 32
+                let blockRows = gates * padded
+                func pad(_ source: [Float], cols: Int) -> [Float] {
+                    var out = [Float](repeating: 0, count: blockRows * cols)
+                    for g in 0..<gates {
+                        for u in 0..<hidden {
+                            let from = (g * hidden + u) * cols, to = (g * padded + u) * cols
+                            for k in 0..<cols { out[to + k] = source[from + k] }
+                        }
+                    }
+                    return out
+                }
                 var bias: [Float]?
                 var bhn: [Float]?
                 if let bih = w.bih, let bhh = w.bhh {
                     var folded = bih
                     let foldedGates = config.kind == .gru ? 2 : gates
                     for row in 0..<(foldedGates * hidden) { folded[row] += bhh[row] }
-                    bias = folded
+                    bias = pad(folded, cols: 1)
                     if config.kind == .gru { bhn = Array(bhh[(2 * hidden)..<(3 * hidden)]) }
                 }
-                // Gate-major, each gate padded to a whole number of 32-unit blocks: gate g of unit
-                // u is row g·Hp + u. A range of blocks is then one panel-pair range per gate.
-                let padded = blocks * 32
-                let blockRows = gates * padded
-                var blocked = [Float](repeating: 0, count: blockRows * hidden)
-                for g in 0..<gates {
-                    for u in 0..<hidden {
-                        let from = (g * hidden + u) * hidden
-                        let to = (g * padded + u) * hidden
-                        for k in 0..<hidden { blocked[to + k] = w.whh[from + k] }
-                    }
-                }
-                let packed = blocked.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: blockRows, k: hidden) }
-                converted.append(Direction(wih: w.wih, bias: bias, bhn: bhn, packed: packed))
+                let inSize = w.wih.count / max(gates * hidden, 1)
+                let whh = pad(w.whh, cols: hidden)
+                let wih = pad(w.wih, cols: inSize)
+                let packed = whh.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: blockRows, k: hidden) }
+                let packedIH = wih.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: blockRows, k: inSize) }
+                converted.append(Direction(wih: packedIH, bias: bias, bhn: bhn, packed: packed))
             }
             layers.append(converted)
         }
