@@ -13,8 +13,8 @@ final class DirectionRun: @unchecked Sendable {
     let steps: Int, batch: Int, inSize: Int
     let active: [Int]
     let chunkSteps: Int
-    /// Rows of input projection per chunk: measured on the benchmark shapes, 512–2048 rows run
-    /// alike and 256 starve OpenBLAS; 1,024 keeps the chunk (16 MB for LSTM(512, 1024)) in L3.
+    /// Rows of input projection per chunk: on the benchmark shapes 512–2,048 rows ran alike and
+    /// 256 slower; 1,024 keeps the chunk (16 MB for LSTM(512, 1024)) in L3.
     static let chunkRows = 1024
     let ldc: Int
 
