@@ -112,7 +112,7 @@ def main():
     parser.add_argument("--ptload", default=".build/release/ptload")
     parser.add_argument("--folder", default="/tmp/ptload-bench")
     parser.add_argument("--cases", default=",".join(c[0] for c in CASES))
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="interleaved rounds of torch / onnxruntime / ptload per case; medians over all runs")
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown too")
     args = parser.parse_args()
