@@ -26,13 +26,17 @@ enum CLI {
 
     static func run(_ arguments: String...) throws -> Result { try CLI.run(arguments) }
 
-    static func run(_ arguments: [String]) throws -> Result {
+    /// Runs the binary with `arguments`, adding `environment` to this process's.
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
             throw NotBuilt(path: Self.binary.path)
         }
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

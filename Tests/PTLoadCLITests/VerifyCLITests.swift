@@ -9,13 +9,23 @@ final class VerifyCLITests: XCTestCase {
     func path(_ name: String) -> String { Self.folder.appendingPathComponent(name).path }
 
     func testEveryGoldenCaseExitsAsExpected() throws {
+        try verifyEveryCase(environment: [:])
+    }
+
+    /// The portable path (OpenBLAS and scalar gates), which CPUs without AVX-512 take, on
+    /// every case too: PTLOAD_NO_AVX512=1 turns the AVX-512 kernels off.
+    func testEveryGoldenCaseOnThePortablePath() throws {
+        try verifyEveryCase(environment: ["PTLOAD_NO_AVX512": "1"])
+    }
+
+    func verifyEveryCase(environment: [String: String]) throws {
         let data = try Data(contentsOf: Self.folder.appendingPathComponent("cases.json"))
         let cases = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [[String: Any]])
         for c in cases {
             let name = c["name"] as? String ?? "?"
             let args = [path(try XCTUnwrap(c["model"] as? String)), "--verify", path(try XCTUnwrap(c["reference"] as? String))]
                 + ((c["args"] as? [String]) ?? [])
-            let r = try CLI.run(args)
+            let r = try CLI.run(args, environment: environment)
             XCTAssertEqual(r.status, Int32(try XCTUnwrap(c["expect_exit"] as? Int)), "\(name): \(r.stdout) \(r.stderr)")
             XCTAssertEqual(r.stderr, "", name)
             XCTAssertTrue(r.stdout.contains(r.status == 0 ? "\nPASS (" : "\nFAIL ("), "\(name): \(r.stdout)")
