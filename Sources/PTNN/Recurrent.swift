@@ -102,15 +102,7 @@ public final class Recurrent<Scalar: GEMMScalar> {
         let stateCount = config.numLayers * config.directions
         let hShape = batched ? [stateCount, batch, config.outputSize] : [stateCount, config.outputSize]
         let cShape = batched ? [stateCount, batch, config.hiddenSize] : [stateCount, config.hiddenSize]
-        try checkState(h0, "h0", hShape)
-        if config.kind == .lstm {
-            try checkState(c0, "c0", cShape)
-            if (h0 == nil) != (c0 == nil) {
-                throw NNError.badInput("an LSTM takes both h0 and c0 or neither; got only \(h0 == nil ? "c0" : "h0")")
-            }
-        } else if c0 != nil {
-            throw NNError.badInput("c0 was given, but \(module) has no cell state")
-        }
+        try checkStates(h0, hShape, c0, cShape)
         if let lengths {
             guard batched else { throw NNError.badInput("lengths need a batched input; got unbatched shape \(input.shape)") }
             guard lengths.count == batch else {
@@ -168,10 +160,22 @@ public final class Recurrent<Scalar: GEMMScalar> {
         return Output(output: output, hN: Dense(shape: hShape, values: hN), cN: cN.map { Dense(shape: cShape, values: $0) })
     }
 
-    private func checkState(_ state: Dense<Scalar>?, _ name: String, _ shape: [Int]) throws {
-        guard let state else { return }
-        guard state.shape == shape else {
+    /// `h0` (and, for an LSTM, `c0`) must have the shapes given; an LSTM takes both or neither,
+    /// and the others take no `c0`.
+    private func checkStates(_ h0: Dense<Scalar>?, _ hShape: [Int], _ c0: Dense<Scalar>?, _ cShape: [Int]) throws {
+        func check(_ state: Dense<Scalar>?, _ name: String, _ shape: [Int]) throws {
+            guard let state, state.shape != shape else { return }
             throw NNError.badInput("\(name) has shape \(state.shape); \(config) with this input needs \(shape)")
+        }
+        try check(h0, "h0", hShape)
+        guard config.kind == .lstm else {
+            if c0 != nil { throw NNError.badInput("c0 was given, but \(config) has no cell state") }
+            return
+        }
+        try check(c0, "c0", cShape)
+        if (h0 == nil) != (c0 == nil) {
+            let name = config.isCell ? "an LSTMCell" : "an LSTM"
+            throw NNError.badInput("\(name) takes both h0 and c0 or neither; got only \(h0 == nil ? "c0" : "h0")")
         }
     }
 
@@ -183,15 +187,7 @@ public final class Recurrent<Scalar: GEMMScalar> {
         let batched = input.rank == 2
         let batch = batched ? input.shape[0] : 1
         let hShape = batched ? [batch, config.hiddenSize] : [config.hiddenSize]
-        try checkState(h0, "h0", hShape)
-        if config.kind == .lstm {
-            try checkState(c0, "c0", hShape)
-            if (h0 == nil) != (c0 == nil) {
-                throw NNError.badInput("an LSTMCell takes both h0 and c0 or neither; got only \(h0 == nil ? "c0" : "h0")")
-            }
-        } else if c0 != nil {
-            throw NNError.badInput("c0 was given, but \(config) has no cell state")
-        }
+        try checkStates(h0, hShape, c0, hShape)
         var h = h0?.values ?? [Scalar](repeating: 0, count: batch * config.hiddenSize)
         var c = c0?.values ?? [Scalar](repeating: 0, count: batch * config.hiddenSize)
         var unused = [Scalar](repeating: 0, count: batch * config.hiddenSize)

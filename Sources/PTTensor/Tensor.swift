@@ -107,11 +107,18 @@ public struct Tensor {
             for i in 0..<elementCount { body(base + i * item) }
             return
         }
-        var index = [Int](repeating: 0, count: rank)
-        var offset = storageOffset
-        for _ in 0..<elementCount {
-            body(offset * item)
-            var axis = rank - 1
+        Tensor.forEachOffset(shape: shape, strides: strides, offset: storageOffset, count: elementCount) { body($0 * item) }
+    }
+
+    /// Calls `body` with the element offset (`offset + Σ index_k · strides_k`) of each of the
+    /// `count` elements of a strided view, in row-major order: an odometer over the indices.
+    /// Callers check the extent first (`init` does for tensors).
+    public static func forEachOffset(shape: [Int], strides: [Int], offset start: Int, count: Int, _ body: (Int) -> Void) {
+        var index = [Int](repeating: 0, count: shape.count)
+        var offset = start
+        for _ in 0..<count {
+            body(offset)
+            var axis = shape.count - 1
             while axis >= 0 {
                 index[axis] += 1
                 offset += strides[axis]
