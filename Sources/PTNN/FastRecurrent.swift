@@ -96,9 +96,6 @@ final class FastRecurrent {
         // Active rows per step: #{b : length_b > t}.
         let active: [Int] = (0..<steps).map { t in sortedLengths.map { ls in ls.filter { $0 > t }.count } ?? batch }
 
-        // Our two threads call OpenBLAS concurrently; its own threads would only spin against them.
-        if BLASThreads.count != 1 { BLASThreads.count = 1 }
-
         var output: [Float] = []
         for (l, weights) in layers.enumerated() {
             let inSize = l == 0 ? config.inputSize : hidden * directions
@@ -167,9 +164,9 @@ enum System {
 
 /// How many threads a forward pass may use.
 public enum ComputeThreads {
-    /// Sets the thread count: the AVX-512 path uses up to two threads of its own and keeps
-    /// OpenBLAS single-threaded (OpenBLAS's idle workers would otherwise spin against ours); the
-    /// portable path gives OpenBLAS all `count`.
+    /// Sets the thread count: up to two threads of its own for the AVX-512 path, which does not
+    /// call OpenBLAS, so OpenBLAS stays single-threaded there (woken, its idle workers would spin
+    /// against ours); the portable path gives OpenBLAS all `count`.
     public static func configure(_ count: Int) {
         FastRecurrent.threads = min(2, max(1, count))
         BLASThreads.count = CPUFeatures.hasAVX512 ? 1 : max(1, count)
