@@ -50,75 +50,51 @@ func fastTanh(_ x: Float) -> Float {
 
 /// LSTM, units `0..<count` of one row. Gate `g` (i, f, g, o) of unit `j` is
 /// `x[g·xStride + j] + bias[g·xStride + j] + r[g·rStride + j]`: the input projection, both biases
-/// folded, and the recurrent product.
+/// folded (zeros for a layer without bias), and the recurrent product.
 /// c' = σ(f)·c + σ(i)·tanh(g), h' = σ(o)·tanh(c'); h' also goes to `out`.
-public func lstmPointwise(count: Int, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?, xStride: Int,
+public func lstmPointwise(count: Int, x: UnsafePointer<Float>, bias: UnsafePointer<Float>, xStride: Int,
                           r: UnsafePointer<Float>, rStride: Int,
                           c: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
     let xi = x, xf = x + xStride, xg = x + 2 * xStride, xo = x + 3 * xStride
+    let bi = bias, bf = bias + xStride, bg = bias + 2 * xStride, bo = bias + 3 * xStride
     let ri = r, rf = r + rStride, rg = r + 2 * rStride, ro = r + 3 * rStride
-    if let bias {
-        let bi = bias, bf = bias + xStride, bg = bias + 2 * xStride, bo = bias + 3 * xStride
-        for j in 0..<count {
-            let i = fastSigmoid(xi[j] + bi[j] + ri[j])
-            let f = fastSigmoid(xf[j] + bf[j] + rf[j])
-            let g = fastTanh(xg[j] + bg[j] + rg[j])
-            let o = fastSigmoid(xo[j] + bo[j] + ro[j])
-            let cell = f * c[j] + i * g
-            c[j] = cell
-            let hidden = o * fastTanh(cell)
-            h[j] = hidden
-            out[j] = hidden
-        }
-    } else {
-        for j in 0..<count {
-            let i = fastSigmoid(xi[j] + ri[j])
-            let f = fastSigmoid(xf[j] + rf[j])
-            let g = fastTanh(xg[j] + rg[j])
-            let o = fastSigmoid(xo[j] + ro[j])
-            let cell = f * c[j] + i * g
-            c[j] = cell
-            let hidden = o * fastTanh(cell)
-            h[j] = hidden
-            out[j] = hidden
-        }
+    for j in 0..<count {
+        let i = fastSigmoid(xi[j] + bi[j] + ri[j])
+        let f = fastSigmoid(xf[j] + bf[j] + rf[j])
+        let g = fastTanh(xg[j] + bg[j] + rg[j])
+        let o = fastSigmoid(xo[j] + bo[j] + ro[j])
+        let cell = f * c[j] + i * g
+        c[j] = cell
+        let hidden = o * fastTanh(cell)
+        h[j] = hidden
+        out[j] = hidden
     }
 }
 
 /// GRU, units `0..<count` of one row: r, z = σ(x + bias + recurrent) with b_ih and b_hr, b_hz
-/// folded into `bias`; n = tanh(x_n + b_in + r·(r_n + b_hn)); h' = (1 − z)·n + z·h.
-public func gruPointwise(count: Int, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?, xStride: Int,
-                         r: UnsafePointer<Float>, rStride: Int, bhn: UnsafePointer<Float>?,
+/// folded into `bias`; n = tanh(x_n + b_in + r·(r_n + b_hn)); h' = (1 − z)·n + z·h. Biases are
+/// zeros for a layer without them.
+public func gruPointwise(count: Int, x: UnsafePointer<Float>, bias: UnsafePointer<Float>, xStride: Int,
+                         r: UnsafePointer<Float>, rStride: Int, bhn: UnsafePointer<Float>,
                          hPrevious: UnsafePointer<Float>, h: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
     let xr = x, xz = x + xStride, xn = x + 2 * xStride
+    let br = bias, bz = bias + xStride, bn = bias + 2 * xStride
     let rr = r, rz = r + rStride, rn = r + 2 * rStride
-    if let bias, let bhn {
-        let br = bias, bz = bias + xStride, bn = bias + 2 * xStride
-        for j in 0..<count {
-            let reset = fastSigmoid(xr[j] + br[j] + rr[j])
-            let update = fastSigmoid(xz[j] + bz[j] + rz[j])
-            let candidate = fastTanh(xn[j] + bn[j] + reset * (rn[j] + bhn[j]))
-            let hidden = (1 - update) * candidate + update * hPrevious[j]
-            h[j] = hidden
-            out[j] = hidden
-        }
-    } else {
-        for j in 0..<count {
-            let reset = fastSigmoid(xr[j] + rr[j])
-            let update = fastSigmoid(xz[j] + rz[j])
-            let candidate = fastTanh(xn[j] + reset * rn[j])
-            let hidden = (1 - update) * candidate + update * hPrevious[j]
-            h[j] = hidden
-            out[j] = hidden
-        }
+    for j in 0..<count {
+        let reset = fastSigmoid(xr[j] + br[j] + rr[j])
+        let update = fastSigmoid(xz[j] + bz[j] + rz[j])
+        let candidate = fastTanh(xn[j] + bn[j] + reset * (rn[j] + bhn[j]))
+        let hidden = (1 - update) * candidate + update * hPrevious[j]
+        h[j] = hidden
+        out[j] = hidden
     }
 }
 
 /// RNN, units `0..<count`: h' = act(x + bias + r), act tanh or relu (relu keeps NaN, as torch.relu).
-public func rnnPointwise(count: Int, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?, r: UnsafePointer<Float>,
+public func rnnPointwise(count: Int, x: UnsafePointer<Float>, bias: UnsafePointer<Float>, r: UnsafePointer<Float>,
                          relu: Bool, h: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
     for j in 0..<count {
-        let pre = x[j] + (bias?[j] ?? 0) + r[j]
+        let pre = x[j] + bias[j] + r[j]
         let hidden = relu ? (pre < 0 ? 0 : pre) : fastTanh(pre)
         h[j] = hidden
         out[j] = hidden

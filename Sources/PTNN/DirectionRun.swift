@@ -24,8 +24,8 @@ final class DirectionRun: @unchecked Sendable {
     var hNext: UnsafeMutablePointer<Float>
     let cell: UnsafeMutablePointer<Float>    // [N, H]
     let hFinal: UnsafeMutablePointer<Float>  // [N, H]
-    let bias: UnsafeMutablePointer<Float>?   // [G·Hp], folded
-    let bhn: UnsafeMutablePointer<Float>?    // [H], GRU
+    let bias: UnsafeMutablePointer<Float>    // [G·Hp], folded (zeros without bias)
+    let bhn: UnsafeMutablePointer<Float>     // [H], GRU
 
     init(config: RecurrentConfig, blocks: Int, weights: FastRecurrent.Direction, reverse: Bool, column: Int,
          steps: Int, batch: Int, inSize: Int, active: [Int], h0: [Float]?, c0: [Float]?) {
@@ -51,8 +51,7 @@ final class DirectionRun: @unchecked Sendable {
         hNext = .allocate(capacity: max(1, state))
         cell = .allocate(capacity: max(1, state))
         hFinal = .allocate(capacity: max(1, state))
-        func copy(_ values: [Float]?) -> UnsafeMutablePointer<Float>? {
-            guard let values else { return nil }
+        func copy(_ values: [Float]) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, values.count))
             p.initialize(from: values, count: values.count)
             return p
@@ -70,7 +69,7 @@ final class DirectionRun: @unchecked Sendable {
 
     deinit {
         xp.deallocate(); rec.deallocate(); hCurrent.deallocate(); hNext.deallocate(); cell.deallocate(); hFinal.deallocate()
-        bias?.deallocate(); bhn?.deallocate()
+        bias.deallocate(); bhn.deallocate()
     }
 
     func finalH() -> [Float] { Array(UnsafeBufferPointer(start: hFinal, count: batch * hidden)) }
@@ -135,7 +134,7 @@ final class DirectionRun: @unchecked Sendable {
         let u0 = 32 * blockRange.lowerBound
         let units = min(32 * blockRange.upperBound, hidden) - u0
         let rStride = 32 * blocks
-        let bias = self.bias.map { UnsafePointer($0 + u0) }
+        let bias = UnsafePointer(self.bias + u0)
         for row in 0..<m {
             let x = UnsafePointer(xp + ((t - chunk.lowerBound) * batch + row) * ldc + u0)
             let r = UnsafePointer(rec + row * ldc + u0)
@@ -147,7 +146,7 @@ final class DirectionRun: @unchecked Sendable {
                               c: cell + row * hidden + u0, h: h, out: out)
             case .gru:
                 gruPointwise(count: units, x: x, bias: bias, xStride: rStride, r: r, rStride: rStride,
-                             bhn: bhn.map { UnsafePointer($0 + u0) }, hPrevious: hCurrent + row * hidden + u0, h: h, out: out)
+                             bhn: bhn + u0, hPrevious: hCurrent + row * hidden + u0, h: h, out: out)
             case .rnn:
                 rnnPointwise(count: units, x: x, bias: bias, r: r, relu: relu, h: h, out: out)
             }

@@ -22,8 +22,8 @@ final class FastRecurrent {
     /// One direction's weights, gate-major with each gate padded to Hp = 32·blocks rows.
     struct Direction {
         var wih: PackedWeights    // W_ih, [G·Hp, In] packed
-        var bias: [Float]?        // [G·Hp]: b_ih + b_hh (GRU: b_ih + (b_hr, b_hz, 0))
-        var bhn: [Float]?         // [H], GRU
+        var bias: [Float]         // [G·Hp]: b_ih + b_hh (GRU: b_ih + (b_hr, b_hz, 0)); zeros without bias
+        var bhn: [Float]          // [H]: GRU's b_hn (zeros without bias); empty for LSTM and RNN
         var packed: PackedWeights // W_hh, [G·Hp, H] packed
     }
     let layers: [[Direction]]
@@ -53,8 +53,8 @@ final class FastRecurrent {
                     }
                     return out
                 }
-                var bias: [Float]?
-                var bhn: [Float]?
+                var bias = [Float](repeating: 0, count: blockRows)
+                var bhn = [Float](repeating: 0, count: config.kind == .gru ? hidden : 0)
                 if let bih = w.bih, let bhh = w.bhh {
                     var folded = bih
                     let foldedGates = config.kind == .gru ? 2 : gates
