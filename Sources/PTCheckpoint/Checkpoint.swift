@@ -63,6 +63,8 @@ public final class Checkpoint {
     public let globals: [String]
     /// Tensors of a TorchScript archive's `constants.pkl`, in order.
     public let constants: [Tensor]
+    /// Position of each key in `tensors` (its first occurrence), for lookups by key.
+    private let index: [String: Int]
 
     init(path: String, format: Format, archiveName: String?, pickleProtocol: Int,
          records: [(name: String, value: String)], tensors: [NamedTensor], modules: [ModuleInfo],
@@ -77,10 +79,13 @@ public final class Checkpoint {
         self.opaqueClasses = opaqueClasses
         self.globals = globals
         self.constants = constants
+        var index: [String: Int] = [:]
+        for (i, t) in tensors.enumerated() where index[t.key] == nil { index[t.key] = i }
+        self.index = index
     }
 
     /// The tensor under `key`, if any.
-    public func tensor(_ key: String) -> Tensor? { tensors.first { $0.key == key }?.tensor }
+    public func tensor(_ key: String) -> Tensor? { index[key].map { tensors[$0].tensor } }
 
     /// The module at `path`, if the file pickled modules.
     public func module(at path: String) -> ModuleInfo? { modules.first { $0.path == path } }
