@@ -11,6 +11,7 @@ import PackageDescription
 let package = Package(
     name: "ptload",
     products: [
+        .library(name: "PTPickle", targets: ["PTPickle"]),
         .library(name: "PTCheckpoint", targets: ["PTCheckpoint"]),
         .library(name: "PTNN", targets: ["PTNN"]),
         .library(name: "PTNumpy", targets: ["PTNumpy"]),

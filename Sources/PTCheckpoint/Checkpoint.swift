@@ -103,6 +103,16 @@ public final class Checkpoint {
         } catch let e as ZipError {
             throw CheckpointError(path: path, .zip(e))
         }
+        return try load(file: file, options: options)
+    }
+
+    /// Reads a checkpoint held in memory (copied first); `name` stands for the file in errors.
+    public static func load(bytes: UnsafeRawBufferPointer, name: String, options: LoadOptions = LoadOptions()) throws -> Checkpoint {
+        try load(file: MappedFile(copying: bytes, path: name), options: options)
+    }
+
+    private static func load(file: MappedFile, options: LoadOptions) throws -> Checkpoint {
+        let path = file.path
         let bytes = file.bytes
         if ZipArchive.isZip(bytes) {
             let archive: ZipArchive

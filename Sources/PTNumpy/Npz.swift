@@ -18,6 +18,22 @@ enum Npz {
         } catch let error as ZipError {
             throw NumpyError.archive(error)
         }
+        return try read(archive)
+    }
+
+    /// As `read(path:)`, for an archive held in memory (copied first).
+    static func read(bytes: UnsafeRawBufferPointer, name: String) throws -> [(name: String, tensor: Tensor)] {
+        let archive: ZipArchive
+        do {
+            archive = try ZipArchive(mapped: MappedFile(copying: bytes, path: name))
+        } catch let error as ZipError {
+            throw NumpyError.archive(error)
+        }
+        return try read(archive)
+    }
+
+    private static func read(_ archive: ZipArchive) throws -> [(name: String, tensor: Tensor)] {
+        let path = archive.path
         for entry in archive.entries where !entry.name.hasSuffix(suffix) {
             throw NumpyError.memberNotNpy(path: path, member: entry.name)
         }

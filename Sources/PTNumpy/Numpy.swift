@@ -32,6 +32,11 @@ public enum Numpy {
         try Npz.read(path: path)
     }
 
+    /// Reads an .npz held in memory, as `readNpz(path:)`; `name` stands for the file in errors.
+    public static func readNpz(bytes: UnsafeRawBufferPointer, name: String) throws -> [(name: String, tensor: Tensor)] {
+        try Npz.read(bytes: bytes, name: name)
+    }
+
     /// Writes version 1.0 (2.0 when the header needs it), little-endian, C order: the bytes
     /// `numpy.save` writes for the same array.
     /// - Throws: `NumpyError.unsupportedDType` for dtypes numpy lacks, `.unreadableTensor`.

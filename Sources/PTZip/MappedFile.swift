@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// A whole file mapped read-only into memory.
+/// A whole file mapped read-only into memory (or a private copy of bytes held in memory).
 ///
 /// The mapping is private and read-only, so this process never writes through it. Another
 /// process that truncates the file while it is mapped makes reads of the lost pages fault
@@ -15,6 +15,8 @@ public final class MappedFile: @unchecked Sendable {
     public let path: String
     private let base: UnsafeRawPointer?
     private let length: Int
+    /// Whether `base` came from `mmap` (else from `allocate`, or nil when empty).
+    private let isMapping: Bool
 
     /// The file's contents; valid for as long as this object lives.
     public var bytes: UnsafeRawBufferPointer {
@@ -45,6 +47,7 @@ public final class MappedFile: @unchecked Sendable {
         guard info.st_size > 0 else {
             base = nil
             length = 0
+            isMapping = false
             return
         }
         guard let size = Int(exactly: info.st_size) else {
@@ -56,11 +59,30 @@ public final class MappedFile: @unchecked Sendable {
         }
         base = UnsafeRawPointer(address)
         length = size
+        isMapping = true
+    }
+
+    /// A private copy of `bytes`, named `path` in error messages: for archives that arrive in
+    /// memory (a download, a fuzzer's input) rather than as a file.
+    public init(copying bytes: UnsafeRawBufferPointer, path: String) {
+        self.path = path
+        length = bytes.count
+        isMapping = false
+        guard let source = bytes.baseAddress, bytes.count > 0 else {
+            base = nil
+            return
+        }
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
+        copy.copyMemory(from: source, byteCount: bytes.count)
+        base = UnsafeRawPointer(copy)
     }
 
     deinit {
-        if let base {
+        guard let base else { return }
+        if isMapping {
             munmap(UnsafeMutableRawPointer(mutating: base), length)
+        } else {
+            UnsafeMutableRawPointer(mutating: base).deallocate()
         }
     }
 

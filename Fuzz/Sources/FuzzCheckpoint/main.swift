@@ -1,0 +1,30 @@
+import FuzzSupport
+import Foundation
+import PTCheckpoint
+import PTNN
+import PTTensor
+
+/// Loads the input as a checkpoint (zip, legacy stream or TorchScript archive), then does what
+/// `ptload FILE` and `ptload FILE --verify REF` do with it: the JSON summary, every tensor's
+/// values, and every recurrent module loaded and run for two steps on zeros. A refusal (a thrown
+/// error) is a correct outcome; only crashes, sanitizer reports, timeouts and memory blow-ups
+/// are findings.
+func fuzzCheckpoint(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = UnsafeRawBufferPointer(start: data, count: size)
+    guard let checkpoint = try? Checkpoint.load(bytes: bytes, name: "fuzz.pt") else { return 0 }
+    _ = try? JSONEncoder().encode(CheckpointSummary(checkpoint, loadSeconds: 0))
+    for named in checkpoint.tensors {
+        _ = try? named.tensor.doubles()
+    }
+    for prefix in ModuleLocator.modulePrefixes(in: checkpoint) {
+        guard let pipeline = try? Pipeline<Float>(checkpoint: checkpoint, prefixes: [prefix],
+                                                  options: ModuleOptions(), firstInputIsIDs: false),
+              case .recurrent(let layer)? = pipeline.stages.first else { continue }
+        let shape = layer.config.isCell ? [1, layer.config.inputSize] : [2, 1, layer.config.inputSize]
+        let input = Dense<Float>(zeros: shape)
+        _ = try? layer.forward(input)
+    }
+    return 0
+}
+
+exit(runFuzzer { data, size in fuzzCheckpoint(data, size) })
