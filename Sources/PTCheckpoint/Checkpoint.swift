@@ -65,10 +65,13 @@ public final class Checkpoint {
     public let constants: [Tensor]
     /// Position of each key in `tensors` (its first occurrence), for lookups by key.
     private let index: [String: Int]
+    /// Checks every record's checksum (zip formats); nil for legacy files, which have none.
+    private let recordCheck: (() throws -> Void)?
 
     init(path: String, format: Format, archiveName: String?, pickleProtocol: Int,
          records: [(name: String, value: String)], tensors: [NamedTensor], modules: [ModuleInfo],
-         opaqueClasses: [String], globals: [String], constants: [Tensor]) {
+         opaqueClasses: [String], globals: [String], constants: [Tensor], recordCheck: (() throws -> Void)? = nil) {
+        self.recordCheck = recordCheck
         self.path = path
         self.format = format
         self.archiveName = archiveName
@@ -82,6 +85,22 @@ public final class Checkpoint {
         var index: [String: Int] = [:]
         for (i, t) in tensors.enumerated() where index[t.key] == nil { index[t.key] = i }
         self.index = index
+    }
+
+    /// Checks the CRC-32 of every record of a zip or TorchScript checkpoint now (reading the whole
+    /// file once, without keeping it resident) rather than as each tensor is first read; whether
+    /// the archive holds records nothing refers to makes no difference. Returns false for legacy
+    /// files, whose format has no checksums.
+    /// - Throws: `CheckpointError` naming the first record whose bytes do not match their header.
+    @discardableResult
+    public func verifyRecords() throws -> Bool {
+        guard let recordCheck else { return false }
+        do {
+            try recordCheck()
+        } catch let e as ZipError {
+            throw CheckpointError(path: path, .zip(e))
+        }
+        return true
     }
 
     /// The tensor under `key`, if any.
@@ -142,11 +161,17 @@ public struct LoadOptions {
     public var limits: PickleLimits
     /// How deep the walk into nested containers goes.
     public var maxWalkDepth: Int
+    /// How many containers and tensors the walk may meet, a shared value counted each time it is
+    /// met (so a graph of shared references that expands exponentially stops here). Containers
+    /// without tensors are walked once however often they are shared.
+    public var maxWalkSteps: Int
 
-    public init(strict: Bool = false, limits: PickleLimits = .default, maxWalkDepth: Int = 1000) {
+    public init(strict: Bool = false, limits: PickleLimits = .default, maxWalkDepth: Int = 1000,
+                maxWalkSteps: Int = 1_000_000) {
         self.policy = GlobalPolicy(strict: strict)
         self.limits = limits
         self.maxWalkDepth = maxWalkDepth
+        self.maxWalkSteps = maxWalkSteps
     }
 }
 

@@ -29,6 +29,8 @@ public struct CheckpointError: Error, CustomStringConvertible {
         case tensor(key: String?, TensorError)
         /// A value nests deeper than the walker accepts.
         case tooDeep(limit: Int)
+        /// Walking the value meets more containers and tensors than the walker accepts.
+        case walkTooLong(limit: Int)
     }
 
     public init(path: String, _ reason: Reason) {
@@ -53,6 +55,8 @@ public struct CheckpointError: Error, CustomStringConvertible {
             if let key { return "\(path): tensor '\(key)': \(e)" }
             return "\(path): \(e)"
         case .tooDeep(let limit): return "\(path): value nests deeper than \(limit) levels"
+        case .walkTooLong(let limit):
+            return "\(path): walking the pickled value meets more than \(limit) containers and tensors (shared references are met once per path); refused as an expansion attack"
         }
     }
 }

@@ -42,6 +42,27 @@ public struct RecurrentLayerInfo: Equatable {
         return found
     }
 
+    /// Why keys that look recurrent (`weight_ih_l0`, `weight_hh_l0`, `weight_ih`, `weight_hh`) make
+    /// no layer, for a checkpoint where `discover` finds none; nil when there are no such keys.
+    public static func whyNone(in checkpoint: Checkpoint) -> String? {
+        var shapes: [String: [Int]] = [:]
+        for t in checkpoint.tensors where shapes[t.key] == nil { shapes[t.key] = t.tensor.shape }
+        for t in checkpoint.tensors {
+            for (name, partner) in [("weight_ih_l0", "weight_hh_l0"), ("weight_hh_l0", "weight_ih_l0"),
+                                    ("weight_ih", "weight_hh"), ("weight_hh", "weight_ih")] {
+                guard t.key == name || t.key.hasSuffix("." + name) else { continue }
+                let other = String(t.key.dropLast(name.count)) + partner
+                guard let otherShape = shapes[other] else {
+                    return "'\(t.key)' has no '\(other)' beside it"
+                }
+                let (ih, hh) = name.hasPrefix("weight_ih") ? (t.tensor.shape, otherShape) : (otherShape, t.tensor.shape)
+                let (ihKey, hhKey) = name.hasPrefix("weight_ih") ? (t.key, other) : (other, t.key)
+                return "'\(ihKey)' \(ih) and '\(hhKey)' \(hh) fit no layer (both must be matrices, and weight_ih's rows 1, 3 or 4 times weight_hh's columns: RNN, GRU, LSTM)"
+            }
+        }
+        return nil
+    }
+
     static func recognise(prefix: String, isCell: Bool, shapes: [String: [Int]], module: ModuleInfo?) -> RecurrentLayerInfo? {
         func key(_ name: String) -> String { prefix.isEmpty ? name : prefix + "." + name }
         let layerSuffix = isCell ? "" : "_l0"

@@ -10,21 +10,34 @@ import PTTensor
 /// - a TorchScript object (`__torch__.*`) lists its tensor attributes and submodules in order;
 /// - an opaque object (argparse.Namespace, a user class) is walked through its pickled state.
 ///
-/// The walk is depth-limited and skips containers already on its path, so cycles end.
+/// The walk is depth-limited and skips containers already on its path, so cycles end. It is also
+/// step-limited: a value shared by reference is walked each time it is met (its tensors get one
+/// key per path, as `state_dict()` gives a shared submodule's), except containers already found to
+/// hold no tensors, so a DAG that expands exponentially (a billion laughs) stops at `maxSteps`.
 struct StateDictWalker {
     let path: String
     let maxDepth: Int
+    let maxSteps: Int
     let torchScript: Bool
     /// TorchScript only: which attributes are parameters and buffers.
     var declarations: ScriptDeclarations?
     private(set) var tensors: [NamedTensor] = []
     private(set) var modules: [ModuleInfo] = []
     private var onPath: Set<ObjectIdentifier> = []
+    /// Containers whose walk listed no tensor and no module: not walked again.
+    private var barren: Set<ObjectIdentifier> = []
+    private var steps = 0
 
-    init(path: String, maxDepth: Int, torchScript: Bool) {
+    init(path: String, maxDepth: Int, maxSteps: Int, torchScript: Bool) {
         self.path = path
         self.maxDepth = maxDepth
+        self.maxSteps = maxSteps
         self.torchScript = torchScript
+    }
+
+    private mutating func step() throws {
+        steps += 1
+        guard steps <= maxSteps else { throw CheckpointError(path: path, .walkTooLong(limit: maxSteps)) }
     }
 
     /// Walks the file's root object.
@@ -36,6 +49,7 @@ struct StateDictWalker {
         guard depth <= maxDepth else { throw CheckpointError(path: path, .tooDeep(limit: maxDepth)) }
         switch value {
         case .custom(let box as TensorBox):
+            try step()
             tensors.append(NamedTensor(key: prefix, tensor: box.tensor, isParameter: box.isParameter))
         case .dict(let d):
             try enter(d) { walker in try walker.walkPairs(d.items, prefix: prefix, depth: depth) }
@@ -52,10 +66,13 @@ struct StateDictWalker {
 
     private mutating func enter(_ container: AnyObject, _ body: (inout StateDictWalker) throws -> Void) throws {
         let id = ObjectIdentifier(container)
-        guard !onPath.contains(id) else { return }
+        guard !onPath.contains(id), !barren.contains(id) else { return }
+        try step()
+        let (tensorCount, moduleCount) = (tensors.count, modules.count)
         onPath.insert(id)
         defer { onPath.remove(id) }
         try body(&self)
+        if tensors.count == tensorCount && modules.count == moduleCount { barren.insert(id) }
     }
 
     private mutating func walkPairs(_ pairs: [(key: PickleValue, value: PickleValue)], prefix: String, depth: Int) throws {

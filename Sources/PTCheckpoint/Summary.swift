@@ -33,6 +33,8 @@ public struct CheckpointSummary: Codable {
     }
     public struct Timings: Codable {
         public let load_s: Double
+        /// Time to check every record's CRC-32 after loading (nil when not checked).
+        public var crc_s: Double?
     }
 
     public let file: String
@@ -47,6 +49,9 @@ public struct CheckpointSummary: Codable {
     public let modules: [ModuleEntry]
     public let opaque_classes: [String]
     public let constants: Int
+    /// Whether every record's CRC-32 was checked (false for legacy files, which have none, and
+    /// with `--skip-crc`).
+    public var records_checked = false
     public var timings: Timings
 
     public init(_ c: Checkpoint, loadSeconds: Double) {
@@ -73,6 +78,6 @@ public struct CheckpointSummary: Codable {
         }
         opaque_classes = c.opaqueClasses
         constants = c.constants.count
-        timings = Timings(load_s: loadSeconds)
+        timings = Timings(load_s: loadSeconds, crc_s: nil)
     }
 }

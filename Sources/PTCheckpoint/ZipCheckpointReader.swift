@@ -56,21 +56,22 @@ struct ZipCheckpointReader {
         let storages = StorageTable(path: path, archive: archive, prefix: prefix, bigEndian: bigEndian)
 
         let main = try unpickle(prefix, "data.pkl", storages: storages, folder: "data")
-        var walker = StateDictWalker(path: path, maxDepth: options.maxWalkDepth, torchScript: isTorchScript)
+        var walker = StateDictWalker(path: path, maxDepth: options.maxWalkDepth, maxSteps: options.maxWalkSteps, torchScript: isTorchScript)
         if isTorchScript { walker.declarations = ScriptDeclarations(archive: archive, prefix: prefix) }
         try walker.walkRoot(main.root)
 
         var constants: [Tensor] = []
         if isTorchScript {
             let consts = try unpickle(prefix, "constants.pkl", storages: storages, folder: "constants")
-            var constantWalker = StateDictWalker(path: path, maxDepth: options.maxWalkDepth, torchScript: true)
+            var constantWalker = StateDictWalker(path: path, maxDepth: options.maxWalkDepth, maxSteps: options.maxWalkSteps, torchScript: true)
             try constantWalker.walk(consts.root, prefix: "", depth: 0)
             constants = constantWalker.tensors.map(\.tensor)
         }
         return Checkpoint(path: path, format: isTorchScript ? .torchscript : .zip, archiveName: prefix,
                           pickleProtocol: main.protocol, records: records, tensors: walker.tensors,
                           modules: walker.modules, opaqueClasses: opaqueClasses(main.globals),
-                          globals: main.globals.map(\.description), constants: constants)
+                          globals: main.globals.map(\.description), constants: constants,
+                          recordCheck: { [archive] in try archive.verifyAllEntries() })
     }
 
     /// The one folder holding `data.pkl`. `torch.save` names it after the file's stem, or
@@ -113,11 +114,16 @@ struct ZipCheckpointReader {
         }
         let bytes = try zipBytes(entry)
         let reading = PickleReading(path: path, record: entry.name, options: options)
-        return try withExtendedLifetime(bytes) {
+        let result = try withExtendedLifetime(bytes) {
             try reading.unpickle(bytes.buffer) { pid in
                 .custom(StorageRef(try storages.storage(for: StorageID(pid, fields: 5), folder: folder)))
             }
         }
+        // torch writes one pickle per record; bytes after its STOP are a payload for some other reader.
+        guard result.bytesConsumed == bytes.buffer.count else {
+            throw CheckpointError(path: path, .layout("record '\(entry.name)' has \(bytes.buffer.count - result.bytesConsumed) bytes after the pickle's STOP opcode at offset \(result.bytesConsumed - 1); expected the record to end there"))
+        }
+        return result
     }
 
     /// `std::stoull` semantics: leading whitespace, then digits; trailing text is ignored.

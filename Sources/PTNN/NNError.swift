@@ -15,6 +15,8 @@ public enum NNError: Error, CustomStringConvertible, Equatable {
     case badInput(String)
     /// A weight whose dtype cannot be computed with (complex, integer).
     case unsupportedDType(key: String, dtype: String)
+    /// A weight whose values cannot be read (a view repeating its storage beyond the limit).
+    case unreadableWeight(key: String, reason: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,7 @@ public enum NNError: Error, CustomStringConvertible, Equatable {
         case .conflictingOption(let why): return why
         case .badInput(let why): return why
         case let .unsupportedDType(key, dtype): return "\(key) is \(dtype); only floating-point weights can be run"
+        case let .unreadableWeight(key, reason): return "\(key): \(reason)"
         }
     }
 }

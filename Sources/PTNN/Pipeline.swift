@@ -39,7 +39,10 @@ public enum ModuleLocator {
     public static func soleRecurrent(in checkpoint: Checkpoint) throws -> String {
         let prefixes = recurrentPrefixes(in: checkpoint)
         guard prefixes.count == 1 else {
-            if prefixes.isEmpty { throw NNError.badInput("the checkpoint holds no RNN, LSTM or GRU weights") }
+            if prefixes.isEmpty {
+                let why = RecurrentLayerInfo.whyNone(in: checkpoint).map { ": " + $0 } ?? ""
+                throw NNError.badInput("the checkpoint holds no RNN, LSTM or GRU weights\(why)")
+            }
             throw NNError.badInput("the checkpoint holds \(prefixes.count) recurrent modules (\(prefixes.map { $0.isEmpty ? "(root)" : $0 }.joined(separator: ", "))); choose one with --module")
         }
         return prefixes[0]

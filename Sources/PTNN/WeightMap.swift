@@ -41,7 +41,11 @@ public struct WeightMap {
         guard t.dtype.isFloatingPoint else {
             throw NNError.unsupportedDType(key: dotted(name), dtype: t.dtype.rawValue)
         }
-        return try Dense<Scalar>(t).values
+        do {
+            return try Dense<Scalar>(t).values
+        } catch let e as TensorError {
+            throw NNError.unreadableWeight(key: dotted(name), reason: e.description)
+        }
     }
 
     /// Fails on the first key nobody took.

@@ -46,6 +46,8 @@ struct Machine {
     /// Offset of the opcode being executed, and the opcode.
     private var at = 0
     private var op: PickleOpcode = .stop
+    /// Where the current FRAME ends (0 before the first): no opcode may cross it.
+    private var frameEnd = 0
 
     private(set) var declaredProtocol: Int?
     private(set) var highestOpcodeProtocol = 0
@@ -68,6 +70,10 @@ struct Machine {
 
     mutating func run() throws -> PickleValue {
         while true {
+            // The previous opcode began inside a frame and ended past it: the frame lied.
+            if at < frameEnd && cursor.offset > frameEnd {
+                throw PickleError.frameOverrun(offset: at, opcode: op, frameEnd: frameEnd)
+            }
             at = cursor.offset
             let byte = try cursor.u8()
             guard let opcode = PickleOpcode(rawValue: byte) else {
@@ -333,16 +339,21 @@ struct Machine {
 
             // MARK: protocol, framing, refused
             case .proto:
+                // CPython's pickler writes PROTO first or not at all; anywhere else it is a splice.
+                guard at == 0 else { throw PickleError.lateProto(offset: at) }
                 let version = Int(try cursor.u8())
                 guard version <= 5 else { throw PickleError.unsupportedProtocol(version, offset: at) }
                 declaredProtocol = version
             case .frame:
-                // FRAME is only a length hint for buffered readers: check that it lies within the
-                // input and otherwise ignore it (opcodes are read the same inside and outside frames).
+                // FRAME is a length hint for buffered readers. Opcodes are read the same inside and
+                // outside frames, but a frame must lie within the input, must not begin inside
+                // another, and no opcode may cross its end (CPython's _Unframer refuses all three).
                 let length = try cursor.u64le()
                 guard length <= UInt64(cursor.remaining) else {
                     throw PickleError.frameExceedsInput(offset: at, length: length, available: cursor.remaining)
                 }
+                guard at >= frameEnd else { throw PickleError.frameInsideFrame(offset: at, frameEnd: frameEnd) }
+                frameEnd = cursor.offset + Int(length)
             case .ext1:
                 // The extension registry maps codes to callables: a code lookup, refused.
                 throw PickleError.extensionRegistry(offset: at, opcode: op, code: Int(try cursor.u8()))

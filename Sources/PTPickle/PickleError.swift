@@ -9,6 +9,12 @@ public enum PickleError: Error, CustomStringConvertible, Equatable, Sendable {
     case negativeLength(offset: Int, opcode: PickleOpcode, length: Int64)
     /// FRAME announces more bytes than remain in the input.
     case frameExceedsInput(offset: Int, length: UInt64, available: Int)
+    /// The opcode at `offset` began inside a FRAME and runs past its end at `frameEnd`.
+    case frameOverrun(offset: Int, opcode: PickleOpcode, frameEnd: Int)
+    /// A FRAME begins before the previous frame, which ends at `frameEnd`, has ended.
+    case frameInsideFrame(offset: Int, frameEnd: Int)
+    /// PROTO anywhere but at offset 0 (CPython's pickler writes it first or not at all).
+    case lateProto(offset: Int)
     /// The byte at `offset` is not a pickle opcode.
     case unknownOpcode(byte: UInt8, offset: Int)
     /// PROTO names a protocol this machine does not know (above 5).
@@ -27,7 +33,7 @@ public enum PickleError: Error, CustomStringConvertible, Equatable, Sendable {
     case wrongType(offset: Int, opcode: PickleOpcode, expected: String, found: String)
     /// REDUCE / NEWOBJ / NEWOBJ_EX / OBJ applied to something that is not a global name.
     case notCallable(offset: Int, opcode: PickleOpcode, found: String)
-    /// A dict key or set element python could not hash (a list, dict, set, bytearray) or one nested too deeply to hash.
+    /// A dict key or set element python could not hash (a list, dict, set, bytearray), or one nested too deeply or holding too many values to hash.
     case unhashable(offset: Int, opcode: PickleOpcode, found: String)
     /// BUILD on a value that cannot take state (list, tuple, set, scalar …).
     case cannotBuild(offset: Int, found: String)
@@ -60,6 +66,12 @@ public enum PickleError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(opcode) at offset \(offset) declares a negative byte count (\(length))"
         case let .frameExceedsInput(offset, length, available):
             return "FRAME at offset \(offset) announces \(length) bytes but only \(available) remain"
+        case let .frameOverrun(offset, opcode, frameEnd):
+            return "\(opcode) at offset \(offset) runs past the end of its FRAME at offset \(frameEnd)"
+        case let .frameInsideFrame(offset, frameEnd):
+            return "FRAME at offset \(offset) begins inside the previous frame, which ends at offset \(frameEnd)"
+        case let .lateProto(offset):
+            return "PROTO at offset \(offset): only the first opcode may be PROTO"
         case let .unknownOpcode(byte, offset):
             return "unknown pickle opcode 0x\(String(byte, radix: 16)) at offset \(offset)"
         case let .unsupportedProtocol(proto, offset):
@@ -79,7 +91,7 @@ public enum PickleError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .notCallable(offset, opcode, found):
             return "\(opcode) at offset \(offset): callable is \(found), not a global"
         case let .unhashable(offset, opcode, found):
-            return "\(opcode) at offset \(offset): unhashable key or element (\(found))"
+            return "\(opcode) at offset \(offset): unhashable key or element (\(found)); keys are numbers, strings, bytes, globals, objects, or tuples and frozensets of those nesting at most 100 levels and holding at most 100,000 values"
         case let .cannotBuild(offset, found):
             return "BUILD at offset \(offset): \(found) cannot take state"
         case let .buildWithoutHook(offset):

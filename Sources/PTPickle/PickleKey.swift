@@ -4,8 +4,10 @@
 //   * str, bytes, tuple, frozenset and globals compare by value;
 //   * lists, dicts, sets and bytearrays are unhashable (python raises TypeError);
 //   * opaque objects and hook values compare by identity (python's default `__hash__`).
-// Keys nested deeper than `maxKeyDepth` tuples/frozensets are refused, which keeps hashing,
-// comparing and freeing a key's (recursive) representation shallow whatever the limits.
+// Keys nested deeper than `maxKeyDepth` tuples/frozensets, or holding more than `maxKeyNodes`
+// values counted along every path (a tuple DAG t = (t, t) doubles at each level), are refused,
+// which keeps hashing, comparing and freeing a key's (recursive) representation small and
+// shallow whatever the limits.
 
 enum PickleKey: Hashable {
     case none
@@ -27,12 +29,16 @@ enum PickleKey: Hashable {
     }
 
     static let maxKeyDepth = 100
+    static let maxKeyNodes = 100_000
 
     static func make(_ value: PickleValue) -> Made {
-        make(value, depth: 0)
+        var nodes = 0
+        return make(value, depth: 0, nodes: &nodes)
     }
 
-    private static func make(_ value: PickleValue, depth: Int) -> Made {
+    private static func make(_ value: PickleValue, depth: Int, nodes: inout Int) -> Made {
+        nodes += 1
+        guard nodes <= maxKeyNodes else { return .unhashable }
         switch value {
         case .none: return .key(.none)
         case .bool(let b): return .key(.int(b ? 1 : 0))
@@ -53,7 +59,7 @@ enum PickleKey: Hashable {
             keys.reserveCapacity(t.items.count)
             var matchable = true
             for item in t.items {
-                switch make(item, depth: depth + 1) {
+                switch make(item, depth: depth + 1, nodes: &nodes) {
                 case .key(let k): keys.append(k)
                 case .unmatchable: matchable = false
                 case .unhashable: return .unhashable
@@ -65,7 +71,7 @@ enum PickleKey: Hashable {
             var keys = Set<PickleKey>()
             var matchable = true
             for item in s.items {
-                switch make(item, depth: depth + 1) {
+                switch make(item, depth: depth + 1, nodes: &nodes) {
                 case .key(let k): keys.insert(k)
                 case .unmatchable: matchable = false
                 case .unhashable: return .unhashable

@@ -130,11 +130,26 @@ public struct Tensor {
         }
     }
 
+    /// Views that repeat storage elements (stride 0, overlapping strides) are materialized up to
+    /// this many elements; views with no more elements than their storage always are. So a
+    /// stride-0 view of one float claiming 2^40 elements is refused instead of allocated.
+    public static let maxRepeatedElements = 1 << 28
+
+    /// Refuses to materialize a view that claims far more elements than its storage holds.
+    private func checkMaterializable() throws {
+        let storageElements = storage.byteCount / max(dtype.itemSize, 1)
+        guard elementCount <= max(storageElements, Tensor.maxRepeatedElements) else {
+            throw TensorError.repeatsTooMuch(elements: elementCount, storageKey: storage.key,
+                                             storageElements: storageElements, limit: Tensor.maxRepeatedElements)
+        }
+    }
+
     /// The elements' bytes in row-major order, as `t.contiguous()` holds them (little-endian).
-    /// - Throws: whatever loading the storage throws (a CRC mismatch).
+    /// - Throws: whatever loading the storage throws (a CRC mismatch); `TensorError.repeatsTooMuch`.
     public func contiguousBytes() throws -> [UInt8] {
         // An empty tensor may sit at any offset, even past its (empty) storage.
         guard elementCount > 0 else { return [] }
+        try checkMaterializable()
         let source = try storage.bytes()
         let item = dtype.itemSize
         if isContiguous {
@@ -153,6 +168,7 @@ public struct Tensor {
     /// (float16, bfloat16 and the float8 formats widen without rounding; int64 beyond 2^53 rounds).
     /// - Throws: `TensorError.notReal` for complex and quantized dtypes.
     public func doubles() throws -> [Double] {
+        try checkMaterializable()
         if dtype == .float64 && isContiguous {
             return try Tensor.bulkCopy(self, as: Double.self)
         }
@@ -189,6 +205,7 @@ public struct Tensor {
 
     /// The elements as `Float`, in row-major order: how float16/bfloat16 weights are widened.
     public func floats() throws -> [Float] {
+        try checkMaterializable()
         if dtype == .float32 && isContiguous {
             return try Tensor.bulkCopy(self, as: Float.self)
         }

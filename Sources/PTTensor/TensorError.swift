@@ -16,6 +16,9 @@ public enum TensorError: Error, CustomStringConvertible, Equatable {
     case outOfStorage(storageKey: String, neededBytes: Int, storageBytes: Int)
     /// A storage loader produced a different number of bytes than declared.
     case storageSizeMismatch(key: String, declared: Int, actual: Int)
+    /// A view repeats its storage's elements (stride 0 or overlapping strides) into more elements
+    /// than `limit`, and more than the storage holds: materializing it is refused.
+    case repeatsTooMuch(elements: Int, storageKey: String, storageElements: Int, limit: Int)
     /// The dtype cannot be widened to one real number per element (complex, packed float4).
     case notReal(dtype: DType)
 
@@ -37,6 +40,8 @@ public enum TensorError: Error, CustomStringConvertible, Equatable {
             return "tensor needs \(needed) bytes of storage '\(key)', which holds \(have)"
         case let .storageSizeMismatch(key, declared, actual):
             return "storage '\(key)' declares \(declared) bytes but its record holds \(actual)"
+        case let .repeatsTooMuch(elements, key, storageElements, limit):
+            return "tensor is a view of \(storageElements) element(s) of storage '\(key)' repeated to \(elements) elements; views that repeat their storage are materialized up to \(limit) elements"
         case let .notReal(dtype):
             return "\(dtype.rawValue) values cannot be read as real numbers"
         }

@@ -1,12 +1,13 @@
 internal import CLibzip
 
-/// The CRC-32 (ISO-HDLC, as zip uses) of `bytes`.
+/// The CRC-32 (ISO-HDLC, as zip uses) of `bytes`, or of `previous`'s bytes followed by `bytes`
+/// when `previous` is the CRC-32 of what came before.
 ///
 /// The corresponding zlib function is `crc32`.
-public func crc32(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-    guard var next = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
+public func crc32(_ bytes: UnsafeRawBufferPointer, continuing previous: UInt32 = 0) -> UInt32 {
+    guard var next = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return previous }
     var remaining = bytes.count
-    var crc: UInt = CLibzip.crc32(0, nil, 0)
+    var crc = UInt(previous)
     // zlib's length parameter is 32-bit, so larger buffers go in chunks.
     let chunk = 1 << 30
     while remaining > 0 {

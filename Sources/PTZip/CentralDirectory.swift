@@ -1,5 +1,21 @@
 /// One central directory header, decoded, with ZIP64 values already substituted.
 struct CentralDirectoryRecord {
+    /// Why `name` is not a plain relative path, as every writer of checkpoints and .npz files
+    /// produces (torch: `<archive>/data/<key>`; numpy: `<array>.npy`), or nil. Nothing is ever
+    /// extracted, but such a name in an archive is a sign of tampering (zip-slip paths, a name
+    /// that C code would cut at the NUL), so the archive is refused whole.
+    static func unsafeNameReason(_ name: String) -> String? {
+        if name.isEmpty { return "it is empty" }
+        if name.utf8.contains(0) { return "it contains a NUL byte" }
+        if name.hasPrefix("/") { return "it is an absolute path" }
+        if name.contains("\\") { return "it contains a backslash" }
+        if name.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." }) {
+            return "it has a '..' component"
+        }
+        if name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return "it contains a control character" }
+        return nil
+    }
+
     let index: Int
     /// The name exactly as stored; local headers and libzip are compared against these bytes.
     let nameBytes: [UInt8]
@@ -86,6 +102,9 @@ enum CentralDirectoryReader {
 
         guard let name = String(validating: nameBytes, as: UTF8.self) else {
             throw ZipError.invalidEntryName(path: path, index: index, bytes: nameBytes)
+        }
+        if let why = CentralDirectoryRecord.unsafeNameReason(name) {
+            throw ZipError.unsafeEntryName(path: path, index: index, name: name, reason: why)
         }
 
         // The ZIP64 extra field holds, in this order, only the values whose 32-bit field is the

@@ -77,6 +77,18 @@ public final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(copy)
     }
 
+    /// Tells the kernel this process is done with the whole pages inside `range` for now: they
+    /// leave its resident set (a later read maps them in again from the page cache). A no-op for
+    /// copies held in memory.
+    public func releasePages(_ range: Range<Int>) {
+        guard isMapping, let base, range.lowerBound >= 0, range.upperBound <= length else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (range.lowerBound + page - 1) / page * page
+        let end = range.upperBound / page * page
+        guard end > first else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + first), end - first, MADV_DONTNEED)
+    }
+
     deinit {
         guard let base else { return }
         if isMapping {

@@ -80,6 +80,35 @@ public final class ZipArchive: @unchecked Sendable {
         }
     }
 
+    /// Checks every entry now — a stored entry's CRC-32, a deflated entry's CRC-32 and inflated
+    /// size — instead of when its bytes are first read, keeping none of it in memory: stored
+    /// entries are read 64 MB at a time and their pages handed back, inflated ones are freed.
+    /// Throws the first `ZipError` (`crcMismatch`, `sizeMismatch`, `libzip`) in archive order.
+    public func verifyAllEntries() throws {
+        let chunk = 64 << 20
+        for entry in entries {
+            switch entry.method {
+            case .deflated:
+                _ = try inflatedBytes(of: entry)
+            case .stored:
+                if lock.withLock({ verified.contains(entry.index) }) { continue }
+                var crc: UInt32 = 0
+                var start = entry.dataOffset
+                let end = entry.dataOffset + entry.compressedSize
+                while start < end {
+                    let next = min(end, start + chunk)
+                    crc = crc32(UnsafeRawBufferPointer(rebasing: file.bytes[start ..< next]), continuing: crc)
+                    file.releasePages(start ..< next)
+                    start = next
+                }
+                guard crc == entry.crc32 else {
+                    throw ZipError.crcMismatch(path: path, entry: entry.name, declared: entry.crc32, actual: crc)
+                }
+                lock.withLock { _ = verified.insert(entry.index) }
+            }
+        }
+    }
+
     private func storedBytes(of entry: ZipEntry) throws -> ZipBytes {
         // Validation placed dataOffset + compressedSize inside the file.
         let view = UnsafeRawBufferPointer(rebasing: file.bytes[entry.dataOffset ..< entry.dataOffset + entry.compressedSize])

@@ -46,6 +46,8 @@ public enum ZipError: Error, CustomStringConvertible, Equatable {
     case badCentralDirectoryHeaderSignature(path: String, index: Int, offset: Int, found: UInt32)
     /// An entry name is not valid UTF-8.
     case invalidEntryName(path: String, index: Int, bytes: [UInt8])
+    /// An entry name is not a plain relative path (empty, absolute, a '..' component, a backslash, NUL or another control character).
+    case unsafeEntryName(path: String, index: Int, name: String, reason: String)
     /// An extra field's header declares more bytes than the extra-field block holds.
     case malformedExtraField(path: String, entry: String, headerID: UInt16, declaredLength: Int, available: Int)
     /// A size or offset is marked 0xFFFFFFFF (stored in the ZIP64 extra field), but the ZIP64 extra field is missing or too short to hold it.
@@ -118,6 +120,9 @@ public enum ZipError: Error, CustomStringConvertible, Equatable {
             return "\(path): central directory header #\(index) at offset \(offset): expected signature 'PK\\x01\\x02', found \(hex32(found))"
         case let .invalidEntryName(path, index, bytes):
             return "\(path): entry #\(index) has a name that is not valid UTF-8: \(hex(Array(bytes.prefix(64))))\(bytes.count > 64 ? "…" : "")"
+        case let .unsafeEntryName(path, index, name, reason):
+            let shown = name.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
+            return "\(path): entry #\(index) is named '\(shown)', which is not a plain relative path: \(reason)"
         case let .malformedExtraField(path, entry, headerID, declaredLength, available):
             return "\(path): entry '\(entry)' has an extra field 0x\(String(headerID, radix: 16)) declaring \(declaredLength) bytes; only \(available) remain in the extra-field block"
         case let .missingZip64Field(path, entry, field):

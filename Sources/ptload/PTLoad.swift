@@ -66,6 +66,9 @@ struct PTLoad: ParsableCommand {
     @Flag(help: "Refuse every global outside torch.load(weights_only=True)'s allowlist.")
     var strict = false
 
+    @Flag(help: "List the checkpoint without reading its tensor data: storage records' CRC-32s are not checked.")
+    var skipCrc = false
+
     func validate() throws {
         if module != nil && pipeline != nil { throw ValidationError("--module and --pipeline exclude each other") }
         if let n = nonlinearity, Activation(rawValue: n) == nil {
@@ -74,6 +77,7 @@ struct PTLoad: ParsableCommand {
         if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
         let runs = verify != nil || output != nil
+        if runs && skipCrc { throw ValidationError("--skip-crc applies to listing; --verify and --output check every record they read") }
         if !runs && (input != nil || module != nil || pipeline != nil || batchFirst || nonlinearity != nil
                      || rtol != nil || atol != nil || `repeat` != 1) {
             throw ValidationError("--input, --module, --pipeline, --batch-first, --nonlinearity, --rtol, --atol and --repeat need --verify or --output")
@@ -100,7 +104,16 @@ struct PTLoad: ParsableCommand {
             fail(e.description)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let summary = CheckpointSummary(checkpoint, loadSeconds: seconds)
+        var summary = CheckpointSummary(checkpoint, loadSeconds: seconds)
+        if !skipCrc {
+            let checkStart = DispatchTime.now().uptimeNanoseconds
+            do {
+                summary.records_checked = try checkpoint.verifyRecords()
+            } catch let e as CheckpointError {
+                fail(e.description)
+            }
+            summary.timings.crc_s = Double(DispatchTime.now().uptimeNanoseconds - checkStart) / 1e9
+        }
         if json {
             print(try encode(summary))
         } else {
