@@ -23,7 +23,10 @@ enum LocalHeaderReader {
         guard signature == EndRecordsReader.localHeaderSignature else {
             throw ZipError.badLocalHeaderSignature(path: path, entry: record.name, offset: headerStart, found: signature)
         }
-        try header.skip(14)  // versions, flags, method, time, date, CRC-32
+        try header.skip(4)  // versions, flags
+        let localMethod = try header.u16()
+        try header.skip(4)  // time, date
+        let localCRC = try header.u32()
         let compressedSize32 = try header.u32()
         let uncompressedSize32 = try header.u32()
         let nameLength = UInt64(try header.u16())
@@ -42,6 +45,21 @@ enum LocalHeaderReader {
         }
         try variable.skip(Int(extraLength))
         let dataOffset = variable.position
+
+        // The two headers of one entry must agree: readers that trust the local one (streaming
+        // unzip tools) would otherwise see other bytes than this reader. With a data descriptor
+        // the local CRC and sizes are zero by design; 0xFFFFFFFF defers to the ZIP64 field.
+        func agree(_ field: String, _ local: UInt64, _ central: UInt64) throws {
+            guard local == central else {
+                throw ZipError.localHeaderMismatch(path: path, entry: record.name, field: field, local: local, central: central)
+            }
+        }
+        try agree("compression method", UInt64(localMethod), UInt64(record.method))
+        if !record.hasDataDescriptor {
+            try agree("CRC-32", UInt64(localCRC), UInt64(record.crc32))
+            if compressedSize32 != 0xFFFF_FFFF { try agree("compressed size", UInt64(compressedSize32), record.compressedSize) }
+            if uncompressedSize32 != 0xFFFF_FFFF { try agree("uncompressed size", UInt64(uncompressedSize32), record.uncompressedSize) }
+        }
 
         guard let data = ByteCursor.range(offset: UInt64(dataOffset), length: record.compressedSize, within: fileSize) else {
             throw ZipError.outOfBounds(path: path, entry: record.name, region: .entryData, offset: UInt64(dataOffset),

@@ -64,6 +64,8 @@ public enum ZipError: Error, CustomStringConvertible, Equatable {
     case badLocalHeaderSignature(path: String, entry: String, offset: Int, found: UInt32)
     /// A local header names a different file than the central directory does for the same entry.
     case localHeaderNameMismatch(path: String, entry: String, localName: String)
+    /// A local header gives another compression method, CRC-32 or size than the central directory for the same entry.
+    case localHeaderMismatch(path: String, entry: String, field: String, local: UInt64, central: UInt64)
     /// Two entries have the same name (compared as Swift strings, so canonically equivalent names collide too).
     case duplicateEntryName(path: String, entry: String, firstIndex: Int, secondIndex: Int)
     /// The archive does not start with its first local header: bytes (such as a self-extractor stub) precede it.
@@ -139,6 +141,9 @@ public enum ZipError: Error, CustomStringConvertible, Equatable {
             return "\(path): entry '\(entry)': expected a local header signature 'PK\\x03\\x04' at offset \(offset), found \(hex32(found))"
         case let .localHeaderNameMismatch(path, entry, localName):
             return "\(path): entry '\(entry)': its local header names it '\(localName)'"
+        case let .localHeaderMismatch(path, entry, field, local, central):
+            let show = { (v: UInt64) in field == "CRC-32" ? hex32(UInt32(truncatingIfNeeded: v)) : String(v) }
+            return "\(path): entry '\(entry)': its local header gives \(field) \(show(local)); the central directory gives \(show(central))"
         case let .duplicateEntryName(path, entry, first, second):
             return "\(path): entries #\(first) and #\(second) are both named '\(entry)'"
         case let .bytesBeforeFirstEntry(path, offset):
