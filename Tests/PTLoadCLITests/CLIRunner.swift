@@ -58,3 +58,50 @@ enum CLI {
     }
 
 }
+
+extension CLI {
+    /// A run with what it cost: the child's own peak resident set and CPU time (from `wait4`).
+    struct Measured {
+        let result: Result
+        let peakRSSBytes: Int
+        let cpuSeconds: Double
+        let wallSeconds: Double
+    }
+
+    /// Runs the binary with `arguments` as `run` does, through posix_spawn and wait4 so that the
+    /// child's resource usage is its own (Foundation's Process does not report it). Output goes
+    /// to temporary files, so a large listing cannot fill a pipe.
+    static func runMeasured(_ arguments: [String]) throws -> Measured {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
+            throw NotBuilt(path: Self.binary.path)
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ptload-measured-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let outPath = folder.appendingPathComponent("stdout").path, errPath = folder.appendingPathComponent("stderr").path
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+
+        let argv = ([Self.binary.path] + arguments).map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var pid: pid_t = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        let spawned = posix_spawn(&pid, Self.binary.path, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        // WIFEXITED / WEXITSTATUS, spelled out (the C macros are not imported); a signal is 128 + n.
+        let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        let stdout = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        return Measured(result: Result(status: exitStatus, stdout: stdout, stderr: stderr),
+                        peakRSSBytes: usage.ru_maxrss * 1024, cpuSeconds: cpu, wallSeconds: wall)
+    }
+}

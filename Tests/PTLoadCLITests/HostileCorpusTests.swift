@@ -1,0 +1,119 @@
+import Foundation
+import PTTestSupport
+import XCTest
+
+/// The hostile-file corpus (`Fixtures/hostile`, written by tools/make_hostile_corpus.py), one test
+/// per file (HostileCorpusTests+Cases.swift): each is run through the built `ptload` binary and
+/// must give exactly the expected outcome — a refusal with exit status 2 and the exact line on
+/// stderr, or a listing with the expected tensors — within the resource limits: peak RSS under
+/// 256 MB and under one second of CPU time. Where torch.load(weights_only=True) refuses a file
+/// (Fixtures/hostile/torch_verdicts.json, from tools/torch_verdicts.py), ptload must refuse it too,
+/// unless the case says why ptload reads it safely (`reads_more`, listed in the README).
+final class HostileCorpusTests: XCTestCase {
+    static let maxRSSBytes = 256 << 20
+    static let maxCPUSeconds = 1.0
+
+    struct Case: Decodable {
+        struct Expected: Decodable {
+            let dtype: String
+            let shape: [Int]
+        }
+        let file: String
+        let attack: String
+        let args: [String]?
+        let exit: Int32
+        let stderr: String?
+        let tensors: [String: Expected]?
+        let reference: String?
+        let reads_more: String?
+
+        var id: String { reference ?? file }
+    }
+
+    struct TorchVerdicts: Decodable {
+        struct Verdict: Decodable {
+            let verdict: String
+            let error: String?
+        }
+        let torch: String
+        let cases: [String: Verdict]
+    }
+
+    static let folder = fixtureURL("hostile")
+
+    static let cases: [String: Case] = {
+        guard let data = try? Data(contentsOf: folder.appendingPathComponent("expected.json")),
+              let list = try? JSONDecoder().decode([Case].self, from: data) else { return [:] }
+        return Dictionary(list.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    }()
+
+    static let torch: TorchVerdicts? = {
+        guard let data = try? Data(contentsOf: folder.appendingPathComponent("torch_verdicts.json")) else { return nil }
+        return try? JSONDecoder().decode(TorchVerdicts.self, from: data)
+    }()
+
+    func check(_ id: String) throws {
+        let c = try XCTUnwrap(Self.cases[id], "\(id) is not in Fixtures/hostile/expected.json: regenerate the corpus")
+        let dir = Self.folder.path
+        let file = Self.folder.appendingPathComponent(c.file).standardizedFileURL.path
+        var arguments = [file] + (c.args ?? []).map { $0.replacingOccurrences(of: "{dir}", with: dir) }
+        if c.exit == 0 { arguments.append("--json") }
+        let run = try CLI.runMeasured(arguments)
+        let r = run.result
+        let context = "\(id) (\(c.attack))"
+
+        XCTAssertEqual(r.status, c.exit, "\(context): \(r.stderr)")
+        if let expected = c.stderr {
+            let line = expected.replacingOccurrences(of: "{file}", with: file).replacingOccurrences(of: "{dir}", with: dir)
+            XCTAssertEqual(r.stderr, line + "\n", context)
+            XCTAssertEqual(r.stdout, "", context)
+        } else {
+            XCTAssertEqual(r.stderr, "", context)
+            try checkListing(r.stdout, c, context)
+        }
+        XCTAssertLessThan(run.peakRSSBytes, Self.maxRSSBytes, "\(context): peak RSS \(run.peakRSSBytes >> 20) MB")
+        XCTAssertLessThan(run.cpuSeconds, Self.maxCPUSeconds, "\(context): \(run.cpuSeconds) s of CPU")
+
+        // The differential check: at least as strict as torch.load(weights_only=True).
+        if c.reference == nil, let torch = Self.torch {
+            let verdict = try XCTUnwrap(torch.cases[c.file], "\(c.file) has no torch verdict: run tools/torch_verdicts.py")
+            if verdict.verdict == "refuses" && c.exit == 0 {
+                XCTAssertNotNil(c.reads_more, "\(context): torch \(torch.torch) refuses it (\(verdict.error ?? "")) but ptload reads it, and the case gives no reason why that is safe")
+            }
+        }
+    }
+
+    /// Keys, dtypes and shapes of an accepted file's listing (its values are checked in-process by
+    /// PTCheckpointTests' HostileCorpusValueTests).
+    private func checkListing(_ stdout: String, _ c: Case, _ context: String) throws {
+        struct Listing: Decodable {
+            struct Entry: Decodable {
+                let key: String
+                let dtype: String
+                let shape: [Int]
+            }
+            let tensors: [Entry]
+            let records_checked: Bool
+        }
+        let listing = try JSONDecoder().decode(Listing.self, from: Data(stdout.utf8))
+        XCTAssertTrue(listing.records_checked, context)
+        guard let expected = c.tensors, !expected.isEmpty else { return }
+        XCTAssertEqual(Set(listing.tensors.map(\.key)), Set(expected.keys), context)
+        for entry in listing.tensors {
+            guard let want = expected[entry.key] else { continue }
+            XCTAssertEqual(entry.dtype, want.dtype, "\(context): \(entry.key)")
+            XCTAssertEqual(entry.shape, want.shape, "\(context): \(entry.key)")
+        }
+    }
+
+    /// The generated methods and the corpus list the same cases, and torch's verdicts cover it.
+    func testEveryCorpusFileHasATest() throws {
+        XCTAssertFalse(Self.cases.isEmpty, "Fixtures/hostile/expected.json is missing or unreadable")
+        XCTAssertEqual(Set(Self.generatedCases), Set(Self.cases.keys),
+                       "HostileCorpusTests+Cases.swift is stale: run python3 tools/make_hostile_corpus.py")
+        let torch = try XCTUnwrap(Self.torch, "Fixtures/hostile/torch_verdicts.json is missing: run tools/torch_verdicts.py")
+        for c in Self.cases.values where c.reference == nil {
+            XCTAssertNotNil(torch.cases[c.file], "\(c.file) has no torch verdict: run tools/torch_verdicts.py")
+        }
+    }
+}
