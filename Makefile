@@ -6,7 +6,7 @@ APT_PACKAGES := libzip-dev zlib1g-dev libopenblas-dev pkg-config
 PYTHON ?= /tmp/torch-venv/bin/python
 FIXTURE ?= Fixtures/rnn/lstm_long_bi_len
 
-.PHONY: all deps build run test fixtures bench bench-load clean
+.PHONY: all deps build run test fixtures hostile bench bench-load fuzz fuzz-smoke clean
 
 all: build
 
@@ -41,6 +41,13 @@ fixtures:
 	$(PYTHON) tools/make_rnn_fixtures.py
 	$(PYTHON) tools/make_numpy_fixtures.py
 	python3 tools/make_pickle_fixtures.py
+	python3 tools/make_hostile_corpus.py
+	$(PYTHON) tools/torch_verdicts.py
+
+# Rewrites only the hostile corpus (Fixtures/hostile, its tests) and torch's verdicts on it.
+hostile:
+	python3 tools/make_hostile_corpus.py
+	$(PYTHON) tools/torch_verdicts.py
 
 # Recurrent forward passes against PyTorch and ONNX Runtime (needs torch, onnx, onnxruntime in the venv).
 bench: deps
@@ -49,6 +56,18 @@ bench: deps
 # Opening a 1 GB state dict, side by side with torch.load(mmap=True).
 bench-load: build
 	$(PYTHON) tools/bench_load.py
+
+# Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of the checkpoint loader, the pickle
+# machine and the npy/npz reader, FUZZ_SECONDS each (default 30 minutes). Failing inputs land in
+# Fuzz/crashes/<harness>/.
+FUZZ_SECONDS ?= 1800
+fuzz: deps
+	tools/fuzz $(FUZZ_SECONDS)
+
+# What CI runs after the tests: every saved failing input replayed, then 20 s of each harness.
+fuzz-smoke: deps
+	tools/fuzz replay
+	tools/fuzz 20
 
 clean:
 	rm -rf .build
