@@ -347,7 +347,8 @@ struct Machine {
             case .frame:
                 // FRAME is a length hint for buffered readers. Opcodes are read the same inside and
                 // outside frames, but a frame must lie within the input, must not begin inside
-                // another, and no opcode may cross its end (CPython's _Unframer refuses all three).
+                // another (python's _Unframer refuses that too), and no opcode may cross its end
+                // (CPython reads on across it; no pickler writes such a frame, so it is refused).
                 let length = try cursor.u64le()
                 guard length <= UInt64(cursor.remaining) else {
                     throw PickleError.frameExceedsInput(offset: at, length: length, available: cursor.remaining)

@@ -309,11 +309,16 @@ final class OpcodeTests: XCTestCase {
                        .wrongType(offset: 7, opcode: .setitem, expected: "dict", found: "list"))
     }
 
-    func testFrameIsOnlyAHint() {
-        // A correct frame, a frame that is shorter than its content, and an oversized one.
+    func testFramesMustTellTheTruth() {
+        // A correct frame; one that an opcode crosses (CPython reads on; ptload refuses); one
+        // inside another; an oversized one.
         let body = int(1) + op(.stop)
         XCTAssertEqual(root(proto() + op(.frame) + u64(UInt64(body.count)) + body)?.intValue, 1)
-        XCTAssertEqual(root(proto() + op(.frame) + u64(1) + body)?.intValue, 1)
+        XCTAssertEqual(root(proto() + op(.frame) + u64(2) + int(1) + op(.frame) + u64(1) + op(.stop))?.intValue, 1)
+        XCTAssertEqual(pickleError(proto() + op(.frame) + u64(1) + body),
+                       .frameOverrun(offset: 11, opcode: .binint1, frameEnd: 12))
+        XCTAssertEqual(pickleError(proto() + op(.frame) + u64(12) + op(.frame) + u64(1) + body),
+                       .frameInsideFrame(offset: 11, frameEnd: 23))
         XCTAssertEqual(pickleError(proto() + op(.frame) + u64(100) + body),
                        .frameExceedsInput(offset: 2, length: 100, available: 3))
         XCTAssertEqual(pickleError(proto() + op(.frame) + u64(.max) + body),
@@ -327,6 +332,8 @@ final class OpcodeTests: XCTestCase {
         XCTAssertEqual(try unpickle(proto(3) + op(.newtrue) + stop).protocol, 3)
         XCTAssertEqual(try unpickle(proto(0) + op(.emptyList) + stop).protocol, 0, "PROTO wins")
         XCTAssertEqual(pickleError(proto(6) + op(.none) + stop), .unsupportedProtocol(6, offset: 0))
+        XCTAssertEqual(pickleError(op(.none) + op(.pop) + proto(2) + op(.none) + stop), .lateProto(offset: 2))
+        XCTAssertEqual(pickleError(proto(2) + proto(2) + op(.none) + stop), .lateProto(offset: 2))
     }
 
     func testBytesConsumedStopsAtStop() throws {
