@@ -180,6 +180,55 @@ final class HostileCheckpointTests: XCTestCase {
         assertRefused(bad.build(), "CRC")
     }
 
+    func testVerifyRecordsFindsACorruptStorageNothingHasRead() throws {
+        var z = ZipBuilder()
+        z.add("ckpt/data.pkl", stateDict())
+        z.add("ckpt/data/0", fourFloats)
+        z.entries.append(.init("ckpt/data/9", [1, 2, 3], crcOverride: 0xDEAD_BEEF))  // referenced by nothing
+        z.add("ckpt/version", "3\n")
+        let c = try load(z.build())
+        XCTAssertThrowsError(try c.verifyRecords()) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.hasPrefix(c.path + ": entry 'ckpt/data/9' has CRC-32"), text)
+        }
+        let good = try load(torchZip(pickle: stateDict(), storages: [("0", fourFloats)]))
+        XCTAssertTrue(try good.verifyRecords())
+    }
+
+    func testBytesAfterStopAreRefused() {
+        // A second pickle hidden after data.pkl's STOP is a payload for some other reader.
+        let hidden = stateDict() + [0x80, 0x02, 0x4E, 0x2E]
+        assertRefused(torchZip(pickle: hidden, storages: [("0", fourFloats)]),
+                      "record 'ckpt/data.pkl' has 4 bytes after the pickle's STOP opcode")
+    }
+
+    func testSharedReferencesCannotExpandTheWalkWithoutLimit() throws {
+        // A tensor in a list of ten references to it, that list ten times in the next, six deep:
+        // a million keys. The walk stops at its step limit with a fixed error.
+        var p = PickleBuilder()
+        p.emptyDict()
+        p.string("w")
+        p.tensorV2("FloatStorage", key: "0", numel: 4, offset: 0, size: [4], stride: [1])
+        p.raw([0x71, 0, 0x30])                // BINPUT 0, POP
+        for level in 1...6 {
+            p.emptyList(); p.mark()
+            for _ in 0..<10 { p.raw([0x68, UInt8(level - 1)]) }   // BINGET
+            p.appends(); p.raw([0x71, UInt8(level)])
+            if level < 6 { p.raw([0x30]) }                       // POP
+        }
+        p.setItem()                           // {'w': <level 6>}
+        p.stop()
+        let bytes = torchZip(pickle: p.bytes, storages: [("0", fourFloats)])
+        let path = temporaryFile(bytes)
+        XCTAssertThrowsError(try Checkpoint.load(path: path, options: LoadOptions(maxWalkSteps: 50_000))) { error in
+            XCTAssertEqual("\(error)", "\(path): walking the pickled value meets more than 50000 containers and tensors (shared references are met once per path); refused as an expansion attack")
+        }
+        // Under the default limit of a million, the same file lists its 10^6 keys.
+        let c = try Checkpoint.load(path: path, options: LoadOptions(maxWalkSteps: 2_000_000))
+        XCTAssertEqual(c.tensors.count, 1_000_000)
+        XCTAssertEqual(c.tensors.last?.key, "w.9.9.9.9.9.9")
+    }
+
     // MARK: rebuild calls
 
     func testRebuildArgumentsAreChecked() {

@@ -23,6 +23,23 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(lines.last, "opaque classes: 0")
     }
 
+    func testListingChecksEveryRecordUnlessTold() throws {
+        XCTAssertTrue(try CLI.run(fixture("lstm_sd.pt")).stdout.contains("\nchecksums: every record's CRC-32 matches\n"))
+        XCTAssertTrue(try CLI.run(fixture("legacy_lstm.pt")).stdout.contains("\nchecksums: none (the legacy format has none)\n"))
+        // A storage whose bytes were changed: refused by default, listed (metadata only) with --skip-crc.
+        let corrupt = fixtureURL("hostile/zip_crc_storage.pt").path
+        CLI.assertRefused(try CLI.run(corrupt), naming: corrupt, "entry 'archive/data/1' has CRC-32")
+        let skipped = try CLI.run(corrupt, "--skip-crc")
+        XCTAssertEqual(skipped.status, 0, skipped.stderr)
+        XCTAssertTrue(skipped.stdout.contains("\nchecksums: not checked (--skip-crc)\n"), skipped.stdout)
+        let json = try CLI.run(fixture("lstm_sd.pt"), "--json")
+        XCTAssertTrue(json.stdout.contains("\"records_checked\" : true"), json.stdout)
+        XCTAssertTrue(json.stdout.contains("\"crc_s\" : "), json.stdout)
+        let r = try CLI.run(corrupt, "--skip-crc", "--verify", fixtureURL("hostile/base_out.npy").path)
+        XCTAssertEqual(r.status, 2)
+        XCTAssertEqual(r.stderr, "ptload: --skip-crc applies to listing; --verify and --output check every record they read\n")
+    }
+
     func testInspectShowsStridesOnlyWhenNotContiguous() throws {
         let r = try CLI.run(fixture("layouts.pt"))
         XCTAssertEqual(r.status, 0, r.stderr)

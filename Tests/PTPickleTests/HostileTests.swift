@@ -212,6 +212,18 @@ final class HostileTests: XCTestCase {
         XCTAssertEqual(u.root.container?.nestingDepth, 6)
     }
 
+    func testKeysThatExpandExponentiallyAreRefused() {
+        // t0 = (), t_k = (t_{k-1}, t_{k-1}): 2^40 leaves in 40 levels, used as a dict key.
+        var bytes: [UInt8] = [0x80, 0x02, 0x7D, 0x29, 0x71, 0]        // PROTO 2, {}, (), BINPUT 0
+        for level in 1...40 {
+            bytes += [0x30, 0x68, UInt8(level - 1), 0x68, UInt8(level - 1), 0x86, 0x71, UInt8(level)]  // POP, GET, GET, TUPLE2, PUT
+        }
+        bytes += [0x4E, 0x73, 0x2E]                                  // None, SETITEM, STOP
+        XCTAssertThrowsError(try unpickle(bytes)) { error in
+            guard case .unhashable(_, .setitem, "tuple")? = error as? PickleError else { return XCTFail("\(error)") }
+        }
+    }
+
     func testExtensionRegistryRefused() {
         XCTAssertEqual(pickleError(proto(2) + op(.ext1) + u8(7) + stop), .extensionRegistry(offset: 2, opcode: .ext1, code: 7))
         XCTAssertEqual(pickleError(proto(2) + op(.ext2) + u16(300) + stop), .extensionRegistry(offset: 2, opcode: .ext2, code: 300))

@@ -20,6 +20,20 @@ final class TensorTests: XCTestCase {
         }
     }
 
+    func testViewsThatRepeatTheirStorageAreMaterializedOnlyUpToTheLimit() throws {
+        // expand(): a stride-0 view of 1 element is read like torch reads it, up to 2^28 elements.
+        let small = try Tensor(storage: storage(1), dtype: .float32, shape: [4, 3], strides: [0, 0], storageOffset: 0)
+        XCTAssertEqual(try small.floats().count, 12)
+        let huge = try Tensor(storage: storage(1), dtype: .float32, shape: [1 << 20, 1 << 20], strides: [0, 0], storageOffset: 0)
+        XCTAssertEqual(huge.elementCount, 1 << 40)
+        for read in [{ _ = try huge.floats() }, { _ = try huge.doubles() }, { _ = try huge.contiguousBytes() }] {
+            XCTAssertThrowsError(try read()) {
+                XCTAssertEqual($0 as? TensorError, .repeatsTooMuch(elements: 1 << 40, storageKey: "0", storageElements: 1,
+                                                                  limit: Tensor.maxRepeatedElements))
+            }
+        }
+    }
+
     func testZeroSizeTensorNeedsNoBytes() throws {
         let t = try Tensor(storage: storage(0), dtype: .float32, shape: [0, 5], strides: [5, 1], storageOffset: 3)
         XCTAssertEqual(t.elementCount, 0)
