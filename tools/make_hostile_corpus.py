@@ -624,6 +624,17 @@ def main():
     pk("pkl_self_reference.pt", "a list that contains itself beside the state dict's tensors", p.bytes(),
        tensors=expect_lstm())
 
+    # A memo slot at index 2^32 - 1 (LONG_BINPUT), read back under a second key: legal, and the
+    # memo must not be an array sized by the index.
+    entries = base_entries()
+    first = entries[0][1]
+    entries[0] = (entries[0][0], lambda p: (first(p), p.raw(b"r" + struct.pack("<I", 0xFFFFFFFF))))
+    entries.append(("alias", lambda p: p.long_get(0xFFFFFFFF)))
+    aliased = expect_lstm()
+    aliased["alias"] = aliased["weight_ih_l0"]
+    pk("pkl_memo_put_huge.pt", "a tensor memoized at index 4,294,967,295 and fetched again as 'alias'",
+       state_dict(entries), tensors=aliased)
+
     # Billion laughs: ten references to a tensor, ten references to that list, ... nine deep.
     p = P(2)
     p.empty_dict().str("w")

@@ -66,6 +66,7 @@ extension HostileCorpusTests {
         "pkl_frame_short.pt",
         "pkl_deep_nesting.pt",
         "pkl_self_reference.pt",
+        "pkl_memo_put_huge.pt",
         "pkl_billion_laughs.pt",
         "pkl_key_dag.pt",
         "ten_persid_short.pt",
@@ -166,6 +167,7 @@ extension HostileCorpusTests {
     func test_pkl_frame_short() throws { try check("pkl_frame_short.pt") }
     func test_pkl_deep_nesting() throws { try check("pkl_deep_nesting.pt") }
     func test_pkl_self_reference() throws { try check("pkl_self_reference.pt") }
+    func test_pkl_memo_put_huge() throws { try check("pkl_memo_put_huge.pt") }
     func test_pkl_billion_laughs() throws { try check("pkl_billion_laughs.pt") }
     func test_pkl_key_dag() throws { try check("pkl_key_dag.pt") }
     func test_ten_persid_short() throws { try check("ten_persid_short.pt") }
