@@ -82,7 +82,10 @@ public final class ThreadPair: @unchecked Sendable {
     }
 
     /// Claims and runs items until none is left: the lowest free one, or the highest.
-    private func work(_ body: (Int) -> Void, fromFront: Bool) {
+    /// `body` is escaping on purpose: with a non-escaping parameter, the worker's call after it
+    /// woke from its semaphore leaked the closure's context now and then (and with it whatever the
+    /// closure captured: a forward pass's buffers), in release and debug builds alike.
+    private func work(_ body: @escaping (Int) -> Void, fromFront: Bool) {
         var state = claimed.load(ordering: .sequentiallyConsistent)
         while state != ~UInt64(0) {
             let free = ~state
