@@ -87,10 +87,9 @@ public final class Checkpoint {
         self.index = index
     }
 
-    /// Checks the CRC-32 of every record of a zip or TorchScript checkpoint now (reading the whole
-    /// file once, without keeping it resident) rather than as each tensor is first read; whether
-    /// the archive holds records nothing refers to makes no difference. Returns false for legacy
-    /// files, whose format has no checksums.
+    /// Checks the CRC-32 of every record of a zip or TorchScript checkpoint, referenced or not, now
+    /// (reading the whole file once, without keeping it resident) rather than as each tensor is
+    /// first read. Returns false for legacy files, whose format has no checksums.
     /// - Throws: `CheckpointError` naming the first record whose bytes do not match their header.
     @discardableResult
     public func verifyRecords() throws -> Bool {
