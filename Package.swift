@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "PTPickleTests", dependencies: ["PTPickle"]),
         .testTarget(name: "PTTensorTests", dependencies: ["PTTensor"]),
         .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint", "PTTestSupport"]),
-        .testTarget(name: "PTNNTests", dependencies: ["PTNN", "PTKernels", "PTNumpy", "PTTestSupport"]),
+        .testTarget(name: "PTNNTests", dependencies: ["PTNN", "PTKernels", "PTKernelsAVX512", "PTNumpy", "PTTestSupport"]),
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTNumpy", "PTTestSupport"]),
         .testTarget(name: "PTLoadCLITests", dependencies: ["PTTestSupport"]),

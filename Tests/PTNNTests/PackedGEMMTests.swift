@@ -1,0 +1,40 @@
+import PTKernels
+import PTKernelsAVX512
+import XCTest
+
+/// The AVX-512 packed product against a plain triple loop, for every row kernel and its
+/// leftovers, k below, at and above the 256-wide cache block, and weights whose row count is
+/// not a multiple of the 32-column panel pair.
+final class PackedGEMMTests: XCTestCase {
+    func testMatchesThePlainProduct() throws {
+        try XCTSkipUnless(CPUFeatures.hasAVX512, "needs AVX-512")
+        var seed: UInt64 = 42
+        func next() -> Float {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(seed >> 40) % 2001 - 1000) / 1000
+        }
+        for (rows, k) in [(48, 7), (64, 256), (40, 300), (96, 513)] {
+            let weight = (0..<(rows * k)).map { _ in next() }
+            let packed = weight.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: rows, k: k) }
+            for m in [1, 2, 3, 5, 6, 7, 8, 9, 14, 16, 17, 32, 33, 200, 389] {
+                let a = (0..<(m * k)).map { _ in next() }
+                let ldc = packed.paddedRows
+                var c = [Float](repeating: .nan, count: m * ldc)
+                a.withUnsafeBufferPointer { a in
+                    c.withUnsafeMutableBufferPointer { c in
+                        packedGEMM(m: m, a: a.baseAddress!, lda: k, w: packed, panelPairs: 0..<(packed.panelCount / 2),
+                                   c: c.baseAddress!, ldc: ldc)
+                    }
+                }
+                for i in 0..<m {
+                    for r in 0..<rows {
+                        var sum: Double = 0
+                        for kk in 0..<k { sum += Double(a[i * k + kk]) * Double(weight[r * k + kk]) }
+                        XCTAssertEqual(Double(c[i * ldc + r]), sum, accuracy: 1e-4 * Double(k), "rows \(rows), k \(k), m \(m), [\(i), \(r)]")
+                    }
+                    for r in rows..<ldc { XCTAssertEqual(c[i * ldc + r], 0, "padding column \(r)") }
+                }
+            }
+        }
+    }
+}
