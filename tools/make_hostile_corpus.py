@@ -230,11 +230,6 @@ def torch_zip(members=None, **kw):
     return zip_bytes(entries_of(archive() if members is None else members), **kw)
 
 
-def offset_of(blob, needle, start=0):
-    i = blob.index(needle, start)
-    return i
-
-
 # ----------------------------------------------------------------------------------------
 # .npy / .npz
 
