@@ -32,6 +32,7 @@ run: build
 # The whole test suite (unit, golden fixtures, hostile files, CLI black-box).
 test: deps
 	$(SWIFT) build --product ptload
+	$(SWIFT) build --product peak-rss
 	$(SWIFT) test --disable-swift-testing
 
 # Regenerates Fixtures/ with real PyTorch (needs a venv: python3 -m venv /tmp/torch-venv &&

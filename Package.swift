@@ -74,6 +74,8 @@ let package = Package(
         ),
         // Byte-level builders for test inputs (zip archives, pickles); used by tests only.
         .target(name: "PTTestSupport", dependencies: ["PTZip"], path: "Tests/PTTestSupport"),
+        // Runs a command and reports its own peak RSS and CPU time; used by the CLI tests only.
+        .executableTarget(name: "peak-rss", path: "Tests/PeakRSS"),
         .testTarget(name: "PTZipTests", dependencies: ["PTZip"]),
         .testTarget(name: "PTPickleTests", dependencies: ["PTPickle"]),
         .testTarget(name: "PTTensorTests", dependencies: ["PTTensor"]),

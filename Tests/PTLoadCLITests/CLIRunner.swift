@@ -7,7 +7,7 @@ enum CLI {
     /// `make test` builds the binary before the tests; a missing one is a failure, not a skip.
     struct NotBuilt: Error, CustomStringConvertible {
         let path: String
-        var description: String { "ptload is not built at \(path): run `make test`, which builds it first" }
+        var description: String { "\(path) is not built: run `make test`, which builds it first" }
     }
 
     struct Result {
@@ -60,7 +60,7 @@ enum CLI {
 }
 
 extension CLI {
-    /// A run with what it cost: the child's own peak resident set and CPU time (from `wait4`).
+    /// A run with what it cost: the child's own peak resident set and CPU time.
     struct Measured {
         let result: Result
         let peakRSSBytes: Int
@@ -68,17 +68,23 @@ extension CLI {
         let wallSeconds: Double
     }
 
-    /// Runs the binary with `arguments` as `run` does, through posix_spawn and wait4 so that the
-    /// child's resource usage is its own (Foundation's Process does not report it). Output goes
-    /// to temporary files, so a large listing cannot fill a pipe.
+    /// The `peak-rss` helper (Tests/PeakRSS), built beside the binary by `make test`.
+    static let peakRSS: URL = binary.deletingLastPathComponent().appendingPathComponent("peak-rss")
+
+    /// Runs the binary with `arguments` as `run` does, under the `peak-rss` helper, which reports
+    /// the binary's own peak RSS and CPU time. (The runner's own wait4 cannot: a child of this
+    /// process starts as this process's address space, and Linux keeps that high-water mark across
+    /// exec, so every child would report the test runner's peak.) Output goes to temporary files,
+    /// so a large listing cannot fill a pipe.
     static func runMeasured(_ arguments: [String]) throws -> Measured {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
-            throw NotBuilt(path: Self.binary.path)
+        for program in [Self.binary, Self.peakRSS] where !FileManager.default.isExecutableFile(atPath: program.path) {
+            throw NotBuilt(path: program.path)
         }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ptload-measured-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let outPath = folder.appendingPathComponent("stdout").path, errPath = folder.appendingPathComponent("stderr").path
+        let reportPath = folder.appendingPathComponent("usage").path
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -86,22 +92,28 @@ extension CLI {
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
 
-        let argv = ([Self.binary.path] + arguments).map { strdup($0) } + [nil]
+        let argv = ([Self.peakRSS.path, reportPath, Self.binary.path] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var pid: pid_t = 0
         let start = DispatchTime.now().uptimeNanoseconds
-        let spawned = posix_spawn(&pid, Self.binary.path, &actions, nil, argv, environ)
+        let spawned = posix_spawn(&pid, Self.peakRSS.path, &actions, nil, argv, environ)
         guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
         var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         // WIFEXITED / WEXITSTATUS, spelled out (the C macros are not imported); a signal is 128 + n.
         let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        struct NoReport: Error, CustomStringConvertible {
+            let description: String
+        }
+        let report = (try? String(contentsOfFile: reportPath, encoding: .utf8)) ?? ""
+        let fields = report.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        guard fields.count == 2, let kib = Int(fields[0]), let cpu = Double(fields[1]) else {
+            throw NoReport(description: "peak-rss wrote no usage (exit \(exitStatus)): '\(report)'")
+        }
         let stdout = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         return Measured(result: Result(status: exitStatus, stdout: stdout, stderr: stderr),
-                        peakRSSBytes: usage.ru_maxrss * 1024, cpuSeconds: cpu, wallSeconds: wall)
+                        peakRSSBytes: kib * 1024, cpuSeconds: cpu, wallSeconds: wall)
     }
 }

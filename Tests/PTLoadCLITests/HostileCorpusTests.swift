@@ -106,6 +106,19 @@ final class HostileCorpusTests: XCTestCase {
         }
     }
 
+    /// The measurement is ptload's own, not the test runner's: with the runner's resident set well
+    /// past the limit, a small file still measures far below it.
+    func testPeakRSSIsTheChildsOwnNotTheRunners() throws {
+        let ballast = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * Self.maxRSSBytes, alignment: 4096)
+        defer { ballast.deallocate() }
+        for page in stride(from: 0, to: ballast.count, by: 4096) { ballast[page] = 1 }
+        let run = try CLI.runMeasured([Self.folder.appendingPathComponent("base_lstm.pt").path])
+        XCTAssertEqual(run.result.status, 0, run.result.stderr)
+        XCTAssertLessThan(run.peakRSSBytes, Self.maxRSSBytes / 2, "peak RSS \(run.peakRSSBytes >> 20) MB")
+        XCTAssertGreaterThan(run.peakRSSBytes, 1 << 20)
+        XCTAssertGreaterThan(run.cpuSeconds, 0)
+    }
+
     /// The generated methods and the corpus list the same cases, and torch's verdicts cover it.
     func testEveryCorpusFileHasATest() throws {
         XCTAssertFalse(Self.cases.isEmpty, "Fixtures/hostile/expected.json is missing or unreadable")

@@ -1,0 +1,38 @@
+// peak-rss REPORT PROGRAM [ARGUMENT…]
+//
+// Runs PROGRAM with the arguments (stdin, stdout and stderr inherited), waits for it, writes
+// "<peak RSS in KiB> <CPU seconds>" to REPORT, and exits with PROGRAM's status (128 + n for a
+// signal). Used by the CLI tests to measure ptload alone.
+//
+// Why a separate process: Linux carries a process's RSS high-water mark across exec, and a child
+// spawned (forked or vforked) from the test runner starts out as that runner's address space, so
+// wait4 in the runner reports the runner's own peak for every child. This helper is small; the
+// peak its child inherits from it is a few MB, and what wait4 reports here is ptload's.
+import Glibc
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 3 else {
+    fputs("usage: peak-rss REPORT PROGRAM [ARGUMENT…]\n", stderr)
+    exit(64)
+}
+let report = arguments[1]
+let argv = arguments.dropFirst(2).map { strdup($0) } + [nil]
+var pid: pid_t = 0
+let spawned = posix_spawn(&pid, arguments[2], nil, nil, argv, environ)
+guard spawned == 0 else {
+    fputs("peak-rss: cannot run \(arguments[2]): \(String(cString: strerror(spawned)))\n", stderr)
+    exit(127)
+}
+var status: Int32 = 0
+var usage = rusage()
+while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+    + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+guard let file = fopen(report, "w") else {
+    fputs("peak-rss: cannot write \(report)\n", stderr)
+    exit(70)
+}
+fputs("\(usage.ru_maxrss) \(cpu)\n", file)
+fclose(file)
+// WIFEXITED / WEXITSTATUS spelled out (the C macros are not imported).
+exit((status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F))
