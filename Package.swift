@@ -3,9 +3,10 @@
 //
 // Dependencies point one way:
 //   CLibzip ← PTZip ← PTCheckpoint ← PTNN ← PTVerify ← ptload
-//   PTPickle, PTTensor ← PTCheckpoint;  COpenBLAS, PTKernelsAVX512 ← PTKernels ← PTNN;
+//   PTPickle, PTTensor ← PTCheckpoint;  CPrefetch ← PTKernelsAVX512;  COpenBLAS, PTKernelsAVX512 ← PTKernels ← PTNN;
 //   PTZip, PTTensor ← PTNumpy ← PTVerify
-// Only PTZip imports libzip/zlib and only PTKernels imports OpenBLAS; nothing above them touches C.
+// Only PTZip imports libzip/zlib, only PTKernels imports OpenBLAS and only PTKernelsAVX512 imports
+// CPrefetch (one inline prefetch instruction); nothing above them touches C.
 import PackageDescription
 
 let package = Package(
@@ -47,7 +48,9 @@ let package = Package(
         // Packed matrix products and fused gate kernels compiled for AVX-512. Only ever called
         // after PTKernels has checked the CPU (CPUFeatures.hasAVX512).
         // (LLVM's tuning for that CPU prefers 256-bit loops; the gate loops run faster at 512.)
-        .target(name: "PTKernelsAVX512", swiftSettings: [
+        // A header-only module: the prefetch instruction, which Swift cannot spell.
+        .systemLibrary(name: "CPrefetch"),
+        .target(name: "PTKernelsAVX512", dependencies: ["CPrefetch"], swiftSettings: [
             .unsafeFlags(["-target-cpu", "skylake-avx512", "-Xllvm", "-force-vector-width=16"]),
         ]),
         // Matrix products and activations: the only Swift target that imports COpenBLAS.

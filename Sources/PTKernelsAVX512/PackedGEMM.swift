@@ -1,6 +1,8 @@
 // Compiled with -target-cpu skylake-avx512 (see Package.swift): nothing here may run before
 // PTKernels has checked that the CPU has AVX-512 (`CPUFeatures.hasAVX512`).
 
+import CPrefetch
+
 public typealias Float16x = SIMD16<Float>
 
 /// A weight matrix `W: [rows, k]` (PyTorch's layout) repacked once, at load time, into panels of
@@ -39,6 +41,10 @@ public struct PackedWeights {
 ///
 /// Blocked for the caches: 256 of k at a time (a panel pair's chunk, 32 KB, stays in L1),
 /// 6 rows × 32 columns of accumulators in registers, then 4, 2 and 1 for the rows left over.
+/// While the row kernels run over one chunk, they prefetch the next one (the next panel pair, or
+/// the first at the next k), a slice per kernel call: a recurrent step's W_hh (4–16 MB on the
+/// benchmark shapes) comes from L3 or memory every step, and without this the first row kernel
+/// on each chunk waits for it (≈200 instead of ≈245 GFLOP/s a core at m = 64 from memory).
 /// - Parameters:
 ///   - a: `[m, w.k]`, row stride `lda`.
 ///   - c: row stride `ldc` ≥ `w.paddedRows`; overwritten in the columns of `panelPairs`.
@@ -53,6 +59,10 @@ public func packedGEMM(m: Int, a: UnsafePointer<Float>, lda: Int, w: PackedWeigh
             return
         }
         let kc = 256
+        // Row-kernel calls per chunk that prefetch: the 6-row calls and a 4-row one for what is
+        // left. (The 2- and 1-row kernels do not: they are bound by their loads already, and
+        // prefetching in them cost 10% at batch 1 and 25% at batch 3.)
+        let calls = max(1, m / 6 + (m % 6 >= 4 ? 1 : 0))
         var k0 = 0
         while k0 < k {
             let kLen = min(kc, k - k0)
@@ -60,15 +70,25 @@ public func packedGEMM(m: Int, a: UnsafePointer<Float>, lda: Int, w: PackedWeigh
             for q in panelPairs {
                 let b0 = base + (2 * q * k + k0) * 16
                 let b1 = base + ((2 * q + 1) * k + k0) * 16
+                // The chunk read after this one, split into one slice of lines per kernel call.
+                let (nextPair, nextK) = q + 1 < panelPairs.upperBound ? (q + 1, k0) : (panelPairs.lowerBound, k0 + kLen)
+                let nextLen = nextK < k ? min(kc, k - nextK) : 0
+                let slice = (nextLen + calls - 1) / calls
+                var call = 0
+                func prefetch() -> Prefetch {
+                    let from = min(call * slice, nextLen)
+                    call += 1
+                    return Prefetch(offset: (2 * (nextPair - q) * k + nextK - k0 + from) * 16, lines: min(slice, nextLen - from))
+                }
                 var i = 0
                 while i + 6 <= m {
                     kernel6(a: a + i * lda + k0, lda: lda, b0: b0, b1: b1, kLen: kLen,
-                            c: c + i * ldc + q * 32, ldc: ldc, first: first)
+                            c: c + i * ldc + q * 32, ldc: ldc, first: first, prefetch: prefetch())
                     i += 6
                 }
                 if i + 4 <= m {
                     kernel4(a: a + i * lda + k0, lda: lda, b0: b0, b1: b1, kLen: kLen,
-                            c: c + i * ldc + q * 32, ldc: ldc, first: first)
+                            c: c + i * ldc + q * 32, ldc: ldc, first: first, prefetch: prefetch())
                     i += 4
                 }
                 if i + 2 <= m {
@@ -81,6 +101,23 @@ public func packedGEMM(m: Int, a: UnsafePointer<Float>, lda: Int, w: PackedWeigh
                 }
             }
             k0 += kLen
+        }
+    }
+}
+
+/// Lines `0 ..< lines` of the chunk after a kernel's own for it to prefetch, one line of each
+/// panel per k step: the lines `offset` floats past the ones the kernel reads. (One offset for
+/// both panels: the next chunk is two panels on, or a chunk further along both, so the distance
+/// is the same; a register saved in a kernel that uses nearly all of them.)
+private struct Prefetch {
+    let offset: Int
+    let lines: Int
+
+    @inline(__always)
+    func callAsFunction(_ line: Int, _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>) {
+        if line < lines {
+            ptload_prefetch(b0 + (line &* 16 &+ offset))
+            ptload_prefetch(b1 + (line &* 16 &+ offset))
         }
     }
 }
@@ -101,14 +138,15 @@ private func store(_ v: Float16x, _ p: UnsafeMutablePointer<Float>, accumulate: 
 }
 
 /// 6 rows × 32 columns; 12 accumulators, 2 panel loads and 6 broadcasts per k.
-@inline(__always)
+@inline(never)
 private func kernel6(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>, b1: UnsafePointer<Float>, kLen: Int,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, first: Bool) {
+                     c: UnsafeMutablePointer<Float>, ldc: Int, first: Bool, prefetch: Prefetch) {
     var c00 = Float16x(), c01 = Float16x(), c10 = Float16x(), c11 = Float16x(), c20 = Float16x(), c21 = Float16x()
     var c30 = Float16x(), c31 = Float16x(), c40 = Float16x(), c41 = Float16x(), c50 = Float16x(), c51 = Float16x()
     let a0 = a, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda
     for kk in 0..<kLen {
-        let v0 = load(b0 + kk * 16), v1 = load(b1 + kk * 16)
+        prefetch(kk, b0, b1)
+        let v0 = load(b0 + kk &* 16), v1 = load(b1 + kk &* 16)
         var x = Float16x(repeating: a0[kk]); c00.addProduct(x, v0); c01.addProduct(x, v1)
         x = Float16x(repeating: a1[kk]); c10.addProduct(x, v0); c11.addProduct(x, v1)
         x = Float16x(repeating: a2[kk]); c20.addProduct(x, v0); c21.addProduct(x, v1)
@@ -136,10 +174,10 @@ private func kernel1(a: UnsafePointer<Float>, b0: UnsafePointer<Float>, b1: Unsa
     while kk + 4 <= kLen {
         let w = Float16x(repeating: a[kk]), x = Float16x(repeating: a[kk + 1])
         let y = Float16x(repeating: a[kk + 2]), z = Float16x(repeating: a[kk + 3])
-        p0.addProduct(w, load(b0 + kk * 16)); p1.addProduct(w, load(b1 + kk * 16))
-        q0.addProduct(x, load(b0 + (kk + 1) * 16)); q1.addProduct(x, load(b1 + (kk + 1) * 16))
-        r0.addProduct(y, load(b0 + (kk + 2) * 16)); r1.addProduct(y, load(b1 + (kk + 2) * 16))
-        s0.addProduct(z, load(b0 + (kk + 3) * 16)); s1.addProduct(z, load(b1 + (kk + 3) * 16))
+        p0.addProduct(w, load(b0 + kk &* 16)); p1.addProduct(w, load(b1 + kk &* 16))
+        q0.addProduct(x, load(b0 + (kk + 1) &* 16)); q1.addProduct(x, load(b1 + (kk + 1) &* 16))
+        r0.addProduct(y, load(b0 + (kk + 2) &* 16)); r1.addProduct(y, load(b1 + (kk + 2) &* 16))
+        s0.addProduct(z, load(b0 + (kk + 3) &* 16)); s1.addProduct(z, load(b1 + (kk + 3) &* 16))
         kk += 4
     }
     while kk < kLen {
@@ -160,8 +198,8 @@ private func kernel2(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>
     let a0 = a, a1 = a + lda
     var kk = 0
     while kk + 2 <= kLen {
-        let v0 = load(b0 + kk * 16), v1 = load(b1 + kk * 16)
-        let w0 = load(b0 + (kk + 1) * 16), w1 = load(b1 + (kk + 1) * 16)
+        let v0 = load(b0 + kk &* 16), v1 = load(b1 + kk &* 16)
+        let w0 = load(b0 + (kk + 1) &* 16), w1 = load(b1 + (kk + 1) &* 16)
         var x = Float16x(repeating: a0[kk]); c00.addProduct(x, v0); c01.addProduct(x, v1)
         x = Float16x(repeating: a1[kk]); c10.addProduct(x, v0); c11.addProduct(x, v1)
         x = Float16x(repeating: a0[kk + 1]); d00.addProduct(x, w0); d01.addProduct(x, w1)
@@ -179,14 +217,15 @@ private func kernel2(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>
 }
 
 /// Four rows × 32 columns (eight accumulators).
-@inline(__always)
+@inline(never)
 private func kernel4(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>, b1: UnsafePointer<Float>, kLen: Int,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, first: Bool) {
+                     c: UnsafeMutablePointer<Float>, ldc: Int, first: Bool, prefetch: Prefetch) {
     var c00 = Float16x(), c01 = Float16x(), c10 = Float16x(), c11 = Float16x()
     var c20 = Float16x(), c21 = Float16x(), c30 = Float16x(), c31 = Float16x()
     let a0 = a, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
     for kk in 0..<kLen {
-        let v0 = load(b0 + kk * 16), v1 = load(b1 + kk * 16)
+        prefetch(kk, b0, b1)
+        let v0 = load(b0 + kk &* 16), v1 = load(b1 + kk &* 16)
         var x = Float16x(repeating: a0[kk]); c00.addProduct(x, v0); c01.addProduct(x, v1)
         x = Float16x(repeating: a1[kk]); c10.addProduct(x, v0); c11.addProduct(x, v1)
         x = Float16x(repeating: a2[kk]); c20.addProduct(x, v0); c21.addProduct(x, v1)

@@ -37,4 +37,34 @@ final class PackedGEMMTests: XCTestCase {
             }
         }
     }
+
+    /// A range of panel pairs (how a step is split between threads and gates) writes exactly its
+    /// own 32-column groups, whichever pair comes next in the range or wraps to its start.
+    func testAPanelPairRangeWritesOnlyItsColumns() throws {
+        try XCTSkipUnless(CPUFeatures.hasAVX512, "needs AVX-512")
+        let rows = 160, k = 600, m = 13
+        let weight = (0..<(rows * k)).map { Float(($0 * 7919) % 211) / 211 - 0.5 }
+        let a = (0..<(m * k)).map { Float(($0 * 104729) % 97) / 97 - 0.5 }
+        let packed = weight.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: rows, k: k) }
+        let ldc = packed.paddedRows
+        for pairs in [1..<3, 2..<5, 4..<5, 0..<1] {
+            var c = [Float](repeating: .nan, count: m * ldc)
+            a.withUnsafeBufferPointer { a in
+                c.withUnsafeMutableBufferPointer { c in
+                    packedGEMM(m: m, a: a.baseAddress!, lda: k, w: packed, panelPairs: pairs, c: c.baseAddress!, ldc: ldc)
+                }
+            }
+            for i in 0..<m {
+                for column in 0..<ldc {
+                    if pairs.contains(column / 32) {
+                        var sum: Double = 0
+                        for kk in 0..<k { sum += Double(a[i * k + kk]) * Double(weight[column * k + kk]) }
+                        XCTAssertEqual(Double(c[i * ldc + column]), sum, accuracy: 1e-3, "pairs \(pairs), [\(i), \(column)]")
+                    } else {
+                        XCTAssertTrue(c[i * ldc + column].isNaN, "pairs \(pairs) wrote column \(column)")
+                    }
+                }
+            }
+        }
+    }
 }
