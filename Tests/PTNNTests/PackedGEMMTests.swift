@@ -1,5 +1,5 @@
 import PTKernels
-import PTKernelsAVX512
+@testable import PTKernelsAVX512
 import XCTest
 
 /// The AVX-512 packed product against a plain triple loop, for every row kernel and its
@@ -63,6 +63,36 @@ final class PackedGEMMTests: XCTestCase {
                     } else {
                         XCTAssertTrue(c[i * ldc + column].isNaN, "pairs \(pairs) wrote column \(column)")
                     }
+                }
+            }
+        }
+    }
+
+    /// Every cache-blocking regime of `chunkLength`: steps (m ≤ 64, k in chunks of 128), the
+    /// middle (256), and an output block past 1 MB (k whole up to 1,024, then the rest).
+    func testEveryChunkLengthRegime() throws {
+        try XCTSkipUnless(CPUFeatures.hasAVX512, "needs AVX-512")
+        XCTAssertEqual(chunkLength(m: 64, k: 1030, columns: 256), 128)
+        XCTAssertEqual(chunkLength(m: 200, k: 1030, columns: 256), 256)
+        XCTAssertEqual(chunkLength(m: 1030, k: 1030, columns: 256), 1024)
+        let rows = 256, k = 1030
+        let weight = (0..<(rows * k)).map { Float(($0 * 7919) % 211) / 211 - 0.5 }
+        let packed = weight.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: rows, k: k) }
+        let ldc = packed.paddedRows
+        for m in [64, 200, 1030] {
+            let a = (0..<(m * k)).map { Float(($0 * 104729) % 97) / 97 - 0.5 }
+            var c = [Float](repeating: .nan, count: m * ldc)
+            a.withUnsafeBufferPointer { a in
+                c.withUnsafeMutableBufferPointer { c in
+                    packedGEMM(m: m, a: a.baseAddress!, lda: k, w: packed, panelPairs: 0..<(packed.panelCount / 2),
+                               c: c.baseAddress!, ldc: ldc)
+                }
+            }
+            for i in stride(from: 0, to: m, by: 17) {
+                for r in 0..<rows {
+                    var sum: Double = 0
+                    for kk in 0..<k { sum += Double(a[i * k + kk]) * Double(weight[r * k + kk]) }
+                    XCTAssertEqual(Double(c[i * ldc + r]), sum, accuracy: 1e-3, "m \(m), [\(i), \(r)]")
                 }
             }
         }
