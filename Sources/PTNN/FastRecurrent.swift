@@ -74,6 +74,9 @@ final class FastRecurrent {
         self.layers = layers
     }
 
+    /// Working memory kept between calls (one workspace per concurrent call).
+    private let workspaces = Workspaces()
+
     /// Threads for the forward pass: 2 on machines with two or more cores, 1 with `--threads 1`.
     static var threads: Int = min(2, max(1, System.coreCount))
 
@@ -96,19 +99,29 @@ final class FastRecurrent {
         // Active rows per step: #{b : length_b > t}.
         let active: [Int] = (0..<steps).map { t in sortedLengths.map { ls in ls.filter { $0 > t }.count } ?? batch }
 
+        let workspace = workspaces.take(directions: directions)
+        defer { workspaces.give(workspace) }
         var output: [Float] = []
         for (l, weights) in layers.enumerated() {
             let inSize = l == 0 ? config.inputSize : hidden * directions
             let count = steps * batch * hidden * directions
-            // Every element is written unless sequences end early, whose padding must read zero.
-            output = lengths == nil
-                ? [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
-                : [Float](repeating: 0, count: count)
+            if l + 1 < layers.count {
+                // A layer between others writes into the workspace's spare array: the pages of
+                // the last call's, not fresh ones. (The array last used as input is not spare
+                // until this layer has read it.)
+                output = workspace.takeLayerOutput(count: count, zeroed: lengths != nil)
+            } else {
+                // Every element is written unless sequences end early, whose padding must read zero.
+                output = lengths == nil
+                    ? [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+                    : [Float](repeating: 0, count: count)
+            }
             let runs = (0..<directions).map { d in
                 DirectionRun(config: config, blocks: blocks, weights: weights[d], reverse: d == 1, column: d * hidden,
                              steps: steps, batch: batch, inSize: inSize, active: active,
                              h0: h0Sorted.map { Array($0[((l * directions + d) * batch * hidden)..<((l * directions + d + 1) * batch * hidden)]) },
-                             c0: c0Sorted.map { Array($0[((l * directions + d) * batch * hidden)..<((l * directions + d + 1) * batch * hidden)]) })
+                             c0: c0Sorted.map { Array($0[((l * directions + d) * batch * hidden)..<((l * directions + d + 1) * batch * hidden)]) },
+                             buffers: workspace.directions[d])
             }
             input.withUnsafeBufferPointer { inp in
                 output.withUnsafeMutableBufferPointer { out in
@@ -130,12 +143,65 @@ final class FastRecurrent {
                     cN?.replaceSubrange((state * batch * hidden)..<((state + 1) * batch * hidden), with: run.finalC())
                 }
             }
+            if l > 0 { workspace.giveLayerOutput(input) }
             input = output
         }
         let inverse = inversePermutation(order)
         return (permuteRows(output, rows: steps, batch: batch, width: hidden * directions, order: inverse),
                 permuteRows(hN, rows: stateCount, batch: batch, width: hidden, order: inverse),
                 cN.map { permuteRows($0, rows: stateCount, batch: batch, width: hidden, order: inverse) })
+    }
+}
+
+/// What one forward pass writes besides its result: each direction's buffers and the outputs of
+/// the layers before the last. Kept between calls, so that steady-state calls fault in no pages.
+final class Workspace: @unchecked Sendable {
+    private(set) var directions: [DirectionBuffers] = []
+    private var spareOutputs: [[Float]] = []
+
+    func reserve(directions count: Int) {
+        while directions.count < count { directions.append(DirectionBuffers()) }
+    }
+
+    /// An array of `count` floats for a layer's output, from the spares when one is there;
+    /// zeroed when asked, otherwise with whatever the last call left.
+    func takeLayerOutput(count: Int, zeroed: Bool) -> [Float] {
+        guard var array = spareOutputs.popLast() else {
+            return zeroed ? [Float](repeating: 0, count: count)
+                          : [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        }
+        if array.count != count {
+            array.removeAll(keepingCapacity: true)
+            array.append(contentsOf: repeatElement(0, count: count))
+        } else if zeroed {
+            array.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        }
+        return array
+    }
+
+    func giveLayerOutput(_ array: [Float]) {
+        if spareOutputs.count < 2 { spareOutputs.append(array) }
+    }
+}
+
+/// Workspaces for concurrent forward passes on one module: each call takes one (or makes one)
+/// and gives it back; at most two are kept.
+final class Workspaces: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [Workspace] = []
+
+    func take(directions: Int) -> Workspace {
+        lock.lock()
+        let workspace = free.popLast() ?? Workspace()
+        lock.unlock()
+        workspace.reserve(directions: directions)
+        return workspace
+    }
+
+    func give(_ workspace: Workspace) {
+        lock.lock()
+        if free.count < 2 { free.append(workspace) }
+        lock.unlock()
     }
 }
 

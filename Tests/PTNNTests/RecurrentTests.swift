@@ -96,6 +96,52 @@ final class RecurrentTests: XCTestCase {
         }
     }
 
+    /// One module, many calls: the working memory kept between calls (FastRecurrent's
+    /// workspaces) carries nothing from one call into the next. A call on the reference, one on a
+    /// shorter input without lengths, and the reference again give the first call's outputs bit
+    /// for bit, and the middle call gives what a freshly loaded module gives.
+    func testRepeatedCallsOnOneModuleAreIndependent() throws {
+        let cases = try Self.cases().filter { c in
+            (c["expect_exit"] as? Int) == 0 && (c["module"] as? String) == "" && (c["dtype"] as? String) == "float32"
+                && ((c["config"] as? [String: Any])?["batch_first"] as? Bool) == false && (c["unbatched"] as? Bool) == false
+        }
+        XCTAssertFalse(cases.isEmpty)
+        var multiLayerWithLengths = 0
+        for c in cases {
+            let name = "\(c["name"] ?? "")"
+            let model = try checkpoint(try XCTUnwrap(c["model"] as? String))
+            let prefix = try ModuleLocator.soleRecurrent(in: model)
+            func load() throws -> Recurrent<Float> {
+                let config = try RecurrentConfig.infer(prefix: prefix, in: model, options: ModuleOptions())
+                var weights = WeightMap(model, prefix: prefix, moduleName: config.description)
+                return try Recurrent<Float>(config: config, weights: &weights)
+            }
+            let module = try load()
+            let r = try reference(try XCTUnwrap(c["reference"] as? String))
+            let input = try Dense<Float>(XCTUnwrap(r["input"]))
+            guard input.rank == 3 else { continue }  // cells: one step, nothing kept
+            let h0 = try r["h0"].map { try Dense<Float>($0) }, c0 = try r["c0"].map { try Dense<Float>($0) }
+            let lengths = try r["lengths"].map { try $0.doubles().map { Int($0) } }
+            if lengths != nil && module.config.numLayers > 1 { multiLayerWithLengths += 1 }
+
+            let first = try module.forward(input, h0: h0, c0: c0, lengths: lengths)
+            let steps = max(1, input.shape[0] / 2)
+            let shorter = Dense<Float>(shape: [steps] + input.shape.dropFirst(),
+                                       values: Array(input.values[0..<(steps * input.shape[1] * input.shape[2])]))
+            let middle = try module.forward(shorter)
+            let again = try module.forward(input, h0: h0, c0: c0, lengths: lengths)
+            let fresh = try load().forward(shorter)
+
+            XCTAssertEqual(again.output, first.output, name)
+            XCTAssertEqual(again.hN, first.hN, name)
+            XCTAssertEqual(again.cN, first.cN, name)
+            XCTAssertEqual(middle.output, fresh.output, name)
+            XCTAssertEqual(middle.hN, fresh.hN, name)
+            XCTAssertEqual(middle.cN, fresh.cN, name)
+        }
+        XCTAssertGreaterThan(multiLayerWithLengths, 0, "no multi-layer case with lengths among the fixtures")
+    }
+
     // MARK: strict loading
 
     func lstmCheckpoint(_ mutate: (inout [String: [Float]], inout [String: [Int]]) -> Void) throws -> Checkpoint {
