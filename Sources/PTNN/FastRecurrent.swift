@@ -113,7 +113,10 @@ final class FastRecurrent {
             } else {
                 // Every element is written unless sequences end early, whose padding must read zero.
                 output = lengths == nil
-                    ? [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+                    ? [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                        adviseHugePages(buffer)
+                        initialized = count
+                    }
                     : [Float](repeating: 0, count: count)
             }
             let runs = (0..<directions).map { d in
@@ -222,6 +225,17 @@ func inversePermutation(_ order: [Int]) -> [Int] {
     var inverse = [Int](repeating: 0, count: order.count)
     for (s, b) in order.enumerated() { inverse[b] = s }
     return inverse
+}
+
+/// Asks the kernel to back the 2 MB-aligned interior of `buffer` with huge pages when it faults
+/// them in (THP "madvise" mode): a large fresh output then takes a few faults, not thousands.
+func adviseHugePages(_ buffer: UnsafeMutableBufferPointer<Float>) {
+    guard let base = buffer.baseAddress, buffer.count * 4 >= 4 << 20 else { return }
+    let huge = 2 << 20
+    let start = (Int(bitPattern: base) + huge - 1) / huge * huge
+    let end = (Int(bitPattern: base + buffer.count)) / huge * huge
+    guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    _ = madvise(pointer, end - start, MADV_HUGEPAGE)
 }
 
 enum System {
