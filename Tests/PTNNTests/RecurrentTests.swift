@@ -142,6 +142,50 @@ final class RecurrentTests: XCTestCase {
         XCTAssertGreaterThan(multiLayerWithLengths, 0, "no multi-layer case with lengths among the fixtures")
     }
 
+    /// Calls from several threads at once on one module each get their own working memory:
+    /// every result equals the one a lone call gives.
+    func testConcurrentCallsOnOneModule() throws {
+        let cases = try Self.cases().filter { c in
+            (c["expect_exit"] as? Int) == 0 && (c["module"] as? String) == "" && (c["dtype"] as? String) == "float32"
+                && ((c["config"] as? [String: Any])?["batch_first"] as? Bool) == false && (c["unbatched"] as? Bool) == false
+                && ((c["config"] as? [String: Any])?["num_layers"] as? Int ?? 1) > 1
+        }
+        let c = try XCTUnwrap(cases.first, "no multi-layer case among the fixtures")
+        let model = try checkpoint(try XCTUnwrap(c["model"] as? String))
+        let prefix = try ModuleLocator.soleRecurrent(in: model)
+        let config = try RecurrentConfig.infer(prefix: prefix, in: model, options: ModuleOptions())
+        var weights = WeightMap(model, prefix: prefix, moduleName: config.description)
+        let module = try Recurrent<Float>(config: config, weights: &weights)
+        let r = try reference(try XCTUnwrap(c["reference"] as? String))
+        // The reference input repeated along time, so that calls last long enough to overlap.
+        let short = try Dense<Float>(XCTUnwrap(r["input"]))
+        let input = Dense<Float>(shape: [short.shape[0] * 200] + short.shape.dropFirst(),
+                                 values: Array(repeatElement(short.values, count: 200).joined()))
+        let h0 = try r["h0"].map { try Dense<Float>($0) }, c0 = try r["c0"].map { try Dense<Float>($0) }
+        let lengths: [Int]? = nil
+        let alone = try module.forward(input, h0: h0, c0: c0, lengths: lengths)
+
+        let calls = 16
+        let results = Results(count: calls)
+        DispatchQueue.concurrentPerform(iterations: calls) { i in
+            results.set(i, try? module.forward(input, h0: h0, c0: c0, lengths: lengths))
+        }
+        for i in 0..<calls {
+            let out = try XCTUnwrap(results.get(i), "call \(i) threw")
+            XCTAssertEqual(out.output, alone.output, "call \(i)")
+            XCTAssertEqual(out.hN, alone.hN, "call \(i)")
+            XCTAssertEqual(out.cN, alone.cN, "call \(i)")
+        }
+    }
+
+    private final class Results: @unchecked Sendable {
+        private let lock = NSLock()
+        private var values: [Recurrent<Float>.Output?]
+        init(count: Int) { values = Array(repeating: nil, count: count) }
+        func set(_ i: Int, _ value: Recurrent<Float>.Output?) { lock.lock(); values[i] = value; lock.unlock() }
+        func get(_ i: Int) -> Recurrent<Float>.Output? { lock.lock(); defer { lock.unlock() }; return values[i] }
+    }
+
     // MARK: strict loading
 
     func lstmCheckpoint(_ mutate: (inout [String: [Float]], inout [String: [Int]]) -> Void) throws -> Checkpoint {
