@@ -3,10 +3,10 @@
 //
 // Dependencies point one way:
 //   CLibzip ← PTZip ← PTCheckpoint ← PTNN ← PTVerify ← ptload
-//   PTPickle, PTTensor ← PTCheckpoint;  CPrefetch ← PTKernelsAVX512;  COpenBLAS, PTKernelsAVX512 ← PTKernels ← PTNN;
+//   PTPickle, PTTensor ← PTCheckpoint;  CIntrinsics ← PTKernelsAVX512;  CIntrinsics, COpenBLAS, PTKernelsAVX512 ← PTKernels ← PTNN;
 //   PTZip, PTTensor ← PTNumpy ← PTVerify
-// Only PTZip imports libzip/zlib, only PTKernels imports OpenBLAS and only PTKernelsAVX512 imports
-// CPrefetch (one inline prefetch instruction); nothing above them touches C.
+// Only PTZip imports libzip/zlib, only PTKernels imports OpenBLAS, and only the two kernel targets
+// import CIntrinsics (inline prefetch and pause instructions); nothing above them touches C.
 import PackageDescription
 
 let package = Package(
@@ -48,13 +48,14 @@ let package = Package(
         // Packed matrix products and fused gate kernels compiled for AVX-512. Only ever called
         // after PTKernels has checked the CPU (CPUFeatures.hasAVX512).
         // (LLVM's tuning for that CPU prefers 256-bit loops; the gate loops run faster at 512.)
-        // A header-only module: the prefetch instruction, which Swift cannot spell.
-        .systemLibrary(name: "CPrefetch"),
-        .target(name: "PTKernelsAVX512", dependencies: ["CPrefetch"], swiftSettings: [
+        // A header-only module: the prefetch and pause instructions, which Swift cannot spell.
+        .systemLibrary(name: "CIntrinsics"),
+        .target(name: "PTKernelsAVX512", dependencies: ["CIntrinsics"], swiftSettings: [
             .unsafeFlags(["-target-cpu", "skylake-avx512", "-Xllvm", "-force-vector-width=16"]),
         ]),
         // Matrix products and activations: the only Swift target that imports COpenBLAS.
         .target(name: "PTKernels", dependencies: [
+            "CIntrinsics",
             "COpenBLAS",
             "PTKernelsAVX512",
             .product(name: "RealModule", package: "swift-numerics"),

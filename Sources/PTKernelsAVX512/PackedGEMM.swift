@@ -1,13 +1,16 @@
 // Compiled with -target-cpu skylake-avx512 (see Package.swift): nothing here may run before
 // PTKernels has checked that the CPU has AVX-512 (`CPUFeatures.hasAVX512`).
 
-import CPrefetch
+import CIntrinsics
 
 public typealias Float16x = SIMD16<Float>
 
-/// A weight matrix `W: [rows, k]` (PyTorch's layout) repacked once, at load time, into panels of
-/// 16 rows stored k-major, so that `x · Wᵀ` streams it sequentially 16 outputs at a time:
-/// `panels[(p · k + kk) · 16 + j] = W[16p + j, kk]`, zero past `rows`. The panel count is even.
+/// A weight matrix `W: [rows, k]` (PyTorch's layout) repacked once, at load time, into panel
+/// pairs of 32 rows stored k-major, so that `x · Wᵀ` streams it sequentially, 32 outputs (two
+/// 16-float vectors, one cache line each) per k: `panels[(q · k + kk) · 32 + j] = W[32q + j, kk]`,
+/// zero past `rows`. A pair's chunk of k is one contiguous run, and so is a run of pairs: one
+/// stream for the hardware prefetcher where two panels side by side made two (batch 1 streams
+/// W_hh from L2 a third faster this way). The panel count (16 rows each) is even.
 public struct PackedWeights {
     public let rows: Int
     public let k: Int
@@ -24,9 +27,9 @@ public struct PackedWeights {
         var panels = [Float](repeating: 0, count: count * k * 16)
         panels.withUnsafeMutableBufferPointer { out in
             for r in 0..<rows {
-                let p = r / 16, j = r % 16
-                let base = p * k * 16 + j
-                for kk in 0..<k { out[base + kk * 16] = weight[r * k + kk] }
+                let q = r / 32, j = r % 32
+                let base = q * k * 32 + j
+                for kk in 0..<k { out[base + kk * 32] = weight[r * k + kk] }
             }
         }
         self.panels = panels
@@ -36,8 +39,8 @@ public struct PackedWeights {
     public var paddedRows: Int { panelCount * 16 }
 }
 
-/// `c[i, 16p ..< 16p + 16] = Σ_k a[i, k] · W[16p + j, k]` for rows `0..<m` and panel pairs in
-/// `panelPairs` (panel indices 2q, 2q + 1): the recurrent product of one step, `h · W_hhᵀ`.
+/// `c[i, 32q + j] = Σ_k a[i, k] · W[32q + j, k]` for rows `0..<m`, pairs `q` in `panelPairs`
+/// and `j` in `0..<32`: the recurrent product of one step, `h · W_hhᵀ`.
 ///
 /// Blocked for the caches: `chunkLength(m:k:columns:)` of k at a time, 6 rows × 32 columns of
 /// accumulators in registers, then 4, 2 and 1 for the rows left over.
@@ -68,8 +71,8 @@ public func packedGEMM(m: Int, a: UnsafePointer<Float>, lda: Int, w: PackedWeigh
             let kLen = min(kc, k - k0)
             let first = k0 == 0
             for q in panelPairs {
-                let b0 = base + (2 * q * k + k0) * 16
-                let b1 = base + ((2 * q + 1) * k + k0) * 16
+                let b0 = base + (q * k + k0) * 32
+                let b1 = b0 + 16
                 // The chunk read after this one, split into one slice of lines per kernel call.
                 let (nextPair, nextK) = q + 1 < panelPairs.upperBound ? (q + 1, k0) : (panelPairs.lowerBound, k0 + kLen)
                 let nextLen = nextK < k ? min(kc, k - nextK) : 0
@@ -78,7 +81,7 @@ public func packedGEMM(m: Int, a: UnsafePointer<Float>, lda: Int, w: PackedWeigh
                 func prefetch() -> Prefetch {
                     let from = min(call * slice, nextLen)
                     call += 1
-                    return Prefetch(offset: (2 * (nextPair - q) * k + nextK - k0 + from) * 16, lines: min(slice, nextLen - from))
+                    return Prefetch(offset: ((nextPair - q) * k + nextK - k0 + from) * 32, lines: min(slice, nextLen - from))
                 }
                 var i = 0
                 while i + 6 <= m {
@@ -105,10 +108,9 @@ public func packedGEMM(m: Int, a: UnsafePointer<Float>, lda: Int, w: PackedWeigh
     }
 }
 
-/// Lines `0 ..< lines` of the chunk after a kernel's own for it to prefetch, one line of each
-/// panel per k step: the lines `offset` floats past the ones the kernel reads. (One offset for
-/// both panels: the next chunk is two panels on, or a chunk further along both, so the distance
-/// is the same; a register saved in a kernel that uses nearly all of them.)
+/// Lines `0 ..< lines` of the chunk after a kernel's own for it to prefetch, both lines of a k
+/// step at a time: the lines `offset` floats past the ones the kernel reads. (One offset for the
+/// pair's two halves: a register saved in a kernel that uses nearly all of them.)
 private struct Prefetch {
     let offset: Int
     let lines: Int
@@ -116,8 +118,8 @@ private struct Prefetch {
     @inline(__always)
     func callAsFunction(_ line: Int, _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>) {
         if line < lines {
-            ptload_prefetch(b0 + (line &* 16 &+ offset))
-            ptload_prefetch(b1 + (line &* 16 &+ offset))
+            ptload_prefetch(b0 + (line &* 32 &+ offset))
+            ptload_prefetch(b1 + (line &* 32 &+ offset))
         }
     }
 }
@@ -160,7 +162,7 @@ private func kernel6(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>
     let a0 = a, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda
     for kk in 0..<kLen {
         prefetch(kk, b0, b1)
-        let v0 = load(b0 + kk &* 16), v1 = load(b1 + kk &* 16)
+        let v0 = load(b0 + kk &* 32), v1 = load(b1 + kk &* 32)
         var x = Float16x(repeating: a0[kk]); c00.addProduct(x, v0); c01.addProduct(x, v1)
         x = Float16x(repeating: a1[kk]); c10.addProduct(x, v0); c11.addProduct(x, v1)
         x = Float16x(repeating: a2[kk]); c20.addProduct(x, v0); c21.addProduct(x, v1)
@@ -188,15 +190,15 @@ private func kernel1(a: UnsafePointer<Float>, b0: UnsafePointer<Float>, b1: Unsa
     while kk + 4 <= kLen {
         let w = Float16x(repeating: a[kk]), x = Float16x(repeating: a[kk + 1])
         let y = Float16x(repeating: a[kk + 2]), z = Float16x(repeating: a[kk + 3])
-        p0.addProduct(w, load(b0 + kk &* 16)); p1.addProduct(w, load(b1 + kk &* 16))
-        q0.addProduct(x, load(b0 + (kk + 1) &* 16)); q1.addProduct(x, load(b1 + (kk + 1) &* 16))
-        r0.addProduct(y, load(b0 + (kk + 2) &* 16)); r1.addProduct(y, load(b1 + (kk + 2) &* 16))
-        s0.addProduct(z, load(b0 + (kk + 3) &* 16)); s1.addProduct(z, load(b1 + (kk + 3) &* 16))
+        p0.addProduct(w, load(b0 + kk &* 32)); p1.addProduct(w, load(b1 + kk &* 32))
+        q0.addProduct(x, load(b0 + (kk + 1) &* 32)); q1.addProduct(x, load(b1 + (kk + 1) &* 32))
+        r0.addProduct(y, load(b0 + (kk + 2) &* 32)); r1.addProduct(y, load(b1 + (kk + 2) &* 32))
+        s0.addProduct(z, load(b0 + (kk + 3) &* 32)); s1.addProduct(z, load(b1 + (kk + 3) &* 32))
         kk += 4
     }
     while kk < kLen {
         let w = Float16x(repeating: a[kk])
-        p0.addProduct(w, load(b0 + kk * 16)); p1.addProduct(w, load(b1 + kk * 16))
+        p0.addProduct(w, load(b0 + kk &* 32)); p1.addProduct(w, load(b1 + kk &* 32))
         kk += 1
     }
     store((p0 + q0) + (r0 + s0), c, accumulate: !first)
@@ -212,8 +214,8 @@ private func kernel2(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>
     let a0 = a, a1 = a + lda
     var kk = 0
     while kk + 2 <= kLen {
-        let v0 = load(b0 + kk &* 16), v1 = load(b1 + kk &* 16)
-        let w0 = load(b0 + (kk + 1) &* 16), w1 = load(b1 + (kk + 1) &* 16)
+        let v0 = load(b0 + kk &* 32), v1 = load(b1 + kk &* 32)
+        let w0 = load(b0 + (kk + 1) &* 32), w1 = load(b1 + (kk + 1) &* 32)
         var x = Float16x(repeating: a0[kk]); c00.addProduct(x, v0); c01.addProduct(x, v1)
         x = Float16x(repeating: a1[kk]); c10.addProduct(x, v0); c11.addProduct(x, v1)
         x = Float16x(repeating: a0[kk + 1]); d00.addProduct(x, w0); d01.addProduct(x, w1)
@@ -221,7 +223,7 @@ private func kernel2(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>
         kk += 2
     }
     if kk < kLen {
-        let v0 = load(b0 + kk * 16), v1 = load(b1 + kk * 16)
+        let v0 = load(b0 + kk &* 32), v1 = load(b1 + kk &* 32)
         var x = Float16x(repeating: a0[kk]); c00.addProduct(x, v0); c01.addProduct(x, v1)
         x = Float16x(repeating: a1[kk]); c10.addProduct(x, v0); c11.addProduct(x, v1)
     }
@@ -239,7 +241,7 @@ private func kernel4(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>
     let a0 = a, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda
     for kk in 0..<kLen {
         prefetch(kk, b0, b1)
-        let v0 = load(b0 + kk &* 16), v1 = load(b1 + kk &* 16)
+        let v0 = load(b0 + kk &* 32), v1 = load(b1 + kk &* 32)
         var x = Float16x(repeating: a0[kk]); c00.addProduct(x, v0); c01.addProduct(x, v1)
         x = Float16x(repeating: a1[kk]); c10.addProduct(x, v0); c11.addProduct(x, v1)
         x = Float16x(repeating: a2[kk]); c20.addProduct(x, v0); c21.addProduct(x, v1)

@@ -12,7 +12,7 @@ import PTKernelsAVX512
 /// - One packed product per step (`packedGEMM`) and one fused pass of the gate non-linearities.
 /// - A bidirectional layer runs its two directions on the two threads, with no sync per step;
 ///   a unidirectional one shares each step's blocks between them (`ThreadPair.forEach`: a
-///   descheduled worker never stalls a step); steps under 2^15 multiply-adds run on one thread.
+///   descheduled worker never stalls a step) when a step is worth it (`splitsSteps`).
 /// - Variable-length batches are sorted by length once, so the active sequences of every step
 ///   are a prefix: the products shrink instead of computing padding.
 final class FastRecurrent {
@@ -77,6 +77,19 @@ final class FastRecurrent {
     /// Working memory kept between calls (one workspace per concurrent call).
     private let workspaces = Workspaces()
 
+    /// Whether a unidirectional layer's steps are worth sharing between two threads: when a step
+    /// multiplies by at least 512 KB of W_hh or does at least 2^19 multiply-adds (about 4 µs
+    /// alone). Below that, handing half a step to the other core and taking its half of h back
+    /// costs as much as it saves, and more when the VM's two vCPUs share a core for a while:
+    /// LSTM(64, 128) at batch 1 (256 KB, 2^16) ran 0.10 ms a call alone against 0.10–0.15 shared,
+    /// and at batch 4 (2^18) 0.24 alone against 0.18–0.33; LSTM(128, 256) at batch 1 (1 MB) and
+    /// GRU(128, 256) at batch 1 (768 KB) ran 0.55 and 0.39 ms alone against 0.30–0.40 and
+    /// 0.22–0.39 shared.
+    func splitsSteps(batch: Int) -> Bool {
+        let weights = config.gates * config.hiddenSize * config.hiddenSize
+        return weights * MemoryLayout<Float>.size >= 1 << 19 || batch * weights >= 1 << 19
+    }
+
     /// Threads for the forward pass: 2 on machines with two or more cores, 1 with `--threads 1`.
     static var threads: Int = min(2, max(1, System.coreCount))
 
@@ -128,11 +141,10 @@ final class FastRecurrent {
             }
             input.withUnsafeBufferPointer { inp in
                 output.withUnsafeMutableBufferPointer { out in
-                    let stepMACs = batch * config.gates * hidden * hidden
                     let (source, destination, allBlocks) = (inp.baseAddress!, out.baseAddress!, 0..<blocks)
                     if FastRecurrent.threads >= 2 && directions == 2 {
                         ThreadPair.shared.forEach(count: 2) { d in runs[d].runAll(input: source, output: destination, blockRange: allBlocks) }
-                    } else if FastRecurrent.threads >= 2 && blocks >= 2 && stepMACs >= 1 << 15 {
+                    } else if FastRecurrent.threads >= 2 && blocks >= 2 && splitsSteps(batch: batch) {
                         runs[0].runSplit(input: source, output: destination)
                     } else {
                         for run in runs { run.runAll(input: source, output: destination, blockRange: allBlocks) }
