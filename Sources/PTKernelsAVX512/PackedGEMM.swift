@@ -2,6 +2,7 @@
 // PTKernels has checked that the CPU has AVX-512 (`CPUFeatures.hasAVX512`).
 
 import CIntrinsics
+import Glibc
 
 public typealias Float16x = SIMD16<Float>
 
@@ -24,7 +25,13 @@ public struct PackedWeights {
         var count = (rows + 15) / 16
         if count % 2 == 1 { count += 1 }
         panelCount = count
-        var panels = [Float](repeating: 0, count: count * k * 16)
+        // Huge pages where the kernel allows them: a step reads all of W_hh, and 16 MB of it in
+        // 4 KB pages is 4,096 TLB entries, more than the L2 TLB holds.
+        var panels = [Float](unsafeUninitializedCapacity: count * k * 16) { buffer, initialized in
+            adviseHugePages(buffer)
+            buffer.initialize(repeating: 0)
+            initialized = buffer.count
+        }
         panels.withUnsafeMutableBufferPointer { out in
             for r in 0..<rows {
                 let q = r / 32, j = r % 32
@@ -252,4 +259,15 @@ private func kernel4(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>
     store(c10, c + ldc, accumulate: acc); store(c11, c + ldc + 16, accumulate: acc)
     store(c20, c + 2 * ldc, accumulate: acc); store(c21, c + 2 * ldc + 16, accumulate: acc)
     store(c30, c + 3 * ldc, accumulate: acc); store(c31, c + 3 * ldc + 16, accumulate: acc)
+}
+
+/// Asks the kernel to back the 2 MB-aligned interior of `buffer` with huge pages when it faults
+/// them in (THP "madvise" mode): a large fresh output then takes a few faults, not thousands.
+public func adviseHugePages(_ buffer: UnsafeMutableBufferPointer<Float>) {
+    guard let base = buffer.baseAddress, buffer.count * 4 >= 4 << 20 else { return }
+    let huge = 2 << 20
+    let start = (Int(bitPattern: base) + huge - 1) / huge * huge
+    let end = (Int(bitPattern: base + buffer.count)) / huge * huge
+    guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    _ = madvise(pointer, end - start, MADV_HUGEPAGE)
 }

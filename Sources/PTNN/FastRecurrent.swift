@@ -239,17 +239,6 @@ func inversePermutation(_ order: [Int]) -> [Int] {
     return inverse
 }
 
-/// Asks the kernel to back the 2 MB-aligned interior of `buffer` with huge pages when it faults
-/// them in (THP "madvise" mode): a large fresh output then takes a few faults, not thousands.
-func adviseHugePages(_ buffer: UnsafeMutableBufferPointer<Float>) {
-    guard let base = buffer.baseAddress, buffer.count * 4 >= 4 << 20 else { return }
-    let huge = 2 << 20
-    let start = (Int(bitPattern: base) + huge - 1) / huge * huge
-    let end = (Int(bitPattern: base + buffer.count)) / huge * huge
-    guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
-    _ = madvise(pointer, end - start, MADV_HUGEPAGE)
-}
-
 enum System {
     static var coreCount: Int { ProcessInfo.processInfo.activeProcessorCount }
 }
