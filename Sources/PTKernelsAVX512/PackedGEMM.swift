@@ -49,8 +49,8 @@ public struct PackedWeights {
 /// `c[i, 32q + j] = Σ_k a[i, k] · W[32q + j, k]` for rows `0..<m`, pairs `q` in `panelPairs`
 /// and `j` in `0..<32`: the recurrent product of one step, `h · W_hhᵀ`.
 ///
-/// Blocked for the caches: `chunkLength(m:k:columns:)` of k at a time, 6 rows × 32 columns of
-/// accumulators in registers, then 4, 2 and 1 for the rows left over.
+/// Blocked for the caches: `chunkLength(m:k:columns:)` of k at a time, 8 rows × 32 columns of
+/// accumulators in registers, then 6, 4, 2 and 1 for the rows left over.
 /// While the row kernels run over one chunk, they prefetch the next one (the next panel pair, or
 /// the first at the next k), a slice per kernel call: a recurrent step's W_hh (4–16 MB on the
 /// benchmark shapes) comes from L3 or memory every step, and without this the first row kernel
@@ -69,10 +69,11 @@ public func packedGEMM(m: Int, a: UnsafePointer<Float>, lda: Int, w: PackedWeigh
             return
         }
         let kc = chunkLength(m: m, k: k, columns: panelPairs.count * 32)
-        // Row-kernel calls per chunk that prefetch: the 6-row calls and a 4-row one for what is
+        // Row-kernel calls per chunk that prefetch: the 8-row calls, then a 6 and a 4 for what is
         // left. (The 2- and 1-row kernels do not: they are bound by their loads already, and
         // prefetching in them cost 10% at batch 1 and 25% at batch 3.)
-        let calls = max(1, m / 6 + (m % 6 >= 4 ? 1 : 0))
+        let left = m % 8
+        let calls = max(1, m / 8 + (left >= 6 ? 1 : 0) + (left % 6 >= 4 ? 1 : 0))
         var k0 = 0
         while k0 < k {
             let kLen = min(kc, k - k0)
@@ -91,7 +92,12 @@ public func packedGEMM(m: Int, a: UnsafePointer<Float>, lda: Int, w: PackedWeigh
                     return Prefetch(offset: ((nextPair - q) * k + nextK - k0 + from) * 32, lines: min(slice, nextLen - from))
                 }
                 var i = 0
-                while i + 6 <= m {
+                while i + 8 <= m {
+                    kernel8(a: a + i * lda + k0, lda: lda, b0: b0, b1: b1, kLen: kLen,
+                            c: c + i * ldc + q * 32, ldc: ldc, first: first, prefetch: prefetch())
+                    i += 8
+                }
+                if i + 6 <= m {
                     kernel6(a: a + i * lda + k0, lda: lda, b0: b0, b1: b1, kLen: kLen,
                             c: c + i * ldc + q * 32, ldc: ldc, first: first, prefetch: prefetch())
                     i += 6
@@ -158,6 +164,38 @@ private func store(_ v: Float16x, _ p: UnsafeMutablePointer<Float>, accumulate: 
     } else {
         raw.storeBytes(of: v, as: Float16x.self)
     }
+}
+
+/// 8 rows × 32 columns; 16 accumulators, 2 panel loads and 8 broadcasts per k. (Against the
+/// 6-row kernel: +5–10% at m = 32, where 6 left 2 rows for the 2-row kernel, +2% at m = 64.)
+@inline(never)
+private func kernel8(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>, b1: UnsafePointer<Float>, kLen: Int,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, first: Bool, prefetch: Prefetch) {
+    var c00 = Float16x(), c01 = Float16x(), c10 = Float16x(), c11 = Float16x(), c20 = Float16x(), c21 = Float16x()
+    var c30 = Float16x(), c31 = Float16x(), c40 = Float16x(), c41 = Float16x(), c50 = Float16x(), c51 = Float16x()
+    var c60 = Float16x(), c61 = Float16x(), c70 = Float16x(), c71 = Float16x()
+    let a0 = a, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda, a6 = a5 + lda, a7 = a6 + lda
+    for kk in 0..<kLen {
+        prefetch(kk, b0, b1)
+        let v0 = load(b0 + kk &* 32), v1 = load(b1 + kk &* 32)
+        var x = Float16x(repeating: a0[kk]); c00.addProduct(x, v0); c01.addProduct(x, v1)
+        x = Float16x(repeating: a1[kk]); c10.addProduct(x, v0); c11.addProduct(x, v1)
+        x = Float16x(repeating: a2[kk]); c20.addProduct(x, v0); c21.addProduct(x, v1)
+        x = Float16x(repeating: a3[kk]); c30.addProduct(x, v0); c31.addProduct(x, v1)
+        x = Float16x(repeating: a4[kk]); c40.addProduct(x, v0); c41.addProduct(x, v1)
+        x = Float16x(repeating: a5[kk]); c50.addProduct(x, v0); c51.addProduct(x, v1)
+        x = Float16x(repeating: a6[kk]); c60.addProduct(x, v0); c61.addProduct(x, v1)
+        x = Float16x(repeating: a7[kk]); c70.addProduct(x, v0); c71.addProduct(x, v1)
+    }
+    let acc = !first
+    store(c00, c, accumulate: acc); store(c01, c + 16, accumulate: acc)
+    store(c10, c + ldc, accumulate: acc); store(c11, c + ldc + 16, accumulate: acc)
+    store(c20, c + 2 * ldc, accumulate: acc); store(c21, c + 2 * ldc + 16, accumulate: acc)
+    store(c30, c + 3 * ldc, accumulate: acc); store(c31, c + 3 * ldc + 16, accumulate: acc)
+    store(c40, c + 4 * ldc, accumulate: acc); store(c41, c + 4 * ldc + 16, accumulate: acc)
+    store(c50, c + 5 * ldc, accumulate: acc); store(c51, c + 5 * ldc + 16, accumulate: acc)
+    store(c60, c + 6 * ldc, accumulate: acc); store(c61, c + 6 * ldc + 16, accumulate: acc)
+    store(c70, c + 7 * ldc, accumulate: acc); store(c71, c + 7 * ldc + 16, accumulate: acc)
 }
 
 /// 6 rows × 32 columns; 12 accumulators, 2 panel loads and 6 broadcasts per k.

@@ -16,7 +16,7 @@ final class PackedGEMMTests: XCTestCase {
         for (rows, k) in [(48, 7), (64, 256), (40, 300), (96, 513)] {
             let weight = (0..<(rows * k)).map { _ in next() }
             let packed = weight.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: rows, k: k) }
-            for m in [1, 2, 3, 5, 6, 7, 8, 9, 14, 16, 17, 32, 33, 200, 389] {
+            for m in [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 22, 23, 32, 33, 200, 389] {
                 let a = (0..<(m * k)).map { _ in next() }
                 let ldc = packed.paddedRows
                 var c = [Float](repeating: .nan, count: m * ldc)
