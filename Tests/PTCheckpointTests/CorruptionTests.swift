@@ -13,7 +13,7 @@ final class CorruptionTests: XCTestCase {
     /// Loads and reads every tensor; returns whether everything succeeded.
     @discardableResult
     func exercise(_ bytes: [UInt8], path: String) -> Bool {
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)), "cannot write \(path)")
         do {
             let c = try Checkpoint.load(path: path)
             for t in c.tensors { _ = try t.tensor.contiguousBytes() }
