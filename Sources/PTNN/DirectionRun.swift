@@ -107,16 +107,45 @@ final class DirectionRun: @unchecked Sendable {
             pool.forEach(count: slices) { i in
                 self.project(input: input, chunk: chunk, rows: (rows * i / slices)..<(rows * (i + 1) / slices))
             }
-            // Up to 8 items per step: fine enough to balance a late worker, coarse enough that
-            // each item's product still reuses its slice of h across several panel pairs.
-            let items = min(8, blocks)
+            let bounds = DirectionRun.stepItems(blocks: blocks)
             for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
-                pool.forEach(count: items) { i in
-                    self.step(t, chunk: chunk, blockRange: (self.blocks * i / items)..<(self.blocks * (i + 1) / items), output: output)
+                pool.forEach(count: bounds.count - 1) { i in
+                    self.step(t, chunk: chunk, blockRange: bounds[i]..<bounds[i + 1], output: output)
                 }
                 finish(t)
             }
         }
+    }
+
+    /// How a step's blocks are cut into work items, as bounds `0 = b₀ < b₁ < … < bₙ = blocks`:
+    /// large items at both ends and small ones in the middle. The caller claims items from the
+    /// front and the worker from the back, so the last items either takes, where they meet, are
+    /// the small ones, and the one that finishes first waits for little (lstm_large_b64, 32
+    /// blocks: +4–5% against 8 equal items). Up to 10 items, of whole pairs of blocks from 16
+    /// blocks up: coarse enough that each item's product still reuses its slice of h across
+    /// several panel pairs.
+    static func stepItems(blocks: Int) -> [Int] {
+        // Whole pairs of blocks from 16 blocks up (an odd last block joins the last item).
+        let unit = blocks >= 16 ? 2 : 1
+        let units = blocks / unit
+        var bounds = stepBounds(units).map { $0 * unit }
+        bounds[bounds.count - 1] = blocks
+        return bounds
+    }
+
+    /// `stepItems` in units: up to 10 items weighted n/2, …, 2, 1, 1, 2, …, n/2 (an odd count
+    /// gets a middle 1), each at least one unit.
+    static func stepBounds(_ blocks: Int) -> [Int] {
+        let count = min(blocks, 10)
+        let weights = (0..<count).map { i in count / 2 - min(i, count - 1 - i) + (count % 2) }
+        let total = weights.reduce(0, +)
+        var bounds = [0], sum = 0
+        for (i, w) in weights.enumerated() {
+            sum += w
+            // At least one block for this item and for each one after it.
+            bounds.append(min(max(bounds[i] + 1, blocks * sum / total), blocks - (count - 1 - i)))
+        }
+        return bounds
     }
 
     /// `xp[rows] = input[chunk rows] · W_ihᵀ`, with the packed kernel and W_ih packed at load time.

@@ -238,6 +238,24 @@ final class RecurrentTests: XCTestCase {
         }
     }
 
+    /// A step's work items cover every block once, in order, at most 10 of them, whole pairs of
+    /// blocks from 16 blocks up, and the middle items (the last claimed) are the smallest.
+    func testStepItemsCoverEveryBlockOnce() {
+        XCTAssertEqual(DirectionRun.stepItems(blocks: 32), [0, 4, 8, 12, 14, 16, 18, 20, 22, 26, 32])
+        XCTAssertEqual(DirectionRun.stepItems(blocks: 16), [0, 2, 4, 6, 8, 10, 12, 14, 16])
+        for blocks in 2...200 {
+            let bounds = DirectionRun.stepItems(blocks: blocks)
+            XCTAssertEqual(bounds.first, 0, "\(blocks)")
+            XCTAssertEqual(bounds.last, blocks, "\(blocks)")
+            XCTAssertLessThanOrEqual(bounds.count - 1, 10, "\(blocks)")
+            let sizes = zip(bounds, bounds.dropFirst()).map { $1 - $0 }
+            XCTAssertTrue(sizes.allSatisfy { $0 >= (blocks >= 16 ? 2 : 1) }, "\(blocks): \(sizes)")
+            let middle = sizes[sizes.count / 2]
+            XCTAssertLessThanOrEqual(middle, sizes.first!, "\(blocks): \(sizes)")
+            XCTAssertLessThanOrEqual(middle, sizes.last!, "\(blocks): \(sizes)")
+        }
+    }
+
     // MARK: strict loading
 
     func lstmCheckpoint(_ mutate: (inout [String: [Float]], inout [String: [Int]]) -> Void) throws -> Checkpoint {
