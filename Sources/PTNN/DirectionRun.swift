@@ -159,9 +159,14 @@ final class DirectionRun: @unchecked Sendable {
     func step(_ t: Int, chunk: Range<Int>, blockRange: Range<Int>, output: UnsafeMutablePointer<Float>) {
         let m = active[t]
         guard m > 0, !blockRange.isEmpty else { return }
-        for g in 0..<gates {
-            packedGEMM(m: m, a: hCurrent, lda: hidden, w: weights.packed,
-                       panelPairs: (g * blocks + blockRange.lowerBound)..<(g * blocks + blockRange.upperBound), c: rec, ldc: ldc)
+        if blockRange.count == blocks {
+            // Every gate's pairs, which are then one range: one product, prefetching across gates.
+            packedGEMM(m: m, a: hCurrent, lda: hidden, w: weights.packed, panelPairs: 0..<(gates * blocks), c: rec, ldc: ldc)
+        } else {
+            for g in 0..<gates {
+                packedGEMM(m: m, a: hCurrent, lda: hidden, w: weights.packed,
+                           panelPairs: (g * blocks + blockRange.lowerBound)..<(g * blocks + blockRange.upperBound), c: rec, ldc: ldc)
+            }
         }
         let u0 = 32 * blockRange.lowerBound
         let units = min(32 * blockRange.upperBound, hidden) - u0
