@@ -80,7 +80,7 @@ final class FastRecurrent {
     /// Whether a unidirectional layer's steps are worth sharing between two threads: when a step
     /// multiplies by at least 512 KB of W_hh or does at least 2^19 multiply-adds (about 4 µs
     /// alone). Below that, handing half a step to the other core and taking its half of h back
-    /// costs as much as it saves, and more when the VM's two vCPUs share a core for a while:
+    /// costs as much as it saves, and more while the VM's two vCPUs do not run in parallel:
     /// LSTM(64, 128) at batch 1 (256 KB, 2^16) ran 0.10 ms a call alone against 0.10–0.15 shared,
     /// and at batch 4 (2^18) 0.24 alone against 0.18–0.33; LSTM(128, 256) at batch 1 (1 MB) and
     /// GRU(128, 256) at batch 1 (768 KB) ran 0.55 and 0.39 ms alone against 0.30–0.40 and
