@@ -300,9 +300,11 @@ private func kernel4(a: UnsafePointer<Float>, lda: Int, b0: UnsafePointer<Float>
 }
 
 /// Asks the kernel to back the 2 MB-aligned interior of `buffer` with huge pages when it faults
-/// them in (THP "madvise" mode): a large fresh output then takes a few faults, not thousands.
+/// them in (THP "madvise" mode; a hint, ignored where THP is off): a large fresh array then takes
+/// a few page faults, not thousands, and a product that reads all of it a few TLB entries.
+/// Call it before the first write. Buffers under 4 MB are left alone.
 public func adviseHugePages(_ buffer: UnsafeMutableBufferPointer<Float>) {
-    guard let base = buffer.baseAddress, buffer.count * 4 >= 4 << 20 else { return }
+    guard let base = buffer.baseAddress, buffer.count * MemoryLayout<Float>.size >= 4 << 20 else { return }
     let huge = 2 << 20
     let start = (Int(bitPattern: base) + huge - 1) / huge * huge
     let end = (Int(bitPattern: base + buffer.count)) / huge * huge

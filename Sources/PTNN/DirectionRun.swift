@@ -135,15 +135,15 @@ final class DirectionRun: @unchecked Sendable {
 
     /// `stepItems` in units: up to 10 items weighted n/2, …, 2, 1, 1, 2, …, n/2 (an odd count
     /// gets a middle 1), each at least one unit.
-    static func stepBounds(_ blocks: Int) -> [Int] {
-        let count = min(blocks, 10)
+    static func stepBounds(_ units: Int) -> [Int] {
+        let count = min(units, 10)
         let weights = (0..<count).map { i in count / 2 - min(i, count - 1 - i) + (count % 2) }
         let total = weights.reduce(0, +)
         var bounds = [0], sum = 0
         for (i, w) in weights.enumerated() {
             sum += w
-            // At least one block for this item and for each one after it.
-            bounds.append(min(max(bounds[i] + 1, blocks * sum / total), blocks - (count - 1 - i)))
+            // At least one unit for this item and for each one after it.
+            bounds.append(min(max(bounds[i] + 1, units * sum / total), units - (count - 1 - i)))
         }
         return bounds
     }
