@@ -121,7 +121,9 @@ final class FastRecurrent {
             if l + 1 < layers.count {
                 // A layer between others writes into the workspace's spare array: the pages of
                 // the last call's, not fresh ones. (The array last used as input is not spare
-                // until this layer has read it.)
+                // until this layer has read it.) With lengths, its padding rows are zeroed as a
+                // fresh array's were: no result reads them, but the next layer's projection does,
+                // and the last call's values there would be arbitrary.
                 output = workspace.takeLayerOutput(count: count, zeroed: lengths != nil)
             } else {
                 // Every element is written unless sequences end early, whose padding must read zero.
