@@ -87,6 +87,6 @@ let package = Package(
         .testTarget(name: "PTNNTests", dependencies: ["PTNN", "PTKernels", "PTKernelsAVX512", "PTNumpy", "PTTestSupport"]),
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTNumpy", "PTTestSupport"]),
-        .testTarget(name: "PTLoadCLITests", dependencies: ["PTTestSupport"]),
+        .testTarget(name: "PTLoadCLITests", dependencies: ["PTKernels", "PTTestSupport"]),
     ]
 )

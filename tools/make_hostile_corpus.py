@@ -339,6 +339,9 @@ REFUSALS = {
     'pkl_deep_nesting.pt': 'archive/data.pkl: value nested deeper than 10000 levels at offset 210001',
     'pkl_billion_laughs.pt': 'walking the pickled value meets more than 1000000 containers and tensors (shared references are met once per path); refused as an expansion attack',
     'pkl_key_dag.pt': 'archive/data.pkl: SETITEM at offset 524: unhashable key or element (tuple); keys are numbers, strings, bytes, globals, objects, or tuples and frozensets of those nesting at most 100 levels and holding at most 100,000 values',
+    'pkl_key_rehash.pt': 'archive/data.pkl: more than 1320452 units of work hashing dict keys and set elements at offset 195; the same keys are hashed again and again',
+    'pkl_long_key_rehash.pt': 'archive/data.pkl: more than 1582192 units of work hashing dict keys and set elements at offset 67094; the same keys are hashed again and again',
+    'pkl_build_merge.pt': 'archive/data.pkl: more than 1671184 units of work hashing dict keys and set elements at offset 108298; the same keys are hashed again and again',
     'ten_persid_short.pt': 'storage persistent id has 3 fields; expected 5',
     'ten_persid_class.pt': 'storage persistent id names torch.EvilStorage, not a known torch storage class',
     'ten_persid_module.pt': "persistent id has type 'module'; expected 'storage'",
@@ -652,6 +655,36 @@ def main():
     p.str("v").setitem().stop()
     pk("pkl_key_dag.pt", "a dict key that is a tuple DAG of 2^64 leaves (t = (t, t), 64 times)", p.bytes(),
        stderr=F + "x")
+
+    # Keys hashed again and again: each is within the per-key limits, but stored many times over
+    # through the memo (a few bytes of pickle each time) the hashing would take hours; the key
+    # work budget (1,000,000 units plus 4 per byte of pickle) stops it.
+    p = P(2)
+    p.none()
+    for level in range(15):
+        p.put(level).get(level).get(level).raw(b"\x86")     # TUPLE2: t = (t, t), 65,535 values
+    p.put(15).raw(b"0").empty_dict()
+    for _ in range(20_000):
+        p.get(15).none().setitem()
+    pk("pkl_key_rehash.pt", "a tuple key of 65,535 values (a DAG) stored 20,000 times through the memo",
+       p.stop().bytes(), stderr=F + "x")
+    p = P(2)
+    p.str("k" * 65_536).put(0).raw(b"0").empty_dict()
+    for _ in range(20_000):
+        p.get(0).none().setitem()
+    pk("pkl_long_key_rehash.pt", "a 64 KiB string key stored 20,000 times through the memo",
+       p.stop().bytes(), stderr=F + "x")
+    p = P(2)
+    for slot in (0, 1):
+        p.empty_dict().mark()
+        for i in range(5_000):
+            p.str(f"k{i}").none()
+        p.setitems().put(slot).raw(b"0")
+    p.empty_dict()
+    for _ in range(10_000):
+        p.get(0).build().get(1).build()
+    pk("pkl_build_merge.pt", "BUILD on a dict 20,000 times, each merging a 5,000-key state into the last",
+       p.stop().bytes(), stderr=F + "x")
 
     # ---- tensors --------------------------------------------------------------------------
     def with_tensor(file, attack, writer, records=None, stderr=None, tensors=None, args=None):

@@ -164,13 +164,37 @@ public struct LoadOptions {
     /// met (so a graph of shared references that expands exponentially stops here). Containers
     /// without tensors are walked once however often they are shared.
     public var maxWalkSteps: Int
+    /// Where to count what reading costs (nil: not counted).
+    public var work: LoadWork?
 
     public init(strict: Bool = false, limits: PickleLimits = .default, maxWalkDepth: Int = 1000,
-                maxWalkSteps: Int = 1_000_000) {
+                maxWalkSteps: Int = 1_000_000, work: LoadWork? = nil) {
         self.policy = GlobalPolicy(strict: strict)
         self.limits = limits
         self.maxWalkDepth = maxWalkDepth
         self.maxWalkSteps = maxWalkSteps
+        self.work = work
+    }
+}
+
+/// What reading a checkpoint cost, counted as it goes, so it is there after a refusal too. The
+/// counts depend on the file alone, never on the CPU or the load on it: a caller (or a test)
+/// bounds work with them instead of timing it.
+public final class LoadWork {
+    /// Summed over every pickle read (a zip's data.pkl and constants.pkl, a legacy file's five).
+    public internal(set) var pickle = PickleWork()
+    /// Bytes of pickle handed to the machine.
+    public internal(set) var pickleBytes = 0
+    /// Containers and tensors met by the walk for tensors (`LoadOptions.maxWalkSteps`).
+    public internal(set) var walkSteps = 0
+
+    public init() {}
+
+    func add(_ w: PickleWork, bytes: Int) {
+        pickle.opcodes += w.opcodes
+        pickle.materializedBytes += w.materializedBytes
+        pickle.keyWork += w.keyWork
+        pickleBytes += bytes
     }
 }
 

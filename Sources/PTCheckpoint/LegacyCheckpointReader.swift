@@ -38,7 +38,7 @@ struct LegacyCheckpointReader {
         let main = try pickle(bytes, &offset, record: "main pickle (offset \(mainStart))") { pid in
             try storages.resolve(pid)
         }
-        var walker = StateDictWalker(path: path, maxDepth: options.maxWalkDepth, maxSteps: options.maxWalkSteps, torchScript: false)
+        var walker = StateDictWalker(path: path, options: options, torchScript: false)
         try walker.walkRoot(main.root)
 
         let keys = try pickle(bytes, &offset, record: "storage key list")

@@ -22,7 +22,8 @@ struct PickleReading {
         hooks.persistentLoad = persistentLoad
         hooks.construct = { callable, _, args, _ in try interpreter.construct(callable, args) }
         do {
-            return try PTPickle.unpickle(bytes, hooks: hooks, limits: options.limits)
+            let work = options.work
+            return try PTPickle.unpickle(bytes, hooks: hooks, limits: options.limits) { work?.add($0, bytes: bytes.count) }
         } catch let e as HookError {
             throw CheckpointError(path: path, e.reason)
         } catch let e as PickleError {

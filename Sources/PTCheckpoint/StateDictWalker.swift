@@ -27,16 +27,19 @@ struct StateDictWalker {
     /// Containers whose walk listed no tensor and no module: not walked again.
     private var barren: Set<ObjectIdentifier> = []
     private var steps = 0
+    private let work: LoadWork?
 
-    init(path: String, maxDepth: Int, maxSteps: Int, torchScript: Bool) {
+    init(path: String, options: LoadOptions, torchScript: Bool) {
         self.path = path
-        self.maxDepth = maxDepth
-        self.maxSteps = maxSteps
+        self.maxDepth = options.maxWalkDepth
+        self.maxSteps = options.maxWalkSteps
+        self.work = options.work
         self.torchScript = torchScript
     }
 
     private mutating func step() throws {
         steps += 1
+        work?.walkSteps += 1
         guard steps <= maxSteps else { throw CheckpointError(path: path, .walkTooLong(limit: maxSteps)) }
     }
 

@@ -56,14 +56,14 @@ struct ZipCheckpointReader {
         let storages = StorageTable(path: path, archive: archive, prefix: prefix, bigEndian: bigEndian)
 
         let main = try unpickle(prefix, "data.pkl", storages: storages, folder: "data")
-        var walker = StateDictWalker(path: path, maxDepth: options.maxWalkDepth, maxSteps: options.maxWalkSteps, torchScript: isTorchScript)
+        var walker = StateDictWalker(path: path, options: options, torchScript: isTorchScript)
         if isTorchScript { walker.declarations = ScriptDeclarations(archive: archive, prefix: prefix) }
         try walker.walkRoot(main.root)
 
         var constants: [Tensor] = []
         if isTorchScript {
             let consts = try unpickle(prefix, "constants.pkl", storages: storages, folder: "constants")
-            var constantWalker = StateDictWalker(path: path, maxDepth: options.maxWalkDepth, maxSteps: options.maxWalkSteps, torchScript: true)
+            var constantWalker = StateDictWalker(path: path, options: options, torchScript: true)
             try constantWalker.walk(consts.root, prefix: "", depth: 0)
             constants = constantWalker.tensors.map(\.tensor)
         }

@@ -28,6 +28,10 @@ public final class Recurrent<Scalar: GEMMScalar> {
     /// The AVX-512 float32 path, when this CPU and configuration can take it.
     let fast: FastRecurrent?
 
+    /// The kernels `forward` runs on: the active set where this configuration can take it
+    /// (float32, no projection, not a cell), else `plain`.
+    public var kernels: KernelSet { fast != nil ? .avx512 : .plain }
+
     /// Takes every weight of `config` from `weights` and checks that none is left over.
     /// - Throws: `NNError.missingKey`, `.wrongShape`, `.unusedKey`, `.unsupportedDType`, naming the dotted key.
     public init(config: RecurrentConfig, weights: inout WeightMap) throws {

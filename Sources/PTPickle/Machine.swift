@@ -43,6 +43,9 @@ struct Machine {
     private var memo = Memo()
     private var opcodeCount = 0
     private var materialized = 0
+    /// Key work allowed for this pickle, and what is left of it.
+    private let keyBudget: Int
+    private var keyBudgetLeft: Int
     /// Offset of the opcode being executed, and the opcode.
     private var at = 0
     private var op: PickleOpcode = .stop
@@ -58,6 +61,17 @@ struct Machine {
         cursor = Cursor(bytes)
         self.hooks = hooks
         self.limits = limits
+        keyBudget = limits.keyWorkBudget(length: bytes.count)
+        keyBudgetLeft = keyBudget
+    }
+
+    /// What the run has cost so far.
+    var work: PickleWork {
+        var w = PickleWork()
+        w.opcodes = opcodeCount
+        w.materializedBytes = materialized
+        w.keyWork = keyBudget - keyBudgetLeft
+        return w
     }
 
     mutating func dropWorkingState() {
@@ -243,9 +257,7 @@ struct Machine {
                     throw PickleError.wrongType(offset: at, opcode: op, expected: "set", found: try top().kindName)
                 }
                 for item in items {
-                    guard set.insert(item) else {
-                        throw PickleError.unhashable(offset: at, opcode: op, found: item.kindName)
-                    }
+                    try check(set.insert(item, budget: &keyBudgetLeft), item)
                     try raiseDepth(of: set, for: item)
                 }
             case .frozenset:
@@ -533,20 +545,18 @@ struct Machine {
     }
 
     /// DICT's items alternate key, value.
-    private func makeDict(_ items: [PickleValue]) throws -> PickleDict {
+    private mutating func makeDict(_ items: [PickleValue]) throws -> PickleDict {
         let dict = PickleDict()
         arena.register(dict)
         try setItems(items, on: .dict(dict))
         return dict
     }
 
-    private func makeSet(_ items: [PickleValue], frozen: Bool) throws -> PickleSet {
+    private mutating func makeSet(_ items: [PickleValue], frozen: Bool) throws -> PickleSet {
         let set = PickleSet(isFrozen: frozen)
         arena.register(set)
         for item in items {
-            guard set.insert(item) else {
-                throw PickleError.unhashable(offset: at, opcode: op, found: item.kindName)
-            }
+            try check(set.insert(item, budget: &keyBudgetLeft), item)
         }
         set.nestingDepth = try depth(over: set.items)
         return set
@@ -568,9 +578,18 @@ struct Machine {
         }
     }
 
+    /// A key or element stored, or the error for one that could not be.
+    private func check(_ stored: PickleKey.Stored, _ key: PickleValue) throws {
+        switch stored {
+        case .stored: return
+        case .unhashable: throw PickleError.unhashable(offset: at, opcode: op, found: key.kindName)
+        case .overBudget: throw PickleError.tooMuchKeyWork(limit: keyBudget, offset: at)
+        }
+    }
+
     /// SETITEM / SETITEMS / DICT: alternating keys and values into a dict, or an opaque object
     /// (a dict subclass: its `__setitem__`).
-    private func setItems(_ items: [PickleValue], on target: PickleValue) throws {
+    private mutating func setItems(_ items: [PickleValue], on target: PickleValue) throws {
         guard items.count % 2 == 0 else {
             throw PickleError.malformed(offset: at, opcode: op, reason: "odd number of items for \(op)")
         }
@@ -579,9 +598,7 @@ struct Machine {
             var i = 0
             while i + 1 < items.count {
                 let key = items[i], value = items[i + 1]
-                guard dict.set(key, value) else {
-                    throw PickleError.unhashable(offset: at, opcode: op, found: key.kindName)
-                }
+                try check(dict.set(key, value, budget: &keyBudgetLeft), key)
                 try raiseDepth(of: dict, for: key)
                 try raiseDepth(of: dict, for: value)
                 i += 2
@@ -631,7 +648,7 @@ struct Machine {
 
     /// BUILD: state for an opaque object or a dict (e.g. an OrderedDict's attributes); a hook
     /// value goes to the build hook. The target stays on the stack.
-    private func build(_ target: PickleValue, _ state: PickleValue) throws {
+    private mutating func build(_ target: PickleValue, _ state: PickleValue) throws {
         switch target {
         case .object(let object):
             object.setState(try merged(object.state, state))
@@ -648,12 +665,12 @@ struct Machine {
     }
 
     /// A second BUILD: dict states merge (python's `__dict__.update`), anything else replaces.
-    private func merged(_ old: PickleValue?, _ new: PickleValue) throws -> PickleValue {
+    private mutating func merged(_ old: PickleValue?, _ new: PickleValue) throws -> PickleValue {
         guard let old, case .dict(let a) = old, case .dict(let b) = new, a !== b else { return new }
         let union = PickleDict()
         arena.register(union)
         for (k, v) in a.items + b.items {
-            union.set(k, v)  // keys were hashable in a and b
+            try check(union.set(k, v, budget: &keyBudgetLeft), k)  // hashable in a and b; not free
             try raiseDepth(of: union, for: k)
             try raiseDepth(of: union, for: v)
         }

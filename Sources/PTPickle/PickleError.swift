@@ -55,6 +55,9 @@ public enum PickleError: Error, CustomStringConvertible, Equatable, Sendable {
     case tooManyBytes(limit: Int, offset: Int)
     /// A built value would nest containers deeper than `PickleLimits.maxNestingDepth`.
     case nestingTooDeep(limit: Int, offset: Int)
+    /// Hashing keys and set elements would cost more than `PickleLimits.maxKeyWork` plus
+    /// `keyWorkPerByte` per byte of pickle (`limit` is that sum for this pickle).
+    case tooMuchKeyWork(limit: Int, offset: Int)
 
     public var description: String {
         switch self {
@@ -112,6 +115,8 @@ public enum PickleError: Error, CustomStringConvertible, Equatable, Sendable {
             return "more than \(limit) bytes of strings/bytes materialized at offset \(offset)"
         case let .nestingTooDeep(limit, offset):
             return "value nested deeper than \(limit) levels at offset \(offset)"
+        case let .tooMuchKeyWork(limit, offset):
+            return "more than \(limit) units of work hashing dict keys and set elements at offset \(offset); the same keys are hashed again and again"
         }
     }
 }

@@ -7,7 +7,10 @@
 // Keys nested deeper than `maxKeyDepth` tuples/frozensets, or holding more than `maxKeyNodes`
 // values counted along every path (a tuple DAG t = (t, t) doubles at each level), are refused,
 // which keeps hashing, comparing and freeing a key's (recursive) representation small and
-// shallow whatever the limits.
+// shallow whatever the limits. A key is rebuilt each time it is stored, so the machine also keeps
+// a budget over all keys (`PickleLimits.maxKeyWork`): one unit per value plus one per 16 bytes of
+// string or bytes, so a large key stored again and again through the memo runs out of budget
+// instead of hashing for hours.
 
 enum PickleKey: Hashable {
     case none
@@ -26,19 +29,50 @@ enum PickleKey: Hashable {
         /// Hashable but equal to nothing (contains a NaN).
         case unmatchable
         case unhashable
+        /// Building it would spend more than the budget left.
+        case overBudget
+    }
+
+    /// What storing a key did.
+    enum Stored {
+        case stored
+        case unhashable
+        case overBudget
     }
 
     static let maxKeyDepth = 100
     static let maxKeyNodes = 100_000
 
+    /// The key of `value`, without a budget (lookups by callers).
     static func make(_ value: PickleValue) -> Made {
-        var nodes = 0
-        return make(value, depth: 0, nodes: &nodes)
+        var budget = Int.max
+        return make(value, budget: &budget)
     }
 
-    private static func make(_ value: PickleValue, depth: Int, nodes: inout Int) -> Made {
+    /// The key of `value`, its cost taken from `budget` (left as it was when the key is over it).
+    static func make(_ value: PickleValue, budget: inout Int) -> Made {
+        var nodes = 0, spent = 0
+        let made = make(value, depth: 0, nodes: &nodes, spent: &spent, budget: budget)
+        if case .overBudget = made { return made }
+        budget -= spent
+        return made
+    }
+
+    /// The units `value` costs as a key: one, plus one per 16 bytes of a string or bytes.
+    private static func cost(_ value: PickleValue) -> Int {
+        switch value {
+        case .string(let s): return 1 + s.utf8.count / 16
+        case .bytes(let b): return 1 + b.bytes.count / 16
+        case .bigInt(let b): return 1 + b.bytes.count / 16
+        default: return 1
+        }
+    }
+
+    private static func make(_ value: PickleValue, depth: Int, nodes: inout Int, spent: inout Int, budget: Int) -> Made {
         nodes += 1
         guard nodes <= maxKeyNodes else { return .unhashable }
+        spent += cost(value)
+        guard spent <= budget else { return .overBudget }
         switch value {
         case .none: return .key(.none)
         case .bool(let b): return .key(.int(b ? 1 : 0))
@@ -59,10 +93,11 @@ enum PickleKey: Hashable {
             keys.reserveCapacity(t.items.count)
             var matchable = true
             for item in t.items {
-                switch make(item, depth: depth + 1, nodes: &nodes) {
+                switch make(item, depth: depth + 1, nodes: &nodes, spent: &spent, budget: budget) {
                 case .key(let k): keys.append(k)
                 case .unmatchable: matchable = false
                 case .unhashable: return .unhashable
+                case .overBudget: return .overBudget
                 }
             }
             return matchable ? .key(.tuple(keys)) : .unmatchable
@@ -71,10 +106,11 @@ enum PickleKey: Hashable {
             var keys = Set<PickleKey>()
             var matchable = true
             for item in s.items {
-                switch make(item, depth: depth + 1, nodes: &nodes) {
+                switch make(item, depth: depth + 1, nodes: &nodes, spent: &spent, budget: budget) {
                 case .key(let k): keys.insert(k)
                 case .unmatchable: matchable = false
                 case .unhashable: return .unhashable
+                case .overBudget: return .overBudget
                 }
             }
             return matchable ? .key(.frozenset(keys)) : .unmatchable

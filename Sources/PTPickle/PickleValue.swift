@@ -217,7 +217,13 @@ public final class PickleDict: PickleContainer {
     /// `dict[key] = value`. False if the key is unhashable.
     @discardableResult
     func set(_ key: PickleValue, _ value: PickleValue) -> Bool {
-        switch PickleKey.make(key) {
+        var budget = Int.max
+        return set(key, value, budget: &budget) == .stored
+    }
+
+    /// `dict[key] = value`, the key's cost taken from `budget`.
+    func set(_ key: PickleValue, _ value: PickleValue, budget: inout Int) -> PickleKey.Stored {
+        switch PickleKey.make(key, budget: &budget) {
         case .key(let k):
             if let slot = index[k] {
                 items[slot].value = value  // python keeps the first key object and its position
@@ -225,12 +231,14 @@ public final class PickleDict: PickleContainer {
                 index[k] = items.count
                 items.append((key: key, value: value))
             }
-            return true
+            return .stored
         case .unmatchable:
             items.append((key: key, value: value))  // a NaN key equals nothing, not even itself
-            return true
+            return .stored
         case .unhashable:
-            return false
+            return .unhashable
+        case .overBudget:
+            return .overBudget
         }
     }
 
@@ -310,18 +318,26 @@ public final class PickleSet: PickleContainer {
     /// `set.add(value)`. False if the value is unhashable.
     @discardableResult
     func insert(_ value: PickleValue) -> Bool {
-        switch PickleKey.make(value) {
+        var budget = Int.max
+        return insert(value, budget: &budget) == .stored
+    }
+
+    /// `set.add(value)`, the element's cost taken from `budget`.
+    func insert(_ value: PickleValue, budget: inout Int) -> PickleKey.Stored {
+        switch PickleKey.make(value, budget: &budget) {
         case .key(let k):
             if index[k] == nil {
                 index[k] = items.count
                 items.append(value)
             }
-            return true
+            return .stored
         case .unmatchable:
             items.append(value)
-            return true
+            return .stored
         case .unhashable:
-            return false
+            return .unhashable
+        case .overBudget:
+            return .overBudget
         }
     }
 

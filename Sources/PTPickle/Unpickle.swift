@@ -53,22 +53,54 @@ public struct PickleLimits: Equatable, Sendable {
     /// Bytes of strings, bytes and big ints materialized. Default 4 GiB: what is materialized is
     /// (up to latin-1's 2x) the size of the input, so this only matters for very large inputs.
     public var maxTotalBytes: Int
+    /// Work spent hashing dict keys and set elements, beyond `keyWorkPerByte` per byte of the
+    /// pickle: one unit per value in a key, plus one per 16 bytes of its strings, bytes and big ints.
+    /// A key is hashed each time it is stored, so a large key stored again and again through the
+    /// memo (4 bytes of pickle each time) would otherwise cost hours. Default 1,000,000: a state
+    /// dict's keys cost a unit or a few each, and each was written into the pickle once.
+    public var maxKeyWork: Int
+    /// Key work allowed per byte of pickle, on top of `maxKeyWork`. Default 4 (a memoized key stored again costs at least 4 bytes of pickle).
+    public var keyWorkPerByte: Int
 
     public init(
         maxOpcodes: Int = 100_000_000,
         maxMemoEntries: Int = 10_000_000,
         maxStackDepth: Int = 10_000_000,
         maxNestingDepth: Int = 10_000,
-        maxTotalBytes: Int = 1 << 32
+        maxTotalBytes: Int = 1 << 32,
+        maxKeyWork: Int = 1_000_000,
+        keyWorkPerByte: Int = 4
     ) {
         self.maxOpcodes = maxOpcodes
         self.maxMemoEntries = maxMemoEntries
         self.maxStackDepth = maxStackDepth
         self.maxNestingDepth = maxNestingDepth
         self.maxTotalBytes = maxTotalBytes
+        self.maxKeyWork = maxKeyWork
+        self.keyWorkPerByte = keyWorkPerByte
+    }
+
+    /// The key work allowed for a pickle of `length` bytes (saturating).
+    func keyWorkBudget(length: Int) -> Int {
+        let (perByte, o1) = keyWorkPerByte.multipliedReportingOverflow(by: length)
+        let (sum, o2) = maxKeyWork.addingReportingOverflow(perByte)
+        return o1 || o2 ? Int.max : sum
     }
 
     public static let `default` = PickleLimits()
+}
+
+/// What running a pickle cost, counted by the machine itself: the same for the same bytes on any
+/// CPU, so tests and callers can bound work without timing it.
+public struct PickleWork: Equatable, Sendable {
+    /// Opcodes executed (STOP included).
+    public var opcodes = 0
+    /// Bytes of strings, bytes and big ints materialized.
+    public var materializedBytes = 0
+    /// Key work (see `PickleLimits.maxKeyWork`).
+    public var keyWork = 0
+
+    public init() {}
 }
 
 /// The result of `unpickle`; owns the whole value graph.
@@ -106,13 +138,16 @@ public final class Unpickled {
 
 /// Runs the pickle machine over `bytes` up to and including the first STOP (what follows is not
 /// read; see `bytesConsumed`). Never executes anything: every callable goes through `hooks`.
+/// `work`, when given, is told what the run cost, whether it succeeded or threw.
 /// Throws `PickleError` for every malformed, hostile or unsupported input, and whatever a hook throws.
 public func unpickle(
     _ bytes: UnsafeRawBufferPointer,
     hooks: PickleHooks = PickleHooks(),
-    limits: PickleLimits = .default
+    limits: PickleLimits = .default,
+    work: ((PickleWork) -> Void)? = nil
 ) throws -> Unpickled {
     var machine = Machine(bytes, hooks: hooks, limits: limits)
+    defer { work?(machine.work) }
     do {
         let root = try machine.run()
         try machine.verifyDepth(root)
@@ -137,7 +172,8 @@ public func unpickle(
 public func unpickle(
     _ bytes: [UInt8],
     hooks: PickleHooks = PickleHooks(),
-    limits: PickleLimits = .default
+    limits: PickleLimits = .default,
+    work: ((PickleWork) -> Void)? = nil
 ) throws -> Unpickled {
-    try bytes.withUnsafeBytes { try unpickle($0, hooks: hooks, limits: limits) }
+    try bytes.withUnsafeBytes { try unpickle($0, hooks: hooks, limits: limits, work: work) }
 }

@@ -24,10 +24,14 @@ public struct VerifyRequest {
     public var strict: Bool
     /// Forward passes to time (the median is reported); outputs come from the first.
     public var repeatCount: Int
+    /// Where to count what reading the checkpoint costs (nil: not counted).
+    public var work: LoadWork?
 
     public init(modelPath: String, referencePath: String? = nil, inputPath: String? = nil, outputPath: String? = nil,
                 module: String? = nil, pipeline: [String]? = nil, options: ModuleOptions = ModuleOptions(),
-                rtol: Double? = nil, atol: Double? = nil, strict: Bool = false, repeatCount: Int = 1) {
+                rtol: Double? = nil, atol: Double? = nil, strict: Bool = false, repeatCount: Int = 1,
+                work: LoadWork? = nil) {
+        self.work = work
         self.modelPath = modelPath
         self.referencePath = referencePath
         self.inputPath = inputPath
@@ -59,6 +63,8 @@ public struct VerifyReport: Codable {
     public let reference: String?
     public let modules: [String]
     public let module_configs: [String]
+    /// The kernel set each module ran on (`KernelSet`'s names: avx512, plain).
+    public let module_kernels: [String]
     public let compute_dtype: String
     public let tolerance: Tolerance
     public let comparisons: [Comparison]
@@ -76,7 +82,7 @@ public enum Verifier {
         let loadStart = DispatchTime.now().uptimeNanoseconds
         let checkpoint: Checkpoint
         do {
-            checkpoint = try Checkpoint.load(path: request.modelPath, options: LoadOptions(strict: request.strict))
+            checkpoint = try Checkpoint.load(path: request.modelPath, options: LoadOptions(strict: request.strict, work: request.work))
         } catch let e as CheckpointError {
             throw VerifyError(e.description)
         }
@@ -199,7 +205,7 @@ public enum Verifier {
         let sorted = times.sorted()
         return VerifyReport(
             model: request.modelPath, reference: request.referencePath, modules: prefixes,
-            module_configs: pipeline.stages.map(describe), compute_dtype: computeDType.rawValue, tolerance: tolerance,
+            module_configs: pipeline.stages.map(describe), module_kernels: pipeline.stages.map(kernels), compute_dtype: computeDType.rawValue, tolerance: tolerance,
             comparisons: comparisons, outputs: Dictionary(uniqueKeysWithValues: produced.map { ($0.name, $0.tensor.shape) }),
             written: written, passed: comparisons.allSatisfy(\.passed),
             timings: .init(load_s: loadSeconds + stageLoad, forward_s: sorted[sorted.count / 2], forward_runs: sorted.count))
@@ -253,6 +259,12 @@ public enum Verifier {
         case .linear(let l): return "Linear(in_features=\(l.inFeatures), out_features=\(l.outFeatures))"
         case .recurrent(let r): return r.config.description
         }
+    }
+
+    /// The kernel set a stage runs on; Embedding and Linear are lookups and one OpenBLAS product.
+    static func kernels<Scalar>(_ stage: Pipeline<Scalar>.Stage) -> String {
+        if case .recurrent(let r) = stage { return r.kernels.rawValue }
+        return KernelSet.plain.rawValue
     }
 
     static func describe<Scalar>(_ pipeline: Pipeline<Scalar>) -> String {

@@ -87,6 +87,11 @@ struct PTLoad: ParsableCommand {
     }
 
     mutating func run() throws {
+        if CPUFeatures.cap == nil {
+            let value = ProcessInfo.processInfo.environment["PTLOAD_ISA"] ?? ""
+            let names = KernelSet.allCases.map(\.rawValue).joined(separator: ", ")
+            fail("PTLOAD_ISA is '\(value)'; expected one of \(names) (the most capable kernel set to use)")
+        }
         if let threads { ComputeThreads.configure(threads) }
         if verify != nil || output != nil {
             try runModule()
@@ -99,7 +104,7 @@ struct PTLoad: ParsableCommand {
         let start = DispatchTime.now().uptimeNanoseconds
         let checkpoint: Checkpoint
         do {
-            checkpoint = try Checkpoint.load(path: model, options: LoadOptions(strict: strict))
+            checkpoint = try Checkpoint.load(path: model, options: LoadOptions(strict: strict, work: WorkReport.work))
         } catch let e as CheckpointError {
             fail(e.description)
         }
@@ -126,7 +131,7 @@ struct PTLoad: ParsableCommand {
             modelPath: model, referencePath: verify, inputPath: input, outputPath: output, module: module,
             pipeline: pipeline.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } },
             options: ModuleOptions(batchFirst: batchFirst ? true : nil, nonlinearity: nonlinearity.flatMap(Activation.init(rawValue:))),
-            rtol: rtol, atol: atol, strict: strict, repeatCount: `repeat`)
+            rtol: rtol, atol: atol, strict: strict, repeatCount: `repeat`, work: WorkReport.work)
         let report: VerifyReport
         do {
             report = try Verifier.run(request)
@@ -154,7 +159,9 @@ struct PTLoad: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            WorkReport.write()
         } catch let code as ExitCode {
+            WorkReport.write()
             Foundation.exit(code.rawValue)
         } catch {
             if exitCode(for: error) == .success {
@@ -169,6 +176,7 @@ struct PTLoad: ParsableCommand {
 
 /// Exit status 2 with exactly one line on stderr, whatever the file put into names and keys.
 func fail(_ message: String) -> Never {
+    WorkReport.write()
     FileHandle.standardError.write(Data(("ptload: " + oneLine(message) + "\n").utf8))
     exit(2)
 }

@@ -13,6 +13,7 @@ struct VerifyText {
         }
         if let reference = r.reference { out += "reference: \(reference)\n" }
         out += "compute dtype: \(r.compute_dtype), rtol \(r.tolerance.rtol), atol \(r.tolerance.atol)\n"
+        out += "kernels: \(r.module_kernels.joined(separator: ", "))\n"
         if let written = r.written {
             let shapes = r.outputs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             out += "wrote: \(written) (\(shapes))\n"

@@ -69,6 +69,9 @@ extension HostileCorpusTests {
         "pkl_memo_put_huge.pt",
         "pkl_billion_laughs.pt",
         "pkl_key_dag.pt",
+        "pkl_key_rehash.pt",
+        "pkl_long_key_rehash.pt",
+        "pkl_build_merge.pt",
         "ten_persid_short.pt",
         "ten_persid_class.pt",
         "ten_persid_module.pt",
@@ -170,6 +173,9 @@ extension HostileCorpusTests {
     func test_pkl_memo_put_huge() throws { try check("pkl_memo_put_huge.pt") }
     func test_pkl_billion_laughs() throws { try check("pkl_billion_laughs.pt") }
     func test_pkl_key_dag() throws { try check("pkl_key_dag.pt") }
+    func test_pkl_key_rehash() throws { try check("pkl_key_rehash.pt") }
+    func test_pkl_long_key_rehash() throws { try check("pkl_long_key_rehash.pt") }
+    func test_pkl_build_merge() throws { try check("pkl_build_merge.pt") }
     func test_ten_persid_short() throws { try check("ten_persid_short.pt") }
     func test_ten_persid_class() throws { try check("ten_persid_class.pt") }
     func test_ten_persid_module() throws { try check("ten_persid_module.pt") }

@@ -1,4 +1,5 @@
 import Foundation
+import PTKernels
 import PTTestSupport
 import XCTest
 
@@ -9,18 +10,56 @@ final class VerifyCLITests: XCTestCase {
     func path(_ name: String) -> String { Self.folder.appendingPathComponent(name).path }
 
     func testEveryGoldenCaseExitsAsExpected() throws {
-        try verifyEveryCase(environment: [:])
+        try verifyEveryCase(environment: [:], kernels: CPUFeatures.active)
     }
 
-    /// The portable path (OpenBLAS and scalar gates), which CPUs without AVX-512 take, on
-    /// every case too: PTLOAD_NO_AVX512=1 turns the AVX-512 kernels off.
-    func testEveryGoldenCaseOnThePortablePath() throws {
-        try verifyEveryCase(environment: ["PTLOAD_NO_AVX512": "1"])
+    /// Every case on each kernel set this CPU can run, chosen with PTLOAD_ISA; a set it cannot
+    /// run is skipped with the instruction set and the missing flags named.
+    func testEveryGoldenCaseOnTheAVX512Kernels() throws {
+        try verifyEveryCase(on: .avx512)
     }
 
-    func verifyEveryCase(environment: [String: String]) throws {
+    /// The portable path (OpenBLAS and scalar gates), which CPUs without a kernel set of their
+    /// own take, and every CPU can run.
+    func testEveryGoldenCaseOnThePlainKernels() throws {
+        try verifyEveryCase(on: .plain)
+    }
+
+    /// Says in the test log which kernel sets this run tested and which it could not.
+    func testKernelSetsTestedOnThisCPU() {
+        let ran = KernelSet.allCases.filter(CPUFeatures.canRun).map(\.rawValue)
+        let skipped = KernelSet.allCases.compactMap(CPUFeatures.whyNot)
+        print("kernel sets tested on this CPU: \(ran.joined(separator: ", ")); not tested: "
+              + (skipped.isEmpty ? "none" : skipped.joined(separator: "; ")))
+        XCTAssertTrue(ran.contains(KernelSet.plain.rawValue))
+        XCTAssertTrue(CPUFeatures.canRun(CPUFeatures.active))
+        print("kernel set in use: \(CPUFeatures.active) (PTLOAD_ISA caps it)")
+    }
+
+    /// PTLOAD_ISA names a set or is refused; PTLOAD_NO_AVX512=1 still caps at plain.
+    func testKernelCapVariables() throws {
+        let model = path("lstm_long.pt"), reference = path("lstm_long.npz")
+        let bad = try CLI.run([model, "--verify", reference], environment: ["PTLOAD_ISA": "sse2"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertEqual(bad.stderr, "ptload: PTLOAD_ISA is 'sse2'; expected one of "
+                       + KernelSet.allCases.map(\.rawValue).joined(separator: ", ") + " (the most capable kernel set to use)\n")
+        let old = try CLI.run([model, "--verify", reference], environment: ["PTLOAD_NO_AVX512": "1"])
+        XCTAssertEqual(old.status, 0, old.stderr)
+        XCTAssertTrue(old.stdout.contains("\nkernels: plain\n"), old.stdout)
+    }
+
+    func verifyEveryCase(on set: KernelSet) throws {
+        if let why = CPUFeatures.whyNot(set) { throw XCTSkip(why) }
+        try verifyEveryCase(environment: ["PTLOAD_ISA": set.rawValue], kernels: set)
+    }
+
+    /// Runs every golden case and checks its verdict, and that each recurrent module ran on
+    /// `kernels`, or on `plain` where that set does not take the configuration (projections,
+    /// cells, float64).
+    func verifyEveryCase(environment: [String: String], kernels: KernelSet) throws {
         let data = try Data(contentsOf: Self.folder.appendingPathComponent("cases.json"))
         let cases = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        var onSet = 0
         for c in cases {
             let name = c["name"] as? String ?? "?"
             let args = [path(try XCTUnwrap(c["model"] as? String)), "--verify", path(try XCTUnwrap(c["reference"] as? String))]
@@ -29,7 +68,15 @@ final class VerifyCLITests: XCTestCase {
             XCTAssertEqual(r.status, Int32(try XCTUnwrap(c["expect_exit"] as? Int)), "\(name): \(r.stdout) \(r.stderr)")
             XCTAssertEqual(r.stderr, "", name)
             XCTAssertTrue(r.stdout.contains(r.status == 0 ? "\nPASS (" : "\nFAIL ("), "\(name): \(r.stdout)")
+            let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("kernels: ") }, "\(name): \(r.stdout)")
+            let used = line.dropFirst("kernels: ".count).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            for u in used {
+                XCTAssertTrue(u == kernels.rawValue || u == KernelSet.plain.rawValue, "\(name): ran on \(u), asked for \(kernels)")
+            }
+            if used.contains(kernels.rawValue) { onSet += 1 }
         }
+        XCTAssertGreaterThan(onSet, cases.count / 2, "only \(onSet) of \(cases.count) cases ran on \(kernels)")
+        print("VerifyCLITests: \(cases.count) golden cases verified, \(onSet) on the \(kernels) kernels")
     }
 
     /// One thread takes the same path sequentially: bidirectional, shared-step and small cases.

@@ -7,7 +7,7 @@ import XCTest
 /// not a multiple of the 32-column panel pair.
 final class PackedGEMMTests: XCTestCase {
     func testMatchesThePlainProduct() throws {
-        try XCTSkipUnless(CPUFeatures.hasAVX512, "needs AVX-512")
+        if let why = CPUFeatures.whyNot(.avx512) { throw XCTSkip(why) }
         var seed: UInt64 = 42
         func next() -> Float {
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
@@ -41,7 +41,7 @@ final class PackedGEMMTests: XCTestCase {
     /// A range of panel pairs (how a step is split between threads and gates) writes exactly its
     /// own 32-column groups, whichever pair comes next in the range or wraps to its start.
     func testAPanelPairRangeWritesOnlyItsColumns() throws {
-        try XCTSkipUnless(CPUFeatures.hasAVX512, "needs AVX-512")
+        if let why = CPUFeatures.whyNot(.avx512) { throw XCTSkip(why) }
         let rows = 160, k = 600, m = 13
         let weight = (0..<(rows * k)).map { Float(($0 * 7919) % 211) / 211 - 0.5 }
         let a = (0..<(m * k)).map { Float(($0 * 104729) % 97) / 97 - 0.5 }
@@ -71,7 +71,7 @@ final class PackedGEMMTests: XCTestCase {
     /// Every cache-blocking regime of `chunkLength`: steps (m ≤ 64, k in chunks of 128), the
     /// middle (256), and an output block past 1 MB (k whole up to 1,024, then the rest).
     func testEveryChunkLengthRegime() throws {
-        try XCTSkipUnless(CPUFeatures.hasAVX512, "needs AVX-512")
+        if let why = CPUFeatures.whyNot(.avx512) { throw XCTSkip(why) }
         XCTAssertEqual(chunkLength(m: 64, k: 1030, columns: 256), 128)
         XCTAssertEqual(chunkLength(m: 200, k: 1030, columns: 256), 256)
         XCTAssertEqual(chunkLength(m: 1030, k: 1030, columns: 256), 1024)

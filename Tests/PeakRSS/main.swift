@@ -1,8 +1,10 @@
-// peak-rss REPORT PROGRAM [ARGUMENT…]
+// peak-rss TIMEOUT REPORT PROGRAM [ARGUMENT…]
 //
 // Runs PROGRAM with the arguments (stdin, stdout and stderr inherited), waits for it, writes
-// "<peak RSS in KiB> <CPU seconds>" to REPORT, and exits with PROGRAM's status (128 + n for a
-// signal). Used by the CLI tests to measure ptload alone.
+// "<peak RSS in KiB> <CPU seconds> <timed out: 0 or 1>" to REPORT, and exits with PROGRAM's status
+// (128 + n for a signal). A PROGRAM still running after TIMEOUT seconds of wall time is killed
+// (SIGKILL) and reported as timed out: a hang fails its test instead of stalling the suite.
+// Used by the CLI tests to measure ptload alone.
 //
 // Why a separate process: Linux carries a process's RSS high-water mark across exec, and a child
 // spawned (forked or vforked) from the test runner starts out as that runner's address space, so
@@ -11,28 +13,50 @@
 import Glibc
 
 let arguments = CommandLine.arguments
-guard arguments.count >= 3 else {
-    fputs("usage: peak-rss REPORT PROGRAM [ARGUMENT…]\n", stderr)
+guard arguments.count >= 4, let timeout = Double(arguments[1]), timeout > 0 else {
+    fputs("usage: peak-rss TIMEOUT REPORT PROGRAM [ARGUMENT…]\n", stderr)
     exit(64)
 }
-let report = arguments[1]
-let argv = arguments.dropFirst(2).map { strdup($0) } + [nil]
+let report = arguments[2]
+let argv = arguments.dropFirst(3).map { strdup($0) } + [nil]
 var pid: pid_t = 0
-let spawned = posix_spawn(&pid, arguments[2], nil, nil, argv, environ)
+let spawned = posix_spawn(&pid, arguments[3], nil, nil, argv, environ)
 guard spawned == 0 else {
-    fputs("peak-rss: cannot run \(arguments[2]): \(String(cString: strerror(spawned)))\n", stderr)
+    fputs("peak-rss: cannot run \(arguments[3]): \(String(cString: strerror(spawned)))\n", stderr)
     exit(127)
 }
+
+func now() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
 var status: Int32 = 0
 var usage = rusage()
-while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+let deadline = now() + timeout
+var timedOut = false
+// Poll every 2 ms until the child exits or the deadline passes; then reap it for good.
+while true {
+    let reaped = wait4(pid, &status, WNOHANG, &usage)
+    if reaped == pid { break }
+    if reaped < 0 && errno != EINTR { break }
+    if now() > deadline {
+        timedOut = true
+        kill(pid, SIGKILL)
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        break
+    }
+    var pause = timespec(tv_sec: 0, tv_nsec: 2_000_000)
+    nanosleep(&pause, nil)
+}
 let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
     + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 guard let file = fopen(report, "w") else {
     fputs("peak-rss: cannot write \(report)\n", stderr)
     exit(70)
 }
-fputs("\(usage.ru_maxrss) \(cpu)\n", file)
+fputs("\(usage.ru_maxrss) \(cpu) \(timedOut ? 1 : 0)\n", file)
 fclose(file)
 // WIFEXITED / WEXITSTATUS spelled out (the C macros are not imported).
 exit((status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F))
