@@ -3,10 +3,10 @@
 //
 // Dependencies point one way:
 //   CLibzip ← PTZip ← PTCheckpoint ← PTNN ← PTVerify ← ptload
-//   PTPickle, PTTensor ← PTCheckpoint;  CIntrinsics ← PTKernelsAVX512;  CIntrinsics, COpenBLAS, PTKernelsAVX512 ← PTKernels ← PTNN;
+//   PTPickle, PTTensor ← PTCheckpoint;  COpenBLAS, PTKernelsC ← PTKernels ← PTNN;
 //   PTZip, PTTensor ← PTNumpy ← PTVerify
-// Only PTZip imports libzip/zlib, only PTKernels imports OpenBLAS, and only the two kernel targets
-// import CIntrinsics (inline prefetch and pause instructions); nothing above them touches C.
+// Only PTZip imports libzip/zlib and only PTKernels imports OpenBLAS and the C kernels
+// (PTKernelsC); nothing above them touches C.
 import PackageDescription
 
 let package = Package(
@@ -45,23 +45,20 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        // Packed matrix products and fused gate kernels compiled for AVX-512. Only ever called
-        // after PTKernels has checked the CPU (CPUFeatures.hasAVX512).
-        // (LLVM's tuning for that CPU prefers 256-bit loops; the gate loops run faster at 512.)
-        // A header-only module: the prefetch and pause instructions, which Swift cannot spell.
-        .systemLibrary(name: "CIntrinsics"),
-        .target(name: "PTKernelsAVX512", dependencies: ["CIntrinsics"], swiftSettings: [
-            .unsafeFlags(["-target-cpu", "skylake-avx512", "-Xllvm", "-force-vector-width=16"]),
-        ]),
-        // Matrix products and activations: the only Swift target that imports COpenBLAS.
+        // Packed matrix products, fused recurrent gates and their maths in C, written once
+        // (kernels.inc) and compiled once per instruction set under a target attribute
+        // (AVX-512, AVX2+FMA, NEON, plain): no compiler flags. Only PTKernels calls it, after
+        // checking the CPU.
+        .target(name: "PTKernelsC"),
+        // CPU detection, the kernel tables, packed weights, BLAS products, threads: the only
+        // Swift target that imports COpenBLAS or PTKernelsC.
         .target(name: "PTKernels", dependencies: [
-            "CIntrinsics",
             "COpenBLAS",
-            "PTKernelsAVX512",
+            "PTKernelsC",
             .product(name: "RealModule", package: "swift-numerics"),
         ]),
         // RNN, LSTM, GRU, their cells, Embedding, Linear: loading from checkpoints, running.
-        .target(name: "PTNN", dependencies: ["PTCheckpoint", "PTKernels", "PTKernelsAVX512", "PTTensor"]),
+        .target(name: "PTNN", dependencies: ["PTCheckpoint", "PTKernels", "PTTensor"]),
         // .npy / .npz read and write (npz through the zip layer).
         .target(name: "PTNumpy", dependencies: ["PTZip", "PTTensor"]),
         // Running a module against PyTorch's reference outputs: tolerance policy, comparison, report.
@@ -84,7 +81,8 @@ let package = Package(
         .testTarget(name: "PTPickleTests", dependencies: ["PTPickle"]),
         .testTarget(name: "PTTensorTests", dependencies: ["PTTensor"]),
         .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint", "PTTestSupport"]),
-        .testTarget(name: "PTNNTests", dependencies: ["PTNN", "PTKernels", "PTKernelsAVX512", "PTNumpy", "PTTestSupport"]),
+        .testTarget(name: "PTKernelsTests", dependencies: ["PTKernels"]),
+        .testTarget(name: "PTNNTests", dependencies: ["PTNN", "PTKernels", "PTNumpy", "PTTestSupport"]),
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTNumpy", "PTTestSupport"]),
         .testTarget(name: "PTLoadCLITests", dependencies: ["PTKernels", "PTTestSupport"]),

@@ -339,9 +339,9 @@ REFUSALS = {
     'pkl_deep_nesting.pt': 'archive/data.pkl: value nested deeper than 10000 levels at offset 210001',
     'pkl_billion_laughs.pt': 'walking the pickled value meets more than 1000000 containers and tensors (shared references are met once per path); refused as an expansion attack',
     'pkl_key_dag.pt': 'archive/data.pkl: SETITEM at offset 524: unhashable key or element (tuple); keys are numbers, strings, bytes, globals, objects, or tuples and frozensets of those nesting at most 100 levels and holding at most 100,000 values',
-    'pkl_key_rehash.pt': 'archive/data.pkl: more than 1320452 units of work hashing dict keys and set elements at offset 195; the same keys are hashed again and again',
-    'pkl_long_key_rehash.pt': 'archive/data.pkl: more than 1582192 units of work hashing dict keys and set elements at offset 67094; the same keys are hashed again and again',
-    'pkl_build_merge.pt': 'archive/data.pkl: more than 1671184 units of work hashing dict keys and set elements at offset 108298; the same keys are hashed again and again',
+    'pkl_key_rehash.pt': 'archive/data.pkl: more than 180113 units of work hashing dict keys and set elements at offset 123; the same keys are hashed again and again',
+    'pkl_long_key_rehash.pt': 'archive/data.pkl: more than 245548 units of work hashing dict keys and set elements at offset 65786; the same keys are hashed again and again',
+    'pkl_build_merge.pt': 'archive/data.pkl: more than 267796 units of work hashing dict keys and set elements at offset 107875; the same keys are hashed again and again',
     'ten_persid_short.pt': 'storage persistent id has 3 fields; expected 5',
     'ten_persid_class.pt': 'storage persistent id names torch.EvilStorage, not a known torch storage class',
     'ten_persid_module.pt': "persistent id has type 'module'; expected 'storage'",
@@ -658,7 +658,7 @@ def main():
 
     # Keys hashed again and again: each is within the per-key limits, but stored many times over
     # through the memo (a few bytes of pickle each time) the hashing would take hours; the key
-    # work budget (1,000,000 units plus 4 per byte of pickle) stops it.
+    # work budget (100,000 units plus 1 per byte of pickle) stops it.
     p = P(2)
     p.none()
     for level in range(15):

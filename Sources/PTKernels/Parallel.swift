@@ -1,67 +1,6 @@
-import CIntrinsics
+import PTKernelsC
 import Foundation
 import Synchronization
-
-/// A set of compute kernels built for one instruction set. Each is chosen at run time, after a
-/// CPU check, and `plain` (OpenBLAS products and scalar gate loops) runs everywhere.
-public enum KernelSet: String, CaseIterable, Sendable {
-    /// Packed products and fused gates for AVX-512 F/BW/DQ/VL (PTKernelsAVX512).
-    case avx512
-    /// OpenBLAS for the products, portable Swift for the gates.
-    case plain
-
-    /// The CPU flags (as /proc/cpuinfo names them) the set needs.
-    public var requiredFlags: [String] {
-        switch self {
-        case .avx512: return ["avx512f", "avx512bw", "avx512dq", "avx512vl"]
-        case .plain: return []
-        }
-    }
-}
-
-/// What this CPU can run, read once.
-public enum CPUFeatures {
-    /// The CPU's flags from /proc/cpuinfo (empty where there is none).
-    public static let flags: Set<String> = {
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
-        return Set(line.split(separator: " ").map(String.init))
-    }()
-
-    /// The flags `set` needs that this CPU lacks (empty: it can run the set).
-    public static func missingFlags(_ set: KernelSet) -> [String] {
-        set.requiredFlags.filter { !flags.contains($0) }
-    }
-
-    /// Whether this CPU can run `set`.
-    public static func canRun(_ set: KernelSet) -> Bool { missingFlags(set).isEmpty }
-
-    /// Why this CPU cannot run `set` ("avx512: this CPU lacks avx512f, avx512bw"); nil if it can.
-    public static func whyNot(_ set: KernelSet) -> String? {
-        let missing = missingFlags(set)
-        return missing.isEmpty ? nil : "\(set.rawValue): this CPU lacks \(missing.joined(separator: ", "))"
-    }
-
-    /// The most capable set `PTLOAD_ISA` allows (every set when unset); nil when it names no set.
-    /// `PTLOAD_NO_AVX512=1`, the older spelling, caps at `plain`.
-    public static let cap: KernelSet? = {
-        let environment = ProcessInfo.processInfo.environment
-        if let name = environment["PTLOAD_ISA"], !name.isEmpty { return KernelSet(rawValue: name) }
-        if environment["PTLOAD_NO_AVX512"] == "1" { return .plain }
-        return KernelSet.allCases.first
-    }()
-
-    /// The set the kernels use: the most capable one this CPU runs, at or below `cap`
-    /// (`plain` when the cap names no set; the command refuses such a value before running).
-    public static let active: KernelSet = {
-        let order = KernelSet.allCases
-        let start = cap.flatMap(order.firstIndex(of:)) ?? order.count - 1
-        return order[start...].first(where: canRun) ?? .plain
-    }()
-
-    /// Whether the AVX-512 kernels are in use (the CPU has them and `PTLOAD_ISA` allows them).
-    public static var hasAVX512: Bool { active == .avx512 }
-}
 
 /// Two threads for one forward pass: the caller and one parked worker, sharing work items.
 ///
@@ -160,7 +99,7 @@ public final class ThreadPair: @unchecked Sendable {
             while posted.load(ordering: .acquiring) == seen {
                 // `pause` leaves the core to a sibling hyperthread, or shows the hypervisor a
                 // spin, while this thread waits (a vCPU may share its core with the caller's).
-                ptload_pause()
+                ptk_spin_pause()
                 spins += 1
                 if spins < Self.spinsBeforeParking { continue }
                 sleeping.store(true, ordering: .sequentiallyConsistent)

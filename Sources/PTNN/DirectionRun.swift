@@ -1,9 +1,11 @@
 import PTKernels
-import PTKernelsAVX512
 
 /// One direction of one layer of `FastRecurrent` over all steps, with its buffers allocated once.
 final class DirectionRun: @unchecked Sendable {
     let kind: RecurrentConfig.Kind
+    let kernels: KernelTable<Float>
+    /// Hidden units per block (one panel).
+    let panel: Int
     let relu: Bool
     let gates: Int, hidden: Int, blocks: Int
     let weights: FastRecurrent.Direction
@@ -29,9 +31,11 @@ final class DirectionRun: @unchecked Sendable {
     /// Holds the buffers above for as long as this run lives.
     private let buffers: DirectionBuffers
 
-    init(config: RecurrentConfig, blocks: Int, weights: FastRecurrent.Direction, reverse: Bool, column: Int,
+    init(config: RecurrentConfig, kernels: KernelTable<Float>, blocks: Int, weights: FastRecurrent.Direction, reverse: Bool, column: Int,
          steps: Int, batch: Int, inSize: Int, active: [Int], h0: [Float]?, c0: [Float]?, buffers: DirectionBuffers) {
         kind = config.kind
+        self.kernels = kernels
+        panel = kernels.panel
         relu = config.nonlinearity == .relu
         gates = config.gates
         hidden = config.hiddenSize
@@ -97,7 +101,7 @@ final class DirectionRun: @unchecked Sendable {
     }
 
     /// Every step on both threads of `ThreadPair`, sharing work item by item: a chunk's input
-    /// projection in row slices, each step's recurrent product and gates in blocks of 32 units.
+    /// projection in row slices, each step's recurrent product and gates in blocks of one panel.
     /// If the worker is descheduled, the calling thread does every item itself.
     func runSplit(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
         let pool = ThreadPair.shared
@@ -151,8 +155,8 @@ final class DirectionRun: @unchecked Sendable {
     /// `xp[rows] = input[chunk rows] · W_ihᵀ`, with the packed kernel and W_ih packed at load time.
     func project(input: UnsafePointer<Float>, chunk: Range<Int>, rows: Range<Int>) {
         guard !rows.isEmpty else { return }
-        packedGEMM(m: rows.count, a: input + (chunk.lowerBound * batch + rows.lowerBound) * inSize, lda: inSize,
-                   w: weights.wih, panelPairs: 0..<(weights.wih.panelCount / 2), c: xp + rows.lowerBound * ldc, ldc: ldc)
+        weights.wih.product(m: rows.count, a: input + (chunk.lowerBound * batch + rows.lowerBound) * inSize, lda: inSize,
+                            panels: 0..<weights.wih.panelCount, c: xp + rows.lowerBound * ldc, ldc: ldc)
     }
 
     /// One step for the active rows and the blocks given: the recurrent product, then the gates.
@@ -160,17 +164,17 @@ final class DirectionRun: @unchecked Sendable {
         let m = active[t]
         guard m > 0, !blockRange.isEmpty else { return }
         if blockRange.count == blocks {
-            // Every gate's pairs, which are then one range: one product, prefetching across gates.
-            packedGEMM(m: m, a: hCurrent, lda: hidden, w: weights.packed, panelPairs: 0..<(gates * blocks), c: rec, ldc: ldc)
+            // Every gate's panels, which are then one range: one product, prefetching across gates.
+            weights.packed.product(m: m, a: hCurrent, lda: hidden, panels: 0..<(gates * blocks), c: rec, ldc: ldc)
         } else {
             for g in 0..<gates {
-                packedGEMM(m: m, a: hCurrent, lda: hidden, w: weights.packed,
-                           panelPairs: (g * blocks + blockRange.lowerBound)..<(g * blocks + blockRange.upperBound), c: rec, ldc: ldc)
+                weights.packed.product(m: m, a: hCurrent, lda: hidden,
+                                       panels: (g * blocks + blockRange.lowerBound)..<(g * blocks + blockRange.upperBound), c: rec, ldc: ldc)
             }
         }
-        let u0 = 32 * blockRange.lowerBound
-        let units = min(32 * blockRange.upperBound, hidden) - u0
-        let rStride = 32 * blocks
+        let u0 = panel * blockRange.lowerBound
+        let units = min(panel * blockRange.upperBound, hidden) - u0
+        let rStride = panel * blocks
         let bias = UnsafePointer(self.bias + u0)
         for row in 0..<m {
             let x = UnsafePointer(xp + ((t - chunk.lowerBound) * batch + row) * ldc + u0)
@@ -179,13 +183,11 @@ final class DirectionRun: @unchecked Sendable {
             let h = hNext + row * hidden + u0
             switch kind {
             case .lstm:
-                lstmPointwise(count: units, x: x, bias: bias, xStride: rStride, r: r, rStride: rStride,
-                              c: cell + row * hidden + u0, h: h, out: out)
+                kernels.lstm(units, x, bias, rStride, r, rStride, cell + row * hidden + u0, h, out)
             case .gru:
-                gruPointwise(count: units, x: x, bias: bias, xStride: rStride, r: r, rStride: rStride,
-                             bhn: bhn + u0, hPrevious: hCurrent + row * hidden + u0, h: h, out: out)
+                kernels.gru(units, x, bias, rStride, r, rStride, bhn + u0, hCurrent + row * hidden + u0, h, out)
             case .rnn:
-                rnnPointwise(count: units, x: x, bias: bias, r: r, relu: relu, h: h, out: out)
+                kernels.rnn(units, x, bias, r, relu, h, out)
             }
         }
     }

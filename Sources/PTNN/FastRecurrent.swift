@@ -1,15 +1,16 @@
 import Foundation
 import PTKernels
-import PTKernelsAVX512
 
-/// The float32 path of `Recurrent` on AVX-512 CPUs: the same maths, laid out for speed.
+/// The float32 path of `Recurrent`, on the kernels of the CPU's instruction set
+/// (`CPUFeatures.active`): the same maths, laid out for speed.
 ///
-/// - W_hh is packed once, at load time, gate by gate with each gate padded to whole blocks of 32
-///   hidden units, so a run of blocks is one panel range per gate: the two threads can split a
+/// - W_hh is packed once, at load time, gate by gate with each gate padded to whole blocks of
+///   one panel of hidden units (`KernelTable.panel`: 32 on AVX-512, 16 on AVX2, 8 on NEON and
+///   plain), so a run of blocks is one panel range per gate: the two threads can split a
 ///   step by blocks without a second barrier, and the gate pass runs over a row's whole run.
 /// - W_ih is packed the same way; a chunk of steps' input projection is shared between the
 ///   threads in row slices, with the same packed kernel.
-/// - One packed product per step (`packedGEMM`) and one fused pass of the gate non-linearities.
+/// - One packed product per step (`PackedWeights.product`) and one fused pass of the gates.
 /// - A bidirectional layer runs its two directions on the two threads, with no sync per step;
 ///   a unidirectional one shares each step's blocks between them (`ThreadPair.forEach`: a
 ///   descheduled worker never stalls a step) when a step is worth it (`splitsSteps`).
@@ -17,31 +18,34 @@ import PTKernelsAVX512
 ///   are a prefix: the products shrink instead of computing padding.
 final class FastRecurrent {
     let config: RecurrentConfig
+    let kernels: KernelTable<Float>
     let blocks: Int
 
-    /// One direction's weights, gate-major with each gate padded to Hp = 32·blocks rows.
+    /// One direction's weights, gate-major with each gate padded to Hp = panel·blocks rows.
     struct Direction {
-        var wih: PackedWeights    // W_ih, [G·Hp, In] packed
-        var bias: [Float]         // [G·Hp]: b_ih + b_hh (GRU: b_ih + (b_hr, b_hz, 0)); zeros without bias
-        var bhn: [Float]          // [H]: GRU's b_hn (zeros without bias); empty for LSTM and RNN
-        var packed: PackedWeights // W_hh, [G·Hp, H] packed
+        var wih: PackedWeights<Float>    // W_ih, [G·Hp, In] packed
+        var bias: [Float]                // [G·Hp]: b_ih + b_hh (GRU: b_ih + (b_hr, b_hz, 0)); zeros without bias
+        var bhn: [Float]                 // [H]: GRU's b_hn (zeros without bias); empty for LSTM and RNN
+        var packed: PackedWeights<Float> // W_hh, [G·Hp, H] packed
     }
     let layers: [[Direction]]
 
-    /// nil when the CPU lacks AVX-512, or for configurations this path does not take
-    /// (projections and cells run on the portable path).
-    init?(config: RecurrentConfig, layers source: [[Recurrent<Float>.Direction]]) {
-        guard CPUFeatures.hasAVX512, config.projSize == 0, !config.isCell else { return nil }
+    /// nil for configurations this path does not take (projections and cells run on the
+    /// OpenBLAS path).
+    init?(config: RecurrentConfig, layers source: [[Recurrent<Float>.Direction]], kernels: KernelTable<Float>) {
+        guard config.projSize == 0, !config.isCell else { return nil }
         self.config = config
+        self.kernels = kernels
         let hidden = config.hiddenSize, gates = config.gates
-        blocks = (hidden + 31) / 32
+        let panel = kernels.panel
+        blocks = (hidden + panel - 1) / panel
         var layers: [[Direction]] = []
         for directions in source {
             var converted: [Direction] = []
             for w in directions {
-                // Gate-major, each gate padded to a whole number of 32-unit blocks: gate g of unit
-                // u is row g·Hp + u. A range of blocks is then one panel-pair range per gate.
-                let padded = blocks * 32
+                // Gate-major, each gate padded to a whole number of blocks: gate g of unit u is
+                // row g·Hp + u. A range of blocks is then one panel range per gate.
+                let padded = blocks * panel
                 let blockRows = gates * padded
                 func pad(_ source: [Float], cols: Int) -> [Float] {
                     var out = [Float](repeating: 0, count: blockRows * cols)
@@ -65,8 +69,8 @@ final class FastRecurrent {
                 let inSize = w.wih.count / max(gates * hidden, 1)
                 let whh = pad(w.whh, cols: hidden)
                 let wih = pad(w.wih, cols: inSize)
-                let packed = whh.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: blockRows, k: hidden) }
-                let packedIH = wih.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: blockRows, k: inSize) }
+                let packed = whh.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: blockRows, k: hidden, kernels: kernels) }
+                let packedIH = wih.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: blockRows, k: inSize, kernels: kernels) }
                 converted.append(Direction(wih: packedIH, bias: bias, bhn: bhn, packed: packed))
             }
             layers.append(converted)
@@ -135,7 +139,7 @@ final class FastRecurrent {
                     : [Float](repeating: 0, count: count)
             }
             let runs = (0..<directions).map { d in
-                DirectionRun(config: config, blocks: blocks, weights: weights[d], reverse: d == 1, column: d * hidden,
+                DirectionRun(config: config, kernels: kernels, blocks: blocks, weights: weights[d], reverse: d == 1, column: d * hidden,
                              steps: steps, batch: batch, inSize: inSize, active: active,
                              h0: h0Sorted.map { Array($0[((l * directions + d) * batch * hidden)..<((l * directions + d + 1) * batch * hidden)]) },
                              c0: c0Sorted.map { Array($0[((l * directions + d) * batch * hidden)..<((l * directions + d + 1) * batch * hidden)]) },
@@ -247,11 +251,10 @@ enum System {
 
 /// How many threads a forward pass may use.
 public enum ComputeThreads {
-    /// Sets the thread count: up to two threads of its own for the AVX-512 path, which does not
-    /// call OpenBLAS, so OpenBLAS stays single-threaded there (woken, its idle workers would spin
-    /// against ours); the portable path gives OpenBLAS all `count`.
+    /// Sets the thread count: up to two threads of its own for the packed kernels, which never
+    /// call OpenBLAS; OpenBLAS (projections, cells, float64, Linear) gets all `count`.
     public static func configure(_ count: Int) {
         FastRecurrent.threads = min(2, max(1, count))
-        BLASThreads.count = CPUFeatures.hasAVX512 ? 1 : max(1, count)
+        BLASThreads.count = max(1, count)
     }
 }

@@ -25,12 +25,13 @@ public final class Recurrent<Scalar: GEMMScalar> {
         var whr: [Scalar]?  // [P, H]
     }
     let layers: [[Direction]]
-    /// The AVX-512 float32 path, when this CPU and configuration can take it.
+    /// The packed float32 path, when this configuration can take it.
     let fast: FastRecurrent?
 
-    /// The kernels `forward` runs on: the active set where this configuration can take it
-    /// (float32, no projection, not a cell), else `plain`.
-    public var kernels: KernelSet { fast != nil ? .avx512 : .plain }
+    /// What `forward` runs on: the kernel set (`KernelSet`'s name) where this configuration can
+    /// take the packed path (float32, no projection, not a cell), else "openblas" (OpenBLAS
+    /// products and portable gate loops).
+    public var kernels: String { fast.map { $0.kernels.set.rawValue } ?? "openblas" }
 
     /// Takes every weight of `config` from `weights` and checks that none is left over.
     /// - Throws: `NNError.missingKey`, `.wrongShape`, `.unusedKey`, `.unsupportedDType`, naming the dotted key.
@@ -61,7 +62,9 @@ public final class Recurrent<Scalar: GEMMScalar> {
         try weights.finish()
         self.layers = layers
         fast = Scalar.self == Float.self
-            ? FastRecurrent(config: config, layers: unsafeBitCast(layers, to: [[Recurrent<Float>.Direction]].self))
+            ? Float.kernels(CPUFeatures.active).flatMap {
+                FastRecurrent(config: config, layers: unsafeBitCast(layers, to: [[Recurrent<Float>.Direction]].self), kernels: $0)
+            }
             : nil
     }
 

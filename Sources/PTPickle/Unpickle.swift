@@ -56,10 +56,12 @@ public struct PickleLimits: Equatable, Sendable {
     /// Work spent hashing dict keys and set elements, beyond `keyWorkPerByte` per byte of the
     /// pickle: one unit per value in a key, plus one per 16 bytes of its strings, bytes and big ints.
     /// A key is hashed each time it is stored, so a large key stored again and again through the
-    /// memo (4 bytes of pickle each time) would otherwise cost hours. Default 1,000,000: a state
-    /// dict's keys cost a unit or a few each, and each was written into the pickle once.
+    /// memo (3 or 4 bytes of pickle each time) would otherwise cost hours. Default 100,000: a
+    /// state dict's keys cost a unit or two each, and a key costs the pickle bytes too.
     public var maxKeyWork: Int
-    /// Key work allowed per byte of pickle, on top of `maxKeyWork`. Default 4 (a memoized key stored again costs at least 4 bytes of pickle).
+    /// Key work allowed per byte of pickle, on top of `maxKeyWork`. Default 1: storing a key
+    /// costs at least 2 bytes (BINGET of a memoized one, and its value), so real pickles spend
+    /// well under a unit a byte.
     public var keyWorkPerByte: Int
 
     public init(
@@ -68,8 +70,8 @@ public struct PickleLimits: Equatable, Sendable {
         maxStackDepth: Int = 10_000_000,
         maxNestingDepth: Int = 10_000,
         maxTotalBytes: Int = 1 << 32,
-        maxKeyWork: Int = 1_000_000,
-        keyWorkPerByte: Int = 4
+        maxKeyWork: Int = 100_000,
+        keyWorkPerByte: Int = 1
     ) {
         self.maxOpcodes = maxOpcodes
         self.maxMemoEntries = maxMemoEntries

@@ -63,7 +63,7 @@ public struct VerifyReport: Codable {
     public let reference: String?
     public let modules: [String]
     public let module_configs: [String]
-    /// The kernel set each module ran on (`KernelSet`'s names: avx512, plain).
+    /// What each module ran on: a kernel set (avx512, avx2, neon, plain), or openblas.
     public let module_kernels: [String]
     public let compute_dtype: String
     public let tolerance: Tolerance
@@ -261,10 +261,10 @@ public enum Verifier {
         }
     }
 
-    /// The kernel set a stage runs on; Embedding and Linear are lookups and one OpenBLAS product.
+    /// What a stage runs on; Embedding and Linear are a lookup and one OpenBLAS product.
     static func kernels<Scalar>(_ stage: Pipeline<Scalar>.Stage) -> String {
-        if case .recurrent(let r) = stage { return r.kernels.rawValue }
-        return KernelSet.plain.rawValue
+        if case .recurrent(let r) = stage { return r.kernels }
+        return "openblas"
     }
 
     static func describe<Scalar>(_ pipeline: Pipeline<Scalar>) -> String {

@@ -11,11 +11,8 @@ enum WorkReport {
 
     static func write() {
         guard let path, let work else { return }
-        let text = """
-        {"pickle_opcodes": \(work.pickle.opcodes), "pickle_materialized_bytes": \(work.pickle.materializedBytes), \
-        "pickle_key_work": \(work.pickle.keyWork), "pickle_bytes": \(work.pickleBytes), "walk_steps": \(work.walkSteps)}
-
-        """
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        let text = "{\"pickle_opcodes\": \(work.pickle.opcodes), \"pickle_materialized_bytes\": \(work.pickle.materializedBytes), "
+            + "\"pickle_key_work\": \(work.pickle.keyWork), \"pickle_bytes\": \(work.pickleBytes), \"walk_steps\": \(work.walkSteps)}\n"
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
     }
 }

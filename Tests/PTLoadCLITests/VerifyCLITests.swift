@@ -19,8 +19,15 @@ final class VerifyCLITests: XCTestCase {
         try verifyEveryCase(on: .avx512)
     }
 
-    /// The portable path (OpenBLAS and scalar gates), which CPUs without a kernel set of their
-    /// own take, and every CPU can run.
+    func testEveryGoldenCaseOnTheAVX2Kernels() throws {
+        try verifyEveryCase(on: .avx2)
+    }
+
+    func testEveryGoldenCaseOnTheNEONKernels() throws {
+        try verifyEveryCase(on: .neon)
+    }
+
+    /// The generic kernels, which every CPU can run.
     func testEveryGoldenCaseOnThePlainKernels() throws {
         try verifyEveryCase(on: .plain)
     }
@@ -36,7 +43,7 @@ final class VerifyCLITests: XCTestCase {
         print("kernel set in use: \(CPUFeatures.active) (PTLOAD_ISA caps it)")
     }
 
-    /// PTLOAD_ISA names a set or is refused; PTLOAD_NO_AVX512=1 still caps at plain.
+    /// PTLOAD_ISA names a set or is refused; PTLOAD_NO_AVX512=1 still caps below AVX-512.
     func testKernelCapVariables() throws {
         let model = path("lstm_long.pt"), reference = path("lstm_long.npz")
         let bad = try CLI.run([model, "--verify", reference], environment: ["PTLOAD_ISA": "sse2"])
@@ -45,7 +52,8 @@ final class VerifyCLITests: XCTestCase {
                        + KernelSet.allCases.map(\.rawValue).joined(separator: ", ") + " (the most capable kernel set to use)\n")
         let old = try CLI.run([model, "--verify", reference], environment: ["PTLOAD_NO_AVX512": "1"])
         XCTAssertEqual(old.status, 0, old.stderr)
-        XCTAssertTrue(old.stdout.contains("\nkernels: plain\n"), old.stdout)
+        let expected = CPUFeatures.canRun(.avx2) ? "avx2" : "plain"
+        XCTAssertTrue(old.stdout.contains("\nkernels: \(expected)\n"), old.stdout)
     }
 
     func verifyEveryCase(on set: KernelSet) throws {
@@ -54,8 +62,8 @@ final class VerifyCLITests: XCTestCase {
     }
 
     /// Runs every golden case and checks its verdict, and that each recurrent module ran on
-    /// `kernels`, or on `plain` where that set does not take the configuration (projections,
-    /// cells, float64).
+    /// `kernels`, or on OpenBLAS where the packed path does not take the configuration
+    /// (projections, cells, float64; Embedding and Linear always).
     func verifyEveryCase(environment: [String: String], kernels: KernelSet) throws {
         let data = try Data(contentsOf: Self.folder.appendingPathComponent("cases.json"))
         let cases = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [[String: Any]])
@@ -71,7 +79,7 @@ final class VerifyCLITests: XCTestCase {
             let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("kernels: ") }, "\(name): \(r.stdout)")
             let used = line.dropFirst("kernels: ".count).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             for u in used {
-                XCTAssertTrue(u == kernels.rawValue || u == KernelSet.plain.rawValue, "\(name): ran on \(u), asked for \(kernels)")
+                XCTAssertTrue(u == kernels.rawValue || u == "openblas", "\(name): ran on \(u), asked for \(kernels)")
             }
             if used.contains(kernels.rawValue) { onSet += 1 }
         }

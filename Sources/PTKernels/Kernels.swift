@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import PTKernelsC
+
+/// One element type's kernels for one instruction set (Sources/PTKernelsC/include/ptkernels.h):
+/// the packed product, the fused gates of one row, and the elementwise functions they use.
+/// Lengths and strides count elements.
+public struct KernelTable<Scalar> {
+    public let set: KernelSet
+    /// Rows per panel of packed weights (two vectors of the set).
+    public let panel: Int
+    let packedCount: (Int, Int) -> Int
+    let pack: (UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>) -> Void
+    let gemm: (Int, Int, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>, Int) -> Void
+    /// LSTM gates of one row: (n, x, bias, xs, r, rs, c, h, out); see `ptk_f32_ops.lstm`.
+    public let lstm: (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int,
+                      UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
+    /// GRU gates of one row: (n, x, bias, xs, r, rs, bhn, hprev, h, out).
+    public let gru: (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int,
+                     UnsafePointer<Scalar>, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
+    /// RNN of one row: (n, x, bias, r, relu, h, out).
+    public let rnn: (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Bool,
+                     UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
+    let exp: (Int, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
+    let sigmoid: (Int, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
+    let tanh: (Int, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
+
+    /// e^x, σ(x) and tanh(x) of every value, as the gates compute them.
+    public func exp(_ x: [Scalar]) -> [Scalar] { apply(exp, x) }
+    public func sigmoid(_ x: [Scalar]) -> [Scalar] { apply(sigmoid, x) }
+    public func tanh(_ x: [Scalar]) -> [Scalar] { apply(tanh, x) }
+
+    private func apply(_ f: (Int, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void, _ x: [Scalar]) -> [Scalar] {
+        [Scalar](unsafeUninitializedCapacity: x.count) { out, initialized in
+            x.withUnsafeBufferPointer { input in
+                if let source = input.baseAddress, let destination = out.baseAddress { f(x.count, source, destination) }
+            }
+            initialized = x.count
+        }
+    }
+}
+
+/// The element types the kernels are built for: float32 and float64.
+public protocol KernelScalar: GEMMScalar {
+    /// The kernels of `set` for this type; nil where the set is not built for this architecture.
+    static func kernels(_ set: KernelSet) -> KernelTable<Self>?
+}
+
+extension Float: KernelScalar {
+    public static func kernels(_ set: KernelSet) -> KernelTable<Float>? {
+        guard let t = ptk_f32(set.isa)?.pointee, let packedCount = t.packed_count, let pack = t.pack, let gemm = t.gemm,
+              let lstm = t.lstm, let gru = t.gru, let rnn = t.rnn, let exp = t.exp, let sigmoid = t.sigmoid,
+              let tanh = t.tanh else { return nil }
+        return KernelTable(
+            set: set, panel: t.panel,
+            packedCount: { packedCount($0, $1) }, pack: { pack($0, $1, $2, $3) },
+            gemm: { gemm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
+            lstm: { lstm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
+            gru: { gru($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) },
+            rnn: { rnn($0, $1, $2, $3, $4 ? 1 : 0, $5, $6) },
+            exp: { exp($0, $1, $2) }, sigmoid: { sigmoid($0, $1, $2) }, tanh: { tanh($0, $1, $2) })
+    }
+}
+
+extension Double: KernelScalar {
+    public static func kernels(_ set: KernelSet) -> KernelTable<Double>? {
+        guard let t = ptk_f64(set.isa)?.pointee, let packedCount = t.packed_count, let pack = t.pack, let gemm = t.gemm,
+              let lstm = t.lstm, let gru = t.gru, let rnn = t.rnn, let exp = t.exp, let sigmoid = t.sigmoid,
+              let tanh = t.tanh else { return nil }
+        return KernelTable(
+            set: set, panel: t.panel,
+            packedCount: { packedCount($0, $1) }, pack: { pack($0, $1, $2, $3) },
+            gemm: { gemm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
+            lstm: { lstm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
+            gru: { gru($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) },
+            rnn: { rnn($0, $1, $2, $3, $4 ? 1 : 0, $5, $6) },
+            exp: { exp($0, $1, $2) }, sigmoid: { sigmoid($0, $1, $2) }, tanh: { tanh($0, $1, $2) })
+    }
+}
+
+/// A weight matrix `W: [rows, k]` (PyTorch's layout) packed once, at load time, for one kernel
+/// set: panels of `kernels.panel` rows stored k-major, so that `x · Wᵀ` streams it sequentially,
+/// a panel's outputs per k: `panels[(q · k + kk) · panel + j] = W[q · panel + j, kk]`, zero past
+/// `rows`.
+public struct PackedWeights<Scalar: KernelScalar> {
+    public let kernels: KernelTable<Scalar>
+    public let rows: Int
+    public let k: Int
+    /// Panels of `kernels.panel` rows (the last one padded with zeros).
+    public let panelCount: Int
+    let panels: [Scalar]
+
+    /// - Parameter weight: `[rows, k]` row-major.
+    public init(weight: UnsafePointer<Scalar>, rows: Int, k: Int, kernels: KernelTable<Scalar>) {
+        self.kernels = kernels
+        self.rows = rows
+        self.k = k
+        panelCount = (rows + kernels.panel - 1) / kernels.panel
+        let count = kernels.packedCount(rows, k)
+        // Huge pages where the kernel allows them: a step reads all of W_hh, and 16 MB of it in
+        // 4 KB pages is 4,096 TLB entries, more than the L2 TLB holds.
+        panels = [Scalar](unsafeUninitializedCapacity: max(count, 1)) { buffer, initialized in
+            adviseHugePages(buffer)
+            buffer.initialize(repeating: 0)
+            if count > 0 { kernels.pack(weight, rows, k, buffer.baseAddress!) }
+            initialized = buffer.count
+        }
+    }
+
+    /// Columns of the product (`panelCount · panel`, ≥ rows).
+    public var paddedRows: Int { panelCount * kernels.panel }
+
+    /// `c[i, q·panel + j] = Σ_kk a[i, kk] · W[q·panel + j, kk]` for rows `0..<m`, panels `q` in
+    /// `panels` and `j` in `0..<panel`: e.g. one step's recurrent product `h · W_hhᵀ`.
+    /// - Parameters:
+    ///   - a: `[m, k]`, row stride `lda`.
+    ///   - c: row stride `ldc` ≥ `paddedRows`; overwritten in the columns of `panels`.
+    public func product(m: Int, a: UnsafePointer<Scalar>, lda: Int, panels range: Range<Int>,
+                        c: UnsafeMutablePointer<Scalar>, ldc: Int) {
+        guard m > 0, !range.isEmpty else { return }
+        precondition(range.lowerBound >= 0 && range.upperBound <= panelCount, "panels \(range) outside 0..<\(panelCount)")
+        panels.withUnsafeBufferPointer { packed in
+            kernels.gemm(m, k, a, lda, packed.baseAddress!, range.lowerBound, range.upperBound, c, ldc)
+        }
+    }
+}
+
+/// Asks the kernel to back the 2 MB-aligned interior of `buffer` with huge pages when it faults
+/// them in (Linux's THP "madvise" mode; a hint, ignored where THP is off, and nothing elsewhere):
+/// a large fresh array then takes a few page faults, not thousands, and a product that reads all
+/// of it a few TLB entries. Call it before the first write. Buffers under 4 MB are left alone.
+public func adviseHugePages<Scalar>(_ buffer: UnsafeMutableBufferPointer<Scalar>) {
+    #if os(Linux)
+    guard let base = buffer.baseAddress, buffer.count * MemoryLayout<Scalar>.stride >= 4 << 20 else { return }
+    let huge = 2 << 20
+    let start = (Int(bitPattern: base) + huge - 1) / huge * huge
+    let end = (Int(bitPattern: base + buffer.count)) / huge * huge
+    guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    _ = madvise(pointer, end - start, MADV_HUGEPAGE)
+    #endif
+}
