@@ -3,10 +3,14 @@
 
 SWIFT ?= swift
 APT_PACKAGES := libzip-dev zlib1g-dev libopenblas-dev pkg-config
+# The C kernels' own tests: cross-built for aarch64 (the cross gcc brings its C library and
+# libgcc; the compiler is the Swift toolchain's clang) and run under qemu-aarch64.
+KERNEL_TEST_PACKAGES := gcc-aarch64-linux-gnu qemu-user
+CLANG ?= $(shell dirname "$$(readlink -f "$$(command -v $(SWIFT))")")/clang
 PYTHON ?= /tmp/torch-venv/bin/python
 FIXTURE ?= Fixtures/rnn/lstm_long_bi_len
 
-.PHONY: all deps build run test fixtures hostile bench bench-load fuzz fuzz-smoke clean
+.PHONY: all deps kernel-test-deps build run test test-kernels fixtures hostile bench bench-load fuzz fuzz-smoke clean
 
 all: build
 
@@ -20,6 +24,9 @@ deps:
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	fi
 
+kernel-test-deps:
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(KERNEL_TEST_PACKAGES)"
+
 build: deps
 	$(SWIFT) build -c release --product ptload
 
@@ -29,11 +36,23 @@ run: build
 	.build/release/ptload $(FIXTURE).pt
 	.build/release/ptload $(FIXTURE).pt --verify $(FIXTURE).npz
 
-# The whole test suite (unit, golden fixtures, hostile files, CLI black-box).
+# The whole test suite (unit, golden fixtures, hostile files, CLI black-box), then the C kernels
+# on their own, natively and for aarch64 under qemu.
 test: deps
 	$(SWIFT) build --product ptload
 	$(SWIFT) build --product peak-rss
 	$(SWIFT) test --disable-swift-testing
+	@$(MAKE) --no-print-directory test-kernels
+
+# Every kernel set of Sources/PTKernelsC this CPU runs (x86-64), then neon and plain built for
+# aarch64 and run under qemu-aarch64, each against plain loops (Tests/CKernels/kernel_test.c).
+KERNEL_SOURCES := Tests/CKernels/kernel_test.c $(wildcard Sources/PTKernelsC/*.c)
+test-kernels: kernel-test-deps
+	@mkdir -p .build/kernel-test
+	$(CLANG) -O2 -Wall -Werror -ISources/PTKernelsC/include $(KERNEL_SOURCES) -lm -o .build/kernel-test/native
+	.build/kernel-test/native
+	$(CLANG) --target=aarch64-linux-gnu -O2 -static -Wall -Werror -ISources/PTKernelsC/include $(KERNEL_SOURCES) -lm -o .build/kernel-test/aarch64
+	qemu-aarch64 .build/kernel-test/aarch64
 
 # Regenerates Fixtures/ with real PyTorch (needs a venv: python3 -m venv /tmp/torch-venv &&
 # /tmp/torch-venv/bin/pip install torch numpy). Tests never need this.

@@ -100,18 +100,18 @@ final class DirectionRun: @unchecked Sendable {
         }
     }
 
-    /// Every step on both threads of `ThreadPair`, sharing work item by item: a chunk's input
-    /// projection in row slices, each step's recurrent product and gates in blocks of one panel.
-    /// If the worker is descheduled, the calling thread does every item itself.
-    func runSplit(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        let pool = ThreadPair.shared
+    /// Every step on the caller and the workers of `pool`, sharing work item by item: a chunk's
+    /// input projection in row slices, each step's recurrent product and gates in blocks of one
+    /// panel. Workers the OS has descheduled leave their items to the others.
+    func runSplit(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        let threads = pool.workers + 1
         for chunk in chunks {
             let rows = chunk.count * batch
-            let slices = min(8, rows)
+            let slices = min(max(8, 2 * threads), rows, 64)
             pool.forEach(count: slices) { i in
                 self.project(input: input, chunk: chunk, rows: (rows * i / slices)..<(rows * (i + 1) / slices))
             }
-            let bounds = DirectionRun.stepItems(blocks: blocks)
+            let bounds = DirectionRun.stepItems(blocks: blocks, threads: threads)
             for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
                 pool.forEach(count: bounds.count - 1) { i in
                     self.step(t, chunk: chunk, blockRange: bounds[i]..<bounds[i + 1], output: output)
@@ -123,24 +123,24 @@ final class DirectionRun: @unchecked Sendable {
 
     /// How a step's blocks are cut into work items, as bounds `0 = b₀ < b₁ < … < bₙ = blocks`:
     /// large items at both ends and small ones in the middle. The caller claims items from the
-    /// front and the worker from the back, so the last items either takes, where they meet, are
-    /// the small ones, and the one that finishes first waits for little (lstm_large_b64, 32
-    /// blocks: +4–5% against 8 equal items). Up to 10 items, of whole pairs of blocks from 16
-    /// blocks up: coarse enough that each item's product still reuses its slice of h across
-    /// several panel pairs.
-    static func stepItems(blocks: Int) -> [Int] {
+    /// front and the workers from the back, so the last items taken, where they meet, are the
+    /// small ones, and the thread that finishes first waits for little (lstm_large_b64 on two
+    /// threads: +4–5% against 8 equal items). Up to 10 items (3 per thread past three threads),
+    /// of whole pairs of blocks from 16 blocks up: coarse enough that each item's product still
+    /// reuses its slice of h across several panels.
+    static func stepItems(blocks: Int, threads: Int = 2) -> [Int] {
         // Whole pairs of blocks from 16 blocks up (an odd last block joins the last item).
         let unit = blocks >= 16 ? 2 : 1
         let units = blocks / unit
-        var bounds = stepBounds(units).map { $0 * unit }
+        var bounds = stepBounds(units, items: min(64, max(10, 3 * threads))).map { $0 * unit }
         bounds[bounds.count - 1] = blocks
         return bounds
     }
 
-    /// `stepItems` in units: up to 10 items weighted n/2, …, 2, 1, 1, 2, …, n/2 (an odd count
-    /// gets a middle 1), each at least one unit.
-    static func stepBounds(_ units: Int) -> [Int] {
-        let count = min(units, 10)
+    /// `stepItems` in units: up to `items` items weighted n/2, …, 2, 1, 1, 2, …, n/2 (an odd
+    /// count gets a middle 1), each at least one unit.
+    static func stepBounds(_ units: Int, items: Int = 10) -> [Int] {
+        let count = min(units, items)
         let weights = (0..<count).map { i in count / 2 - min(i, count - 1 - i) + (count % 2) }
         let total = weights.reduce(0, +)
         var bounds = [0], sum = 0

@@ -11,9 +11,10 @@ import PTKernels
 /// - W_ih is packed the same way; a chunk of steps' input projection is shared between the
 ///   threads in row slices, with the same packed kernel.
 /// - One packed product per step (`PackedWeights.product`) and one fused pass of the gates.
-/// - A bidirectional layer runs its two directions on the two threads, with no sync per step;
-///   a unidirectional one shares each step's blocks between them (`ThreadPair.forEach`: a
-///   descheduled worker never stalls a step) when a step is worth it (`splitsSteps`).
+/// - A bidirectional layer runs its two directions on two teams of threads, with no sync between
+///   them; a team (or the one team of a unidirectional layer) of two or more threads shares each
+///   step's blocks among its threads (`ThreadPool.forEach`: a descheduled worker never stalls a
+///   step) when a step is worth it (`splitsSteps`).
 /// - Variable-length batches are sorted by length once, so the active sequences of every step
 ///   are a prefix: the products shrink instead of computing padding.
 final class FastRecurrent {
@@ -94,8 +95,8 @@ final class FastRecurrent {
         return weights * MemoryLayout<Float>.size >= 1 << 19 || batch * weights >= 1 << 19
     }
 
-    /// Threads for the forward pass: 2 on machines with two or more cores, 1 with `--threads 1`.
-    static var threads: Int = min(2, max(1, System.coreCount))
+    /// Threads for the forward pass: the machine's cores unless configured.
+    nonisolated(unsafe) static var threads: Int = max(1, System.coreCount)
 
 
     /// - Parameters:
@@ -148,10 +149,21 @@ final class FastRecurrent {
             input.withUnsafeBufferPointer { inp in
                 output.withUnsafeMutableBufferPointer { out in
                     let (source, destination, allBlocks) = (inp.baseAddress!, out.baseAddress!, 0..<blocks)
-                    if FastRecurrent.threads >= 2 && directions == 2 {
-                        ThreadPair.shared.forEach(count: 2) { d in runs[d].runAll(input: source, output: destination, blockRange: allBlocks) }
-                    } else if FastRecurrent.threads >= 2 && blocks >= 2 && splitsSteps(batch: batch) {
-                        runs[0].runSplit(input: source, output: destination)
+                    let threads = FastRecurrent.threads
+                    if threads >= 2 && directions == 2 {
+                        // The directions on two teams, the caller's and one worker's; a team of
+                        // two or more threads shares its direction's steps among them.
+                        let teams = [threads / 2, threads - threads / 2]
+                        ThreadPool.shared("directions", workers: 1).forEach(count: 2) { d in
+                            if teams[d] >= 2 && self.blocks >= 2 && self.splitsSteps(batch: batch) {
+                                runs[d].runSplit(input: source, output: destination,
+                                                 pool: ThreadPool.shared("direction\(d)", workers: teams[d] - 1))
+                            } else {
+                                runs[d].runAll(input: source, output: destination, blockRange: allBlocks)
+                            }
+                        }
+                    } else if threads >= 2 && blocks >= 2 && splitsSteps(batch: batch) {
+                        runs[0].runSplit(input: source, output: destination, pool: ThreadPool.shared("steps", workers: threads - 1))
                     } else {
                         for run in runs { run.runAll(input: source, output: destination, blockRange: allBlocks) }
                     }
@@ -251,10 +263,10 @@ enum System {
 
 /// How many threads a forward pass may use.
 public enum ComputeThreads {
-    /// Sets the thread count: up to two threads of its own for the packed kernels, which never
-    /// call OpenBLAS; OpenBLAS (projections, cells, float64, Linear) gets all `count`.
+    /// Sets the thread count, any number from 1: the packed kernels' own threads (the caller and
+    /// `count − 1` workers), and OpenBLAS's (projections, cells, float64, Linear).
     public static func configure(_ count: Int) {
-        FastRecurrent.threads = min(2, max(1, count))
+        FastRecurrent.threads = max(1, count)
         BLASThreads.count = max(1, count)
     }
 }

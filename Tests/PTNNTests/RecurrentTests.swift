@@ -186,54 +186,68 @@ final class RecurrentTests: XCTestCase {
         func get(_ i: Int) -> Recurrent<Float>.Output? { lock.lock(); defer { lock.unlock() }; return values[i] }
     }
 
-    /// A unidirectional layer whose steps are shared between the two threads (`splitsSteps`:
-    /// here 1 MB of W_hh) computes what one thread computes, at batch 1 and at batch 8 with
-    /// lengths, for LSTM, GRU and RNN. (Not bit for bit: the input projection is then done in row
-    /// slices, whose k chunks may differ.)
-    func testStepsSharedBetweenThreadsMatchOneThread() throws {
+    /// Every thread count computes what one thread computes: 2, 3 and 8 threads against 1, for
+    /// LSTM, GRU and RNN, unidirectional (steps shared among the threads: `splitsSteps`, here
+    /// 1 MB of W_hh) and bidirectional (the directions on two teams, each sharing its steps), at
+    /// batch 1 and at batch 8 with lengths. (Not bit for bit: the input projection is then done
+    /// in row slices, whose k chunks may differ.)
+    func testEveryThreadCountMatchesOneThread() throws {
         defer { ComputeThreads.configure(ProcessInfo.processInfo.activeProcessorCount) }
         for (kind, gates) in [("LSTM", 4), ("GRU", 3), ("RNN", 1)] {
-            let (inputSize, hidden) = (96, gates == 1 ? 512 : 256)
-            var seed: UInt64 = 7
-            func next() -> Float {
-                seed = seed &* 6364136223846793005 &+ 1442695040888963407
-                return Float(Int(seed >> 40) % 2001 - 1000) / 16000
-            }
-            let rows = gates * hidden
-            let values: [String: [Float]] = [
-                "weight_ih_l0": (0..<(rows * inputSize)).map { _ in next() },
-                "weight_hh_l0": (0..<(rows * hidden)).map { _ in next() },
-                "bias_ih_l0": (0..<rows).map { _ in next() },
-                "bias_hh_l0": (0..<rows).map { _ in next() },
-            ]
-            let shapes = ["weight_ih_l0": [rows, inputSize], "weight_hh_l0": [rows, hidden], "bias_ih_l0": [rows], "bias_hh_l0": [rows]]
-            var p = PickleBuilder()
-            p.global("collections", "OrderedDict"); p.emptyTuple(); p.reduce(); p.mark()
-            var storages: [(String, [UInt8])] = []
-            for (i, key) in values.keys.sorted().enumerated() {
-                p.string(key)
-                p.tensorV2("FloatStorage", key: "\(i)", numel: values[key]!.count, offset: 0, size: shapes[key]!,
-                           stride: Tensor.contiguousStrides(for: shapes[key]!))
-                storages.append(("\(i)", values[key]!.withUnsafeBytes { Array($0) }))
-            }
-            p.setItems(); p.stop()
-            let c = try Checkpoint.load(path: temporaryFile(torchZip(pickle: p.bytes, storages: storages)))
-            let config = try RecurrentConfig.infer(prefix: "", in: c, options: ModuleOptions())
-            XCTAssertEqual(config.kind.rawValue, kind)
-            var weights = WeightMap(c, prefix: "", moduleName: config.description)
-            let module = try Recurrent<Float>(config: config, weights: &weights)
-            XCTAssertTrue(module.fast.map { $0.splitsSteps(batch: 1) } ?? true, kind)
-
-            for (batch, lengths) in [(1, nil), (8, [20, 3, 17, 20, 1, 9, 20, 12])] as [(Int, [Int]?)] {
-                let input = Dense<Float>(shape: [20, batch, inputSize], values: (0..<(20 * batch * inputSize)).map { _ in next() * 8 })
-                ComputeThreads.configure(1)
-                let alone = try module.forward(input, lengths: lengths)
-                ComputeThreads.configure(2)
-                let shared = try module.forward(input, lengths: lengths)
-                for (a, b) in zip(try XCTUnwrap(alone.output).values, try XCTUnwrap(shared.output).values) {
-                    XCTAssertEqual(a, b, accuracy: 1e-5, "\(kind), batch \(batch)")
+            for directions in [1, 2] {
+                let (inputSize, hidden) = (96, gates == 1 ? 512 : 256)
+                var seed: UInt64 = 7
+                func next() -> Float {
+                    seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                    return Float(Int(seed >> 40) % 2001 - 1000) / 16000
                 }
-                for (a, b) in zip(alone.hN.values, shared.hN.values) { XCTAssertEqual(a, b, accuracy: 1e-5, "\(kind), batch \(batch)") }
+                let rows = gates * hidden
+                var values: [String: [Float]] = [:], shapes: [String: [Int]] = [:]
+                for suffix in directions == 2 ? ["_l0", "_l0_reverse"] : ["_l0"] {
+                    values["weight_ih" + suffix] = (0..<(rows * inputSize)).map { _ in next() }
+                    values["weight_hh" + suffix] = (0..<(rows * hidden)).map { _ in next() }
+                    values["bias_ih" + suffix] = (0..<rows).map { _ in next() }
+                    values["bias_hh" + suffix] = (0..<rows).map { _ in next() }
+                    shapes["weight_ih" + suffix] = [rows, inputSize]
+                    shapes["weight_hh" + suffix] = [rows, hidden]
+                    shapes["bias_ih" + suffix] = [rows]
+                    shapes["bias_hh" + suffix] = [rows]
+                }
+                var p = PickleBuilder()
+                p.global("collections", "OrderedDict"); p.emptyTuple(); p.reduce(); p.mark()
+                var storages: [(String, [UInt8])] = []
+                for (i, key) in values.keys.sorted().enumerated() {
+                    p.string(key)
+                    p.tensorV2("FloatStorage", key: "\(i)", numel: values[key]!.count, offset: 0, size: shapes[key]!,
+                               stride: Tensor.contiguousStrides(for: shapes[key]!))
+                    storages.append(("\(i)", values[key]!.withUnsafeBytes { Array($0) }))
+                }
+                p.setItems(); p.stop()
+                let c = try Checkpoint.load(path: temporaryFile(torchZip(pickle: p.bytes, storages: storages)))
+                let config = try RecurrentConfig.infer(prefix: "", in: c, options: ModuleOptions())
+                XCTAssertEqual(config.kind.rawValue, kind)
+                XCTAssertEqual(config.directions, directions)
+                var weights = WeightMap(c, prefix: "", moduleName: config.description)
+                let module = try Recurrent<Float>(config: config, weights: &weights)
+                XCTAssertTrue(module.fast.map { $0.splitsSteps(batch: 1) } ?? true, kind)
+
+                for (batch, lengths) in [(1, nil), (8, [20, 3, 17, 20, 1, 9, 20, 12])] as [(Int, [Int]?)] {
+                    let input = Dense<Float>(shape: [20, batch, inputSize], values: (0..<(20 * batch * inputSize)).map { _ in next() * 8 })
+                    ComputeThreads.configure(1)
+                    let alone = try module.forward(input, lengths: lengths)
+                    for threads in [2, 3, 8] {
+                        ComputeThreads.configure(threads)
+                        let shared = try module.forward(input, lengths: lengths)
+                        let context = "\(kind), \(directions) direction(s), batch \(batch), \(threads) threads"
+                        for (a, b) in zip(try XCTUnwrap(alone.output).values, try XCTUnwrap(shared.output).values) {
+                            XCTAssertEqual(a, b, accuracy: 1e-5, context)
+                        }
+                        for (a, b) in zip(alone.hN.values, shared.hN.values) { XCTAssertEqual(a, b, accuracy: 1e-5, context) }
+                        if let cA = alone.cN, let cB = shared.cN {
+                            for (a, b) in zip(cA.values, cB.values) { XCTAssertEqual(a, b, accuracy: 1e-5, context) }
+                        }
+                    }
+                }
             }
         }
     }
@@ -254,6 +268,10 @@ final class RecurrentTests: XCTestCase {
             XCTAssertLessThanOrEqual(middle, sizes.first!, "\(blocks): \(sizes)")
             XCTAssertLessThanOrEqual(middle, sizes.last!, "\(blocks): \(sizes)")
         }
+        // Three items a thread past three threads, up to 64.
+        XCTAssertEqual(DirectionRun.stepItems(blocks: 64, threads: 8).count - 1, 24)
+        XCTAssertEqual(DirectionRun.stepItems(blocks: 512, threads: 64).count - 1, 64)
+        XCTAssertEqual(DirectionRun.stepItems(blocks: 3, threads: 8), [0, 1, 2, 3])
     }
 
     // MARK: strict loading

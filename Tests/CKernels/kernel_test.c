@@ -1,0 +1,166 @@
+/* The C kernels on their own, for every instruction set this build and CPU can run, against
+ * plain loops in long double: built and run natively by `make test-kernels`, and cross-built for
+ * aarch64 and run under qemu-aarch64 (the NEON and plain sets), since Swift itself cannot be built
+ * for aarch64 here. Prints one line per set and a closing "N passed, M failed". */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ptkernels.h"
+
+static int passed, failed;
+
+static void check(int ok, const char *set, const char *what, long i) {
+    if (ok) {
+        passed++;
+    } else {
+        failed++;
+        if (failed < 30) printf("FAIL %s: %s at %ld\n", set, what, i);
+    }
+}
+
+static unsigned long long seed = 42;
+static double next(void) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)((long)(seed >> 40) % 2001 - 1000) / 1000.0;
+}
+
+static int cpu_runs(int isa) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (isa == PTK_AVX512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+            && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    if (isa == PTK_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return 1;
+}
+
+static const char *names[] = {"plain", "avx2", "avx512", "neon"};
+
+static long double sigmoid_ld(long double v) { return 1.0L / (1.0L + expl(-v)); }
+
+/* The same tests for float and double: TYPE, OPS, TABLE, EPS (relative tolerance). */
+#define DEFINE_TESTS(TYPE, OPS, TABLE, EPS, NAME)                                                   \
+static void NAME(int isa) {                                                                        \
+    const OPS *t = TABLE(isa);                                                                     \
+    const char *set = names[isa];                                                                  \
+    char what[160];                                                                                \
+    /* Products: every row count through 23 and a few larger, k around the chunks. */              \
+    long shapes[][2] = {{t->panel * 3 - 5, 7}, {2 * t->panel, 128}, {t->panel + 3, 300}, {3 * t->panel, 1030}}; \
+    for (int s = 0; s < 4; s++) {                                                                  \
+        long rows = shapes[s][0], k = shapes[s][1];                                                \
+        TYPE *w = malloc(sizeof(TYPE) * rows * k);                                                 \
+        for (long i = 0; i < rows * k; i++) w[i] = (TYPE)next();                                   \
+        TYPE *packed = malloc(sizeof(TYPE) * t->packed_count(rows, k));                            \
+        t->pack(w, rows, k, packed);                                                               \
+        long ldc = (rows + t->panel - 1) / t->panel * t->panel;                                    \
+        long ms[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 23, 33, 200};     \
+        for (int mi = 0; mi < 20; mi++) {                                                          \
+            long m = ms[mi];                                                                       \
+            TYPE *a = malloc(sizeof(TYPE) * m * k), *c = malloc(sizeof(TYPE) * m * ldc);           \
+            for (long i = 0; i < m * k; i++) a[i] = (TYPE)next();                                  \
+            for (long i = 0; i < m * ldc; i++) c[i] = (TYPE)NAN;                                   \
+            t->gemm(m, k, a, k, packed, 0, ldc / t->panel, c, ldc);                                \
+            int ok = 1; long bad = -1;                                                             \
+            for (long i = 0; i < m && ok; i++)                                                     \
+                for (long r = 0; r < ldc; r++) {                                                   \
+                    long double sum = 0, mag = 0;                                                  \
+                    if (r < rows)                                                                  \
+                        for (long kk = 0; kk < k; kk++) {                                          \
+                            long double p = (long double)a[i * k + kk] * w[r * k + kk];            \
+                            sum += p; mag += fabsl(p);                                             \
+                        }                                                                          \
+                    if (!(fabsl(c[i * ldc + r] - sum) <= EPS * mag + 1e-30L)) { ok = 0; bad = i * ldc + r; break; } \
+                }                                                                                  \
+            snprintf(what, sizeof what, "%s product rows %ld k %ld m %ld", #TYPE, rows, k, m);     \
+            check(ok, set, what, bad);                                                             \
+            free(a); free(c);                                                                      \
+        }                                                                                          \
+        free(w); free(packed);                                                                     \
+    }                                                                                              \
+    /* Functions: exp, sigmoid, tanh over a range, with NaN and ±0. */                             \
+    enum { N = 433 };                                                                              \
+    TYPE x[N], e[N], sg[N], th[N];                                                                 \
+    for (int i = 0; i < N; i++) x[i] = (TYPE)((i - 216) / 23.0);                                   \
+    x[0] = (TYPE)-0.0; x[1] = (TYPE)NAN; x[2] = (TYPE)INFINITY; x[3] = (TYPE)-INFINITY; x[4] = (TYPE)1e-8; \
+    t->exp(N, x, e); t->sigmoid(N, x, sg); t->tanh(N, x, th);                                      \
+    for (int i = 0; i < N; i++) {                                                                  \
+        long double v = x[i];                                                                      \
+        snprintf(what, sizeof what, "%s functions at %Lg", #TYPE, v);                              \
+        if (isnan(x[i])) { check(isnan(e[i]) && isnan(sg[i]) && isnan(th[i]), set, what, i); continue; } \
+        long double ev = expl(v), sv = sigmoid_ld(v), tv = tanhl(v);                               \
+        long double tiny = sizeof(TYPE) == 4 ? 1.2e-38L : 2.3e-308L; /* the least normal */        \
+        int ok = fabsl(sg[i] - sv) <= 4 * EPS * sv + tiny && fabsl(th[i] - tv) <= 4 * EPS * fabsl(tv) + tiny; \
+        if (isfinite(x[i])) ok = ok && fabsl(e[i] - ev) <= 4 * EPS * ev;                            \
+        if (i == 0) ok = ok && signbit(th[i]);                                                     \
+        check(ok, set, what, i);                                                                   \
+    }                                                                                              \
+    /* Gates of one row: LSTM, GRU, RNN tanh and relu, every tail length. */                       \
+    long ns[] = {1, t->panel / 2 - 1, t->panel / 2 + 1, t->panel + 3, 37};                         \
+    for (int ni = 0; ni < 5; ni++) {                                                               \
+        long n = ns[ni]; if (n < 1) continue;                                                      \
+        long xs = n + 5, rs = n + 9;                                                               \
+        TYPE gx[4 * 50], gb[4 * 50], gr[4 * 50], c[50], c0[50], h[50], out[50], hp[50], bhn[50];   \
+        for (long i = 0; i < 4 * xs; i++) { gx[i] = (TYPE)(3 * next()); gb[i] = (TYPE)next(); }    \
+        for (long i = 0; i < 4 * rs; i++) gr[i] = (TYPE)(2 * next());                              \
+        for (long i = 0; i < n; i++) { c0[i] = c[i] = (TYPE)next(); hp[i] = (TYPE)next(); bhn[i] = (TYPE)next(); } \
+        t->lstm(n, gx, gb, xs, gr, rs, c, h, out);                                                 \
+        int ok = 1;                                                                                \
+        for (long u = 0; u < n; u++) {                                                             \
+            long double p[4];                                                                      \
+            for (int g = 0; g < 4; g++) p[g] = (long double)gx[g * xs + u] + gb[g * xs + u] + gr[g * rs + u]; \
+            long double cell = sigmoid_ld(p[1]) * c0[u] + sigmoid_ld(p[0]) * tanhl(p[2]);          \
+            long double hid = sigmoid_ld(p[3]) * tanhl(cell);                                      \
+            ok = ok && fabsl(c[u] - cell) <= 16 * EPS && fabsl(h[u] - hid) <= 16 * EPS && out[u] == h[u]; \
+        }                                                                                          \
+        snprintf(what, sizeof what, "%s lstm n %ld", #TYPE, n); check(ok, set, what, n);           \
+        t->gru(n, gx, gb, xs, gr, rs, bhn, hp, h, out);                                            \
+        ok = 1;                                                                                    \
+        for (long u = 0; u < n; u++) {                                                             \
+            long double r = sigmoid_ld((long double)gx[u] + gb[u] + gr[u]);                        \
+            long double z = sigmoid_ld((long double)gx[xs + u] + gb[xs + u] + gr[rs + u]);         \
+            long double cand = tanhl((long double)gx[2 * xs + u] + gb[2 * xs + u] + r * ((long double)gr[2 * rs + u] + bhn[u])); \
+            long double hid = (1 - z) * cand + z * hp[u];                                          \
+            ok = ok && fabsl(h[u] - hid) <= 16 * EPS && out[u] == h[u];                            \
+        }                                                                                          \
+        snprintf(what, sizeof what, "%s gru n %ld", #TYPE, n); check(ok, set, what, n);            \
+        for (int relu = 0; relu < 2; relu++) {                                                     \
+            t->rnn(n, gx, gb, gr, relu, h, out);                                                   \
+            ok = 1;                                                                                \
+            for (long u = 0; u < n; u++) {                                                         \
+                long double p = (long double)gx[u] + gb[u] + gr[u];                                \
+                long double want = relu ? (p < 0 ? 0 : p) : tanhl(p);                              \
+                ok = ok && fabsl(h[u] - want) <= 16 * EPS && out[u] == h[u];                       \
+            }                                                                                      \
+            snprintf(what, sizeof what, "%s rnn relu=%d n %ld", #TYPE, relu, n); check(ok, set, what, n); \
+        }                                                                                          \
+    }                                                                                              \
+}
+
+DEFINE_TESTS(float, ptk_f32_ops, ptk_f32, 2e-6L, test_f32)
+DEFINE_TESTS(double, ptk_f64_ops, ptk_f64, 1e-14L, test_f64)
+
+int main(void) {
+#if defined(__aarch64__)
+    const char *arch = "aarch64";
+#elif defined(__x86_64__)
+    const char *arch = "x86-64";
+#else
+    const char *arch = "other";
+#endif
+    int isas[] = {PTK_AVX512, PTK_AVX2, PTK_NEON, PTK_PLAIN};
+    for (int i = 0; i < 4; i++) {
+        int isa = isas[i];
+        if (!ptk_f32(isa) || !ptk_f64(isa)) { printf("%s: %s not built for this architecture\n", arch, names[isa]); continue; }
+        if (!cpu_runs(isa)) { printf("%s: %s skipped: this CPU lacks it\n", arch, names[isa]); continue; }
+        int before = failed, count = passed + failed;
+        test_f32(isa);
+        test_f64(isa);
+        printf("%s: %s: %d checks, %d failed\n", arch, names[isa], passed + failed - count, failed - before);
+    }
+    ptk_spin_pause();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
