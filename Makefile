@@ -10,7 +10,7 @@ CLANG ?= $(shell dirname "$$(readlink -f "$$(command -v $(SWIFT))")")/clang
 PYTHON ?= /tmp/torch-venv/bin/python
 FIXTURE ?= Fixtures/rnn/lstm_long_bi_len
 
-.PHONY: all deps kernel-test-deps build run test test-kernels fixtures hostile bench bench-load fuzz fuzz-smoke clean
+.PHONY: all deps kernel-test-deps build run test test-kernels test-downstream fixtures hostile bench bench-load fuzz fuzz-smoke clean
 
 all: build
 
@@ -43,6 +43,12 @@ test: deps
 	$(SWIFT) build --product peak-rss
 	$(SWIFT) test --disable-swift-testing
 	@$(MAKE) --no-print-directory test-kernels
+	@$(MAKE) --no-print-directory test-downstream
+
+# A package that depends on ptload through a versioned URL (a clone of HEAD tagged 0.0.1) and
+# through a path builds, runs a golden fixture and verifies it (tools/test_downstream.sh).
+test-downstream: deps
+	SWIFT=$(SWIFT) tools/test_downstream.sh
 
 # Every kernel set of Sources/PTKernelsC this CPU runs (x86-64), then neon and plain built for
 # aarch64 and run under qemu-aarch64, each against plain loops (Tests/CKernels/kernel_test.c).

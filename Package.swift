@@ -1,4 +1,4 @@
-// swift-tools-version:5.10
+// swift-tools-version:6.0
 // ptload: read PyTorch checkpoints without Python, run their recurrent layers, verify against PyTorch.
 //
 // Dependencies point one way:
@@ -11,8 +11,12 @@ import PackageDescription
 
 let package = Package(
     name: "ptload",
+    // Synchronization's Atomic (the thread pool) needs the Swift 6 toolchain and, on Apple
+    // platforms, macOS 15. The sources are still written for the Swift 5 language mode.
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "PTPickle", targets: ["PTPickle"]),
+        .library(name: "PTTensor", targets: ["PTTensor"]),
         .library(name: "PTCheckpoint", targets: ["PTCheckpoint"]),
         .library(name: "PTNN", targets: ["PTNN"]),
         .library(name: "PTNumpy", targets: ["PTNumpy"]),
@@ -86,5 +90,6 @@ let package = Package(
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTNumpy", "PTTestSupport"]),
         .testTarget(name: "PTLoadCLITests", dependencies: ["PTKernels", "PTTestSupport"]),
-    ]
+    ],
+    swiftLanguageModes: [.v5]
 )

@@ -27,23 +27,27 @@ import numpy as np
 import torch
 
 CASES = [
-    # name, kind, input_size, hidden, layers, bidirectional, T, N
-    ("lstm_small_b1", "LSTM", 64, 128, 1, False, 50, 1),
-    ("lstm_med_bi2", "LSTM", 256, 512, 2, True, 100, 32),
-    ("gru_med_2", "GRU", 256, 512, 2, False, 100, 32),
-    ("rnn_tanh_med", "RNN", 256, 512, 2, False, 100, 32),
-    ("lstm_large_b64", "LSTM", 512, 1024, 1, False, 200, 64),
+    # name, kind, input_size, hidden, layers, bidirectional, T, N, proj_size, dtype
+    ("lstm_small_b1", "LSTM", 64, 128, 1, False, 50, 1, 0, "float32"),
+    ("lstm_med_bi2", "LSTM", 256, 512, 2, True, 100, 32, 0, "float32"),
+    ("gru_med_2", "GRU", 256, 512, 2, False, 100, 32, 0, "float32"),
+    ("rnn_tanh_med", "RNN", 256, 512, 2, False, 100, 32, 0, "float32"),
+    ("lstm_large_b64", "LSTM", 512, 1024, 1, False, 200, 64, 0, "float32"),
+    ("lstm_proj", "LSTM", 256, 512, 2, False, 100, 32, 128, "float32"),
+    ("lstm_f64", "LSTM", 256, 512, 2, True, 100, 32, 0, "float64"),
+    ("gru_b1", "GRU", 256, 512, 1, False, 200, 1, 0, "float32"),
 ]
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 THREADS = 2
 
 
-def flops(kind, i, h, layers, bi, t, n):
+def flops(kind, i, h, layers, bi, t, n, proj=0, dtype="float32"):
     d = 2 if bi else 1
+    out = proj or h
     total = 0
     for layer in range(layers):
-        inp = i if layer == 0 else d * h
-        total += d * 2 * t * n * GATES[kind] * h * (inp + h)
+        inp = i if layer == 0 else d * out
+        total += d * 2 * t * n * (GATES[kind] * h * (inp + out) + (h * proj if proj else 0))
     return total
 
 
@@ -58,6 +62,18 @@ def median_time(fn, repeat, warmup=2):
     return statistics.median(times)
 
 
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+        name = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), "?")
+        flags = next((l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags")), [])
+        isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+        return f"{name} ({isa})"
+    except OSError:
+        return "?"
+
+
 def gemm_peak(repeat):
     a = torch.randn(2048, 2048)
     b = torch.randn(2048, 2048)
@@ -66,10 +82,13 @@ def gemm_peak(repeat):
 
 
 def build(case, folder):
-    name, kind, i, h, layers, bi, t, n = case
+    name, kind, i, h, layers, bi, t, n, proj, dtype = case
     torch.manual_seed(0)
-    module = getattr(torch.nn, kind)(i, h, layers, bidirectional=bi).eval()
+    extra = {"proj_size": proj} if proj else {}
+    module = getattr(torch.nn, kind)(i, h, layers, bidirectional=bi, **extra).eval()
     x = torch.randn(t, n, i)
+    if dtype == "float64":
+        module, x = module.double(), x.double()
     with torch.inference_mode():
         out = module(x)
     output, state = out
@@ -84,7 +103,11 @@ def build(case, folder):
     torch.save(module.state_dict(), model_path)
     np.savez(ref_path, **ref)
     if not os.path.exists(onnx_path):
-        torch.onnx.export(module, (x,), onnx_path, input_names=["input"], dynamo=False)
+        try:
+            torch.onnx.export(module, (x,), onnx_path, input_names=["input"], dynamo=False)
+        except Exception as e:  # LSTM with proj_size has no ONNX export
+            print(f"  {name}: no ONNX export ({type(e).__name__}: {str(e).splitlines()[0][:100]})", flush=True)
+            onnx_path = None
     return module, x, model_path, ref_path, onnx_path
 
 
@@ -95,7 +118,7 @@ def run_ptload(binary, model, ref, repeat):
         sys.exit(f"ptload failed: {out.stderr.strip()}")
     report = json.loads(out.stdout)
     worst = max(c["max_abs_error"] for c in report["comparisons"])
-    return report["timings"]["forward_s"], report["passed"], worst
+    return report["timings"]["forward_s"], report["passed"], worst, ",".join(report.get("module_kernels", []))
 
 
 def peak_rss_mb(binary, model, ref):
@@ -115,6 +138,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=5,
                         help="interleaved rounds of torch / onnxruntime / ptload per case; medians over all runs")
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown too")
+    parser.add_argument("--table", default="uncapped",
+                        help="a title for the table: tools/bench runs this script once as it is and once with every "
+                             "runtime capped at AVX2 by environment variables")
     args = parser.parse_args()
 
     import onnxruntime as ort
@@ -126,9 +152,17 @@ def main():
     options.inter_op_num_threads = 1
 
     peak = max(gemm_peak(args.repeat) for _ in range(3))  # the best of three: a noisy VM only slows it down
-    print(f"machine: {os.cpu_count()} cores; torch {torch.__version__}, onnxruntime {ort.__version__}; "
+    print(f"table: {args.table}")
+    print(f"machine: {os.cpu_count()} cores, {cpu_model()}; torch {torch.__version__}, onnxruntime {ort.__version__}; "
           f"{THREADS} threads everywhere; single-precision GEMM (torch.mm 2048²): {peak:.1f} GFLOP/s")
-    header = ["case", "torch ms", "onnxrt ms", "ptload ms", "ptload GFLOP/s", "% of GEMM", "best peer / ptload", "verified", "ptload RSS MB"]
+    print(f"instruction sets: torch {torch.backends.cpu.get_cpu_capability()} "
+          f"(ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', 'unset')}, "
+          f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA', 'unset')}, "
+          f"MKL_ENABLE_INSTRUCTIONS={os.environ.get('MKL_ENABLE_INSTRUCTIONS', 'unset')}); "
+          f"onnxruntime: MLAS picks its kernels by CPUID and has no cap; "
+          f"ptload: PTLOAD_ISA={os.environ.get('PTLOAD_ISA', 'unset')}, the kernels each run names below")
+    header = ["case", "torch ms", "onnxrt ms", "ptload ms", "ptload GFLOP/s", "% of GEMM", "best peer / ptload", "verified",
+              "ptload kernels", "ptload RSS MB"]
     rows = []
     wanted = args.cases.split(",")
     for case in CASES:
@@ -146,23 +180,29 @@ def main():
             # block time, ONNX Runtime's spinning pool); let them park so that the next runtime
             # measured gets the two cores to itself.
             time.sleep(1.0)
-            session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
-            feed = {session.get_inputs()[0].name: x.numpy()}
-            ort_times.append(median_time(lambda: session.run(None, feed), args.repeat))
-            del session
-            time.sleep(1.0)
-            t, passed, w = run_ptload(args.ptload, model_path, ref_path, args.repeat)
+            if onnx_path:
+                try:
+                    session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+                    feed = {session.get_inputs()[0].name: x.numpy()}
+                    ort_times.append(median_time(lambda: session.run(None, feed), args.repeat))
+                    del session
+                except Exception as e:  # e.g. "LSTM operator does not support double yet"
+                    print(f"  {case[0]}: ONNX Runtime cannot run it ({str(e).splitlines()[0][-80:]})", flush=True)
+                    onnx_path = None
+                time.sleep(1.0)
+            t, passed, w, kernels = run_ptload(args.ptload, model_path, ref_path, args.repeat)
             ptload_times.append(t)
             passed_all = passed_all and passed
             worst = max(worst, w)
-        t_torch, t_ort, t_pt = (statistics.median(v) for v in (torch_times, ort_times, ptload_times))
+        t_torch, t_pt = statistics.median(torch_times), statistics.median(ptload_times)
+        t_ort = statistics.median(ort_times) if ort_times else None
         passed = passed_all
         rss = peak_rss_mb(args.ptload, model_path, ref_path)
         gflops = flops(*case[1:]) / t_pt / 1e9
-        ratio = min(t_torch, t_ort) / t_pt
-        rows.append([case[0], f"{t_torch * 1e3:.2f}", f"{t_ort * 1e3:.2f}", f"{t_pt * 1e3:.2f}", f"{gflops:.1f}",
-                     f"{100 * gflops / peak:.0f}%", f"{ratio:.2f}", f"{'PASS' if passed else 'FAIL'} ({worst:.1e})",
-                     "-" if rss is None else f"{rss:.0f}"])
+        ratio = min(t for t in (t_torch, t_ort) if t is not None) / t_pt
+        rows.append([case[0], f"{t_torch * 1e3:.2f}", "-" if t_ort is None else f"{t_ort * 1e3:.2f}", f"{t_pt * 1e3:.2f}",
+                     f"{gflops:.1f}", f"{100 * gflops / peak:.0f}%", f"{ratio:.2f}",
+                     f"{'PASS' if passed else 'FAIL'} ({worst:.1e})", kernels, "-" if rss is None else f"{rss:.0f}"])
         print("  ".join(rows[-1]), flush=True)
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     print()

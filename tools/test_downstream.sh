@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Proves that another package can use ptload's libraries, two ways: through a versioned URL
+# dependency (a local clone of this repository's HEAD, tagged 0.0.1:
+# `.package(url: "file://…", from: "0.0.1")`, which SwiftPM refuses for a package whose targets
+# use unsafe flags), and through a path dependency. In both, a small program imports every
+# library product, loads a golden fixture, runs its bidirectional LSTM with lengths and compares
+# the result with PyTorch's outputs. Run by `make test` (make test-downstream).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+SWIFT=${SWIFT:-swift}
+work=$(mktemp -d "${TMPDIR:-/tmp}/ptload-downstream.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+git clone -q "$root" "$work/ptload"
+git -C "$work/ptload" -c user.name=ptload -c user.email=ptload@localhost tag -a 0.0.1 -m "downstream test"
+
+app() {   # app FOLDER DEPENDENCY-LINE
+  mkdir -p "$1/Sources/app"
+  cat > "$1/Package.swift" <<MANIFEST
+// swift-tools-version:5.10
+import PackageDescription
+
+let package = Package(
+    name: "app",
+    dependencies: [
+        $2,
+    ],
+    targets: [
+        .executableTarget(name: "app", dependencies: [
+            .product(name: "PTCheckpoint", package: "ptload"),
+            .product(name: "PTNN", package: "ptload"),
+            .product(name: "PTNumpy", package: "ptload"),
+            .product(name: "PTPickle", package: "ptload"),
+            .product(name: "PTTensor", package: "ptload"),
+            .product(name: "PTVerify", package: "ptload"),
+        ]),
+    ]
+)
+MANIFEST
+  cat > "$1/Sources/app/main.swift" <<'PROGRAM'
+import Foundation
+import PTCheckpoint
+import PTNN
+import PTNumpy
+import PTPickle
+import PTTensor
+import PTVerify
+
+// A bidirectional LSTM over 120 steps with unsorted lengths, written by PyTorch, against its outputs.
+let folder = CommandLine.arguments[1]
+let checkpoint = try Checkpoint.load(path: folder + "/lstm_long_bi_len.pt")
+let reference = try Numpy.readNpz(path: folder + "/lstm_long_bi_len.npz")
+func array(_ name: String) -> Tensor { reference.first { $0.name == name }!.tensor }
+let prefix = try ModuleLocator.soleRecurrent(in: checkpoint)
+let config = try RecurrentConfig.infer(prefix: prefix, in: checkpoint, options: ModuleOptions())
+var weights = WeightMap(checkpoint, prefix: prefix, moduleName: config.description)
+let lstm = try Recurrent<Float>(config: config, weights: &weights)
+let out = try lstm.forward(try Dense<Float>(array("input")), h0: try Dense<Float>(array("h0")),
+                           c0: try Dense<Float>(array("c0")), lengths: try array("lengths").doubles().map { Int($0) })
+let limits = PickleLimits.default
+var passed = limits.maxOpcodes > 0
+for (name, actual) in [("output", out.output!), ("h_n", out.hN), ("c_n", out.cN!)] {
+    let c = try Comparison(name: name, actual: try actual.tensor(), expected: array(name),
+                           tolerance: Tolerance.defaults(for: .float32))
+    print("\(name): max abs error \(c.maxAbsError), \(c.passed ? "PASS" : "FAIL")")
+    passed = passed && c.passed
+}
+print("\(config.description) on the \(lstm.kernels) kernels: \(passed ? "PASS" : "FAIL")")
+exit(passed ? 0 : 1)
+PROGRAM
+}
+
+status=0
+for way in url path; do
+  case $way in
+    url) line=".package(url: \"file://$work/ptload\", from: \"0.0.1\")" ;;
+    path) line=".package(path: \"$work/ptload\")" ;;
+  esac
+  app "$work/app-$way" "$line"
+  echo "test-downstream: a package depending on ptload by $way" >&2
+  if "$SWIFT" build --package-path "$work/app-$way" >"$work/build-$way.log" 2>&1 \
+     && "$work/app-$way/.build/debug/app" "$root/Fixtures/rnn"; then
+    echo "test-downstream: $way dependency: passed" >&2
+  else
+    tail -20 "$work/build-$way.log" >&2
+    echo "test-downstream: $way dependency: FAILED" >&2
+    status=1
+  fi
+done
+exit $status
