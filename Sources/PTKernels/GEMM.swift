@@ -1,7 +1,8 @@
 import COpenBLAS
 import RealModule
 
-/// The element types the recurrent layers compute in, with their BLAS matrix product.
+/// The element types the recurrent layers compute in (float32, float64), with their BLAS matrix
+/// product and their packed kernels.
 ///
 /// Every matrix here is row-major and dense: `a` is `[m, k]` with row stride `lda`, and so on.
 public protocol GEMMScalar: Real, BinaryFloatingPoint {
@@ -12,6 +13,10 @@ public protocol GEMMScalar: Real, BinaryFloatingPoint {
                         a: UnsafePointer<Self>, lda: Int,
                         b: UnsafePointer<Self>, ldb: Int,
                         beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+
+    /// The packed kernels of `set` for this type (Kernels.swift); nil where the set is not built
+    /// for this architecture.
+    static func kernels(_ set: KernelSet) -> KernelTable<Self>?
 }
 
 extension Float: GEMMScalar {

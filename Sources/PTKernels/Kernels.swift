@@ -43,13 +43,7 @@ public struct KernelTable<Scalar> {
     }
 }
 
-/// The element types the kernels are built for: float32 and float64.
-public protocol KernelScalar: GEMMScalar {
-    /// The kernels of `set` for this type; nil where the set is not built for this architecture.
-    static func kernels(_ set: KernelSet) -> KernelTable<Self>?
-}
-
-extension Float: KernelScalar {
+extension Float {
     public static func kernels(_ set: KernelSet) -> KernelTable<Float>? {
         guard let t = ptk_f32(set.isa)?.pointee, let packedCount = t.packed_count, let pack = t.pack, let gemm = t.gemm,
               let lstm = t.lstm, let gru = t.gru, let rnn = t.rnn, let exp = t.exp, let sigmoid = t.sigmoid,
@@ -65,7 +59,7 @@ extension Float: KernelScalar {
     }
 }
 
-extension Double: KernelScalar {
+extension Double {
     public static func kernels(_ set: KernelSet) -> KernelTable<Double>? {
         guard let t = ptk_f64(set.isa)?.pointee, let packedCount = t.packed_count, let pack = t.pack, let gemm = t.gemm,
               let lstm = t.lstm, let gru = t.gru, let rnn = t.rnn, let exp = t.exp, let sigmoid = t.sigmoid,
@@ -85,7 +79,7 @@ extension Double: KernelScalar {
 /// set: panels of `kernels.panel` rows stored k-major, so that `x · Wᵀ` streams it sequentially,
 /// a panel's outputs per k: `panels[(q · k + kk) · panel + j] = W[q · panel + j, kk]`, zero past
 /// `rows`.
-public struct PackedWeights<Scalar: KernelScalar> {
+public struct PackedWeights<Scalar: GEMMScalar> {
     public let kernels: KernelTable<Scalar>
     public let rows: Int
     public let k: Int

@@ -1,86 +1,99 @@
 import PTKernels
 
 /// One direction of one layer of `FastRecurrent` over all steps, with its buffers allocated once.
-final class DirectionRun: @unchecked Sendable {
+final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
+    // @unchecked: during a step each thread writes only its own blocks' columns (and rows of the
+    // projection's panels); the pool's rounds order the steps.
     let kind: RecurrentConfig.Kind
-    let kernels: KernelTable<Float>
+    let kernels: KernelTable<Scalar>
     /// Hidden units per block (one panel).
     let panel: Int
     let relu: Bool
     let gates: Int, hidden: Int, blocks: Int
-    let weights: FastRecurrent.Direction
+    /// Hout: the size of h (proj_size with a projection, else H).
+    let outSize: Int
+    let weights: FastRecurrent<Scalar>.Direction
     let reverse: Bool
-    /// First output column of this direction (`d · H`), row width `D · H`.
+    /// First output column of this direction (`d · Hout`), row width `D · Hout`.
     let column: Int, outWidth: Int
     let steps: Int, batch: Int, inSize: Int
     let active: [Int]
     let chunkSteps: Int
     /// Rows of input projection per chunk: on the benchmark shapes 512–2,048 rows ran alike and
     /// 256 slower; 1,024 keeps the chunk (16 MB for LSTM(512, 1024)) in L3.
-    static let chunkRows = 1024
+    static var chunkRows: Int { 1024 }
     let ldc: Int
+    /// Row stride of `projected`: W_hr's padded rows (0 without a projection).
+    let ldp: Int
 
-    let xp: UnsafeMutablePointer<Float>      // [chunkSteps · N, ldc]: input projection, gate-major padded
-    let rec: UnsafeMutablePointer<Float>     // [N, ldc]
-    var hCurrent: UnsafeMutablePointer<Float> // [N, H]
-    var hNext: UnsafeMutablePointer<Float>
-    let cell: UnsafeMutablePointer<Float>    // [N, H]
-    let hFinal: UnsafeMutablePointer<Float>  // [N, H]
-    let bias: UnsafeMutablePointer<Float>    // [G·Hp], folded (zeros without bias)
-    let bhn: UnsafeMutablePointer<Float>     // [H], GRU
+    let xp: UnsafeMutablePointer<Scalar>      // [chunkSteps · N, ldc]: input projection, gate-major padded
+    let rec: UnsafeMutablePointer<Scalar>     // [N, ldc]
+    var hCurrent: UnsafeMutablePointer<Scalar> // [N, Hout]
+    var hNext: UnsafeMutablePointer<Scalar>
+    let cell: UnsafeMutablePointer<Scalar>    // [N, H]
+    let hFinal: UnsafeMutablePointer<Scalar>  // [N, Hout]
+    let full: UnsafeMutablePointer<Scalar>    // [N, H]: h before the projection
+    let projected: UnsafeMutablePointer<Scalar> // [N, ldp]: h · W_hrᵀ
+    let bias: UnsafeMutablePointer<Scalar>    // [G·Hp], folded (zeros without bias)
+    let bhn: UnsafeMutablePointer<Scalar>     // [H], GRU
     /// Holds the buffers above for as long as this run lives.
-    private let buffers: DirectionBuffers
+    private let buffers: DirectionBuffers<Scalar>
 
-    init(config: RecurrentConfig, kernels: KernelTable<Float>, blocks: Int, weights: FastRecurrent.Direction, reverse: Bool, column: Int,
-         steps: Int, batch: Int, inSize: Int, active: [Int], h0: [Float]?, c0: [Float]?, buffers: DirectionBuffers) {
+    init(config: RecurrentConfig, kernels: KernelTable<Scalar>, blocks: Int, weights: FastRecurrent<Scalar>.Direction,
+         reverse: Bool, column: Int, steps: Int, batch: Int, inSize: Int, active: [Int], h0: [Scalar]?, c0: [Scalar]?,
+         buffers: DirectionBuffers<Scalar>) {
         kind = config.kind
         self.kernels = kernels
         panel = kernels.panel
         relu = config.nonlinearity == .relu
         gates = config.gates
         hidden = config.hiddenSize
+        outSize = config.outputSize
         self.blocks = blocks
         self.weights = weights
         self.reverse = reverse
         self.column = column
-        outWidth = config.hiddenSize * config.directions
+        outWidth = config.outputSize * (config.isCell ? 1 : config.directions)
         self.steps = steps
         self.batch = batch
         self.inSize = inSize
         self.active = active
         chunkSteps = max(1, min(steps, DirectionRun.chunkRows / max(batch, 1)))
         ldc = weights.packed.paddedRows
-        let state = batch * hidden
-        buffers.reserve(projection: chunkSteps * batch * ldc, recurrent: batch * ldc, state: state)
+        ldp = weights.projection?.paddedRows ?? 0
+        buffers.reserve(projection: chunkSteps * batch * ldc, recurrent: batch * ldc, hidden: batch * hidden,
+                        out: batch * outSize, projected: batch * ldp)
         self.buffers = buffers
-        xp = buffers.xp
-        rec = buffers.rec
-        hCurrent = buffers.h
-        hNext = buffers.hOther
-        cell = buffers.cell
-        hFinal = buffers.hFinal
-        func copy(_ values: [Float]) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, values.count))
+        xp = buffers.xp.pointer
+        rec = buffers.rec.pointer
+        hCurrent = buffers.h.pointer
+        hNext = buffers.hOther.pointer
+        cell = buffers.cell.pointer
+        hFinal = buffers.hFinal.pointer
+        full = buffers.full.pointer
+        projected = buffers.projected.pointer
+        func copy(_ values: [Scalar]) -> UnsafeMutablePointer<Scalar> {
+            let p = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, values.count))
             p.initialize(from: values, count: values.count)
             return p
         }
         bias = copy(weights.bias)
         bhn = copy(weights.bhn)
-        for i in 0..<state {
+        for i in 0..<(batch * outSize) {
             let h = h0?[i] ?? 0
             hCurrent[i] = h
             hNext[i] = h
             hFinal[i] = h
-            cell[i] = c0?[i] ?? 0
         }
+        for i in 0..<(batch * hidden) { cell[i] = c0?[i] ?? 0 }
     }
 
     deinit {
         bias.deallocate(); bhn.deallocate()
     }
 
-    func finalH() -> [Float] { Array(UnsafeBufferPointer(start: hFinal, count: batch * hidden)) }
-    func finalC() -> [Float] { Array(UnsafeBufferPointer(start: cell, count: batch * hidden)) }
+    func finalH() -> [Scalar] { Array(UnsafeBufferPointer(start: hFinal, count: batch * outSize)) }
+    func finalC() -> [Scalar] { Array(UnsafeBufferPointer(start: cell, count: batch * hidden)) }
 
     /// Chunks in processing order: forward from the start, reverse from the end.
     var chunks: [Range<Int>] {
@@ -90,11 +103,13 @@ final class DirectionRun: @unchecked Sendable {
     }
 
     /// Every step on the calling thread, for the blocks given (all of them, normally).
-    func runAll(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, blockRange: Range<Int>) {
+    func runAll(input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, blockRange: Range<Int>) {
+        let projectionPanels = 0..<(weights.projection?.panelCount ?? 0)
         for chunk in chunks {
             project(input: input, chunk: chunk, rows: 0..<(chunk.count * batch))
             for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
                 step(t, chunk: chunk, blockRange: blockRange, output: output)
+                if !projectionPanels.isEmpty { projectState(t, panels: projectionPanels, output: output) }
                 finish(t)
             }
         }
@@ -102,9 +117,12 @@ final class DirectionRun: @unchecked Sendable {
 
     /// Every step on the caller and the workers of `pool`, sharing work item by item: a chunk's
     /// input projection in row slices, each step's recurrent product and gates in blocks of one
-    /// panel. Workers the OS has descheduled leave their items to the others.
-    func runSplit(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+    /// panel, then (with proj_size) the projection of h in panels of W_hr. Workers the OS has
+    /// descheduled leave their items to the others.
+    func runSplit(input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, pool: ThreadPool) {
         let threads = pool.workers + 1
+        let projectionPanels = weights.projection?.panelCount ?? 0
+        let projectionItems = min(projectionPanels, 2 * threads, 64)
         for chunk in chunks {
             let rows = chunk.count * batch
             let slices = min(max(8, 2 * threads), rows, 64)
@@ -115,6 +133,12 @@ final class DirectionRun: @unchecked Sendable {
             for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
                 pool.forEach(count: bounds.count - 1) { i in
                     self.step(t, chunk: chunk, blockRange: bounds[i]..<bounds[i + 1], output: output)
+                }
+                if projectionItems > 0 {
+                    pool.forEach(count: projectionItems) { i in
+                        self.projectState(t, panels: (projectionPanels * i / projectionItems)..<(projectionPanels * (i + 1) / projectionItems),
+                                          output: output)
+                    }
                 }
                 finish(t)
             }
@@ -153,22 +177,24 @@ final class DirectionRun: @unchecked Sendable {
     }
 
     /// `xp[rows] = input[chunk rows] · W_ihᵀ`, with the packed kernel and W_ih packed at load time.
-    func project(input: UnsafePointer<Float>, chunk: Range<Int>, rows: Range<Int>) {
+    func project(input: UnsafePointer<Scalar>, chunk: Range<Int>, rows: Range<Int>) {
         guard !rows.isEmpty else { return }
         weights.wih.product(m: rows.count, a: input + (chunk.lowerBound * batch + rows.lowerBound) * inSize, lda: inSize,
                             panels: 0..<weights.wih.panelCount, c: xp + rows.lowerBound * ldc, ldc: ldc)
     }
 
     /// One step for the active rows and the blocks given: the recurrent product, then the gates.
-    func step(_ t: Int, chunk: Range<Int>, blockRange: Range<Int>, output: UnsafeMutablePointer<Float>) {
+    /// Without a projection the gates write h' into `hNext` and the output; with one, into `full`,
+    /// which `projectState` then projects.
+    func step(_ t: Int, chunk: Range<Int>, blockRange: Range<Int>, output: UnsafeMutablePointer<Scalar>) {
         let m = active[t]
         guard m > 0, !blockRange.isEmpty else { return }
         if blockRange.count == blocks {
             // Every gate's panels, which are then one range: one product, prefetching across gates.
-            weights.packed.product(m: m, a: hCurrent, lda: hidden, panels: 0..<(gates * blocks), c: rec, ldc: ldc)
+            weights.packed.product(m: m, a: hCurrent, lda: outSize, panels: 0..<(gates * blocks), c: rec, ldc: ldc)
         } else {
             for g in 0..<gates {
-                weights.packed.product(m: m, a: hCurrent, lda: hidden,
+                weights.packed.product(m: m, a: hCurrent, lda: outSize,
                                        panels: (g * blocks + blockRange.lowerBound)..<(g * blocks + blockRange.upperBound), c: rec, ldc: ldc)
             }
         }
@@ -176,11 +202,12 @@ final class DirectionRun: @unchecked Sendable {
         let units = min(panel * blockRange.upperBound, hidden) - u0
         let rStride = panel * blocks
         let bias = UnsafePointer(self.bias + u0)
+        let projects = weights.projection != nil
         for row in 0..<m {
             let x = UnsafePointer(xp + ((t - chunk.lowerBound) * batch + row) * ldc + u0)
             let r = UnsafePointer(rec + row * ldc + u0)
-            let out = output + (t * batch + row) * outWidth + column + u0
-            let h = hNext + row * hidden + u0
+            let out = projects ? full + row * hidden + u0 : output + (t * batch + row) * outWidth + column + u0
+            let h = projects ? full + row * hidden + u0 : hNext + row * hidden + u0
             switch kind {
             case .lstm:
                 kernels.lstm(units, x, bias, rStride, r, rStride, cell + row * hidden + u0, h, out)
@@ -189,6 +216,21 @@ final class DirectionRun: @unchecked Sendable {
             case .rnn:
                 kernels.rnn(units, x, bias, r, relu, h, out)
             }
+        }
+    }
+
+    /// proj_size: h' = full · W_hrᵀ for the active rows, W_hr's panels given: into `hNext` and
+    /// the output.
+    func projectState(_ t: Int, panels: Range<Int>, output: UnsafeMutablePointer<Scalar>) {
+        let m = active[t]
+        guard m > 0, !panels.isEmpty, let projection = weights.projection else { return }
+        projection.product(m: m, a: full, lda: hidden, panels: panels, c: projected, ldc: ldp)
+        let from = panels.lowerBound * panel, to = min(panels.upperBound * panel, outSize)
+        guard to > from else { return }
+        for row in 0..<m {
+            let source = projected + row * ldp + from
+            (hNext + row * outSize + from).update(from: source, count: to - from)
+            (output + (t * batch + row) * outWidth + column + from).update(from: source, count: to - from)
         }
     }
 
@@ -202,7 +244,7 @@ final class DirectionRun: @unchecked Sendable {
             ended = (t + 1 < steps ? active[t + 1] : 0)..<m
         }
         if !ended.isEmpty {
-            (hFinal + ended.lowerBound * hidden).update(from: hNext + ended.lowerBound * hidden, count: ended.count * hidden)
+            (hFinal + ended.lowerBound * outSize).update(from: hNext + ended.lowerBound * outSize, count: ended.count * outSize)
         }
         swap(&hCurrent, &hNext)
     }
@@ -211,42 +253,42 @@ final class DirectionRun: @unchecked Sendable {
 /// The working memory of one direction's run: kept by `FastRecurrent` between layers and calls,
 /// so that a forward pass writes into pages it already has instead of faulting in fresh ones
 /// (5% of a bidirectional LSTM's forward pass on the benchmark shapes). Grows, never shrinks.
-final class DirectionBuffers: @unchecked Sendable {
-    private(set) var xp: UnsafeMutablePointer<Float>
-    private(set) var rec: UnsafeMutablePointer<Float>
-    private(set) var h: UnsafeMutablePointer<Float>
-    private(set) var hOther: UnsafeMutablePointer<Float>
-    private(set) var cell: UnsafeMutablePointer<Float>
-    private(set) var hFinal: UnsafeMutablePointer<Float>
-    private var projectionCapacity = 0, recurrentCapacity = 0, stateCapacity = 0
+final class DirectionBuffers<Scalar: GEMMScalar>: @unchecked Sendable {
+    // @unchecked: used by one forward pass at a time (its workspace's).
+    private(set) var xp = Buffer<Scalar>()
+    private(set) var rec = Buffer<Scalar>()
+    private(set) var h = Buffer<Scalar>()
+    private(set) var hOther = Buffer<Scalar>()
+    private(set) var cell = Buffer<Scalar>()
+    private(set) var hFinal = Buffer<Scalar>()
+    private(set) var full = Buffer<Scalar>()
+    private(set) var projected = Buffer<Scalar>()
 
-    init() {
-        xp = .allocate(capacity: 1); rec = .allocate(capacity: 1)
-        h = .allocate(capacity: 1); hOther = .allocate(capacity: 1); cell = .allocate(capacity: 1); hFinal = .allocate(capacity: 1)
+    /// Room for `projection` elements of input projection, `recurrent` of recurrent product,
+    /// `hidden` in the cell state and the unprojected h, `out` in each h buffer and `projected`
+    /// in the projection's output; contents are not kept.
+    func reserve(projection: Int, recurrent: Int, hidden: Int, out: Int, projected count: Int) {
+        xp.reserve(projection)
+        rec.reserve(recurrent)
+        for buffer in [h, hOther, hFinal] { buffer.reserve(out) }
+        cell.reserve(hidden)
+        full.reserve(hidden)
+        projected.reserve(count)
+    }
+}
+
+/// A block of elements that grows and never shrinks; contents are not kept when it grows.
+final class Buffer<Scalar>: @unchecked Sendable {
+    // @unchecked: owned by one DirectionBuffers.
+    private(set) var pointer: UnsafeMutablePointer<Scalar> = .allocate(capacity: 1)
+    private var capacity = 1
+
+    func reserve(_ count: Int) {
+        guard count > capacity else { return }
+        pointer.deallocate()
+        pointer = .allocate(capacity: count)
+        capacity = count
     }
 
-    deinit {
-        xp.deallocate(); rec.deallocate(); h.deallocate(); hOther.deallocate(); cell.deallocate(); hFinal.deallocate()
-    }
-
-    /// Room for `projection` floats of input projection, `recurrent` of recurrent product and
-    /// `state` in each of the four state buffers; contents are not kept.
-    func reserve(projection: Int, recurrent: Int, state: Int) {
-        if projection > projectionCapacity {
-            xp.deallocate()
-            xp = .allocate(capacity: projection)
-            projectionCapacity = projection
-        }
-        if recurrent > recurrentCapacity {
-            rec.deallocate()
-            rec = .allocate(capacity: recurrent)
-            recurrentCapacity = recurrent
-        }
-        if state > stateCapacity {
-            for buffer in [h, hOther, cell, hFinal] { buffer.deallocate() }
-            h = .allocate(capacity: state); hOther = .allocate(capacity: state)
-            cell = .allocate(capacity: state); hFinal = .allocate(capacity: state)
-            stateCapacity = state
-        }
-    }
+    deinit { pointer.deallocate() }
 }

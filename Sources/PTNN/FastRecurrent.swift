@@ -1,8 +1,9 @@
 import Foundation
 import PTKernels
 
-/// The float32 path of `Recurrent`, on the kernels of the CPU's instruction set
-/// (`CPUFeatures.active`): the same maths, laid out for speed.
+/// `Recurrent`'s forward pass on the packed kernels of the CPU's instruction set
+/// (`CPUFeatures.active`), float32 or float64: the same maths, laid out for speed. Cells are one
+/// step of one layer; an LSTM with `proj_size` projects each step's h with W_hr, packed too.
 ///
 /// - W_hh is packed once, at load time, gate by gate with each gate padded to whole blocks of
 ///   one panel of hidden units (`KernelTable.panel`: 32 on AVX-512, 16 on AVX2, 8 on NEON and
@@ -17,24 +18,24 @@ import PTKernels
 ///   step) when a step is worth it (`splitsSteps`).
 /// - Variable-length batches are sorted by length once, so the active sequences of every step
 ///   are a prefix: the products shrink instead of computing padding.
-final class FastRecurrent {
+final class FastRecurrent<Scalar: GEMMScalar> {
     let config: RecurrentConfig
-    let kernels: KernelTable<Float>
+    let kernels: KernelTable<Scalar>
     let blocks: Int
 
     /// One direction's weights, gate-major with each gate padded to Hp = panel·blocks rows.
     struct Direction {
-        var wih: PackedWeights<Float>    // W_ih, [G·Hp, In] packed
-        var bias: [Float]                // [G·Hp]: b_ih + b_hh (GRU: b_ih + (b_hr, b_hz, 0)); zeros without bias
-        var bhn: [Float]                 // [H]: GRU's b_hn (zeros without bias); empty for LSTM and RNN
-        var packed: PackedWeights<Float> // W_hh, [G·Hp, H] packed
+        var wih: PackedWeights<Scalar>    // W_ih, [G·Hp, In] packed
+        var bias: [Scalar]                // [G·Hp]: b_ih + b_hh (GRU: b_ih + (b_hr, b_hz, 0)); zeros without bias
+        var bhn: [Scalar]                 // [H]: GRU's b_hn (zeros without bias); empty for LSTM and RNN
+        var packed: PackedWeights<Scalar> // W_hh, [G·Hp, Hout] packed
+        var projection: PackedWeights<Scalar>? // W_hr, [P, H] packed (LSTM with proj_size)
     }
     let layers: [[Direction]]
 
-    /// nil for configurations this path does not take (projections and cells run on the
-    /// OpenBLAS path).
-    init?(config: RecurrentConfig, layers source: [[Recurrent<Float>.Direction]], kernels: KernelTable<Float>) {
-        guard config.projSize == 0, !config.isCell else { return nil }
+    /// Packs every layer's weights for `kernels`. Takes every configuration: layers and cells
+    /// (one step of one layer), projections, float32 and float64.
+    init(config: RecurrentConfig, layers source: [[Recurrent<Scalar>.Direction]], kernels: KernelTable<Scalar>) {
         self.config = config
         self.kernels = kernels
         let hidden = config.hiddenSize, gates = config.gates
@@ -48,8 +49,8 @@ final class FastRecurrent {
                 // row g·Hp + u. A range of blocks is then one panel range per gate.
                 let padded = blocks * panel
                 let blockRows = gates * padded
-                func pad(_ source: [Float], cols: Int) -> [Float] {
-                    var out = [Float](repeating: 0, count: blockRows * cols)
+                func pad(_ source: [Scalar], cols: Int) -> [Scalar] {
+                    var out = [Scalar](repeating: 0, count: blockRows * cols)
                     for g in 0..<gates {
                         for u in 0..<hidden {
                             let from = (g * hidden + u) * cols, to = (g * padded + u) * cols
@@ -58,8 +59,8 @@ final class FastRecurrent {
                     }
                     return out
                 }
-                var bias = [Float](repeating: 0, count: blockRows)
-                var bhn = [Float](repeating: 0, count: config.kind == .gru ? hidden : 0)
+                var bias = [Scalar](repeating: 0, count: blockRows)
+                var bhn = [Scalar](repeating: 0, count: config.kind == .gru ? hidden : 0)
                 if let bih = w.bih, let bhh = w.bhh {
                     var folded = bih
                     let foldedGates = config.kind == .gru ? 2 : gates
@@ -68,11 +69,15 @@ final class FastRecurrent {
                     if config.kind == .gru { bhn = Array(bhh[(2 * hidden)..<(3 * hidden)]) }
                 }
                 let inSize = w.wih.count / max(gates * hidden, 1)
-                let whh = pad(w.whh, cols: hidden)
+                let outSize = config.outputSize
+                let whh = pad(w.whh, cols: outSize)
                 let wih = pad(w.wih, cols: inSize)
-                let packed = whh.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: blockRows, k: hidden, kernels: kernels) }
+                let packed = whh.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: blockRows, k: outSize, kernels: kernels) }
                 let packedIH = wih.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: blockRows, k: inSize, kernels: kernels) }
-                converted.append(Direction(wih: packedIH, bias: bias, bhn: bhn, packed: packed))
+                let projection = w.whr.map { whr in
+                    whr.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: config.projSize, k: hidden, kernels: kernels) }
+                }
+                converted.append(Direction(wih: packedIH, bias: bias, bhn: bhn, packed: packed, projection: projection))
             }
             layers.append(converted)
         }
@@ -80,49 +85,45 @@ final class FastRecurrent {
     }
 
     /// Working memory kept between calls (one workspace per concurrent call).
-    private let workspaces = Workspaces()
+    private let workspaces = Workspaces<Scalar>()
 
-    /// Whether a unidirectional layer's steps are worth sharing between two threads: when a step
-    /// multiplies by at least 512 KB of W_hh or does at least 2^19 multiply-adds (about 4 µs
-    /// alone). Below that, handing half a step to the other core and taking its half of h back
-    /// costs as much as it saves, and more while the VM's two vCPUs do not run in parallel:
-    /// LSTM(64, 128) at batch 1 (256 KB, 2^16) ran 0.10 ms a call alone against 0.10–0.15 shared,
-    /// and at batch 4 (2^18) 0.24 alone against 0.18–0.33; LSTM(128, 256) at batch 1 (1 MB) and
-    /// GRU(128, 256) at batch 1 (768 KB) ran 0.55 and 0.39 ms alone against 0.30–0.40 and
-    /// 0.22–0.39 shared.
+    /// Whether a layer's steps are worth sharing among threads: when a step multiplies by at
+    /// least 512 KB of W_hh or does at least 2^19 multiply-adds (about 4 µs alone). Below that,
+    /// handing part of a step to another core and taking its part of h back costs as much as it
+    /// saves (measurements in docs/PERFORMANCE.md).
     func splitsSteps(batch: Int) -> Bool {
-        let weights = config.gates * config.hiddenSize * config.hiddenSize
-        return weights * MemoryLayout<Float>.size >= 1 << 19 || batch * weights >= 1 << 19
+        let weights = config.gates * config.hiddenSize * config.outputSize
+        return weights * MemoryLayout<Scalar>.size >= 1 << 19 || batch * weights >= 1 << 19
     }
 
     /// Threads for the forward pass: the machine's cores unless configured.
-    nonisolated(unsafe) static var threads: Int = max(1, System.coreCount)
-
+    static var threads: Int { ComputeThreadCount.value }
 
     /// - Parameters:
-    ///   - x: `[T, N, I]`, time-major; `h0`, `c0`: `[L·D, N, H]`; lengths validated by the caller.
-    /// - Returns: output `[T, N, D·H]`, hN and cN `[L·D, N, H]`.
-    func forward(x: [Float], steps: Int, batch: Int, h0: [Float]?, c0: [Float]?, lengths: [Int]?)
-        -> (output: [Float], hN: [Float], cN: [Float]?) {
-        let hidden = config.hiddenSize, directions = config.directions
+    ///   - x: `[T, N, I]`, time-major; `h0`: `[L·D, N, Hout]`; `c0`: `[L·D, N, H]`; lengths
+    ///     validated by the caller. A cell is one step of one layer: T = 1.
+    /// - Returns: output `[T, N, D·Hout]`, hN `[L·D, N, Hout]` and cN `[L·D, N, H]`.
+    func forward(x: [Scalar], steps: Int, batch: Int, h0: [Scalar]?, c0: [Scalar]?, lengths: [Int]?)
+        -> (output: [Scalar], hN: [Scalar], cN: [Scalar]?) {
+        let hidden = config.hiddenSize, outSize = config.outputSize, directions = config.isCell ? 1 : config.directions
         // Sort the batch by length, longest first, so that active rows are always a prefix.
         let order = lengths.map { l in (0..<batch).sorted { l[$0] > l[$1] || (l[$0] == l[$1] && $0 < $1) } } ?? Array(0..<batch)
         let sortedLengths = lengths.map { l in order.map { l[$0] } }
         var input = permuteRows(x, rows: steps, batch: batch, width: config.inputSize, order: order)
-        let stateCount = config.numLayers * directions
-        var hN = [Float](repeating: 0, count: stateCount * batch * hidden)
-        var cN = config.kind == .lstm ? [Float](repeating: 0, count: stateCount * batch * hidden) : nil
-        let h0Sorted = h0.map { permuteRows($0, rows: stateCount, batch: batch, width: hidden, order: order) }
+        let stateCount = layers.count * directions
+        var hN = [Scalar](repeating: 0, count: stateCount * batch * outSize)
+        var cN = config.kind == .lstm ? [Scalar](repeating: 0, count: stateCount * batch * hidden) : nil
+        let h0Sorted = h0.map { permuteRows($0, rows: stateCount, batch: batch, width: outSize, order: order) }
         let c0Sorted = c0.map { permuteRows($0, rows: stateCount, batch: batch, width: hidden, order: order) }
         // Active rows per step: #{b : length_b > t}.
         let active: [Int] = (0..<steps).map { t in sortedLengths.map { ls in ls.filter { $0 > t }.count } ?? batch }
 
         let workspace = workspaces.take(directions: directions)
         defer { workspaces.give(workspace) }
-        var output: [Float] = []
+        var output: [Scalar] = []
         for (l, weights) in layers.enumerated() {
-            let inSize = l == 0 ? config.inputSize : hidden * directions
-            let count = steps * batch * hidden * directions
+            let inSize = l == 0 ? config.inputSize : outSize * directions
+            let count = steps * batch * outSize * directions
             if l + 1 < layers.count {
                 // A layer between others writes into the workspace's spare array: the pages of
                 // the last call's, not fresh ones. (The array last used as input is not spare
@@ -133,17 +134,19 @@ final class FastRecurrent {
             } else {
                 // Every element is written unless sequences end early, whose padding must read zero.
                 output = lengths == nil
-                    ? [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    ? [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
                         adviseHugePages(buffer)
                         initialized = count
                     }
-                    : [Float](repeating: 0, count: count)
+                    : [Scalar](repeating: 0, count: count)
+            }
+            func state(_ values: [Scalar]?, _ width: Int, _ d: Int) -> [Scalar]? {
+                values.map { Array($0[((l * directions + d) * batch * width)..<((l * directions + d + 1) * batch * width)]) }
             }
             let runs = (0..<directions).map { d in
-                DirectionRun(config: config, kernels: kernels, blocks: blocks, weights: weights[d], reverse: d == 1, column: d * hidden,
-                             steps: steps, batch: batch, inSize: inSize, active: active,
-                             h0: h0Sorted.map { Array($0[((l * directions + d) * batch * hidden)..<((l * directions + d + 1) * batch * hidden)]) },
-                             c0: c0Sorted.map { Array($0[((l * directions + d) * batch * hidden)..<((l * directions + d + 1) * batch * hidden)]) },
+                DirectionRun(config: config, kernels: kernels, blocks: blocks, weights: weights[d], reverse: d == 1,
+                             column: d * outSize, steps: steps, batch: batch, inSize: inSize, active: active,
+                             h0: state(h0Sorted, outSize, d), c0: state(c0Sorted, hidden, d),
                              buffers: workspace.directions[d])
             }
             input.withUnsafeBufferPointer { inp in
@@ -171,7 +174,7 @@ final class FastRecurrent {
             }
             for (d, run) in runs.enumerated() {
                 let state = l * directions + d
-                hN.replaceSubrange((state * batch * hidden)..<((state + 1) * batch * hidden), with: run.finalH())
+                hN.replaceSubrange((state * batch * outSize)..<((state + 1) * batch * outSize), with: run.finalH())
                 if config.kind == .lstm {
                     cN?.replaceSubrange((state * batch * hidden)..<((state + 1) * batch * hidden), with: run.finalC())
                 }
@@ -180,28 +183,29 @@ final class FastRecurrent {
             input = output
         }
         let inverse = inversePermutation(order)
-        return (permuteRows(output, rows: steps, batch: batch, width: hidden * directions, order: inverse),
-                permuteRows(hN, rows: stateCount, batch: batch, width: hidden, order: inverse),
+        return (permuteRows(output, rows: steps, batch: batch, width: outSize * directions, order: inverse),
+                permuteRows(hN, rows: stateCount, batch: batch, width: outSize, order: inverse),
                 cN.map { permuteRows($0, rows: stateCount, batch: batch, width: hidden, order: inverse) })
     }
 }
 
 /// What one forward pass writes besides its result: each direction's buffers and the outputs of
 /// the layers before the last. Kept between calls, so that steady-state calls fault in no pages.
-final class Workspace: @unchecked Sendable {
-    private(set) var directions: [DirectionBuffers] = []
-    private var spareOutputs: [[Float]] = []
+final class Workspace<Scalar: GEMMScalar>: @unchecked Sendable {
+    // @unchecked: a workspace belongs to one forward pass at a time (Workspaces hands it out).
+    private(set) var directions: [DirectionBuffers<Scalar>] = []
+    private var spareOutputs: [[Scalar]] = []
 
     func reserve(directions count: Int) {
-        while directions.count < count { directions.append(DirectionBuffers()) }
+        while directions.count < count { directions.append(DirectionBuffers<Scalar>()) }
     }
 
     /// An array of `count` floats for a layer's output, from the spares when one is there;
     /// zeroed when asked, otherwise with whatever the last call left.
-    func takeLayerOutput(count: Int, zeroed: Bool) -> [Float] {
+    func takeLayerOutput(count: Int, zeroed: Bool) -> [Scalar] {
         guard var array = spareOutputs.popLast() else {
-            return zeroed ? [Float](repeating: 0, count: count)
-                          : [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+            return zeroed ? [Scalar](repeating: 0, count: count)
+                          : [Scalar](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
         }
         if array.count != count {
             array.removeAll(keepingCapacity: true)
@@ -212,26 +216,27 @@ final class Workspace: @unchecked Sendable {
         return array
     }
 
-    func giveLayerOutput(_ array: [Float]) {
+    func giveLayerOutput(_ array: [Scalar]) {
         if spareOutputs.count < 2 { spareOutputs.append(array) }
     }
 }
 
 /// Workspaces for concurrent forward passes on one module: each call takes one (or makes one)
 /// and gives it back; at most two are kept.
-final class Workspaces: @unchecked Sendable {
+final class Workspaces<Scalar: GEMMScalar>: @unchecked Sendable {
+    // @unchecked: `free` is only touched under `lock`.
     private let lock = NSLock()
-    private var free: [Workspace] = []
+    private var free: [Workspace<Scalar>] = []
 
-    func take(directions: Int) -> Workspace {
+    func take(directions: Int) -> Workspace<Scalar> {
         lock.lock()
-        let workspace = free.popLast() ?? Workspace()
+        let workspace = free.popLast() ?? Workspace<Scalar>()
         lock.unlock()
         workspace.reserve(directions: directions)
         return workspace
     }
 
-    func give(_ workspace: Workspace) {
+    func give(_ workspace: Workspace<Scalar>) {
         lock.lock()
         if free.count < 2 { free.append(workspace) }
         lock.unlock()
@@ -239,9 +244,9 @@ final class Workspaces: @unchecked Sendable {
 }
 
 /// `out[r, s, :] = x[r, order[s], :]` for `rows` groups of `batch` rows of `width`.
-func permuteRows(_ x: [Float], rows: Int, batch: Int, width: Int, order: [Int]) -> [Float] {
+func permuteRows<Scalar: GEMMScalar>(_ x: [Scalar], rows: Int, batch: Int, width: Int, order: [Int]) -> [Scalar] {
     if order.enumerated().allSatisfy({ $0.offset == $0.element }) { return x }
-    var out = [Float](repeating: 0, count: x.count)
+    var out = [Scalar](repeating: 0, count: x.count)
     for r in 0..<rows {
         for s in 0..<batch {
             let from = (r * batch + order[s]) * width, to = (r * batch + s) * width
@@ -266,7 +271,12 @@ public enum ComputeThreads {
     /// Sets the thread count, any number from 1: the packed kernels' own threads (the caller and
     /// `count − 1` workers), and OpenBLAS's (projections, cells, float64, Linear).
     public static func configure(_ count: Int) {
-        FastRecurrent.threads = max(1, count)
+        ComputeThreadCount.value = max(1, count)
         BLASThreads.count = max(1, count)
     }
+}
+
+/// The configured thread count (`ComputeThreads.configure`); the machine's cores until then.
+enum ComputeThreadCount {
+    nonisolated(unsafe) static var value = max(1, System.coreCount)
 }

@@ -25,12 +25,12 @@ public final class Recurrent<Scalar: GEMMScalar> {
         var whr: [Scalar]?  // [P, H]
     }
     let layers: [[Direction]]
-    /// The packed float32 path, when this configuration can take it.
-    let fast: FastRecurrent?
+    /// The packed path, on the kernels of the CPU's instruction set; nil only where no kernel
+    /// table exists for this element type (never for Float and Double).
+    let fast: FastRecurrent<Scalar>?
 
-    /// What `forward` runs on: the kernel set (`KernelSet`'s name) where this configuration can
-    /// take the packed path (float32, no projection, not a cell), else "openblas" (OpenBLAS
-    /// products and portable gate loops).
+    /// What `forward` runs on: the kernel set's name (avx512, avx2, neon, plain), or "openblas"
+    /// for the OpenBLAS path (`PTLOAD_KERNELS=openblas`, kept as a second reference).
     public var kernels: String { fast.map { $0.kernels.set.rawValue } ?? "openblas" }
 
     /// Takes every weight of `config` from `weights` and checks that none is left over.
@@ -61,11 +61,8 @@ public final class Recurrent<Scalar: GEMMScalar> {
         }
         try weights.finish()
         self.layers = layers
-        fast = Scalar.self == Float.self
-            ? Float.kernels(CPUFeatures.active).flatMap {
-                FastRecurrent(config: config, layers: unsafeBitCast(layers, to: [[Recurrent<Float>.Direction]].self), kernels: $0)
-            }
-            : nil
+        fast = CPUFeatures.usesOpenBLASPath ? nil
+            : Scalar.kernels(CPUFeatures.active).map { FastRecurrent(config: config, layers: layers, kernels: $0) }
     }
 
     /// What `forward` returns, laid out exactly as PyTorch returns it.
@@ -123,13 +120,9 @@ public final class Recurrent<Scalar: GEMMScalar> {
             throw NNError.badInput("input has shape \(input.shape); PyTorch needs at least one step and one sequence")
         }
 
-        if let fast, Scalar.self == Float.self {
-            // Scalar is Float here: the casts are identities.
-            let result = fast.forward(x: unsafeBitCast(x.values, to: [Float].self), steps: steps, batch: batch,
-                                      h0: h0.map { unsafeBitCast($0.values, to: [Float].self) },
-                                      c0: c0.map { unsafeBitCast($0.values, to: [Float].self) }, lengths: lengths)
-            return finish(output: unsafeBitCast(result.output, to: [Scalar].self), hN: unsafeBitCast(result.hN, to: [Scalar].self),
-                          cN: result.cN.map { unsafeBitCast($0, to: [Scalar].self) },
+        if let fast {
+            let result = fast.forward(x: x.values, steps: steps, batch: batch, h0: h0?.values, c0: c0?.values, lengths: lengths)
+            return finish(output: result.output, hN: result.hN, cN: result.cN,
                           steps: steps, batch: batch, batched: batched, hShape: hShape, cShape: cShape)
         }
         var hN = [Scalar](repeating: 0, count: stateCount * batch * config.outputSize)
@@ -195,6 +188,11 @@ public final class Recurrent<Scalar: GEMMScalar> {
         let batch = batched ? input.shape[0] : 1
         let hShape = batched ? [batch, config.hiddenSize] : [config.hiddenSize]
         try checkStates(h0, hShape, c0, hShape)
+        if let fast {
+            let result = fast.forward(x: input.values, steps: 1, batch: batch, h0: h0?.values, c0: c0?.values, lengths: nil)
+            return Output(output: nil, hN: Dense(shape: hShape, values: result.hN),
+                          cN: result.cN.map { Dense(shape: hShape, values: $0) })
+        }
         var h = h0?.values ?? [Scalar](repeating: 0, count: batch * config.hiddenSize)
         var c = c0?.values ?? [Scalar](repeating: 0, count: batch * config.hiddenSize)
         var unused = [Scalar](repeating: 0, count: batch * config.hiddenSize)

@@ -53,7 +53,7 @@ final class KernelTests: XCTestCase {
     }
 
     /// `a · Wᵀ` through the packed kernels, every panel, into `c` of row stride paddedRows.
-    func product<S: KernelScalar>(_ t: KernelTable<S>, weight: [S], rows: Int, k: Int, a: [S], m: Int,
+    func product<S: GEMMScalar>(_ t: KernelTable<S>, weight: [S], rows: Int, k: Int, a: [S], m: Int,
                                   panels: Range<Int>? = nil, fill: S = .nan) -> (c: [S], ldc: Int, packed: PackedWeights<S>) {
         let packed = weight.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: rows, k: k, kernels: t) }
         let ldc = packed.paddedRows
@@ -78,7 +78,7 @@ final class KernelTests: XCTestCase {
 
     /// Every row count through 23 (each row kernel, its leftovers), 32, 33, 200; k below, at and
     /// past a chunk; weights whose row count is not a multiple of the panel.
-    func checkProduct<S: KernelScalar>(_ t: KernelTable<S>, relative: Double) {
+    func checkProduct<S: GEMMScalar>(_ t: KernelTable<S>, relative: Double) {
         var random = Random(seed: 42)
         for (rows, k) in [(t.panel * 3 - 5, 7), (2 * t.panel, 128), (t.panel + 3, 300), (3 * t.panel, 513)] {
             let weight: [S] = random.array(rows * k)
@@ -102,7 +102,7 @@ final class KernelTests: XCTestCase {
 
     /// A range of panels (how a step is split between threads and gates) writes exactly its own
     /// columns, whichever panel comes next in the range or wraps to its start.
-    func checkPanelRanges<S: KernelScalar>(_ t: KernelTable<S>) {
+    func checkPanelRanges<S: GEMMScalar>(_ t: KernelTable<S>) {
         let rows = 5 * t.panel, k = 600, m = 13
         let weight = (0..<(rows * k)).map { S(($0 * 7919) % 211) / 211 - 0.5 }
         let a = (0..<(m * k)).map { S(($0 * 104729) % 97) / 97 - 0.5 }
@@ -124,7 +124,7 @@ final class KernelTests: XCTestCase {
 
     /// Every cache-blocking regime: steps (m ≤ 64, k in chunks of 128), the middle (256), and an
     /// output block past 1 MB (all of k up to 1,024, then the rest).
-    func checkChunkRegimes<S: KernelScalar>(_ t: KernelTable<S>, relative: Double) {
+    func checkChunkRegimes<S: GEMMScalar>(_ t: KernelTable<S>, relative: Double) {
         let rows = 8 * t.panel, k = 1030
         let weight = (0..<(rows * k)).map { S(($0 * 7919) % 211) / 211 - 0.5 }
         for m in [64, 200, (1 << 20) / (rows * MemoryLayout<S>.size) + 9] {
@@ -148,7 +148,7 @@ final class KernelTests: XCTestCase {
         return v
     }
 
-    func checkFunctions<S: KernelScalar>(_ t: KernelTable<S>, relative: Double) {
+    func checkFunctions<S: GEMMScalar>(_ t: KernelTable<S>, relative: Double) {
         let x: [S] = Self.values()
         let e = t.exp(x), s = t.sigmoid(x), h = t.tanh(x)
         for (i, v) in x.enumerated() {
@@ -172,7 +172,7 @@ final class KernelTests: XCTestCase {
 
     /// One row of each gate kind, `n` units: whole vectors plus every tail length, against the
     /// formulas in double precision.
-    func checkGates<S: KernelScalar>(_ t: KernelTable<S>, relative: Double) {
+    func checkGates<S: GEMMScalar>(_ t: KernelTable<S>, relative: Double) {
         var random = Random(seed: 7)
         func sig(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
         for n in [1, t.panel / 2 - 1, t.panel / 2, t.panel / 2 + 1, t.panel + 3, 37] where n > 0 {

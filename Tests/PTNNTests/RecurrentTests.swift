@@ -187,15 +187,16 @@ final class RecurrentTests: XCTestCase {
     }
 
     /// Every thread count computes what one thread computes: 2, 3 and 8 threads against 1, for
-    /// LSTM, GRU and RNN, unidirectional (steps shared among the threads: `splitsSteps`, here
+    /// LSTM (with and without proj_size), GRU and RNN, unidirectional (steps shared among the threads: `splitsSteps`, here
     /// 1 MB of W_hh) and bidirectional (the directions on two teams, each sharing its steps), at
     /// batch 1 and at batch 8 with lengths. (Not bit for bit: the input projection is then done
     /// in row slices, whose k chunks may differ.)
     func testEveryThreadCountMatchesOneThread() throws {
         defer { ComputeThreads.configure(ProcessInfo.processInfo.activeProcessorCount) }
-        for (kind, gates) in [("LSTM", 4), ("GRU", 3), ("RNN", 1)] {
+        for (kind, gates, proj) in [("LSTM", 4, 0), ("LSTM", 4, 72), ("GRU", 3, 0), ("RNN", 1, 0)] {
             for directions in [1, 2] {
                 let (inputSize, hidden) = (96, gates == 1 ? 512 : 256)
+                let out = proj > 0 ? proj : hidden
                 var seed: UInt64 = 7
                 func next() -> Float {
                     seed = seed &* 6364136223846793005 &+ 1442695040888963407
@@ -205,13 +206,17 @@ final class RecurrentTests: XCTestCase {
                 var values: [String: [Float]] = [:], shapes: [String: [Int]] = [:]
                 for suffix in directions == 2 ? ["_l0", "_l0_reverse"] : ["_l0"] {
                     values["weight_ih" + suffix] = (0..<(rows * inputSize)).map { _ in next() }
-                    values["weight_hh" + suffix] = (0..<(rows * hidden)).map { _ in next() }
+                    values["weight_hh" + suffix] = (0..<(rows * out)).map { _ in next() }
                     values["bias_ih" + suffix] = (0..<rows).map { _ in next() }
                     values["bias_hh" + suffix] = (0..<rows).map { _ in next() }
                     shapes["weight_ih" + suffix] = [rows, inputSize]
-                    shapes["weight_hh" + suffix] = [rows, hidden]
+                    shapes["weight_hh" + suffix] = [rows, out]
                     shapes["bias_ih" + suffix] = [rows]
                     shapes["bias_hh" + suffix] = [rows]
+                    if proj > 0 {
+                        values["weight_hr" + suffix] = (0..<(proj * hidden)).map { _ in next() }
+                        shapes["weight_hr" + suffix] = [proj, hidden]
+                    }
                 }
                 var p = PickleBuilder()
                 p.global("collections", "OrderedDict"); p.emptyTuple(); p.reduce(); p.mark()
@@ -227,9 +232,10 @@ final class RecurrentTests: XCTestCase {
                 let config = try RecurrentConfig.infer(prefix: "", in: c, options: ModuleOptions())
                 XCTAssertEqual(config.kind.rawValue, kind)
                 XCTAssertEqual(config.directions, directions)
+                XCTAssertEqual(config.projSize, proj)
                 var weights = WeightMap(c, prefix: "", moduleName: config.description)
                 let module = try Recurrent<Float>(config: config, weights: &weights)
-                XCTAssertTrue(module.fast.map { $0.splitsSteps(batch: 1) } ?? true, kind)
+                XCTAssertTrue(module.fast.map { $0.splitsSteps(batch: 8) } ?? false, kind)
 
                 for (batch, lengths) in [(1, nil), (8, [20, 3, 17, 20, 1, 9, 20, 12])] as [(Int, [Int]?)] {
                     let input = Dense<Float>(shape: [20, batch, inputSize], values: (0..<(20 * batch * inputSize)).map { _ in next() * 8 })
@@ -238,7 +244,7 @@ final class RecurrentTests: XCTestCase {
                     for threads in [2, 3, 8] {
                         ComputeThreads.configure(threads)
                         let shared = try module.forward(input, lengths: lengths)
-                        let context = "\(kind), \(directions) direction(s), batch \(batch), \(threads) threads"
+                        let context = "\(config), batch \(batch), \(threads) threads"
                         for (a, b) in zip(try XCTUnwrap(alone.output).values, try XCTUnwrap(shared.output).values) {
                             XCTAssertEqual(a, b, accuracy: 1e-5, context)
                         }
@@ -255,10 +261,10 @@ final class RecurrentTests: XCTestCase {
     /// A step's work items cover every block once, in order, at most 10 of them, whole pairs of
     /// blocks from 16 blocks up, and the middle items (the last claimed) are the smallest.
     func testStepItemsCoverEveryBlockOnce() {
-        XCTAssertEqual(DirectionRun.stepItems(blocks: 32), [0, 4, 8, 12, 14, 16, 18, 20, 22, 26, 32])
-        XCTAssertEqual(DirectionRun.stepItems(blocks: 16), [0, 2, 4, 6, 8, 10, 12, 14, 16])
+        XCTAssertEqual(DirectionRun<Float>.stepItems(blocks: 32), [0, 4, 8, 12, 14, 16, 18, 20, 22, 26, 32])
+        XCTAssertEqual(DirectionRun<Float>.stepItems(blocks: 16), [0, 2, 4, 6, 8, 10, 12, 14, 16])
         for blocks in 2...200 {
-            let bounds = DirectionRun.stepItems(blocks: blocks)
+            let bounds = DirectionRun<Float>.stepItems(blocks: blocks)
             XCTAssertEqual(bounds.first, 0, "\(blocks)")
             XCTAssertEqual(bounds.last, blocks, "\(blocks)")
             XCTAssertLessThanOrEqual(bounds.count - 1, 10, "\(blocks)")
@@ -269,9 +275,9 @@ final class RecurrentTests: XCTestCase {
             XCTAssertLessThanOrEqual(middle, sizes.last!, "\(blocks): \(sizes)")
         }
         // Three items a thread past three threads, up to 64.
-        XCTAssertEqual(DirectionRun.stepItems(blocks: 64, threads: 8).count - 1, 24)
-        XCTAssertEqual(DirectionRun.stepItems(blocks: 512, threads: 64).count - 1, 64)
-        XCTAssertEqual(DirectionRun.stepItems(blocks: 3, threads: 8), [0, 1, 2, 3])
+        XCTAssertEqual(DirectionRun<Float>.stepItems(blocks: 64, threads: 8).count - 1, 24)
+        XCTAssertEqual(DirectionRun<Float>.stepItems(blocks: 512, threads: 64).count - 1, 64)
+        XCTAssertEqual(DirectionRun<Float>.stepItems(blocks: 3, threads: 8), [0, 1, 2, 3])
     }
 
     // MARK: strict loading
