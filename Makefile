@@ -2,7 +2,7 @@
 # Both install the Debian packages the build needs when they are missing (apt-get only).
 
 SWIFT ?= swift
-APT_PACKAGES := libzip-dev zlib1g-dev libopenblas-dev pkg-config
+APT_PACKAGES := libzip-dev zlib1g-dev pkg-config
 # The C kernels' own tests: cross-built for aarch64 (the cross gcc brings its C library and
 # libgcc; the compiler is the Swift toolchain's clang) and run under qemu-aarch64.
 KERNEL_TEST_PACKAGES := gcc-aarch64-linux-gnu qemu-user

@@ -3,10 +3,10 @@
 //
 // Dependencies point one way:
 //   CLibzip ← PTZip ← PTCheckpoint ← PTNN ← PTVerify ← ptload
-//   PTPickle, PTTensor ← PTCheckpoint;  COpenBLAS, PTKernelsC ← PTKernels ← PTNN;
+//   PTPickle, PTTensor ← PTCheckpoint;  PTKernelsC ← PTKernels ← PTNN;
 //   PTZip, PTTensor ← PTNumpy ← PTVerify
-// Only PTZip imports libzip/zlib and only PTKernels imports OpenBLAS and the C kernels
-// (PTKernelsC); nothing above them touches C.
+// Only PTZip imports libzip/zlib and only PTKernels imports the C kernels (PTKernelsC);
+// nothing above them touches C.
 import PackageDescription
 
 let package = Package(
@@ -43,21 +43,14 @@ let package = Package(
         // What torch means: rebuild functions, storages, state dicts, modules, legacy and
         // TorchScript layouts, and the allow/deny policy for globals.
         .target(name: "PTCheckpoint", dependencies: ["PTZip", "PTPickle", "PTTensor"]),
-        // OpenBLAS through pkg-config; Debian's libopenblas-dev.
-        .systemLibrary(
-            name: "COpenBLAS",
-            pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]
-        ),
         // Packed matrix products, fused recurrent gates and their maths in C, written once
         // (kernels.inc) and compiled once per instruction set under a target attribute
         // (AVX-512, AVX2+FMA, NEON, plain): no compiler flags. Only PTKernels calls it, after
         // checking the CPU.
         .target(name: "PTKernelsC"),
-        // CPU detection, the kernel tables, packed weights, BLAS products, threads: the only
-        // Swift target that imports COpenBLAS or PTKernelsC.
+        // CPU detection, the kernel tables, packed weights, the reference product, threads: the
+        // only Swift target that imports PTKernelsC.
         .target(name: "PTKernels", dependencies: [
-            "COpenBLAS",
             "PTKernelsC",
             .product(name: "RealModule", package: "swift-numerics"),
         ]),

@@ -98,9 +98,10 @@ public enum CPUFeatures {
         return KernelSet.allCases.first
     }()
 
-    /// `PTLOAD_KERNELS=openblas`: the recurrent layers run on OpenBLAS products and portable
-    /// gate loops instead of the packed kernels, a second implementation to check them against.
-    public static let usesOpenBLASPath: Bool = ProcessInfo.processInfo.environment["PTLOAD_KERNELS"] == "openblas"
+    /// `PTLOAD_KERNELS=reference`: the recurrent layers run on the reference implementation
+    /// (plain loops for the products, portable gate loops) instead of the packed kernels, a second
+    /// implementation to check them against.
+    public static let usesReferencePath: Bool = ProcessInfo.processInfo.environment["PTLOAD_KERNELS"] == "reference"
 
     /// The set the kernels use: the most capable one this CPU runs, at or below `cap`
     /// (`plain` when the cap names no set; the command refuses such a value before running).

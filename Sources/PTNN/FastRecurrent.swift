@@ -268,11 +268,9 @@ enum System {
 
 /// How many threads a forward pass may use.
 public enum ComputeThreads {
-    /// Sets the thread count, any number from 1: the packed kernels' own threads (the caller and
-    /// `count − 1` workers), and OpenBLAS's (projections, cells, float64, Linear).
+    /// Sets the thread count, any number from 1: the caller and `count − 1` workers.
     public static func configure(_ count: Int) {
         ComputeThreadCount.value = max(1, count)
-        BLASThreads.count = max(1, count)
     }
 }
 

@@ -1,10 +1,11 @@
 import PTKernels
 
-/// `torch.nn.Linear`: `y = x Wᵀ + b` over the last axis (`weight: [O, I]`, `bias: [O]`).
+/// `torch.nn.Linear`: `y = x Wᵀ + b` over the last axis (`weight: [O, I]`, `bias: [O]`), on the
+/// packed kernels of the CPU's instruction set.
 public final class Linear<Scalar: GEMMScalar> {
     public let inFeatures: Int
     public let outFeatures: Int
-    let weight: [Scalar]
+    let weight: PackedWeights<Scalar>
     let bias: [Scalar]?
 
     /// Takes `weight` (and `bias` when present) from `weights`; sizes come from `weight`'s shape.
@@ -14,30 +15,40 @@ public final class Linear<Scalar: GEMMScalar> {
         }
         outFeatures = shape[0]
         inFeatures = shape[1]
-        weight = try weights.take("weight", shape: shape)
+        let values: [Scalar] = try weights.take("weight", shape: shape)
+        guard let kernels = Scalar.kernels(CPUFeatures.active) ?? Scalar.kernels(.plain) else {
+            throw NNError.unsupportedDType(key: weights.dotted("weight"), dtype: "\(Scalar.self)")
+        }
+        weight = values.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: shape[0], k: shape[1], kernels: kernels) }
         bias = weights.contains("bias") ? try weights.take("bias", shape: [outFeatures]) : nil
         try weights.finish()
     }
+
+    /// The kernel set the product runs on.
+    public var kernels: String { weight.kernels.set.rawValue }
 
     /// - Parameter x: `[…, I]`. - Returns: `[…, O]`.
     public func forward(_ x: Dense<Scalar>) throws -> Dense<Scalar> {
         guard x.rank >= 1, x.shape.last == inFeatures else {
             throw NNError.badInput("Linear(in_features=\(inFeatures), out_features=\(outFeatures)) got input of shape \(x.shape); the last axis must be \(inFeatures)")
         }
-        let rows = x.values.count / max(inFeatures, 1)
+        let rows = inFeatures > 0 ? x.values.count / inFeatures : x.shape.dropLast().reduce(1, *)
         var out = [Scalar](repeating: 0, count: rows * outFeatures)
-        if rows > 0 && inFeatures > 0 {
-            x.values.withUnsafeBufferPointer { a in
-                weight.withUnsafeBufferPointer { w in
-                    out.withUnsafeMutableBufferPointer { c in
-                        Scalar.gemmABt(m: rows, n: outFeatures, k: inFeatures, alpha: 1, a: a.baseAddress!, lda: inFeatures,
-                                       b: w.baseAddress!, ldb: inFeatures, beta: 0, c: c.baseAddress!, ldc: outFeatures)
+        if rows > 0 && outFeatures > 0 {
+            // The product writes whole panels: into a padded block, then the O columns.
+            let ldc = weight.paddedRows
+            var padded = [Scalar](repeating: 0, count: rows * ldc)
+            if inFeatures > 0 {   // else the product is zeros, and x holds no element to point at
+                x.values.withUnsafeBufferPointer { a in
+                    padded.withUnsafeMutableBufferPointer { c in
+                        weight.product(m: rows, a: a.baseAddress!, lda: inFeatures, panels: 0..<weight.panelCount,
+                                       c: c.baseAddress!, ldc: ldc)
                     }
                 }
             }
-        }
-        if let bias {
-            for r in 0..<rows { for j in 0..<outFeatures { out[r * outFeatures + j] += bias[j] } }
+            for r in 0..<rows {
+                for j in 0..<outFeatures { out[r * outFeatures + j] = padded[r * ldc + j] + (bias?[j] ?? 0) }
+            }
         }
         var shape = x.shape
         shape[shape.count - 1] = outFeatures

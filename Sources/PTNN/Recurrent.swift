@@ -29,9 +29,9 @@ public final class Recurrent<Scalar: GEMMScalar> {
     /// table exists for this element type (never for Float and Double).
     let fast: FastRecurrent<Scalar>?
 
-    /// What `forward` runs on: the kernel set's name (avx512, avx2, neon, plain), or "openblas"
-    /// for the OpenBLAS path (`PTLOAD_KERNELS=openblas`, kept as a second reference).
-    public var kernels: String { fast.map { $0.kernels.set.rawValue } ?? "openblas" }
+    /// What `forward` runs on: the kernel set's name (avx512, avx2, neon, plain), or "reference"
+    /// for the reference implementation (`PTLOAD_KERNELS=reference`: plain loops).
+    public var kernels: String { fast.map { $0.kernels.set.rawValue } ?? "reference" }
 
     /// Takes every weight of `config` from `weights` and checks that none is left over.
     /// - Throws: `NNError.missingKey`, `.wrongShape`, `.unusedKey`, `.unsupportedDType`, naming the dotted key.
@@ -61,7 +61,7 @@ public final class Recurrent<Scalar: GEMMScalar> {
         }
         try weights.finish()
         self.layers = layers
-        fast = CPUFeatures.usesOpenBLASPath ? nil
+        fast = CPUFeatures.usesReferencePath ? nil
             : Scalar.kernels(CPUFeatures.active).map { FastRecurrent(config: config, layers: layers, kernels: $0) }
     }
 
@@ -226,8 +226,7 @@ public final class Recurrent<Scalar: GEMMScalar> {
         input.withUnsafeBufferPointer { x in
             w.wih.withUnsafeBufferPointer { wih in
                 projected.withUnsafeMutableBufferPointer { p in
-                    Scalar.gemmABt(m: steps * batch, n: rows, k: inputSize, alpha: 1, a: x.baseAddress!, lda: inputSize,
-                                   b: wih.baseAddress!, ldb: inputSize, beta: 0, c: p.baseAddress!, ldc: rows)
+                    Scalar.referenceProduct(m: steps * batch, n: rows, k: inputSize, a: x.baseAddress!, lda: inputSize, b: wih.baseAddress!, ldb: inputSize, c: p.baseAddress!, ldc: rows)
                     if let bih = w.bih {
                         for r in 0..<(steps * batch) {
                             for j in 0..<rows { p[r * rows + j] += bih[j] }
@@ -242,8 +241,7 @@ public final class Recurrent<Scalar: GEMMScalar> {
             h.withUnsafeBufferPointer { hp in
                 w.whh.withUnsafeBufferPointer { whh in
                     recurrent.withUnsafeMutableBufferPointer { r in
-                        Scalar.gemmABt(m: batch, n: rows, k: outSize, alpha: 1, a: hp.baseAddress!, lda: outSize,
-                                       b: whh.baseAddress!, ldb: outSize, beta: 0, c: r.baseAddress!, ldc: rows)
+                        Scalar.referenceProduct(m: batch, n: rows, k: outSize, a: hp.baseAddress!, lda: outSize, b: whh.baseAddress!, ldb: outSize, c: r.baseAddress!, ldc: rows)
                         if let bhh = w.bhh {
                             for b in 0..<batch {
                                 for j in 0..<rows { r[b * rows + j] += bhh[j] }
@@ -294,8 +292,7 @@ public final class Recurrent<Scalar: GEMMScalar> {
                 raw.withUnsafeBufferPointer { rawb in
                     whr.withUnsafeBufferPointer { whrb in
                         projectedH.withUnsafeMutableBufferPointer { ph in
-                            Scalar.gemmABt(m: batch, n: outSize, k: hidden, alpha: 1, a: rawb.baseAddress!, lda: hidden,
-                                           b: whrb.baseAddress!, ldb: hidden, beta: 0, c: ph.baseAddress!, ldc: outSize)
+                            Scalar.referenceProduct(m: batch, n: outSize, k: hidden, a: rawb.baseAddress!, lda: hidden, b: whrb.baseAddress!, ldb: hidden, c: ph.baseAddress!, ldc: outSize)
                         }
                     }
                 }

@@ -63,7 +63,7 @@ public struct VerifyReport: Codable {
     public let reference: String?
     public let modules: [String]
     public let module_configs: [String]
-    /// What each module ran on: a kernel set (avx512, avx2, neon, plain), or openblas.
+    /// What each module ran on: a kernel set (avx512, avx2, neon, plain), or reference.
     public let module_kernels: [String]
     public let compute_dtype: String
     public let tolerance: Tolerance
@@ -261,10 +261,13 @@ public enum Verifier {
         }
     }
 
-    /// What a stage runs on; Embedding and Linear are a lookup and one OpenBLAS product.
+    /// What a stage runs on (an Embedding is a lookup: none).
     static func kernels<Scalar>(_ stage: Pipeline<Scalar>.Stage) -> String {
-        if case .recurrent(let r) = stage { return r.kernels }
-        return "openblas"
+        switch stage {
+        case .recurrent(let r): return r.kernels
+        case .linear(let l): return l.kernels
+        case .embedding: return "lookup"
+        }
     }
 
     static func describe<Scalar>(_ pipeline: Pipeline<Scalar>) -> String {

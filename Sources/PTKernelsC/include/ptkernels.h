@@ -64,6 +64,13 @@ PTK_OPS(double, ptk_f64_ops)
 const ptk_f32_ops *ptk_f32(int isa);
 const ptk_f64_ops *ptk_f64(int isa);
 
+/* c[i, j] = Σ_kk a[i, kk] · b[j, kk] for i < m, j < n: plain loops summing in double, for the
+ * reference implementation of the recurrent layers (reference.c). */
+void ptk_reference_gemm_f32(long m, long n, long k, const float *a, long lda, const float *b, long ldb,
+                            float *c, long ldc);
+void ptk_reference_gemm_f64(long m, long n, long k, const double *a, long lda, const double *b, long ldb,
+                            double *c, long ldc);
+
 /* The spin-wait hint (x86 `pause`, arm64 `yield`, nothing elsewhere). */
 void ptk_spin_pause(void);
 
