@@ -15,6 +15,9 @@ public struct KernelTable<Scalar> {
     let packedCount: (Int, Int) -> Int
     let pack: (UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>) -> Void
     let gemm: (Int, Int, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>, Int) -> Void
+    /// (m, k, a, lda, ap): a's rows packed the way the product reads them, m·k values.
+    public let packRows: (Int, Int, UnsafePointer<Scalar>, Int, UnsafeMutablePointer<Scalar>) -> Void
+    let gemmRows: (Int, Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>, Int) -> Void
     /// LSTM gates of one row: (n, x, bias, xs, r, rs, c, h, out); see `ptk_f32_ops.lstm`.
     public let lstm: (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int,
                       UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
@@ -46,12 +49,14 @@ public struct KernelTable<Scalar> {
 extension Float {
     public static func kernels(_ set: KernelSet) -> KernelTable<Float>? {
         guard let t = ptk_f32(set.isa)?.pointee, let packedCount = t.packed_count, let pack = t.pack, let gemm = t.gemm,
+              let packRows = t.pack_rows, let gemmRows = t.gemm_rows,
               let lstm = t.lstm, let gru = t.gru, let rnn = t.rnn, let exp = t.exp, let sigmoid = t.sigmoid,
               let tanh = t.tanh else { return nil }
         return KernelTable(
             set: set, panel: t.panel,
             packedCount: { packedCount($0, $1) }, pack: { pack($0, $1, $2, $3) },
             gemm: { gemm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
+            packRows: { packRows($0, $1, $2, $3, $4) }, gemmRows: { gemmRows($0, $1, $2, $3, $4, $5, $6, $7) },
             lstm: { lstm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
             gru: { gru($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) },
             rnn: { rnn($0, $1, $2, $3, $4 ? 1 : 0, $5, $6) },
@@ -62,12 +67,14 @@ extension Float {
 extension Double {
     public static func kernels(_ set: KernelSet) -> KernelTable<Double>? {
         guard let t = ptk_f64(set.isa)?.pointee, let packedCount = t.packed_count, let pack = t.pack, let gemm = t.gemm,
+              let packRows = t.pack_rows, let gemmRows = t.gemm_rows,
               let lstm = t.lstm, let gru = t.gru, let rnn = t.rnn, let exp = t.exp, let sigmoid = t.sigmoid,
               let tanh = t.tanh else { return nil }
         return KernelTable(
             set: set, panel: t.panel,
             packedCount: { packedCount($0, $1) }, pack: { pack($0, $1, $2, $3) },
             gemm: { gemm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
+            packRows: { packRows($0, $1, $2, $3, $4) }, gemmRows: { gemmRows($0, $1, $2, $3, $4, $5, $6, $7) },
             lstm: { lstm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
             gru: { gru($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) },
             rnn: { rnn($0, $1, $2, $3, $4 ? 1 : 0, $5, $6) },
@@ -118,6 +125,17 @@ public struct PackedWeights<Scalar: GEMMScalar> {
         precondition(range.lowerBound >= 0 && range.upperBound <= panelCount, "panels \(range) outside 0..<\(panelCount)")
         panels.withUnsafeBufferPointer { packed in
             kernels.gemm(m, k, a, lda, packed.baseAddress!, range.lowerBound, range.upperBound, c, ldc)
+        }
+    }
+
+    /// `product` from rows that `kernels.packRows` packed (m·k values): several products over
+    /// the same rows, such as the parts of a step split among threads, pack them once.
+    public func product(m: Int, packedRows: UnsafePointer<Scalar>, panels range: Range<Int>,
+                        c: UnsafeMutablePointer<Scalar>, ldc: Int) {
+        guard m > 0, !range.isEmpty else { return }
+        precondition(range.lowerBound >= 0 && range.upperBound <= panelCount, "panels \(range) outside 0..<\(panelCount)")
+        panels.withUnsafeBufferPointer { packed in
+            kernels.gemmRows(m, k, packedRows, packed.baseAddress!, range.lowerBound, range.upperBound, c, ldc)
         }
     }
 }

@@ -34,6 +34,7 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
     let hFinal: UnsafeMutablePointer<Scalar>  // [N, Hout]
     let full: UnsafeMutablePointer<Scalar>    // [N, H]: h before the projection
     let projected: UnsafeMutablePointer<Scalar> // [N, ldp]: h · W_hrᵀ
+    let rowsPacked: UnsafeMutablePointer<Scalar> // [N · max(Hout, H)]: h (or full) packed for a step shared among threads
     let bias: UnsafeMutablePointer<Scalar>    // [G·Hp], folded (zeros without bias)
     let bhn: UnsafeMutablePointer<Scalar>     // [H], GRU
     /// Holds the buffers above for as long as this run lives.
@@ -62,7 +63,7 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
         ldc = weights.packed.paddedRows
         ldp = weights.projection?.paddedRows ?? 0
         buffers.reserve(projection: chunkSteps * batch * ldc, recurrent: batch * ldc, hidden: batch * hidden,
-                        out: batch * outSize, projected: batch * ldp)
+                        out: batch * outSize, projected: batch * ldp, packedRows: batch * max(hidden, outSize))
         self.buffers = buffers
         xp = buffers.xp.pointer
         rec = buffers.rec.pointer
@@ -72,6 +73,7 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
         hFinal = buffers.hFinal.pointer
         full = buffers.full.pointer
         projected = buffers.projected.pointer
+        rowsPacked = buffers.rowsPacked.pointer
         func copy(_ values: [Scalar]) -> UnsafeMutablePointer<Scalar> {
             let p = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, values.count))
             p.initialize(from: values, count: values.count)
@@ -131,13 +133,16 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
             }
             let bounds = DirectionRun.stepItems(blocks: blocks, threads: threads)
             for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
+                // h's rows packed once for every item's products, not once per item and gate.
+                if active[t] > 0 { kernels.packRows(active[t], outSize, hCurrent, outSize, rowsPacked) }
                 pool.forEach(count: bounds.count - 1) { i in
-                    self.step(t, chunk: chunk, blockRange: bounds[i]..<bounds[i + 1], output: output)
+                    self.step(t, chunk: chunk, blockRange: bounds[i]..<bounds[i + 1], output: output, packedRows: self.rowsPacked)
                 }
                 if projectionItems > 0 {
+                    if active[t] > 0 { kernels.packRows(active[t], hidden, full, hidden, rowsPacked) }
                     pool.forEach(count: projectionItems) { i in
                         self.projectState(t, panels: (projectionPanels * i / projectionItems)..<(projectionPanels * (i + 1) / projectionItems),
-                                          output: output)
+                                          output: output, packedRows: self.rowsPacked)
                     }
                 }
                 finish(t)
@@ -185,18 +190,23 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
 
     /// One step for the active rows and the blocks given: the recurrent product, then the gates.
     /// Without a projection the gates write h' into `hNext` and the output; with one, into `full`,
-    /// which `projectState` then projects.
-    func step(_ t: Int, chunk: Range<Int>, blockRange: Range<Int>, output: UnsafeMutablePointer<Scalar>) {
+    /// which `projectState` then projects. `packedRows`: h's active rows already packed.
+    func step(_ t: Int, chunk: Range<Int>, blockRange: Range<Int>, output: UnsafeMutablePointer<Scalar>,
+              packedRows: UnsafePointer<Scalar>? = nil) {
         let m = active[t]
         guard m > 0, !blockRange.isEmpty else { return }
+        func product(_ panels: Range<Int>) {
+            if let packedRows {
+                weights.packed.product(m: m, packedRows: packedRows, panels: panels, c: rec, ldc: ldc)
+            } else {
+                weights.packed.product(m: m, a: hCurrent, lda: outSize, panels: panels, c: rec, ldc: ldc)
+            }
+        }
         if blockRange.count == blocks {
             // Every gate's panels, which are then one range: one product, prefetching across gates.
-            weights.packed.product(m: m, a: hCurrent, lda: outSize, panels: 0..<(gates * blocks), c: rec, ldc: ldc)
+            product(0..<(gates * blocks))
         } else {
-            for g in 0..<gates {
-                weights.packed.product(m: m, a: hCurrent, lda: outSize,
-                                       panels: (g * blocks + blockRange.lowerBound)..<(g * blocks + blockRange.upperBound), c: rec, ldc: ldc)
-            }
+            for g in 0..<gates { product((g * blocks + blockRange.lowerBound)..<(g * blocks + blockRange.upperBound)) }
         }
         let u0 = panel * blockRange.lowerBound
         let units = min(panel * blockRange.upperBound, hidden) - u0
@@ -220,11 +230,16 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
     }
 
     /// proj_size: h' = full · W_hrᵀ for the active rows, W_hr's panels given: into `hNext` and
-    /// the output.
-    func projectState(_ t: Int, panels: Range<Int>, output: UnsafeMutablePointer<Scalar>) {
+    /// the output. `packedRows`: full's active rows already packed.
+    func projectState(_ t: Int, panels: Range<Int>, output: UnsafeMutablePointer<Scalar>,
+                      packedRows: UnsafePointer<Scalar>? = nil) {
         let m = active[t]
         guard m > 0, !panels.isEmpty, let projection = weights.projection else { return }
-        projection.product(m: m, a: full, lda: hidden, panels: panels, c: projected, ldc: ldp)
+        if let packedRows {
+            projection.product(m: m, packedRows: packedRows, panels: panels, c: projected, ldc: ldp)
+        } else {
+            projection.product(m: m, a: full, lda: hidden, panels: panels, c: projected, ldc: ldp)
+        }
         let from = panels.lowerBound * panel, to = min(panels.upperBound * panel, outSize)
         guard to > from else { return }
         for row in 0..<m {
@@ -263,11 +278,13 @@ final class DirectionBuffers<Scalar: GEMMScalar>: @unchecked Sendable {
     private(set) var hFinal = Buffer<Scalar>()
     private(set) var full = Buffer<Scalar>()
     private(set) var projected = Buffer<Scalar>()
+    private(set) var rowsPacked = Buffer<Scalar>()
 
     /// Room for `projection` elements of input projection, `recurrent` of recurrent product,
-    /// `hidden` in the cell state and the unprojected h, `out` in each h buffer and `projected`
-    /// in the projection's output; contents are not kept.
-    func reserve(projection: Int, recurrent: Int, hidden: Int, out: Int, projected count: Int) {
+    /// `hidden` in the cell state and the unprojected h, `out` in each h buffer, `projected` in
+    /// the projection's output and `packedRows` for packed rows; contents are not kept.
+    func reserve(projection: Int, recurrent: Int, hidden: Int, out: Int, projected count: Int, packedRows: Int) {
+        rowsPacked.reserve(packedRows)
         xp.reserve(projection)
         rec.reserve(recurrent)
         for buffer in [h, hOther, hFinal] { buffer.reserve(out) }

@@ -39,6 +39,12 @@ enum ptk_isa {
          * j < panel (c's columns past `rows` get zeros). a: [m, k] with row stride lda. */        \
         void (*gemm)(long m, long k, const T *a, long lda, const T *packed, long q0, long q1,      \
                      T *c, long ldc);                                                              \
+        /* a's m rows packed the way gemm reads them (m·k values), so that several products over  \
+         * the same rows (a step split among threads) pack them once. */                          \
+        void (*pack_rows)(long m, long k, const T *a, long lda, T *ap);                            \
+        /* gemm from rows packed by pack_rows. */                                                  \
+        void (*gemm_rows)(long m, long k, const T *ap, const T *packed, long q0, long q1,          \
+                          T *c, long ldc);                                                         \
         /* LSTM gates of one row, units [0, n): gate g (i, f, g, o) of unit u is                   \
          * x[g·xs + u] + bias[g·xs + u] + r[g·rs + u]. c' = σf·c + σi·tanh g, h' = σo·tanh c';     \
          * c updated in place, h' written to h and out. */                                         \
