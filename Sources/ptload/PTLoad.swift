@@ -57,7 +57,7 @@ struct PTLoad: ParsableCommand {
     @Option(help: "Run the forward pass N times and report the median time.")
     var `repeat`: Int = 1
 
-    @Option(help: "Threads for the forward pass (default: 2 on machines with two or more cores).")
+    @Option(help: "Threads for the forward pass, any number from 1 (default: the machine's cores).")
     var threads: Int?
 
     @Flag(help: "Print JSON instead of text.")
@@ -91,6 +91,9 @@ struct PTLoad: ParsableCommand {
             let value = ProcessInfo.processInfo.environment["PTLOAD_ISA"] ?? ""
             let names = KernelSet.allCases.map(\.rawValue).joined(separator: ", ")
             fail("PTLOAD_ISA is '\(value)'; expected one of \(names) (the most capable kernel set to use)")
+        }
+        if let value = ProcessInfo.processInfo.environment["PTLOAD_KERNELS"], !value.isEmpty, value != "reference" {
+            fail("PTLOAD_KERNELS is '\(value)'; expected reference (the plain-loop implementation) or nothing")
         }
         if let threads { ComputeThreads.configure(threads) }
         if verify != nil || output != nil {

@@ -56,6 +56,9 @@ final class VerifyCLITests: XCTestCase {
         XCTAssertEqual(bad.status, 2)
         XCTAssertEqual(bad.stderr, "ptload: PTLOAD_ISA is 'sse2'; expected one of "
                        + KernelSet.allCases.map(\.rawValue).joined(separator: ", ") + " (the most capable kernel set to use)\n")
+        let kernels = try CLI.run([model, "--verify", reference], environment: ["PTLOAD_KERNELS": "blas"])
+        XCTAssertEqual(kernels.status, 2)
+        XCTAssertEqual(kernels.stderr, "ptload: PTLOAD_KERNELS is 'blas'; expected reference (the plain-loop implementation) or nothing\n")
         let old = try CLI.run([model, "--verify", reference], environment: ["PTLOAD_NO_AVX512": "1"])
         XCTAssertEqual(old.status, 0, old.stderr)
         let expected = CPUFeatures.canRun(.avx2) ? "avx2" : "plain"
