@@ -226,7 +226,8 @@ public final class Recurrent<Scalar: GEMMScalar> {
         input.withUnsafeBufferPointer { x in
             w.wih.withUnsafeBufferPointer { wih in
                 projected.withUnsafeMutableBufferPointer { p in
-                    Scalar.referenceProduct(m: steps * batch, n: rows, k: inputSize, a: x.baseAddress!, lda: inputSize, b: wih.baseAddress!, ldb: inputSize, c: p.baseAddress!, ldc: rows)
+                    Scalar.referenceProduct(m: steps * batch, n: rows, k: inputSize, a: x.baseAddress!, lda: inputSize,
+                                            b: wih.baseAddress!, ldb: inputSize, c: p.baseAddress!, ldc: rows)
                     if let bih = w.bih {
                         for r in 0..<(steps * batch) {
                             for j in 0..<rows { p[r * rows + j] += bih[j] }
@@ -241,7 +242,8 @@ public final class Recurrent<Scalar: GEMMScalar> {
             h.withUnsafeBufferPointer { hp in
                 w.whh.withUnsafeBufferPointer { whh in
                     recurrent.withUnsafeMutableBufferPointer { r in
-                        Scalar.referenceProduct(m: batch, n: rows, k: outSize, a: hp.baseAddress!, lda: outSize, b: whh.baseAddress!, ldb: outSize, c: r.baseAddress!, ldc: rows)
+                        Scalar.referenceProduct(m: batch, n: rows, k: outSize, a: hp.baseAddress!, lda: outSize,
+                                                b: whh.baseAddress!, ldb: outSize, c: r.baseAddress!, ldc: rows)
                         if let bhh = w.bhh {
                             for b in 0..<batch {
                                 for j in 0..<rows { r[b * rows + j] += bhh[j] }
@@ -292,7 +294,8 @@ public final class Recurrent<Scalar: GEMMScalar> {
                 raw.withUnsafeBufferPointer { rawb in
                     whr.withUnsafeBufferPointer { whrb in
                         projectedH.withUnsafeMutableBufferPointer { ph in
-                            Scalar.referenceProduct(m: batch, n: outSize, k: hidden, a: rawb.baseAddress!, lda: hidden, b: whrb.baseAddress!, ldb: hidden, c: ph.baseAddress!, ldc: outSize)
+                            Scalar.referenceProduct(m: batch, n: outSize, k: hidden, a: rawb.baseAddress!, lda: hidden,
+                                                    b: whrb.baseAddress!, ldb: hidden, c: ph.baseAddress!, ldc: outSize)
                         }
                     }
                 }

@@ -27,7 +27,7 @@ func fuzzCheckpoint(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-// One compute thread, so that coverage and every finding are deterministic (the two-thread pool
-// is exercised by the test suite, ThreadPairTests among others).
+// One compute thread, so that coverage and every finding are deterministic (the thread pool
+// is exercised by the test suite, ThreadPoolTests among others).
 ComputeThreads.configure(1)
 exit(runFuzzer { data, size in fuzzCheckpoint(data, size) })
