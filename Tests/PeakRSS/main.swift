@@ -10,7 +10,11 @@
 // spawned (forked or vforked) from the test runner starts out as that runner's address space, so
 // wait4 in the runner reports the runner's own peak for every child. This helper is small; the
 // peak its child inherits from it is a few MB, and what wait4 reports here is ptload's.
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 4, let timeout = Double(arguments[1]), timeout > 0 else {
