@@ -96,9 +96,6 @@ final class FastRecurrent<Scalar: GEMMScalar> {
         return weights * MemoryLayout<Scalar>.size >= 1 << 19 || batch * weights >= 1 << 19
     }
 
-    /// Threads for the forward pass: the machine's cores unless configured.
-    static var threads: Int { ComputeThreadCount.value }
-
     /// - Parameters:
     ///   - x: `[T, N, I]`, time-major; `h0`: `[L·D, N, Hout]`; `c0`: `[L·D, N, H]`; lengths
     ///     validated by the caller. A cell is one step of one layer: T = 1.
@@ -152,7 +149,7 @@ final class FastRecurrent<Scalar: GEMMScalar> {
             input.withUnsafeBufferPointer { inp in
                 output.withUnsafeMutableBufferPointer { out in
                     let (source, destination, allBlocks) = (inp.baseAddress!, out.baseAddress!, 0..<blocks)
-                    let threads = FastRecurrent.threads
+                    let threads = ComputeThreadCount.value
                     if threads >= 2 && directions == 2 {
                         // The directions on two teams, the caller's and one worker's; a team of
                         // two or more threads shares its direction's steps among them.
