@@ -51,8 +51,9 @@ test-downstream: deps
 	SWIFT=$(SWIFT) tools/test_downstream.sh
 
 # Every kernel set of Sources/PTKernelsC this CPU runs (x86-64), then neon and plain built for
-# aarch64 and run under qemu-aarch64, each against plain loops (Tests/CKernels/kernel_test.c).
-KERNEL_SOURCES := Tests/CKernels/kernel_test.c $(wildcard Sources/PTKernelsC/*.c)
+# aarch64 and run under qemu-aarch64, each against plain loops (Tests/CKernels/kernel_test.c); on
+# x86-64 also the avx512 set's layout compiled for AVX2 (Tests/CKernels/kernels_avx512_layout.c).
+KERNEL_SOURCES := Tests/CKernels/kernel_test.c Tests/CKernels/kernels_avx512_layout.c $(wildcard Sources/PTKernelsC/*.c)
 test-kernels: kernel-test-deps
 	@mkdir -p .build/kernel-test
 	$(CLANG) -O2 -Wall -Werror -ISources/PTKernelsC/include $(KERNEL_SOURCES) -lm -o .build/kernel-test/native

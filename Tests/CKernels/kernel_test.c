@@ -41,11 +41,9 @@ static const char *names[] = {"plain", "avx2", "avx512", "neon"};
 
 static long double sigmoid_ld(long double v) { return 1.0L / (1.0L + expl(-v)); }
 
-/* The same tests for float and double: TYPE, OPS, TABLE, EPS (relative tolerance). */
-#define DEFINE_TESTS(TYPE, OPS, TABLE, EPS, NAME)                                                   \
-static void NAME(int isa) {                                                                        \
-    const OPS *t = TABLE(isa);                                                                     \
-    const char *set = names[isa];                                                                  \
+/* The same tests for float and double: TYPE, OPS, EPS (relative tolerance), on table t. */
+#define DEFINE_TESTS(TYPE, OPS, EPS, NAME)                                                        \
+static void NAME(const OPS *t, const char *set) {                                                  \
     char what[160];                                                                                \
     /* Products: every row count through 23 and a few larger, k around the chunks. */              \
     long shapes[][2] = {{t->panel * 3 - 5, 7}, {2 * t->panel, 128}, {t->panel + 3, 300}, {3 * t->panel, 1030}}; \
@@ -146,8 +144,8 @@ static void NAME(int isa) {                                                     
     }                                                                                              \
 }
 
-DEFINE_TESTS(float, ptk_f32_ops, ptk_f32, 2e-6L, test_f32)
-DEFINE_TESTS(double, ptk_f64_ops, ptk_f64, 1e-14L, test_f64)
+DEFINE_TESTS(float, ptk_f32_ops, 2e-6L, test_f32)
+DEFINE_TESTS(double, ptk_f64_ops, 1e-14L, test_f64)
 
 int main(void) {
 #if defined(__aarch64__)
@@ -163,10 +161,21 @@ int main(void) {
         if (!ptk_f32(isa) || !ptk_f64(isa)) { printf("%s: %s not built for this architecture\n", arch, names[isa]); continue; }
         if (!cpu_runs(isa)) { printf("%s: %s skipped: this CPU lacks it\n", arch, names[isa]); continue; }
         int before = failed, count = passed + failed;
-        test_f32(isa);
-        test_f64(isa);
+        test_f32(ptk_f32(isa), names[isa]);
+        test_f64(ptk_f64(isa), names[isa]);
         printf("%s: %s: %d checks, %d failed\n", arch, names[isa], passed + failed - count, failed - before);
     }
+#if defined(__x86_64__)
+    /* The avx512 layout on AVX2 instructions (kernels_avx512_layout.c), wherever AVX2 runs. */
+    if (cpu_runs(PTK_AVX2)) {
+        extern const ptk_f32_ops ptk_table_f32_avx512_layout;
+        extern const ptk_f64_ops ptk_table_f64_avx512_layout;
+        int before = failed, count = passed + failed;
+        test_f32(&ptk_table_f32_avx512_layout, "avx512 layout on avx2");
+        test_f64(&ptk_table_f64_avx512_layout, "avx512 layout on avx2");
+        printf("%s: avx512 layout on avx2 instructions: %d checks, %d failed\n", arch, passed + failed - count, failed - before);
+    }
+#endif
     ptk_spin_pause();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
