@@ -2,11 +2,11 @@
 // ptload: read PyTorch checkpoints without Python, run their recurrent layers, verify against PyTorch.
 //
 // Dependencies point one way:
-//   CLibzip ← PTZip ← PTCheckpoint ← PTNN ← PTVerify ← ptload
+//   CLibzip ← PTZip ← PTCheckpoint ← PTNN ← PTRunner ← ptload
 //   PTPickle, PTTensor ← PTCheckpoint;  PTKernelsC ← PTKernels ← PTNN;
-//   PTZip, PTTensor ← PTNumpy ← PTVerify
-// Only PTZip imports libzip/zlib and only PTKernels imports the C kernels (PTKernelsC);
-// nothing above them touches C.
+//   PTZip, PTTensor ← PTNumpy ← PTRunner;  PTTensor ← PTVerify ← PTRunner
+// C sits at two named boundaries: libzip in the zip layer (only PTZip imports CLibzip) and the
+// kernels (only PTKernels imports PTKernelsC); nothing above them touches C.
 import PackageDescription
 
 let package = Package(
@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "PTNN", targets: ["PTNN"]),
         .library(name: "PTNumpy", targets: ["PTNumpy"]),
         .library(name: "PTVerify", targets: ["PTVerify"]),
+        .library(name: "PTRunner", targets: ["PTRunner"]),
         .executable(name: "ptload", targets: ["ptload"]),
     ],
     dependencies: [
@@ -52,21 +53,26 @@ let package = Package(
         // only Swift target that imports PTKernelsC.
         .target(name: "PTKernels", dependencies: [
             "PTKernelsC",
+            "PTTensor",
             .product(name: "RealModule", package: "swift-numerics"),
         ]),
         // RNN, LSTM, GRU, their cells, Embedding, Linear: loading from checkpoints, running.
         .target(name: "PTNN", dependencies: ["PTCheckpoint", "PTKernels", "PTTensor"]),
         // .npy / .npz read and write (npz through the zip layer).
         .target(name: "PTNumpy", dependencies: ["PTZip", "PTTensor"]),
-        // Running a module against PyTorch's reference outputs: tolerance policy, comparison, report.
-        .target(name: "PTVerify", dependencies: ["PTCheckpoint", "PTKernels", "PTNN", "PTNumpy", "PTTensor"]),
+        // Judging computed arrays against PyTorch's: the tolerance policy and the comparison.
+        .target(name: "PTVerify", dependencies: ["PTTensor"]),
+        // The application service: list a checkpoint; load, locate, run, write and compare its
+        // modules against reference files (ModuleRunner).
+        .target(name: "PTRunner", dependencies: ["PTCheckpoint", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTVerify"]),
         // The command: argument parsing and printing only.
         .executableTarget(
             name: "ptload",
             dependencies: [
                 "PTCheckpoint",
+                "PTKernels",
                 "PTNN",
-                "PTVerify",
+                "PTRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

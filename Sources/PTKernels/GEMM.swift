@@ -1,11 +1,12 @@
 import PTKernelsC
+import PTTensor
 import RealModule
 
 /// The element types the recurrent layers compute in (float32, float64): their packed kernels
 /// and the reference product.
 ///
 /// Every matrix here is row-major and dense: `a` is `[m, k]` with row stride `lda`, and so on.
-public protocol GEMMScalar: Real, BinaryFloatingPoint {
+public protocol GEMMScalar: Real, ArrayScalar {
     /// `c[m, n] = a[m, k] · bᵀ`, where `b` is stored `[n, k]` (PyTorch's `weight` layout): plain
     /// loops summing in double, for the reference implementation (`PTLOAD_KERNELS=reference`),
     /// which shares no code with the packed kernels.

@@ -2,6 +2,18 @@ import PTKernelsC
 import Foundation
 import Synchronization
 
+/// How many threads a forward pass may use: the caller and `value − 1` workers. A value the
+/// caller passes down to the layers, any number from 1.
+public struct ThreadCount: Equatable, Sendable {
+    public let value: Int
+
+    /// `value` threads; fewer than 1 means 1.
+    public init(_ value: Int) { self.value = max(1, value) }
+
+    /// One thread per active core of this machine.
+    public static var machine: ThreadCount { ThreadCount(ProcessInfo.processInfo.activeProcessorCount) }
+}
+
 /// Threads for one forward pass: the caller and `workers` parked threads, sharing work items.
 ///
 /// `forEach(count:)` hands out items `0..<count` one at a time to whichever thread asks first,

@@ -1,6 +1,6 @@
 import PTKernels
 
-/// One direction of one layer of `FastRecurrent` over all steps, with its buffers allocated once.
+/// One direction of one layer of `PackedRecurrent` over all steps, with its buffers allocated once.
 final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
     // @unchecked: during a step each thread writes only its own blocks' columns (and rows of the
     // projection's panels); the pool's rounds order the steps.
@@ -12,7 +12,7 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
     let gates: Int, hidden: Int, blocks: Int
     /// Hout: the size of h (proj_size with a projection, else H).
     let outSize: Int
-    let weights: FastRecurrent<Scalar>.Direction
+    let weights: PackedRecurrent<Scalar>.Direction
     let reverse: Bool
     /// First output column of this direction (`d · Hout`), row width `D · Hout`.
     let column: Int, outWidth: Int
@@ -40,7 +40,7 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
     /// Holds the buffers above for as long as this run lives.
     private let buffers: DirectionBuffers<Scalar>
 
-    init(config: RecurrentConfig, kernels: KernelTable<Scalar>, blocks: Int, weights: FastRecurrent<Scalar>.Direction,
+    init(config: RecurrentConfig, kernels: KernelTable<Scalar>, blocks: Int, weights: PackedRecurrent<Scalar>.Direction,
          reverse: Bool, column: Int, steps: Int, batch: Int, inSize: Int, active: [Int], h0: [Scalar]?, c0: [Scalar]?,
          buffers: DirectionBuffers<Scalar>) {
         kind = config.kind
@@ -265,7 +265,7 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
     }
 }
 
-/// The working memory of one direction's run: kept by `FastRecurrent` between layers and calls,
+/// The working memory of one direction's run: kept by `PackedRecurrent` between layers and calls,
 /// so that a forward pass writes into pages it already has instead of faulting in fresh ones
 /// (5% of a bidirectional LSTM's forward pass on the benchmark shapes). Grows, never shrinks.
 final class DirectionBuffers<Scalar: GEMMScalar>: @unchecked Sendable {

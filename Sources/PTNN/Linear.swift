@@ -1,4 +1,5 @@
 import PTKernels
+import PTTensor
 
 /// `torch.nn.Linear`: `y = x Wᵀ + b` over the last axis (`weight: [O, I]`, `bias: [O]`), on the
 /// packed kernels of the CPU's instruction set.
@@ -28,7 +29,7 @@ public final class Linear<Scalar: GEMMScalar> {
     public var kernels: String { weight.kernels.set.rawValue }
 
     /// - Parameter x: `[…, I]`. - Returns: `[…, O]`.
-    public func forward(_ x: Dense<Scalar>) throws -> Dense<Scalar> {
+    public func forward(_ x: ShapedArray<Scalar>) throws -> ShapedArray<Scalar> {
         guard x.rank >= 1, x.shape.last == inFeatures else {
             throw NNError.badInput("Linear(in_features=\(inFeatures), out_features=\(outFeatures)) got input of shape \(x.shape); the last axis must be \(inFeatures)")
         }
@@ -52,7 +53,7 @@ public final class Linear<Scalar: GEMMScalar> {
         }
         var shape = x.shape
         shape[shape.count - 1] = outFeatures
-        return Dense(shape: shape, values: out)
+        return ShapedArray(shape: shape, values: out)
     }
 }
 
@@ -76,7 +77,7 @@ public final class Embedding<Scalar: GEMMScalar> {
     ///   - ids: token ids of any shape `[…]`.
     /// - Returns: `[…, E]`.
     /// - Throws: `NNError.badInput` for an id outside `0..<V` (PyTorch's "index out of range in self").
-    public func forward(ids: [Int64], shape: [Int]) throws -> Dense<Scalar> {
+    public func forward(ids: [Int64], shape: [Int]) throws -> ShapedArray<Scalar> {
         var out = [Scalar]()
         out.reserveCapacity(ids.count * dimension)
         for (i, id) in ids.enumerated() {
@@ -86,6 +87,6 @@ public final class Embedding<Scalar: GEMMScalar> {
             let row = Int(id) * dimension
             out.append(contentsOf: weight[row..<(row + dimension)])
         }
-        return Dense(shape: shape + [dimension], values: out)
+        return ShapedArray(shape: shape + [dimension], values: out)
     }
 }

@@ -42,9 +42,11 @@ public struct WeightMap {
             throw NNError.unsupportedDType(key: dotted(name), dtype: t.dtype.rawValue)
         }
         do {
-            return try Dense<Scalar>(t).values
+            return try Scalar.values(of: t)
         } catch let e as TensorError {
-            throw NNError.unreadableWeight(key: dotted(name), reason: e.description)
+            throw NNError.unreadableWeight(key: dotted(name), e)
+        } catch let e as CheckpointError {
+            throw NNError.checkpoint(e)
         }
     }
 

@@ -1,6 +1,6 @@
 import PTTensor
 
-/// Encodes a tensor as an `.npy` image, byte for byte as numpy's `write_array` (with
+/// Encodes an array as an `.npy` image, byte for byte as numpy's `write_array` (with
 /// `version=None`) writes the same C-contiguous little-endian array.
 ///
 /// The header is `_write_array_header`'s: the keys in sorted order, each followed by ", ",
@@ -10,7 +10,7 @@ import PTTensor
 /// (`_wrap_header_guess_version`; 3.0 is never needed, the header is ASCII).
 enum NpyWriter {
     /// - Parameter name: names the tensor in errors.
-    static func bytes(of tensor: Tensor, name: String) throws -> [UInt8] {
+    static func bytes(of tensor: some NumpyWritable, name: String) throws -> [UInt8] {
         guard let descr = Descr.string(for: tensor.dtype) else {
             throw NumpyError.unsupportedDType(name: name, dtype: tensor.dtype)
         }

@@ -51,16 +51,16 @@ enum Npz {
     }
 
     /// The archive image: one stored member "NAME.npy" per array, in the order given.
-    static func bytes(of arrays: [(name: String, tensor: Tensor)]) throws -> [UInt8] {
+    static func bytes(of arrays: [(name: String, array: any NumpyWritable)]) throws -> [UInt8] {
         var seen: Set<String> = []
         for (name, _) in arrays {
             guard !name.isEmpty else { throw NumpyError.invalidArrayName(name: name, reason: "names must not be empty") }
             guard seen.insert(name).inserted else { throw NumpyError.duplicateArrayName(name) }
         }
         var writer = ZipWriter()
-        for (name, tensor) in arrays {
+        for (name, array) in arrays {
             let member = name + suffix
-            let image = try NpyWriter.bytes(of: tensor, name: member)
+            let image = try NpyWriter.bytes(of: array, name: member)
             do {
                 try writer.add(name: member, bytes: image)
             } catch let error as ZipWriterError {

@@ -54,6 +54,11 @@ public enum Numpy {
     /// - Throws: `NumpyError.invalidArrayName` (empty), `.duplicateArrayName`, any `npyBytes`
     ///   refusal, `.cannotWrite`.
     public static func writeNpz(_ arrays: [(name: String, tensor: Tensor)], to path: String) throws {
+        try FileIO.write(try Npz.bytes(of: arrays.map { ($0.name, $0.tensor) }), to: path)
+    }
+
+    /// `writeNpz` for any mix of tensors and computed arrays.
+    public static func writeNpz(arrays: [(name: String, array: any NumpyWritable)], to path: String) throws {
         try FileIO.write(try Npz.bytes(of: arrays), to: path)
     }
 }

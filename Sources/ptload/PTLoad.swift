@@ -3,7 +3,7 @@ import Foundation
 import PTCheckpoint
 import PTKernels
 import PTNN
-import PTVerify
+import PTRunner
 
 /// `ptload MODEL`: inspect a PyTorch checkpoint without Python; with `--verify` or `--output`,
 /// run its recurrent module and compare with PyTorch's outputs.
@@ -95,7 +95,6 @@ struct PTLoad: ParsableCommand {
         if let value = ProcessInfo.processInfo.environment["PTLOAD_KERNELS"], !value.isEmpty, value != "reference" {
             fail("PTLOAD_KERNELS is '\(value)'; expected reference (the plain-loop implementation) or nothing")
         }
-        if let threads { ComputeThreads.configure(threads) }
         if verify != nil || output != nil {
             try runModule()
         } else {
@@ -112,7 +111,7 @@ struct PTLoad: ParsableCommand {
             fail(e.description)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        var summary = CheckpointSummary(checkpoint, loadSeconds: seconds)
+        var summary = CheckpointSummary(ModuleCatalog(checkpoint), loadSeconds: seconds)
         if !skipCrc {
             let checkStart = DispatchTime.now().uptimeNanoseconds
             do {
@@ -130,16 +129,17 @@ struct PTLoad: ParsableCommand {
     }
 
     func runModule() throws {
-        let request = VerifyRequest(
+        let request = ModuleRunner.Request(
             modelPath: model, referencePath: verify, inputPath: input, outputPath: output, module: module,
             pipeline: pipeline.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } },
             options: ModuleOptions(batchFirst: batchFirst ? true : nil, nonlinearity: nonlinearity.flatMap(Activation.init(rawValue:))),
-            rtol: rtol, atol: atol, strict: strict, repeatCount: `repeat`, work: WorkReport.work)
-        let report: VerifyReport
+            rtol: rtol, atol: atol, strict: strict, repeatCount: `repeat`,
+            threads: threads.map(ThreadCount.init) ?? .machine, work: WorkReport.work)
+        let report: ModuleRunReport
         do {
-            report = try Verifier.run(request)
-        } catch let e as VerifyError {
-            fail(e.description)
+            report = try ModuleRunner.run(request)
+        } catch {
+            fail(commandLineMessage(error))
         }
         if json {
             print(try encode(report))

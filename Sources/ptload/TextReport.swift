@@ -1,4 +1,5 @@
 import PTCheckpoint
+import PTRunner
 
 /// The human-readable listing of `ptload MODEL`.
 struct TextReport {

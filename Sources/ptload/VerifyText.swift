@@ -1,10 +1,10 @@
 import Foundation
-import PTVerify
+import PTRunner
 
 /// The human-readable report of `ptload MODEL --verify REF`.
 struct VerifyText {
-    let r: VerifyReport
-    init(_ r: VerifyReport) { self.r = r }
+    let r: ModuleRunReport
+    init(_ r: ModuleRunReport) { self.r = r }
 
     func render() -> String {
         var out = "model: \(r.model)\n"

@@ -35,8 +35,8 @@ final class RecurrentTests: XCTestCase {
         var weights = WeightMap(c, prefix: prefix, moduleName: config.description)
         let module = try Recurrent<Float>(config: config, weights: &weights)
         let r = try reference(ref)
-        let input = try Dense<Float>(XCTUnwrap(r["input"]))
-        let out = try module.forward(input, h0: try r["h0"].map { try Dense<Float>($0) }, c0: try r["c0"].map { try Dense<Float>($0) },
+        let input = try ShapedArray<Float>(XCTUnwrap(r["input"]))
+        let out = try module.forward(input, h0: try r["h0"].map { try ShapedArray<Float>($0) }, c0: try r["c0"].map { try ShapedArray<Float>($0) },
                                      lengths: try r["lengths"].map { try $0.doubles().map { Int($0) } })
         return (out, r, config)
     }
@@ -96,7 +96,7 @@ final class RecurrentTests: XCTestCase {
         }
     }
 
-    /// One module, many calls: the working memory kept between calls (FastRecurrent's
+    /// One module, many calls: the working memory kept between calls (PackedRecurrent's
     /// workspaces) carries nothing from one call into the next. A call on the reference, one on a
     /// shorter input without lengths, and the reference again give the first call's outputs bit
     /// for bit, and the middle call gives what a freshly loaded module gives.
@@ -118,15 +118,15 @@ final class RecurrentTests: XCTestCase {
             }
             let module = try load()
             let r = try reference(try XCTUnwrap(c["reference"] as? String))
-            let input = try Dense<Float>(XCTUnwrap(r["input"]))
+            let input = try ShapedArray<Float>(XCTUnwrap(r["input"]))
             guard input.rank == 3 else { continue }  // cells: one step, nothing kept
-            let h0 = try r["h0"].map { try Dense<Float>($0) }, c0 = try r["c0"].map { try Dense<Float>($0) }
+            let h0 = try r["h0"].map { try ShapedArray<Float>($0) }, c0 = try r["c0"].map { try ShapedArray<Float>($0) }
             let lengths = try r["lengths"].map { try $0.doubles().map { Int($0) } }
             if lengths != nil && module.config.numLayers > 1 { multiLayerWithLengths += 1 }
 
             let first = try module.forward(input, h0: h0, c0: c0, lengths: lengths)
             let steps = max(1, input.shape[0] / 2)
-            let shorter = Dense<Float>(shape: [steps] + input.shape.dropFirst(),
+            let shorter = ShapedArray<Float>(shape: [steps] + input.shape.dropFirst(),
                                        values: Array(input.values[0..<(steps * input.shape[1] * input.shape[2])]))
             let middle = try module.forward(shorter)
             let again = try module.forward(input, h0: h0, c0: c0, lengths: lengths)
@@ -158,10 +158,10 @@ final class RecurrentTests: XCTestCase {
         let module = try Recurrent<Float>(config: config, weights: &weights)
         let r = try reference(try XCTUnwrap(c["reference"] as? String))
         // The reference input repeated along time, so that calls last long enough to overlap.
-        let short = try Dense<Float>(XCTUnwrap(r["input"]))
-        let input = Dense<Float>(shape: [short.shape[0] * 200] + short.shape.dropFirst(),
+        let short = try ShapedArray<Float>(XCTUnwrap(r["input"]))
+        let input = ShapedArray<Float>(shape: [short.shape[0] * 200] + short.shape.dropFirst(),
                                  values: Array(repeatElement(short.values, count: 200).joined()))
-        let h0 = try r["h0"].map { try Dense<Float>($0) }, c0 = try r["c0"].map { try Dense<Float>($0) }
+        let h0 = try r["h0"].map { try ShapedArray<Float>($0) }, c0 = try r["c0"].map { try ShapedArray<Float>($0) }
         let lengths: [Int]? = nil
         let alone = try module.forward(input, h0: h0, c0: c0, lengths: lengths)
 
@@ -238,7 +238,7 @@ final class RecurrentTests: XCTestCase {
                 XCTAssertTrue(module.fast.map { $0.splitsSteps(batch: 8) } ?? false, kind)
 
                 for (batch, lengths) in [(1, nil), (8, [20, 3, 17, 20, 1, 9, 20, 12])] as [(Int, [Int]?)] {
-                    let input = Dense<Float>(shape: [20, batch, inputSize], values: (0..<(20 * batch * inputSize)).map { _ in next() * 8 })
+                    let input = ShapedArray<Float>(shape: [20, batch, inputSize], values: (0..<(20 * batch * inputSize)).map { _ in next() * 8 })
                     ComputeThreads.configure(1)
                     let alone = try module.forward(input, lengths: lengths)
                     for threads in [2, 3, 8] {
@@ -326,22 +326,22 @@ final class RecurrentTests: XCTestCase {
 
     func testInputsThatDoNotFit() throws {
         let lstm = try load(try lstmCheckpoint { _, _ in })
-        XCTAssertThrowsError(try lstm.forward(Dense(zeros: [3, 1, 5]))) {
+        XCTAssertThrowsError(try lstm.forward(ShapedArray(zeros: [3, 1, 5]))) {
             XCTAssertEqual("\($0)", "input has 5 features (shape [3, 1, 5]); LSTM(2, 1) needs input_size 2")
         }
-        XCTAssertThrowsError(try lstm.forward(Dense(zeros: [3, 2, 2]), h0: Dense(zeros: [1, 1, 1]), c0: Dense(zeros: [1, 1, 1]))) {
+        XCTAssertThrowsError(try lstm.forward(ShapedArray(zeros: [3, 2, 2]), h0: ShapedArray(zeros: [1, 1, 1]), c0: ShapedArray(zeros: [1, 1, 1]))) {
             XCTAssertEqual("\($0)", "h0 has shape [1, 1, 1]; LSTM(2, 1) with this input needs [1, 2, 1]")
         }
-        XCTAssertThrowsError(try lstm.forward(Dense(zeros: [3, 2, 2]), h0: Dense(zeros: [1, 2, 1]))) {
+        XCTAssertThrowsError(try lstm.forward(ShapedArray(zeros: [3, 2, 2]), h0: ShapedArray(zeros: [1, 2, 1]))) {
             XCTAssertEqual("\($0)", "an LSTM takes both h0 and c0 or neither; got only h0")
         }
-        XCTAssertThrowsError(try lstm.forward(Dense(zeros: [3, 2, 2]), lengths: [3, 0])) {
+        XCTAssertThrowsError(try lstm.forward(ShapedArray(zeros: [3, 2, 2]), lengths: [3, 0])) {
             XCTAssertTrue("\($0)".contains("lengths[1] is 0"))
         }
-        XCTAssertThrowsError(try lstm.forward(Dense(zeros: [3, 2, 2]), lengths: [4, 1])) {
+        XCTAssertThrowsError(try lstm.forward(ShapedArray(zeros: [3, 2, 2]), lengths: [4, 1])) {
             XCTAssertTrue("\($0)".contains("lengths[0] is 4"))
         }
-        XCTAssertThrowsError(try lstm.forward(Dense(zeros: [3, 2, 2]), lengths: [1])) {
+        XCTAssertThrowsError(try lstm.forward(ShapedArray(zeros: [3, 2, 2]), lengths: [1])) {
             XCTAssertEqual("\($0)", "lengths has 1 entries; the batch has 2 sequences")
         }
     }

@@ -1,3 +1,5 @@
+import PTCheckpoint
+import PTNN
 import PTTensor
 
 /// What `ptload MODEL` reports about a checkpoint, in a form that prints as text or encodes as
@@ -54,7 +56,9 @@ public struct CheckpointSummary: Codable {
     public var records_checked = false
     public var timings: Timings
 
-    public init(_ c: Checkpoint, loadSeconds: Double) {
+    /// The listing of `catalog`'s checkpoint, read in `loadSeconds`.
+    public init(_ catalog: ModuleCatalog, loadSeconds: Double) {
+        let c = catalog.checkpoint
         file = c.path
         format = c.format.rawValue
         archive = c.archiveName
@@ -67,10 +71,11 @@ public struct CheckpointSummary: Codable {
         }
         tensor_count = tensors.count
         total_bytes = tensors.reduce(0) { $0 &+ $1.bytes }
-        recurrent_modules = RecurrentLayerInfo.discover(in: c).map { r in
-            RecurrentEntry(prefix: r.prefix, kind: r.kind.rawValue, input_size: r.inputSize, hidden_size: r.hiddenSize,
-                           num_layers: r.numLayers, bidirectional: r.bidirectional, bias: r.bias, proj_size: r.projSize,
-                           nonlinearity: r.nonlinearity, batch_first: r.batchFirst)
+        recurrent_modules = catalog.recurrent.map { r in
+            RecurrentEntry(prefix: r.prefix, kind: r.config.typeName, input_size: r.config.inputSize,
+                           hidden_size: r.config.hiddenSize, num_layers: r.config.numLayers,
+                           bidirectional: r.config.bidirectional, bias: r.config.bias, proj_size: r.config.projSize,
+                           nonlinearity: r.pickledNonlinearity, batch_first: r.pickledBatchFirst)
         }
         modules = c.modules.map { m in
             ModuleEntry(path: m.path, class: m.className,

@@ -1,31 +1,53 @@
-import PTTensor
+import PTCheckpoint
+import PTKernels
 
-/// A recurrent layer recognised from its state-dict keys (`weight_ih_l0`, `weight_hh_l0`, …, or
-/// a cell's `weight_ih`, `weight_hh`) and, when the file pickled the module, its attributes.
-public struct RecurrentLayerInfo: Equatable {
-    public enum Kind: String { case RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell }
-
+/// A recurrent layer or cell recognised in a checkpoint from its state-dict keys
+/// (`weight_ih_l0`, `weight_hh_l0`, …, or a cell's `weight_ih`, `weight_hh`) and, when the file
+/// pickled the module, its attributes.
+public struct RecurrentModule: Equatable, Sendable {
     /// Key prefix (`encoder.rnn`, or `""` for a bare state dict).
     public let prefix: String
-    public let kind: Kind
-    public let inputSize: Int
-    public let hiddenSize: Int
-    public let numLayers: Int
-    public let bidirectional: Bool
-    public let bias: Bool
-    /// LSTM projection size (`weight_hr_l{k}`), 0 without projection.
-    public let projSize: Int
-    /// From the pickled module only: `tanh` / `relu` for RNN.
-    public let nonlinearity: String?
-    /// From the pickled module only.
-    public let batchFirst: Bool?
+    /// Kind, sizes, layers, directions, bias and projection from the shapes; nonlinearity and
+    /// batch_first as pickled, else tanh and false.
+    public let config: RecurrentConfig
+    /// The pickled module's nonlinearity (`nonlinearity`, or from `mode`: `RNN_TANH`,
+    /// `RNN_RELU`); nil for a state dict.
+    public let pickledNonlinearity: String?
+    /// The pickled module's `batch_first`; nil for a state dict.
+    public let pickledBatchFirst: Bool?
 
-    /// Finds every recurrent layer in `checkpoint`, in key order. Shapes that fit no recurrent
-    /// layer are left out; the nn layer's strict loader reports exactly what is wrong with them.
-    public static func discover(in checkpoint: Checkpoint) -> [RecurrentLayerInfo] {
+    /// The configuration to run with: `options` give what the file does not record and must
+    /// agree with what it does.
+    /// - Throws: `NNError.optionContradictsPickled`, `.optionNotApplicable`.
+    public func configuration(options: ModuleOptions) throws -> RecurrentConfig {
+        var config = self.config
+        let name = prefix.isEmpty ? "the module" : "'\(prefix)'"
+        if let pickled = pickledNonlinearity.flatMap(Activation.init(rawValue:)) {
+            if let asked = options.nonlinearity, asked != pickled {
+                throw NNError.optionContradictsPickled(.nonlinearity(asked.rawValue), pickled: pickled.rawValue, module: name)
+            }
+        } else if let asked = options.nonlinearity {
+            guard config.kind == .rnn else {
+                throw NNError.optionNotApplicable(.nonlinearity(asked.rawValue), module: name, kind: config.kind.rawValue)
+            }
+            config.nonlinearity = asked
+        }
+        if let pickled = pickledBatchFirst {
+            if let asked = options.batchFirst, asked != pickled {
+                throw NNError.optionContradictsPickled(.batchFirst(asked), pickled: pickled ? "True" : "False", module: name)
+            }
+        } else {
+            config.batchFirst = options.batchFirst ?? false
+        }
+        return config
+    }
+
+    /// Finds every recurrent module in `checkpoint`, in key order. Shapes that fit no recurrent
+    /// layer are left out; `Recurrent`'s strict loader reports exactly what is wrong with them.
+    public static func discover(in checkpoint: Checkpoint) -> [RecurrentModule] {
         var shapes: [String: [Int]] = [:]
         for t in checkpoint.tensors where shapes[t.key] == nil { shapes[t.key] = t.tensor.shape }
-        var found: [RecurrentLayerInfo] = []
+        var found: [RecurrentModule] = []
         var seen: Set<String> = []
         for t in checkpoint.tensors {
             for (suffix, isCell) in [("weight_hh_l0", false), ("weight_hh", true)] {
@@ -63,7 +85,7 @@ public struct RecurrentLayerInfo: Equatable {
         return nil
     }
 
-    static func recognise(prefix: String, isCell: Bool, shapes: [String: [Int]], module: ModuleInfo?) -> RecurrentLayerInfo? {
+    static func recognise(prefix: String, isCell: Bool, shapes: [String: [Int]], module: ModuleInfo?) -> RecurrentModule? {
         func key(_ name: String) -> String { prefix.isEmpty ? name : prefix + "." + name }
         let layerSuffix = isCell ? "" : "_l0"
         // Lenient on purpose: the gate count comes from weight_ih's rows and the hidden size
@@ -78,21 +100,18 @@ public struct RecurrentLayerInfo: Equatable {
             hidden = hr[1]
         }
         guard hidden > 0, ih[0] % hidden == 0 else { return nil }
-        let gates = ih[0] / hidden
-        let kind: Kind
-        switch gates {
-        case 1: kind = isCell ? .RNNCell : .RNN
-        case 3: kind = isCell ? .GRUCell : .GRU
-        case 4: kind = isCell ? .LSTMCell : .LSTM
+        let kind: RecurrentConfig.Kind
+        switch ih[0] / hidden {
+        case 1: kind = .rnn
+        case 3: kind = .gru
+        case 4: kind = .lstm
         default: return nil
         }
-        if projSize > 0 && kind != .LSTM { return nil }
+        if projSize > 0 && kind != .lstm { return nil }
         var layers = 1
         if !isCell {
             while shapes[key("weight_ih_l\(layers)")] != nil { layers += 1 }
         }
-        let bidirectional = !isCell && shapes[key("weight_ih_l0_reverse")] != nil
-        let bias = shapes[key("bias_ih" + layerSuffix)] != nil
         var nonlinearity: String?
         var batchFirst: Bool?
         if let module {
@@ -104,8 +123,12 @@ public struct RecurrentLayerInfo: Equatable {
                 if mode == "RNN_TANH" { nonlinearity = "tanh" }
             }
         }
-        return RecurrentLayerInfo(prefix: prefix, kind: kind, inputSize: ih[1], hiddenSize: hidden, numLayers: layers,
-                                  bidirectional: bidirectional, bias: bias, projSize: projSize,
-                                  nonlinearity: nonlinearity, batchFirst: batchFirst)
+        let config = RecurrentConfig(
+            kind: kind, nonlinearity: nonlinearity.flatMap(Activation.init(rawValue:)) ?? .tanh,
+            inputSize: ih[1], hiddenSize: hidden, numLayers: layers,
+            bidirectional: !isCell && shapes[key("weight_ih_l0_reverse")] != nil,
+            bias: shapes[key("bias_ih" + layerSuffix)] != nil, projSize: projSize,
+            batchFirst: batchFirst ?? false, isCell: isCell)
+        return RecurrentModule(prefix: prefix, config: config, pickledNonlinearity: nonlinearity, pickledBatchFirst: batchFirst)
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import PTKernels
 
 /// `Recurrent`'s forward pass on the packed kernels of the CPU's instruction set
@@ -18,7 +17,7 @@ import PTKernels
 ///   step) when a step is worth it (`splitsSteps`).
 /// - Variable-length batches are sorted by length once, so the active sequences of every step
 ///   are a prefix: the products shrink instead of computing padding.
-final class FastRecurrent<Scalar: GEMMScalar> {
+final class PackedRecurrent<Scalar: GEMMScalar> {
     let config: RecurrentConfig
     let kernels: KernelTable<Scalar>
     let blocks: Int
@@ -35,7 +34,7 @@ final class FastRecurrent<Scalar: GEMMScalar> {
 
     /// Packs every layer's weights for `kernels`. Takes every configuration: layers and cells
     /// (one step of one layer), projections, float32 and float64.
-    init(config: RecurrentConfig, layers source: [[Recurrent<Scalar>.Direction]], kernels: KernelTable<Scalar>) {
+    init(config: RecurrentConfig, layers source: [[DirectionWeights<Scalar>]], kernels: KernelTable<Scalar>) {
         self.config = config
         self.kernels = kernels
         let hidden = config.hiddenSize, gates = config.gates
@@ -99,9 +98,10 @@ final class FastRecurrent<Scalar: GEMMScalar> {
     /// - Parameters:
     ///   - x: `[T, N, I]`, time-major; `h0`: `[L·D, N, Hout]`; `c0`: `[L·D, N, H]`; lengths
     ///     validated by the caller. A cell is one step of one layer: T = 1.
+    ///   - threads: the caller and `threads − 1` workers.
     /// - Returns: output `[T, N, D·Hout]`, hN `[L·D, N, Hout]` and cN `[L·D, N, H]`.
-    func forward(x: [Scalar], steps: Int, batch: Int, h0: [Scalar]?, c0: [Scalar]?, lengths: [Int]?)
-        -> (output: [Scalar], hN: [Scalar], cN: [Scalar]?) {
+    func forward(x: [Scalar], steps: Int, batch: Int, h0: [Scalar]?, c0: [Scalar]?, lengths: [Int]?,
+                 threads threadCount: ThreadCount) -> (output: [Scalar], hN: [Scalar], cN: [Scalar]?) {
         let hidden = config.hiddenSize, outSize = config.outputSize, directions = config.isCell ? 1 : config.directions
         // Sort the batch by length, longest first, so that active rows are always a prefix.
         let order = lengths.map { l in (0..<batch).sorted { l[$0] > l[$1] || (l[$0] == l[$1] && $0 < $1) } } ?? Array(0..<batch)
@@ -149,7 +149,7 @@ final class FastRecurrent<Scalar: GEMMScalar> {
             input.withUnsafeBufferPointer { inp in
                 output.withUnsafeMutableBufferPointer { out in
                     let (source, destination, allBlocks) = (inp.baseAddress!, out.baseAddress!, 0..<blocks)
-                    let threads = ComputeThreadCount.value
+                    let threads = threadCount.value
                     if threads >= 2 && directions == 2 {
                         // The directions on two teams, the caller's and one worker's; a team of
                         // two or more threads shares its direction's steps among them.
@@ -184,94 +184,4 @@ final class FastRecurrent<Scalar: GEMMScalar> {
                 permuteRows(hN, rows: stateCount, batch: batch, width: outSize, order: inverse),
                 cN.map { permuteRows($0, rows: stateCount, batch: batch, width: hidden, order: inverse) })
     }
-}
-
-/// What one forward pass writes besides its result: each direction's buffers and the outputs of
-/// the layers before the last. Kept between calls, so that steady-state calls fault in no pages.
-final class Workspace<Scalar: GEMMScalar>: @unchecked Sendable {
-    // @unchecked: a workspace belongs to one forward pass at a time (Workspaces hands it out).
-    private(set) var directions: [DirectionBuffers<Scalar>] = []
-    private var spareOutputs: [[Scalar]] = []
-
-    func reserve(directions count: Int) {
-        while directions.count < count { directions.append(DirectionBuffers<Scalar>()) }
-    }
-
-    /// An array of `count` floats for a layer's output, from the spares when one is there;
-    /// zeroed when asked, otherwise with whatever the last call left.
-    func takeLayerOutput(count: Int, zeroed: Bool) -> [Scalar] {
-        guard var array = spareOutputs.popLast() else {
-            return zeroed ? [Scalar](repeating: 0, count: count)
-                          : [Scalar](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
-        }
-        if array.count != count {
-            array.removeAll(keepingCapacity: true)
-            array.append(contentsOf: repeatElement(0, count: count))
-        } else if zeroed {
-            array.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-        }
-        return array
-    }
-
-    func giveLayerOutput(_ array: [Scalar]) {
-        if spareOutputs.count < 2 { spareOutputs.append(array) }
-    }
-}
-
-/// Workspaces for concurrent forward passes on one module: each call takes one (or makes one)
-/// and gives it back; at most two are kept.
-final class Workspaces<Scalar: GEMMScalar>: @unchecked Sendable {
-    // @unchecked: `free` is only touched under `lock`.
-    private let lock = NSLock()
-    private var free: [Workspace<Scalar>] = []
-
-    func take(directions: Int) -> Workspace<Scalar> {
-        lock.lock()
-        let workspace = free.popLast() ?? Workspace<Scalar>()
-        lock.unlock()
-        workspace.reserve(directions: directions)
-        return workspace
-    }
-
-    func give(_ workspace: Workspace<Scalar>) {
-        lock.lock()
-        if free.count < 2 { free.append(workspace) }
-        lock.unlock()
-    }
-}
-
-/// `out[r, s, :] = x[r, order[s], :]` for `rows` groups of `batch` rows of `width`.
-func permuteRows<Scalar: GEMMScalar>(_ x: [Scalar], rows: Int, batch: Int, width: Int, order: [Int]) -> [Scalar] {
-    if order.enumerated().allSatisfy({ $0.offset == $0.element }) { return x }
-    var out = [Scalar](repeating: 0, count: x.count)
-    for r in 0..<rows {
-        for s in 0..<batch {
-            let from = (r * batch + order[s]) * width, to = (r * batch + s) * width
-            for j in 0..<width { out[to + j] = x[from + j] }
-        }
-    }
-    return out
-}
-
-func inversePermutation(_ order: [Int]) -> [Int] {
-    var inverse = [Int](repeating: 0, count: order.count)
-    for (s, b) in order.enumerated() { inverse[b] = s }
-    return inverse
-}
-
-enum System {
-    static var coreCount: Int { ProcessInfo.processInfo.activeProcessorCount }
-}
-
-/// How many threads a forward pass may use.
-public enum ComputeThreads {
-    /// Sets the thread count, any number from 1: the caller and `count − 1` workers.
-    public static func configure(_ count: Int) {
-        ComputeThreadCount.value = max(1, count)
-    }
-}
-
-/// The configured thread count (`ComputeThreads.configure`); the machine's cores until then.
-enum ComputeThreadCount {
-    nonisolated(unsafe) static var value = max(1, System.coreCount)
 }

@@ -1,0 +1,86 @@
+import PTCheckpoint
+import PTKernels
+
+/// The modules of one checkpoint that ptload can run, found once: the recurrent ones (by their
+/// keys and any pickled attributes) and every other module with a `weight` (Linear, Embedding),
+/// by the prefix `model.state_dict()` gives them.
+public struct ModuleCatalog {
+    public let checkpoint: Checkpoint
+    /// Every recurrent module, in key order.
+    public let recurrent: [RecurrentModule]
+    /// Every module prefix: the recurrent ones, then those of other `weight` keys.
+    public let prefixes: [String]
+
+    public init(_ checkpoint: Checkpoint) {
+        self.checkpoint = checkpoint
+        recurrent = RecurrentModule.discover(in: checkpoint)
+        var seen = Set<String>()
+        var prefixes: [String] = []
+        for p in recurrent.map(\.prefix) where seen.insert(p).inserted { prefixes.append(p) }
+        for t in checkpoint.tensors where t.key == "weight" || t.key.hasSuffix(".weight") {
+            let p = t.key == "weight" ? "" : String(t.key.dropLast(".weight".count))
+            if seen.insert(p).inserted { prefixes.append(p) }
+        }
+        self.prefixes = prefixes
+    }
+
+    /// The recurrent module at exactly `prefix`.
+    public func recurrentModule(at prefix: String) -> RecurrentModule? {
+        recurrent.first { $0.prefix == prefix }
+    }
+
+    /// Resolves `name` to a module prefix: exactly, or as the unique module whose prefix ends with
+    /// `.name` (so `lstm` finds `model_state_dict.lstm` in a training checkpoint).
+    /// - Throws: `NNError.noSuchModule`, `.ambiguousModule`.
+    public func resolve(_ name: String) throws -> String {
+        try ModuleCatalog.resolve(name, among: prefixes)
+    }
+
+    /// `resolve` over any list of prefixes.
+    public static func resolve(_ name: String, among candidates: [String]) throws -> String {
+        if candidates.contains(name) { return name }
+        let matches = candidates.filter { $0.hasSuffix("." + name) }
+        if matches.count == 1 { return matches[0] }
+        if matches.isEmpty { throw NNError.noSuchModule(name: name, candidates: candidates) }
+        throw NNError.ambiguousModule(name: name, matches: matches)
+    }
+
+    /// The one recurrent module of the file, when none is named.
+    /// - Throws: `NNError.noRecurrentModule`, `.severalRecurrentModules`.
+    public func soleRecurrent() throws -> String {
+        guard recurrent.count == 1 else {
+            if recurrent.isEmpty { throw NNError.noRecurrentModule(why: RecurrentModule.whyNone(in: checkpoint)) }
+            throw NNError.severalRecurrentModules(prefixes: recurrent.map(\.prefix))
+        }
+        return recurrent[0].prefix
+    }
+
+    /// The recurrent module `name` (resolved as `resolve` does; the sole one when nil), loaded
+    /// strictly and ready to run: a checkpoint to a runnable module in one call.
+    /// - Throws: `NNError` for a name that finds no recurrent module, options that contradict the
+    ///   file, and any missing, misshapen or unused weight.
+    public func recurrent<Scalar: GEMMScalar>(_ name: String? = nil, options: ModuleOptions = ModuleOptions(),
+                                                    as _: Scalar.Type = Scalar.self) throws -> Recurrent<Scalar> {
+        let prefix = try name.map(resolve) ?? soleRecurrent()
+        guard let module = recurrentModule(at: prefix) else {
+            throw NNError.unrecognised(prefix: prefix, why: unrecognisedReason(prefix))
+        }
+        let config = try module.configuration(options: options)
+        var weights = WeightMap(checkpoint, prefix: prefix, moduleName: config.description)
+        return try Recurrent(config: config, weights: &weights)
+    }
+
+    /// Why `prefix` is not a recurrent module.
+    func unrecognisedReason(_ prefix: String) -> String {
+        let dot = prefix.isEmpty ? "" : prefix + "."
+        if checkpoint.tensor(dot + "weight_ih_l0") == nil && checkpoint.tensor(dot + "weight_ih") == nil {
+            return "it has no \(dot)weight_ih_l0 or \(dot)weight_ih"
+        }
+        return "the shapes of its weight_ih and weight_hh fit no RNN, LSTM or GRU"
+    }
+
+    /// Prefixes for messages: `(root)` for the empty one.
+    static func listed(_ prefixes: [String]) -> String {
+        prefixes.map { $0.isEmpty ? "(root)" : $0 }.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,205 @@
+import Dispatch
+import PTCheckpoint
+import PTKernels
+import PTNN
+import PTNumpy
+import PTTensor
+import PTVerify
+
+/// Runs a checkpoint's module (or a pipeline of modules) on PyTorch's inputs and judges the
+/// result against PyTorch's outputs: load the checkpoint, find the modules, load them in the
+/// compute dtype, decode the inputs, run (timing repeats), write the outputs when asked, compare.
+///
+///     file → Checkpoint → ModuleCatalog → Pipeline<Float|Double> → ShapedArray outputs
+///          → Comparison (with Tolerance) per tensor → ModuleRunReport
+public enum ModuleRunner {
+    /// One run: what to load, what to feed it, what to compare with or write.
+    public struct Request {
+        public var modelPath: String
+        /// `REF.npz` (inputs and expected outputs) or `REF.npy` (the expected `output`).
+        public var referencePath: String?
+        /// `X.npy` (the input) or `X.npz` (input, h0, c0, lengths); defaults to the reference's.
+        public var inputPath: String?
+        /// Where to write `output`, `h_n`, `c_n` as `.npz`.
+        public var outputPath: String?
+        /// The module to run, by its prefix (see `ModuleCatalog.resolve`); the sole recurrent one when nil.
+        public var module: String?
+        /// Modules to run in order, each fed the previous one's output.
+        public var pipeline: [String]?
+        public var options: ModuleOptions
+        /// Overrides of the compute dtype's default tolerance.
+        public var rtol: Double?
+        public var atol: Double?
+        /// Refuse every global outside `torch.load(weights_only=True)`'s allowlist.
+        public var strict: Bool
+        /// Forward passes to time (the median is reported); outputs come from the first.
+        public var repeatCount: Int
+        /// Threads for the forward pass.
+        public var threads: ThreadCount
+        /// Where to count what reading the checkpoint costs (nil: not counted).
+        public var work: LoadWork?
+
+        public init(modelPath: String, referencePath: String? = nil, inputPath: String? = nil, outputPath: String? = nil,
+                    module: String? = nil, pipeline: [String]? = nil, options: ModuleOptions = ModuleOptions(),
+                    rtol: Double? = nil, atol: Double? = nil, strict: Bool = false, repeatCount: Int = 1,
+                    threads: ThreadCount = .machine, work: LoadWork? = nil) {
+            self.modelPath = modelPath
+            self.referencePath = referencePath
+            self.inputPath = inputPath
+            self.outputPath = outputPath
+            self.module = module
+            self.pipeline = pipeline
+            self.options = options
+            self.rtol = rtol
+            self.atol = atol
+            self.strict = strict
+            self.repeatCount = repeatCount
+            self.threads = threads
+            self.work = work
+        }
+    }
+
+    /// Loads, runs, writes and compares as `request` says.
+    /// - Throws: `ModuleRunError` for anything that is not a mismatch (a mismatch is a report
+    ///   with `passed` false).
+    public static func run(_ request: Request) throws(ModuleRunError) -> ModuleRunReport {
+        let loadStart = DispatchTime.now().uptimeNanoseconds
+        let checkpoint = try attempt(file: request.modelPath) {
+            try Checkpoint.load(path: request.modelPath, options: LoadOptions(strict: request.strict, work: request.work))
+        }
+        let reference = try request.referencePath.map { path throws(ModuleRunError) in
+            try attempt(file: path) { try ReferenceArrays(path: path, role: .reference) }
+        }
+        let inputs: ReferenceArrays
+        if let inputPath = request.inputPath {
+            inputs = try attempt(file: inputPath) { try ReferenceArrays(path: inputPath, role: .input) }
+        } else if let reference, reference.isArchive {
+            inputs = reference
+        } else {
+            throw .noInput
+        }
+        guard let input = inputs["input"] else { throw .noInputArray(file: inputs.path, members: inputs.names) }
+
+        let catalog = ModuleCatalog(checkpoint)
+        let prefixes = try attempt(file: request.modelPath) { () throws -> [String] in
+            if let pipeline = request.pipeline { return try pipeline.map(catalog.resolve) }
+            if let module = request.module { return [try catalog.resolve(module)] }
+            return [try catalog.soleRecurrent()]
+        }
+        let run = Run(request: request, catalog: catalog, prefixes: prefixes, input: input, inputs: inputs,
+                      reference: reference, loadSeconds: seconds(since: loadStart))
+        if Pipeline<Double>.isFloat64(checkpoint, prefixes: prefixes) { return try run.execute(Double.self) }
+        return try run.execute(Float.self)
+    }
+
+    /// A run once the files are read and the modules found.
+    private struct Run {
+        let request: Request
+        let catalog: ModuleCatalog
+        let prefixes: [String]
+        let input: Tensor
+        let inputs: ReferenceArrays
+        let reference: ReferenceArrays?
+        let loadSeconds: Double
+
+        func execute<Scalar: GEMMScalar>(_: Scalar.Type) throws(ModuleRunError) -> ModuleRunReport {
+            let isIDs = !input.dtype.isFloatingPoint
+            let loadStart = DispatchTime.now().uptimeNanoseconds
+            let pipeline = try attempt(file: request.modelPath) {
+                try Pipeline<Scalar>(catalog: catalog, prefixes: prefixes, options: request.options, firstInputIsIDs: isIDs)
+            }
+            let stageLoad = seconds(since: loadStart)
+
+            let pipelineInput: PipelineInput
+            if isIDs {
+                guard [.int64, .int32, .int16, .int8, .uint8, .uint16, .uint32, .uint64].contains(input.dtype) else {
+                    throw .badArray(file: inputs.path, name: "input", why: "is \(input.dtype.rawValue); expected floating-point values or int64 token ids")
+                }
+                pipelineInput = .ids(try inputs.integers(input, "input"), shape: input.shape)
+            } else {
+                pipelineInput = .values(input)
+            }
+            let h0 = try inputs["h0"].map { t throws(ModuleRunError) in try inputs.values(t, Scalar.self, "h0") }
+            let c0 = try inputs["c0"].map { t throws(ModuleRunError) in try inputs.values(t, Scalar.self, "c0") }
+            let lengths = try inputs["lengths"].map { t throws(ModuleRunError) in try inputs.lengths(t) }
+
+            var times: [Double] = []
+            let forward = { () throws(ModuleRunError) -> Pipeline<Scalar>.Output in
+                let start = DispatchTime.now().uptimeNanoseconds
+                let out = try attempt(file: inputs.path) {
+                    try pipeline.forward(pipelineInput, h0: h0, c0: c0, lengths: lengths, threads: request.threads)
+                }
+                times.append(seconds(since: start))
+                return out
+            }
+            let result = try forward()
+            for _ in 1..<max(request.repeatCount, 1) { _ = try forward() }
+
+            var produced: [(name: String, array: ShapedArray<Scalar>)] = []
+            if let o = result.output { produced.append(("output", o)) }
+            if let h = result.hN { produced.append(("h_n", h)) }
+            if let c = result.cN { produced.append(("c_n", c)) }
+
+            if let outputPath = request.outputPath {
+                try attempt(file: outputPath) {
+                    try Numpy.writeNpz(arrays: produced.map { ($0.name, $0.array) }, to: outputPath)
+                }
+            }
+
+            let computeDType = Scalar.dtype
+            var tolerance = Tolerance.defaults(for: computeDType)
+            if let rtol = request.rtol { tolerance.rtol = rtol }
+            if let atol = request.atol { tolerance.atol = atol }
+            var comparisons: [Comparison] = []
+            if let reference {
+                let expected: [(String, Tensor)]
+                if reference.isArchive {
+                    expected = ["output", "h_n", "c_n"].compactMap { name in reference[name].map { (name, $0) } }
+                    guard !expected.isEmpty else { throw .nothingToCompare(file: reference.path) }
+                } else {
+                    expected = reference["output"].map { [("output", $0)] } ?? []
+                }
+                for (name, want) in expected {
+                    guard let got = produced.first(where: { $0.name == name })?.array else {
+                        throw .notProduced(file: reference.path, name: name, modules: pipeline.stages.map(\.description).joined(separator: " → "))
+                    }
+                    comparisons.append(try attempt(file: reference.path) {
+                        try Comparison(name: name, actual: got, expected: want, tolerance: tolerance)
+                    })
+                }
+            }
+            let sorted = times.sorted()
+            return ModuleRunReport(
+                model: request.modelPath, reference: request.referencePath, modules: prefixes,
+                module_configs: pipeline.stages.map(\.description), module_kernels: pipeline.stages.map(\.kernels),
+                compute_dtype: computeDType.rawValue, tolerance: tolerance, comparisons: comparisons,
+                outputs: Dictionary(uniqueKeysWithValues: produced.map { ($0.name, $0.array.shape) }),
+                written: request.outputPath, passed: comparisons.allSatisfy(\.passed),
+                timings: .init(load_s: loadSeconds + stageLoad, forward_s: sorted[sorted.count / 2], forward_runs: sorted.count))
+        }
+    }
+
+    static func seconds(since start: UInt64) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+}
+
+/// Runs `body`, giving what it throws its place in `ModuleRunError`: `file` is what the error
+/// is about (the model for loading and locating, the inputs for running).
+func attempt<T>(file: String, _ body: () throws -> T) throws(ModuleRunError) -> T {
+    do {
+        return try body()
+    } catch let e as CheckpointError {
+        throw .checkpoint(e)
+    } catch let e as NumpyError {
+        throw .numpy(e)
+    } catch let e as NNError {
+        throw .module(file: file, e)
+    } catch let e as TensorError {
+        throw .tensor(e)
+    } catch let e as ModuleRunError {
+        throw e
+    } catch {
+        throw .unexpected(String(describing: error))
+    }
+}

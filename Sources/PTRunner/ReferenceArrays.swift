@@ -1,0 +1,75 @@
+import PTKernels
+import PTNumpy
+import PTTensor
+
+/// The arrays of an `.npz` (by member name) or of a single `.npy` (named `input` or `output`
+/// by its role), decoded for a run as PyTorch would take them.
+struct ReferenceArrays {
+    enum Role { case input, reference }
+
+    let path: String
+    let isArchive: Bool
+    let arrays: [(name: String, tensor: Tensor)]
+
+    /// - Throws: `NumpyError`.
+    init(path: String, role: Role) throws {
+        self.path = path
+        if path.hasSuffix(".npy") {
+            isArchive = false
+            arrays = [(role == .input ? "input" : "output", try Numpy.readNpy(path: path))]
+        } else {
+            isArchive = true
+            arrays = try Numpy.readNpz(path: path)
+        }
+    }
+
+    subscript(name: String) -> Tensor? { arrays.first { $0.name == name }?.tensor }
+    var names: [String] { arrays.map(\.name) }
+
+    /// A floating-point array (`h0`, `c0`) in the compute type.
+    func values<Scalar: GEMMScalar>(_ t: Tensor, _: Scalar.Type, _ name: String) throws(ModuleRunError) -> ShapedArray<Scalar> {
+        guard t.dtype.isFloatingPoint else {
+            throw .badArray(file: path, name: name, why: "is \(t.dtype.rawValue); expected floating-point values")
+        }
+        return try attempt(file: path) { try ShapedArray<Scalar>(t) }
+    }
+
+    /// `lengths`: one integer per batch element.
+    func lengths(_ t: Tensor) throws(ModuleRunError) -> [Int] {
+        guard t.rank == 1, !t.dtype.isFloatingPoint, !t.dtype.isComplex else {
+            throw .badArray(file: path, name: "lengths", why: "has shape \(t.shape) and dtype \(t.dtype.rawValue); expected one int64 per batch element")
+        }
+        return try integers(t, "lengths").map { Int($0) }
+    }
+
+    /// An integer array's values, exactly: int64 values past ±2^53 do not survive a trip through
+    /// Double, so the bytes are read as they are. (A value outside Int64 is an error, not a trap.)
+    func integers(_ t: Tensor, _ name: String) throws(ModuleRunError) -> [Int64] {
+        let bytes = try attempt(file: path) { try t.contiguousBytes() }
+        let item = t.dtype.itemSize
+        var out: [Int64] = []
+        out.reserveCapacity(t.elementCount)
+        for i in 0..<t.elementCount {
+            let at = i * item
+            switch t.dtype {
+            case .int64:
+                out.append(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: Int64.self) })
+            case .uint64:
+                let v = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self) }
+                guard let exact = Int64(exactly: v) else {
+                    throw .badArray(file: path, name: name, why: "holds \(v), which is out of range")
+                }
+                out.append(exact)
+            case .int32: out.append(Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: Int32.self) }))
+            case .uint32: out.append(Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) }))
+            case .int16: out.append(Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: Int16.self) }))
+            case .uint16: out.append(Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt16.self) }))
+            case .int8: out.append(Int64(Int8(bitPattern: bytes[at])))
+            case .uint8, .bool: out.append(Int64(bytes[at]))
+            default:
+                throw .badArray(file: path, name: name, why: "is \(t.dtype.rawValue); expected integers")
+            }
+        }
+        return out
+    }
+}

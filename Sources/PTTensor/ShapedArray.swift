@@ -1,0 +1,69 @@
+/// The element types ptload computes in: float32 and float64.
+public protocol ArrayScalar: BinaryFloatingPoint, Sendable {
+    /// The dtype of this element type.
+    static var dtype: DType { get }
+    /// Every element of a real tensor, widened exactly (float16/bfloat16 → Float) or rounded
+    /// as PyTorch's `.to()` rounds, in C order.
+    static func values(of tensor: Tensor) throws -> [Self]
+}
+
+extension Float: ArrayScalar {
+    public static var dtype: DType { .float32 }
+    public static func values(of tensor: Tensor) throws -> [Float] { try tensor.floats() }
+}
+
+extension Double: ArrayScalar {
+    public static var dtype: DType { .float64 }
+    public static func values(of tensor: Tensor) throws -> [Double] { try tensor.doubles() }
+}
+
+/// An owned, row-major array of `Scalar` with a shape: what the layers take and return, what
+/// comparisons and the numpy writer read. A `Tensor` is a typed view of file bytes; this is
+/// the array computations produce.
+public struct ShapedArray<Scalar: ArrayScalar>: Equatable, Sendable {
+    public var shape: [Int]
+    /// `shape.product` values, C order.
+    public var values: [Scalar]
+
+    /// - Precondition: `values.count` is the product of `shape`.
+    public init(shape: [Int], values: [Scalar]) {
+        precondition(values.count == shape.reduce(1, *), "ShapedArray: \(values.count) values for shape \(shape)")
+        self.shape = shape
+        self.values = values
+    }
+
+    public init(zeros shape: [Int]) {
+        self.init(shape: shape, values: [Scalar](repeating: 0, count: shape.reduce(1, *)))
+    }
+
+    /// Widens (or rounds) any real tensor to `Scalar`: float16/bfloat16 → Float exactly.
+    /// - Throws: `TensorError` when the tensor's values cannot be read.
+    public init(_ tensor: Tensor) throws {
+        self.init(shape: tensor.shape, values: try Scalar.values(of: tensor))
+    }
+
+    public var rank: Int { shape.count }
+    public var dtype: DType { Scalar.dtype }
+
+    /// Swaps the first two axes: `[A, B, …]` → `[B, A, …]` (batch_first ↔ time-major).
+    public func swappingFirstAxes() -> ShapedArray {
+        guard rank >= 2 else { return self }
+        let a = shape[0], b = shape[1]
+        let inner = shape.dropFirst(2).reduce(1, *)
+        var out = [Scalar](repeating: 0, count: values.count)
+        values.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<a {
+                    for j in 0..<b {
+                        let from = (i * b + j) * inner
+                        let to = (j * a + i) * inner
+                        for k in 0..<inner { dst[to + k] = src[from + k] }
+                    }
+                }
+            }
+        }
+        var newShape = shape
+        newShape.swapAt(0, 1)
+        return ShapedArray(shape: newShape, values: out)
+    }
+}

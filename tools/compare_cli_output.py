@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Runs two ptload binaries over every fixture and corpus file and says whether their outputs
+are byte-identical: stdout, stderr, exit status and written .npz files, in text and JSON, with
+timings taken out. For refactors that must not change what users see.
+
+    tools/compare_cli_output.py OLD_PTLOAD NEW_PTLOAD [--show N]
+
+Invocations: every checkpoint under Fixtures/ listed (text, --json, --skip-crc), every golden
+RNN case verified (text, --json, --output), every hostile-corpus case with its arguments, and
+the usage errors and options the CLI tests exercise. Exit status 0 when every invocation matches,
+1 otherwise (the differing ones are printed, the first N in full). Needs only Python 3.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIX = os.path.join(ROOT, "Fixtures")
+
+
+def invocations():
+    """(label, args) pairs; `{out}` in args is a per-run output path."""
+    runs = []
+    for folder in ["checkpoints", "rnn", "hostile"]:
+        for name in sorted(os.listdir(os.path.join(FIX, folder))):
+            if name.endswith((".pt", ".pth")):
+                path = os.path.join("Fixtures", folder, name)
+                runs += [(path, [path]), (path + " --json", [path, "--json"]),
+                         (path + " --skip-crc", [path, "--skip-crc"])]
+    with open(os.path.join(FIX, "rnn", "cases.json")) as f:
+        cases = json.load(f)
+    for c in cases:
+        model = os.path.join("Fixtures", "rnn", c["model"])
+        ref = os.path.join("Fixtures", "rnn", c["reference"])
+        base = [model, "--verify", ref] + c["args"]
+        runs += [(c["name"], base), (c["name"] + " --json", base + ["--json"]),
+                 (c["name"] + " --output", base + ["--output", "{out}"]),
+                 (c["name"] + " --threads 3", base + ["--threads", "3", "--json"])]
+    with open(os.path.join(FIX, "hostile", "expected.json")) as f:
+        corpus = json.load(f)
+    hostile = os.path.join("Fixtures", "hostile")
+    for i, c in enumerate(corpus):
+        path = os.path.join(hostile, c["file"])
+        args = [a.replace("{dir}", hostile) for a in c.get("args", [])]
+        runs += [("hostile %d %s" % (i, c["file"]), [path] + args),
+                 ("hostile %d %s --strict" % (i, c["file"]), [path, "--strict"] + args)]
+    rnn = lambda n: os.path.join("Fixtures", "rnn", n)
+    lstm, ref = rnn("lstm_long.pt"), rnn("lstm_long.npz")
+    runs += [
+        ("module+pipeline", [lstm, "--verify", ref, "--module", "a", "--pipeline", "a,b"]),
+        ("bad nonlinearity", [lstm, "--verify", ref, "--nonlinearity", "sigmoid"]),
+        ("nonlinearity on lstm", [lstm, "--verify", ref, "--nonlinearity", "relu"]),
+        ("no module", [lstm, "--verify", ref, "--module", "decoder"]),
+        ("repeat 0", [lstm, "--verify", ref, "--repeat", "0"]),
+        ("threads 0", [lstm, "--verify", ref, "--threads", "0"]),
+        ("rtol", [lstm, "--verify", ref, "--rtol", "0", "--atol", "0"]),
+        ("negative rtol", [lstm, "--verify", ref, "--rtol", "-1"]),
+        ("skip-crc verify", [lstm, "--verify", ref, "--skip-crc"]),
+        ("input without verify", [lstm, "--input", ref]),
+        ("missing file", ["Fixtures/none.pt"]),
+        ("missing reference", [lstm, "--verify", "Fixtures/none.npz"]),
+        ("unknown flag", [lstm, "--frobnicate"]),
+        ("no model", []),
+        ("batch-first on pickled", [rnn("full_gru_bf.pt"), "--verify", rnn("full_gru_bf.npz")]),
+        ("batch-first contradicts", [rnn("full_rnn_relu_l2.pt"), "--verify", rnn("full_rnn_relu_l2.npz"), "--batch-first"]),
+        ("nonlinearity contradicts", [rnn("full_rnn_relu_l2.pt"), "--verify", rnn("full_rnn_relu_l2.npz"), "--nonlinearity", "tanh"]),
+        ("several recurrent", [os.path.join("Fixtures", "checkpoints", "full_net.pt"), "--verify", ref]),
+        ("pipeline", [rnn("pipe_emb_lstm_fc.pt"), "--verify", rnn("pipe_emb_lstm_fc.npz"), "--pipeline", "emb,lstm,fc", "--json"]),
+        ("pipeline unknown", [rnn("pipe_emb_lstm_fc.pt"), "--verify", rnn("pipe_emb_lstm_fc.npz"), "--pipeline", "emb,nope"]),
+        ("wrong module kind", [rnn("pipe_emb_lstm_fc.pt"), "--verify", rnn("pipe_emb_lstm_fc.npz"), "--module", "fc"]),
+        ("input npy", [lstm, "--input", ref, "--output", "{out}"]),
+    ]
+    return runs
+
+
+TIMING_JSON = re.compile(r'"(load_s|forward_s|crc_s)" : [-0-9.e+]+')
+TIMING_TEXT = re.compile(r"\b\d+(\.\d+)?(e-?\d+)? ?(ms|µs|s)\b")
+
+
+def strip(text):
+    return TIMING_TEXT.sub("<time>", TIMING_JSON.sub(r'"\1" : <time>', text))
+
+
+def run(binary, args, out):
+    argv = [binary] + [a.replace("{out}", out) for a in args]
+    p = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=300,
+                       env=dict(os.environ, PTLOAD_WORK_REPORT=""))
+    written = b""
+    if os.path.exists(out):
+        with open(out, "rb") as f:
+            written = f.read()
+        os.remove(out)
+    return p.returncode, strip(p.stdout.decode("utf-8", "replace")), strip(p.stderr.decode("utf-8", "replace")), written
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__)
+        return 2
+    old, new = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    show = int(sys.argv[sys.argv.index("--show") + 1]) if "--show" in sys.argv else 5
+    runs = invocations()
+    differing = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.npz")
+        for label, args in runs:
+            a, b = run(old, args, out), run(new, args, out)
+            if a != b:
+                differing.append((label, args, a, b))
+    for label, args, a, b in differing[:show]:
+        print("DIFFERS: %s\n  args: %s" % (label, " ".join(args)))
+        for what, x, y in zip(["exit", "stdout", "stderr", "written"], a, b):
+            if x != y:
+                print("  %s old: %r\n  %s new: %r" % (what, x if what != "written" else len(x), what, y if what != "written" else len(y)))
+    for label, _, _, _ in differing[show:]:
+        print("DIFFERS: %s" % label)
+    print("%d invocations, %d identical, %d differ" % (len(runs), len(runs) - len(differing), len(differing)))
+    return 1 if differing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
