@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "PTPickle", targets: ["PTPickle"]),
         .library(name: "PTTensor", targets: ["PTTensor"]),
         .library(name: "PTCheckpoint", targets: ["PTCheckpoint"]),
+        .library(name: "PTKernels", targets: ["PTKernels"]),
         .library(name: "PTNN", targets: ["PTNN"]),
         .library(name: "PTNumpy", targets: ["PTNumpy"]),
         .library(name: "PTVerify", targets: ["PTVerify"]),
@@ -87,7 +88,8 @@ let package = Package(
         .testTarget(name: "PTKernelsTests", dependencies: ["PTKernels"]),
         .testTarget(name: "PTNNTests", dependencies: ["PTNN", "PTKernels", "PTNumpy", "PTTestSupport"]),
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTZip"]),
-        .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTNumpy", "PTTestSupport"]),
+        .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTTensor"]),
+        .testTarget(name: "PTRunnerTests", dependencies: ["PTRunner", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTTestSupport"]),
         .testTarget(name: "PTLoadCLITests", dependencies: ["PTKernels", "PTTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -28,9 +28,11 @@ let package = Package(
     targets: [
         .executableTarget(name: "app", dependencies: [
             .product(name: "PTCheckpoint", package: "ptload"),
+            .product(name: "PTKernels", package: "ptload"),
             .product(name: "PTNN", package: "ptload"),
             .product(name: "PTNumpy", package: "ptload"),
             .product(name: "PTPickle", package: "ptload"),
+            .product(name: "PTRunner", package: "ptload"),
             .product(name: "PTTensor", package: "ptload"),
             .product(name: "PTVerify", package: "ptload"),
         ]),
@@ -40,9 +42,11 @@ MANIFEST
   cat > "$1/Sources/app/main.swift" <<'PROGRAM'
 import Foundation
 import PTCheckpoint
+import PTKernels
 import PTNN
 import PTNumpy
 import PTPickle
+import PTRunner
 import PTTensor
 import PTVerify
 
@@ -51,22 +55,22 @@ let folder = CommandLine.arguments[1]
 let checkpoint = try Checkpoint.load(path: folder + "/lstm_long_bi_len.pt")
 let reference = try Numpy.readNpz(path: folder + "/lstm_long_bi_len.npz")
 func array(_ name: String) -> Tensor { reference.first { $0.name == name }!.tensor }
-let prefix = try ModuleLocator.soleRecurrent(in: checkpoint)
-let config = try RecurrentConfig.infer(prefix: prefix, in: checkpoint, options: ModuleOptions())
-var weights = WeightMap(checkpoint, prefix: prefix, moduleName: config.description)
-let lstm = try Recurrent<Float>(config: config, weights: &weights)
-let out = try lstm.forward(try Dense<Float>(array("input")), h0: try Dense<Float>(array("h0")),
-                           c0: try Dense<Float>(array("c0")), lengths: try array("lengths").doubles().map { Int($0) })
+let lstm: Recurrent<Float> = try ModuleCatalog(checkpoint).recurrent()
+let out = try lstm.forward(try ShapedArray(array("input")), h0: try ShapedArray(array("h0")),
+                           c0: try ShapedArray(array("c0")), lengths: try array("lengths").doubles().map { Int($0) },
+                           threads: ThreadCount(2))
 let limits = PickleLimits.default
 var passed = limits.maxOpcodes > 0
 for (name, actual) in [("output", out.output!), ("h_n", out.hN), ("c_n", out.cN!)] {
-    let c = try Comparison(name: name, actual: try actual.tensor(), expected: array(name),
-                           tolerance: Tolerance.defaults(for: .float32))
+    let c = try Comparison(name: name, actual: actual, expected: array(name), tolerance: Tolerance.defaults(for: .float32))
     print("\(name): max abs error \(c.maxAbsError), \(c.passed ? "PASS" : "FAIL")")
     passed = passed && c.passed
 }
-print("\(config.description) on the \(lstm.kernels) kernels: \(passed ? "PASS" : "FAIL")")
-exit(passed ? 0 : 1)
+print("\(lstm.config) on the \(lstm.kernels) kernels: \(passed ? "PASS" : "FAIL")")
+// The same case through the service, as `ptload MODEL --verify REF` runs it.
+let report = try ModuleRunner.run(.init(modelPath: folder + "/lstm_long_bi_len.pt", referencePath: folder + "/lstm_long_bi_len.npz"))
+print("ModuleRunner: \(report.passed ? "PASS" : "FAIL")")
+exit(passed && report.passed ? 0 : 1)
 PROGRAM
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import PTCheckpoint
+import PTKernels
 @testable import PTNN
 import PTNumpy
 import PTTensor
@@ -26,12 +27,17 @@ final class RecurrentTests: XCTestCase {
         return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [[String: Any]])
     }
 
+    /// The configuration of the recurrent module at `prefix`, as a run would take it.
+    func configuration(_ c: Checkpoint, _ prefix: String, _ options: ModuleOptions) throws -> RecurrentConfig {
+        try XCTUnwrap(ModuleCatalog(c).recurrentModule(at: prefix), "no recurrent module at '\(prefix)'").configuration(options: options)
+    }
+
     /// Runs the sole recurrent module of `model` on `ref`'s input and state.
     func run(_ model: String, _ ref: String, options: ModuleOptions = ModuleOptions()) throws
         -> (Recurrent<Float>.Output, [String: Tensor], RecurrentConfig) {
         let c = try checkpoint(model)
-        let prefix = try ModuleLocator.soleRecurrent(in: c)
-        let config = try RecurrentConfig.infer(prefix: prefix, in: c, options: options)
+        let prefix = try ModuleCatalog(c).soleRecurrent()
+        let config = try configuration(c, prefix, options)
         var weights = WeightMap(c, prefix: prefix, moduleName: config.description)
         let module = try Recurrent<Float>(config: config, weights: &weights)
         let r = try reference(ref)
@@ -110,9 +116,9 @@ final class RecurrentTests: XCTestCase {
         for c in cases {
             let name = "\(c["name"] ?? "")"
             let model = try checkpoint(try XCTUnwrap(c["model"] as? String))
-            let prefix = try ModuleLocator.soleRecurrent(in: model)
+            let prefix = try ModuleCatalog(model).soleRecurrent()
             func load() throws -> Recurrent<Float> {
-                let config = try RecurrentConfig.infer(prefix: prefix, in: model, options: ModuleOptions())
+                let config = try configuration(model, prefix, ModuleOptions())
                 var weights = WeightMap(model, prefix: prefix, moduleName: config.description)
                 return try Recurrent<Float>(config: config, weights: &weights)
             }
@@ -152,8 +158,8 @@ final class RecurrentTests: XCTestCase {
         }
         let c = try XCTUnwrap(cases.first, "no multi-layer case among the fixtures")
         let model = try checkpoint(try XCTUnwrap(c["model"] as? String))
-        let prefix = try ModuleLocator.soleRecurrent(in: model)
-        let config = try RecurrentConfig.infer(prefix: prefix, in: model, options: ModuleOptions())
+        let prefix = try ModuleCatalog(model).soleRecurrent()
+        let config = try configuration(model, prefix, ModuleOptions())
         var weights = WeightMap(model, prefix: prefix, moduleName: config.description)
         let module = try Recurrent<Float>(config: config, weights: &weights)
         let r = try reference(try XCTUnwrap(c["reference"] as? String))
@@ -192,7 +198,6 @@ final class RecurrentTests: XCTestCase {
     /// batch 1 and at batch 8 with lengths. (Not bit for bit: the input projection is then done
     /// in row slices, whose k chunks may differ.)
     func testEveryThreadCountMatchesOneThread() throws {
-        defer { ComputeThreads.configure(ProcessInfo.processInfo.activeProcessorCount) }
         for (kind, gates, proj) in [("LSTM", 4, 0), ("LSTM", 4, 72), ("GRU", 3, 0), ("RNN", 1, 0)] {
             for directions in [1, 2] {
                 let (inputSize, hidden) = (96, gates == 1 ? 512 : 256)
@@ -229,21 +234,20 @@ final class RecurrentTests: XCTestCase {
                 }
                 p.setItems(); p.stop()
                 let c = try Checkpoint.load(path: temporaryFile(torchZip(pickle: p.bytes, storages: storages)))
-                let config = try RecurrentConfig.infer(prefix: "", in: c, options: ModuleOptions())
+                let config = try configuration(c, "", ModuleOptions())
                 XCTAssertEqual(config.kind.rawValue, kind)
                 XCTAssertEqual(config.directions, directions)
                 XCTAssertEqual(config.projSize, proj)
                 var weights = WeightMap(c, prefix: "", moduleName: config.description)
                 let module = try Recurrent<Float>(config: config, weights: &weights)
-                XCTAssertTrue(module.fast.map { $0.splitsSteps(batch: 8) } ?? false, kind)
+                guard case .packed(let packed) = module.engine else { return XCTFail("\(kind): not on the packed kernels") }
+                XCTAssertTrue(packed.splitsSteps(batch: 8), kind)
 
                 for (batch, lengths) in [(1, nil), (8, [20, 3, 17, 20, 1, 9, 20, 12])] as [(Int, [Int]?)] {
                     let input = ShapedArray<Float>(shape: [20, batch, inputSize], values: (0..<(20 * batch * inputSize)).map { _ in next() * 8 })
-                    ComputeThreads.configure(1)
-                    let alone = try module.forward(input, lengths: lengths)
+                    let alone = try module.forward(input, lengths: lengths, threads: ThreadCount(1))
                     for threads in [2, 3, 8] {
-                        ComputeThreads.configure(threads)
-                        let shared = try module.forward(input, lengths: lengths)
+                        let shared = try module.forward(input, lengths: lengths, threads: ThreadCount(threads))
                         let context = "\(config), batch \(batch), \(threads) threads"
                         for (a, b) in zip(try XCTUnwrap(alone.output).values, try XCTUnwrap(shared.output).values) {
                             XCTAssertEqual(a, b, accuracy: 1e-5, context)
@@ -303,7 +307,7 @@ final class RecurrentTests: XCTestCase {
     }
 
     func load(_ c: Checkpoint) throws -> Recurrent<Float> {
-        let config = try RecurrentConfig.infer(prefix: "", in: c, options: ModuleOptions())
+        let config = try configuration(c, "", ModuleOptions())
         var weights = WeightMap(c, prefix: "", moduleName: config.description)
         return try Recurrent<Float>(config: config, weights: &weights)
     }
@@ -348,26 +352,44 @@ final class RecurrentTests: XCTestCase {
 
     func testConfigInferenceFromPickledModules() throws {
         let gru = try checkpoint("full_gru_bf.pt")
-        let prefix = try ModuleLocator.soleRecurrent(in: gru)
-        let config = try RecurrentConfig.infer(prefix: prefix, in: gru, options: ModuleOptions())
+        let prefix = try ModuleCatalog(gru).soleRecurrent()
+        let config = try configuration(gru, prefix, ModuleOptions())
         XCTAssertEqual(config.kind, .gru)
         XCTAssertTrue(config.batchFirst)
         let relu = try checkpoint("full_rnn_relu_l2.pt")
-        let reluConfig = try RecurrentConfig.infer(prefix: try ModuleLocator.soleRecurrent(in: relu), in: relu, options: ModuleOptions())
+        let reluConfig = try configuration(relu, try ModuleCatalog(relu).soleRecurrent(), ModuleOptions())
         XCTAssertEqual(reluConfig.nonlinearity, .relu)
         XCTAssertEqual(reluConfig.numLayers, 2)
-        XCTAssertThrowsError(try RecurrentConfig.infer(prefix: "", in: relu, options: ModuleOptions(nonlinearity: .tanh))) {
-            XCTAssertEqual("\($0)", "--nonlinearity tanh contradicts the module's pickled nonlinearity 'relu'")
+        // The library names options in torch.nn's words, never ptload's flags.
+        XCTAssertThrowsError(try configuration(relu, "", ModuleOptions(nonlinearity: .tanh))) {
+            XCTAssertEqual("\($0)", "nonlinearity 'tanh' contradicts the module's pickled nonlinearity 'relu'")
+        }
+    }
+
+    /// An option that contradicts a pickled batch_first says which value each side has, whichever
+    /// way round (a caller asking for False against a pickled True included).
+    func testBatchFirstContradictionNamesBothValues() throws {
+        let gru = try checkpoint("full_gru_bf.pt")
+        XCTAssertThrowsError(try configuration(gru, "", ModuleOptions(batchFirst: false))) {
+            XCTAssertEqual("\($0)", "batch_first=False contradicts the module's pickled batch_first=True")
+        }
+        XCTAssertTrue(try configuration(gru, "", ModuleOptions(batchFirst: true)).batchFirst)
+        let relu = try checkpoint("full_rnn_relu_l2.pt")
+        XCTAssertThrowsError(try configuration(relu, "", ModuleOptions(batchFirst: true))) {
+            XCTAssertEqual("\($0)", "batch_first=True contradicts the module's pickled batch_first=False")
+        }
+        XCTAssertThrowsError(try configuration(gru, "", ModuleOptions(nonlinearity: .relu))) {
+            XCTAssertEqual("\($0)", "nonlinearity applies to RNN modules; the module is an GRU")
         }
     }
 
     func testModuleLocator() throws {
-        XCTAssertEqual(try ModuleLocator.resolve("lstm", among: ["model_state_dict.lstm", "model_state_dict.fc"]), "model_state_dict.lstm")
-        XCTAssertEqual(try ModuleLocator.resolve("encoder.rnn", among: ["encoder.rnn", "decoder.rnn"]), "encoder.rnn")
-        XCTAssertThrowsError(try ModuleLocator.resolve("rnn", among: ["encoder.rnn", "decoder.rnn"])) {
+        XCTAssertEqual(try ModuleCatalog.resolve("lstm", among: ["model_state_dict.lstm", "model_state_dict.fc"]), "model_state_dict.lstm")
+        XCTAssertEqual(try ModuleCatalog.resolve("encoder.rnn", among: ["encoder.rnn", "decoder.rnn"]), "encoder.rnn")
+        XCTAssertThrowsError(try ModuleCatalog.resolve("rnn", among: ["encoder.rnn", "decoder.rnn"])) {
             XCTAssertEqual("\($0)", "'rnn' matches several modules: encoder.rnn, decoder.rnn; give the full prefix")
         }
-        XCTAssertThrowsError(try ModuleLocator.resolve("gru", among: ["encoder.rnn"])) {
+        XCTAssertThrowsError(try ModuleCatalog.resolve("gru", among: ["encoder.rnn"])) {
             XCTAssertEqual("\($0)", "no module 'gru' in the checkpoint; modules: encoder.rnn")
         }
     }

@@ -1,0 +1,53 @@
+import Foundation
+import PTNumpy
+import PTRunner
+import PTTensor
+import PTTestSupport
+import XCTest
+
+/// The service on references changed here: mismatch detection down to one element, and integer
+/// inputs at the edges of their types.
+final class ModuleRunnerTests: XCTestCase {
+    func testOneElementMovedByOneThousandthFails() throws {
+        let c = try XCTUnwrap(GoldenCase.all.first { $0.kind == "LSTM" && $0.expect_exit == 0 && $0.args.isEmpty })
+        let request = try GoldenCaseTests.request(c)
+        var arrays = try Numpy.readNpz(path: try XCTUnwrap(request.referencePath))
+        let index = try XCTUnwrap(arrays.firstIndex { $0.name == "output" })
+        var values = try arrays[index].tensor.floats()
+        values[values.count / 2] += 1e-3
+        arrays[index].tensor = try Tensor(dtype: .float32, shape: arrays[index].tensor.shape, bytes: values.withUnsafeBytes { Array($0) })
+        let moved = temporaryFile([], name: "moved.npz")
+        try Numpy.writeNpz(arrays, to: moved)
+        var r = request
+        r.referencePath = moved
+        let report = try ModuleRunner.run(r)
+        XCTAssertFalse(report.passed)
+        let output = try XCTUnwrap(report.comparisons.first { $0.name == "output" })
+        XCTAssertEqual(output.mismatches, 1)
+        XCTAssertEqual(output.maxAbsError, 1e-3, accuracy: 1e-5)
+        XCTAssertTrue(report.comparisons.filter { $0.name != "output" }.allSatisfy(\.passed))
+    }
+
+    /// Integer inputs at the edges of int64/uint64 are errors, never traps.
+    func testExtremeLengthsAndTokenIdsAreRefused() throws {
+        let c = try XCTUnwrap(GoldenCase.named("lstm_long_bi_len"))
+        let request = try GoldenCaseTests.request(c)
+        var arrays = try Numpy.readNpz(path: try XCTUnwrap(request.referencePath))
+        let index = try XCTUnwrap(arrays.firstIndex { $0.name == "lengths" })
+        for bytes in [withUnsafeBytes(of: Int64.max) { Array($0) }, withUnsafeBytes(of: Int64.min) { Array($0) }] {
+            arrays[index].tensor = try Tensor(dtype: .int64, shape: [3], bytes: bytes + bytes + bytes)
+            let path = temporaryFile([], name: "extreme.npz")
+            try Numpy.writeNpz(arrays, to: path)
+            var r = request
+            r.referencePath = path
+            XCTAssertThrowsError(try ModuleRunner.run(r)) { XCTAssertTrue("\($0)".contains("lengths[0] is"), "\($0)") }
+        }
+        let huge = withUnsafeBytes(of: UInt64.max) { Array($0) }
+        arrays[index].tensor = try Tensor(dtype: .uint64, shape: [3], bytes: huge + huge + huge)
+        let path = temporaryFile([], name: "huge.npz")
+        try Numpy.writeNpz(arrays, to: path)
+        var r = request
+        r.referencePath = path
+        XCTAssertThrowsError(try ModuleRunner.run(r)) { XCTAssertTrue("\($0)".contains("out of range"), "\($0)") }
+    }
+}
