@@ -3,40 +3,12 @@ import PTKernels
 import PTTestSupport
 import XCTest
 
-/// `ptload MODEL --verify REF` as a black box, on every case PyTorch wrote (Fixtures/rnn).
+/// `ptload MODEL --verify REF` as a black box: reports, options, kernel caps and refusals on the
+/// cases PyTorch wrote (Fixtures/rnn); GoldenCaseCLITests runs every case.
 final class VerifyCLITests: XCTestCase {
     static let folder = fixtureURL("rnn")
 
     func path(_ name: String) -> String { Self.folder.appendingPathComponent(name).path }
-
-    func testEveryGoldenCaseExitsAsExpected() throws {
-        try verifyEveryCase(environment: [:], kernels: CPUFeatures.active.rawValue)
-    }
-
-    /// The reference implementation (`PTLOAD_KERNELS=reference`: plain-loop products, portable
-    /// gate loops), the second implementation the kernels are checked against.
-    func testEveryGoldenCaseOnTheReferencePath() throws {
-        try verifyEveryCase(environment: ["PTLOAD_KERNELS": "reference"], kernels: "reference")
-    }
-
-    /// Every case on each kernel set this CPU can run, chosen with PTLOAD_ISA; a set it cannot
-    /// run is skipped with the instruction set and the missing flags named.
-    func testEveryGoldenCaseOnTheAVX512Kernels() throws {
-        try verifyEveryCase(on: .avx512)
-    }
-
-    func testEveryGoldenCaseOnTheAVX2Kernels() throws {
-        try verifyEveryCase(on: .avx2)
-    }
-
-    func testEveryGoldenCaseOnTheNEONKernels() throws {
-        try verifyEveryCase(on: .neon)
-    }
-
-    /// The generic kernels, which every CPU can run.
-    func testEveryGoldenCaseOnThePlainKernels() throws {
-        try verifyEveryCase(on: .plain)
-    }
 
     /// Says in the test log which kernel sets this run tested and which it could not.
     func testKernelSetsTestedOnThisCPU() {
@@ -64,37 +36,6 @@ final class VerifyCLITests: XCTestCase {
         XCTAssertEqual(old.status, 0, old.stderr)
         let expected = CPUFeatures.canRun(.avx2) ? "avx2" : "plain"
         XCTAssertTrue(old.stdout.contains("\nkernels: \(expected)\n"), old.stdout)
-    }
-
-    func verifyEveryCase(on set: KernelSet) throws {
-        if let why = CPUFeatures.whyNot(set) { throw XCTSkip(why) }
-        try verifyEveryCase(environment: ["PTLOAD_ISA": set.rawValue], kernels: set.rawValue)
-    }
-
-    /// Runs every golden case and checks its verdict, and that each recurrent module ran on
-    /// `kernels` (a Linear reports the active set, an Embedding `lookup`).
-    func verifyEveryCase(environment: [String: String], kernels: String) throws {
-        let data = try Data(contentsOf: Self.folder.appendingPathComponent("cases.json"))
-        let cases = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [[String: Any]])
-        var onSet = 0
-        for c in cases {
-            let name = c["name"] as? String ?? "?"
-            let args = [path(try XCTUnwrap(c["model"] as? String)), "--verify", path(try XCTUnwrap(c["reference"] as? String))]
-                + ((c["args"] as? [String]) ?? [])
-            let r = try CLI.run(args, environment: environment)
-            XCTAssertEqual(r.status, Int32(try XCTUnwrap(c["expect_exit"] as? Int)), "\(name): \(r.stdout) \(r.stderr)")
-            XCTAssertEqual(r.stderr, "", name)
-            XCTAssertTrue(r.stdout.contains(r.status == 0 ? "\nPASS (" : "\nFAIL ("), "\(name): \(r.stdout)")
-            let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("kernels: ") }, "\(name): \(r.stdout)")
-            let used = line.dropFirst("kernels: ".count).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            for u in used {
-                XCTAssertTrue(u == kernels || u == "lookup" || u == CPUFeatures.active.rawValue,
-                              "\(name): ran on \(u), asked for \(kernels)")
-            }
-            if used.contains(kernels) { onSet += 1 }
-        }
-        XCTAssertEqual(onSet, cases.count, "only \(onSet) of \(cases.count) cases ran on \(kernels)")
-        print("VerifyCLITests: \(cases.count) golden cases verified, \(onSet) on the \(kernels) kernels")
     }
 
     /// One thread takes the same path sequentially: bidirectional, shared-step and small cases.

@@ -21,148 +21,22 @@ final class RecurrentTests: XCTestCase {
         return Dictionary(uniqueKeysWithValues: arrays.map { ($0.name, $0.tensor) })
     }
 
-    /// The cases file, as the fixture tool wrote it.
-    static func cases() throws -> [[String: Any]] {
-        let data = try Data(contentsOf: folder.appendingPathComponent("cases.json"))
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [[String: Any]])
-    }
-
     /// The configuration of the recurrent module at `prefix`, as a run would take it.
     func configuration(_ c: Checkpoint, _ prefix: String, _ options: ModuleOptions) throws -> RecurrentConfig {
         try XCTUnwrap(ModuleCatalog(c).recurrentModule(at: prefix), "no recurrent module at '\(prefix)'").configuration(options: options)
     }
 
-    /// Runs the sole recurrent module of `model` on `ref`'s input and state.
-    func run(_ model: String, _ ref: String, options: ModuleOptions = ModuleOptions()) throws
-        -> (Recurrent<Float>.Output, [String: Tensor], RecurrentConfig) {
-        let c = try checkpoint(model)
-        let prefix = try ModuleCatalog(c).soleRecurrent()
-        let config = try configuration(c, prefix, options)
-        var weights = WeightMap(c, prefix: prefix, moduleName: config.description)
-        let module = try Recurrent<Float>(config: config, weights: &weights)
-        let r = try reference(ref)
-        let input = try ShapedArray<Float>(XCTUnwrap(r["input"]))
-        let out = try module.forward(input, h0: try r["h0"].map { try ShapedArray<Float>($0) }, c0: try r["c0"].map { try ShapedArray<Float>($0) },
-                                     lengths: try r["lengths"].map { try $0.doubles().map { Int($0) } })
-        return (out, r, config)
-    }
-
-    /// The seeds' identities for a bidirectional LSTM (time-major, full-length sequences):
-    /// output[-1, :, :H] == h_n[-2] and output[0, :, H:] == h_n[-1], on ptload's own outputs.
-    func testBidirectionalOutputAndFinalStateIdentities() throws {
-        let bi = try Self.cases().filter { c in
-            (c["kind"] as? String) == "LSTM" && ((c["config"] as? [String: Any])?["bidirectional"] as? Bool) == true
-                && (c["has_lengths"] as? Bool) == false && ((c["config"] as? [String: Any])?["batch_first"] as? Bool) == false
-                && (c["unbatched"] as? Bool) == false && (c["expect_exit"] as? Int) == 0 && (c["module"] as? String) == ""
-                && (c["dtype"] as? String) == "float32"
-        }
-        XCTAssertFalse(bi.isEmpty, "no time-major bidirectional LSTM case in the fixtures")
-        for c in bi {
-            let (out, _, config) = try run(try XCTUnwrap(c["model"] as? String), try XCTUnwrap(c["reference"] as? String))
-            let output = try XCTUnwrap(out.output)
-            let (steps, batch, hout) = (output.shape[0], output.shape[1], config.outputSize)
-            let width = 2 * hout
-            let states = out.hN.shape[0]
-            for b in 0..<batch {
-                for j in 0..<hout {
-                    XCTAssertEqual(output.values[((steps - 1) * batch + b) * width + j],
-                                   out.hN.values[((states - 2) * batch + b) * hout + j], "\(c["name"] ?? "")")
-                    XCTAssertEqual(output.values[(0 * batch + b) * width + hout + j],
-                                   out.hN.values[((states - 1) * batch + b) * hout + j], "\(c["name"] ?? "")")
-                }
-            }
-        }
-    }
-
-    /// With lengths, output is zero past each sequence's length, and h_n holds its own last
-    /// valid step: forward at t = len − 1, reverse at t = 0.
-    func testVariableLengthsStopAtEachLength() throws {
-        let cases = try Self.cases().filter { c in
-            (c["has_lengths"] as? Bool) == true && ((c["config"] as? [String: Any])?["batch_first"] as? Bool) == false
-                && (c["expect_exit"] as? Int) == 0 && (c["module"] as? String) == "" && (c["dtype"] as? String) == "float32"
-                && ((c["config"] as? [String: Any])?["num_layers"] as? Int) == 1 && (c["kind"] as? String) != "RNN"
-        }
-        XCTAssertFalse(cases.isEmpty)
-        for c in cases {
-            let (out, r, config) = try run(try XCTUnwrap(c["model"] as? String), try XCTUnwrap(c["reference"] as? String))
-            let output = try XCTUnwrap(out.output)
-            let lengths = try XCTUnwrap(r["lengths"]).doubles().map { Int($0) }
-            let (batch, hout, width) = (output.shape[1], config.outputSize, config.outputSize * config.directions)
-            for b in 0..<batch {
-                for t in lengths[b]..<output.shape[0] {
-                    for j in 0..<width { XCTAssertEqual(output.values[(t * batch + b) * width + j], 0) }
-                }
-                for j in 0..<hout {
-                    XCTAssertEqual(output.values[((lengths[b] - 1) * batch + b) * width + j], out.hN.values[b * hout + j])
-                    if config.bidirectional {
-                        XCTAssertEqual(output.values[b * width + hout + j], out.hN.values[(batch + b) * hout + j])
-                    }
-                }
-            }
-        }
-    }
-
-    /// One module, many calls: the working memory kept between calls (PackedRecurrent's
-    /// workspaces) carries nothing from one call into the next. A call on the reference, one on a
-    /// shorter input without lengths, and the reference again give the first call's outputs bit
-    /// for bit, and the middle call gives what a freshly loaded module gives.
-    func testRepeatedCallsOnOneModuleAreIndependent() throws {
-        let cases = try Self.cases().filter { c in
-            (c["expect_exit"] as? Int) == 0 && (c["module"] as? String) == "" && (c["dtype"] as? String) == "float32"
-                && ((c["config"] as? [String: Any])?["batch_first"] as? Bool) == false && (c["unbatched"] as? Bool) == false
-        }
-        XCTAssertFalse(cases.isEmpty)
-        var multiLayerWithLengths = 0
-        for c in cases {
-            let name = "\(c["name"] ?? "")"
-            let model = try checkpoint(try XCTUnwrap(c["model"] as? String))
-            let prefix = try ModuleCatalog(model).soleRecurrent()
-            func load() throws -> Recurrent<Float> {
-                let config = try configuration(model, prefix, ModuleOptions())
-                var weights = WeightMap(model, prefix: prefix, moduleName: config.description)
-                return try Recurrent<Float>(config: config, weights: &weights)
-            }
-            let module = try load()
-            let r = try reference(try XCTUnwrap(c["reference"] as? String))
-            let input = try ShapedArray<Float>(XCTUnwrap(r["input"]))
-            guard input.rank == 3 else { continue }  // cells: one step, nothing kept
-            let h0 = try r["h0"].map { try ShapedArray<Float>($0) }, c0 = try r["c0"].map { try ShapedArray<Float>($0) }
-            let lengths = try r["lengths"].map { try $0.doubles().map { Int($0) } }
-            if lengths != nil && module.config.numLayers > 1 { multiLayerWithLengths += 1 }
-
-            let first = try module.forward(input, h0: h0, c0: c0, lengths: lengths)
-            let steps = max(1, input.shape[0] / 2)
-            let shorter = ShapedArray<Float>(shape: [steps] + input.shape.dropFirst(),
-                                       values: Array(input.values[0..<(steps * input.shape[1] * input.shape[2])]))
-            let middle = try module.forward(shorter)
-            let again = try module.forward(input, h0: h0, c0: c0, lengths: lengths)
-            let fresh = try load().forward(shorter)
-
-            XCTAssertEqual(again.output, first.output, name)
-            XCTAssertEqual(again.hN, first.hN, name)
-            XCTAssertEqual(again.cN, first.cN, name)
-            XCTAssertEqual(middle.output, fresh.output, name)
-            XCTAssertEqual(middle.hN, fresh.hN, name)
-            XCTAssertEqual(middle.cN, fresh.cN, name)
-        }
-        XCTAssertGreaterThan(multiLayerWithLengths, 0, "no multi-layer case with lengths among the fixtures")
-    }
-
     /// Calls from several threads at once on one module each get their own working memory:
     /// every result equals the one a lone call gives.
     func testConcurrentCallsOnOneModule() throws {
-        let cases = try Self.cases().filter { c in
-            (c["expect_exit"] as? Int) == 0 && (c["module"] as? String) == "" && (c["dtype"] as? String) == "float32"
-                && ((c["config"] as? [String: Any])?["batch_first"] as? Bool) == false && (c["unbatched"] as? Bool) == false
-                && ((c["config"] as? [String: Any])?["num_layers"] as? Int ?? 1) > 1
-        }
-        let c = try XCTUnwrap(cases.first, "no multi-layer case among the fixtures")
-        let model = try checkpoint(try XCTUnwrap(c["model"] as? String))
+        let c = try XCTUnwrap(GoldenPropertyTests.plain.first { ($0.config.num_layers ?? 1) > 1 },
+                              "no multi-layer case among the fixtures")
+        let model = try checkpoint(c.model)
         let prefix = try ModuleCatalog(model).soleRecurrent()
         let config = try configuration(model, prefix, ModuleOptions())
         var weights = WeightMap(model, prefix: prefix, moduleName: config.description)
         let module = try Recurrent<Float>(config: config, weights: &weights)
-        let r = try reference(try XCTUnwrap(c["reference"] as? String))
+        let r = try reference(c.reference)
         // The reference input repeated along time, so that calls last long enough to overlap.
         let short = try ShapedArray<Float>(XCTUnwrap(r["input"]))
         let input = ShapedArray<Float>(shape: [short.shape[0] * 200] + short.shape.dropFirst(),
