@@ -81,7 +81,7 @@ let package = Package(
         .target(name: "PTTestSupport", dependencies: ["PTZip"], path: "Tests/PTTestSupport"),
         // Runs a command and reports its own peak RSS and CPU time; used by the CLI tests only.
         .executableTarget(name: "peak-rss", path: "Tests/PeakRSS"),
-        .testTarget(name: "PTZipTests", dependencies: ["PTZip"]),
+        .testTarget(name: "PTZipTests", dependencies: ["PTZip", "PTTestSupport"]),
         .testTarget(name: "PTPickleTests", dependencies: ["PTPickle"]),
         .testTarget(name: "PTTensorTests", dependencies: ["PTTensor"]),
         .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint", "PTTestSupport"]),

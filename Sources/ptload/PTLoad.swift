@@ -11,17 +11,24 @@ import PTRunner
 struct PTLoad: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ptload",
-        abstract: "Read a PyTorch checkpoint (.pt/.pth/TorchScript) without Python; run and verify its RNN/LSTM/GRU layers.",
+        abstract: "Read PyTorch checkpoints without Python; run and verify RNN/LSTM/GRU.",
+        // Every line fits in 80 columns, so that the help text reads as written here.
         discussion: """
-        ptload MODEL                                   list what the checkpoint holds
-        ptload MODEL --verify REF.npz [options]        run a module on REF's input, compare with REF's outputs
-        ptload MODEL --input X.npy --verify REF.npy    the same with the input and the expected output apart
+        ptload MODEL                             list what the checkpoint holds
+        ptload MODEL --verify REF.npz [options]  run a module on REF's input and
+                                                 compare with REF's outputs
+        ptload MODEL --input X.npy --verify REF.npy
+                                                 the same, input and expected
+                                                 output in two files
         ptload MODEL --input X.npz|X.npy --output OUT.npz
+                                                 run and write output, h_n, c_n
 
-        Exit status: 0 success (every compared tensor within tolerance); 1 a mismatch; 2 a bad,
-        hostile or unreadable file, or bad usage, with one line on stderr.
-        Nothing in a checkpoint is ever executed.
-        """
+        MODEL: a torch.save zip or legacy file (.pt, .pth), or a torch.jit.save
+        archive. Exit status: 0 success (every compared tensor within tolerance);
+        1 a mismatch; 2 a bad, hostile or unreadable file, or bad usage, with one
+        line on stderr. Nothing in a checkpoint is ever executed.
+        """,
+        version: ptloadVersion
     )
 
     @Argument(help: "The checkpoint: torch.save zip or legacy file, or a torch.jit.save archive.")
@@ -54,10 +61,10 @@ struct PTLoad: ParsableCommand {
     @Option(help: "Absolute tolerance (default: torch.testing.assert_close's for the compute dtype).")
     var atol: Double?
 
-    @Option(help: "Run the forward pass N times and report the median time.")
+    @Option(help: ArgumentHelp("Run the forward pass N times and report the median time.", valueName: "N"))
     var `repeat`: Int = 1
 
-    @Option(help: "Threads for the forward pass, any number from 1 (default: the machine's cores).")
+    @Option(help: ArgumentHelp("Threads for the forward pass, any number from 1 (default: the machine's cores).", valueName: "N"))
     var threads: Int?
 
     @Flag(help: "Print JSON instead of text.")

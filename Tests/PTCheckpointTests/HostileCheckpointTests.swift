@@ -133,9 +133,8 @@ final class HostileCheckpointTests: XCTestCase {
         assertRefused(torchZip(pickle: stateDict(), storages: storages, version: "0\n"), "format version 0", "1 to 10")
         assertRefused(torchZip(pickle: stateDict(), storages: storages, version: "11\n"), "format version 11")
         assertRefused(torchZip(pickle: stateDict(), storages: storages, version: "three"), "expected a decimal")
-        var z = ZipBuilder()
-        z.add("ckpt/data.pkl", stateDict()); z.add("ckpt/data/0", fourFloats)
-        assertRefused(z.build(), "'ckpt/version' is missing")
+        assertRefused(zipArchive([.stored("ckpt/data.pkl", stateDict()), .stored("ckpt/data/0", fourFloats)]),
+                      "'ckpt/version' is missing")
     }
 
     func testByteOrderRecord() throws {
@@ -150,43 +149,29 @@ final class HostileCheckpointTests: XCTestCase {
     }
 
     func testArchiveFolderIsFoundByName() throws {
-        var z = ZipBuilder()
-        z.add("weird-name/version", "3\n")
-        z.add("weird-name/data/0", fourFloats)
-        z.add("weird-name/data.pkl", stateDict())
-        let c = try load(z.build())
+        let c = try load(zipArchive([.stored("weird-name/version", text: "3\n"), .stored("weird-name/data/0", fourFloats),
+                                     .stored("weird-name/data.pkl", stateDict())]))
         XCTAssertEqual(c.archiveName, "weird-name")
-        var none = ZipBuilder()
-        none.add("a/version", "3\n")
-        assertRefused(none.build(), "no '<archive>/data.pkl'")
-        var two = ZipBuilder()
-        two.add("a/data.pkl", stateDict()); two.add("b/data.pkl", stateDict()); two.add("a/version", "3")
-        assertRefused(two.build(), "several archives")
+        assertRefused(zipArchive([.stored("a/version", text: "3\n")]), "no '<archive>/data.pkl'")
+        assertRefused(zipArchive([.stored("a/data.pkl", stateDict()), .stored("b/data.pkl", stateDict()),
+                                  .stored("a/version", text: "3")]), "several archives")
     }
 
     func testCRCIsCheckedWhenBytesAreFirstUsed() throws {
-        var z = ZipBuilder()
-        z.add("ckpt/data.pkl", stateDict())
-        z.entries.append(.init("ckpt/data/0", fourFloats, crcOverride: 0xDEAD_BEEF))
-        z.add("ckpt/version", "3\n")
-        let c = try load(z.build())  // listing reads no tensor bytes
+        let c = try load(zipArchive([.stored("ckpt/data.pkl", stateDict()), .stored("ckpt/data/0", fourFloats).withCRC(0xDEAD_BEEF),
+                                     .stored("ckpt/version", text: "3\n")]))  // listing reads no tensor bytes
         XCTAssertThrowsError(try c.tensors[0].tensor.floats()) { error in
             XCTAssertTrue("\(error)".contains("CRC"), "\(error)")
         }
         // A corrupted data.pkl is refused at open, since it is read then.
-        var bad = ZipBuilder()
-        bad.entries.append(.init("ckpt/data.pkl", stateDict(), crcOverride: 1))
-        bad.add("ckpt/data/0", fourFloats); bad.add("ckpt/version", "3\n")
-        assertRefused(bad.build(), "CRC")
+        assertRefused(zipArchive([.stored("ckpt/data.pkl", stateDict()).withCRC(1), .stored("ckpt/data/0", fourFloats),
+                                  .stored("ckpt/version", text: "3\n")]), "CRC")
     }
 
     func testVerifyRecordsFindsACorruptStorageNothingHasRead() throws {
-        var z = ZipBuilder()
-        z.add("ckpt/data.pkl", stateDict())
-        z.add("ckpt/data/0", fourFloats)
-        z.entries.append(.init("ckpt/data/9", [1, 2, 3], crcOverride: 0xDEAD_BEEF))  // referenced by nothing
-        z.add("ckpt/version", "3\n")
-        let c = try load(z.build())
+        let c = try load(zipArchive([.stored("ckpt/data.pkl", stateDict()), .stored("ckpt/data/0", fourFloats),
+                                     .stored("ckpt/data/9", [1, 2, 3]).withCRC(0xDEAD_BEEF),  // referenced by nothing
+                                     .stored("ckpt/version", text: "3\n")]))
         XCTAssertThrowsError(try c.verifyRecords()) { error in
             let text = "\(error)"
             XCTAssertTrue(text.hasPrefix(c.path + ": entry 'ckpt/data/9' has CRC-32"), text)

@@ -6,6 +6,28 @@ import XCTest
 final class CLITests: XCTestCase {
     func fixture(_ name: String) -> String { fixtureURL("checkpoints/" + name).path }
 
+    /// `--help` is exactly Fixtures/cli/help.txt at 80 columns: every line as written, none wrapped
+    /// mid-sentence. (After a deliberate change: `COLUMNS=80 ptload --help > Fixtures/cli/help.txt`.)
+    func testHelpIsTheGoldenText() throws {
+        let r = try CLI.run(["--help"], environment: ["COLUMNS": "80"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr, "")
+        let golden = try String(contentsOf: fixtureURL("cli/help.txt"), encoding: .utf8)
+        XCTAssertEqual(r.stdout, golden)
+        XCTAssertTrue(r.stdout.split(separator: "\n").allSatisfy { $0.count <= 80 }, r.stdout)
+        XCTAssertTrue(r.stdout.contains("ptload MODEL --verify REF.npz"))
+    }
+
+    /// `--version` prints a semantic version and exits 0, with or without a model.
+    func testVersion() throws {
+        for args in [["--version"], [fixture("lstm_sd.pt"), "--version"]] {
+            let r = try CLI.run(args)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertNotNil(try r.stdout.wholeMatch(of: Regex(#"\d+\.\d+\.\d+\n"#)), r.stdout)
+            XCTAssertEqual(r.stderr, "")
+        }
+    }
+
     func testInspectStateDict() throws {
         let path = fixture("lstm_sd.pt")
         let r = try CLI.run(path)

@@ -1,4 +1,5 @@
 import Foundation
+import PTTestSupport
 @testable import PTZip
 import XCTest
 

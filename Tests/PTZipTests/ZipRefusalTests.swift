@@ -1,3 +1,4 @@
+import PTTestSupport
 import PTZip
 import XCTest
 

@@ -1,4 +1,5 @@
 import Foundation
+import PTTestSupport
 import PTZip
 import XCTest
 

@@ -1,4 +1,5 @@
 import Foundation
+import PTTestSupport
 import PTZip
 import XCTest
 
@@ -21,6 +22,11 @@ class ZipTestCase: XCTestCase {
         let url = directory.appendingPathComponent(name)
         try Data(bytes).write(to: url)
         return url.path
+    }
+
+    /// A path in the test's directory, for a file the test writes itself.
+    func scratchPath(_ name: String) -> String {
+        directory.appendingPathComponent(name).path
     }
 
     func open(_ bytes: [UInt8], name: String = "test.zip") throws -> ZipArchive {

@@ -3,59 +3,59 @@ import PTZip
 
 /// Builds zip archives byte by byte, so that each test can state exactly what is wrong with
 /// the archive it feeds the reader. Defaults produce what Python's zipfile and PyTorch write.
-struct ZipFixture {
-    struct Entry {
-        var name: [UInt8]
+public struct ZipFixture {
+    public struct Entry {
+        public var name: [UInt8]
         /// The bytes written as the entry's data (already compressed for deflate).
-        var data: [UInt8]
-        var method: UInt16
-        var crc: UInt32
-        var uncompressedSize: UInt64
-        var flags: UInt16 = 0
+        public var data: [UInt8]
+        public var method: UInt16
+        public var crc: UInt32
+        public var uncompressedSize: UInt64
+        public var flags: UInt16 = 0
         /// A different name for the local header; nil repeats the central directory's.
-        var localName: [UInt8]?
-        var localExtra: [UInt8] = []
-        var centralExtra: [UInt8] = []
+        public var localName: [UInt8]?
+        public var localExtra: [UInt8] = []
+        public var centralExtra: [UInt8] = []
         /// Sizes (and, in the central directory, the local header offset) through ZIP64 extra
         /// fields, with 0xFFFFFFFF in the 32-bit fields, as writers do for entries over 4 GiB.
-        var zip64 = false
+        public var zip64 = false
         /// Bit 3: zeros in the local header's CRC and sizes, and a signed data descriptor after the data.
-        var dataDescriptor = false
+        public var dataDescriptor = false
         /// Zero bytes of data after `data`, counted in sizes and offsets but left as a hole in the
         /// file (see `BuiltZip.writeSparse`), for archives too large to hold in memory.
-        var hole = 0
+        public var hole = 0
 
         /// The compressed size: the data written plus the hole after it.
-        var storedCount: Int { data.count + hole }
+        public var storedCount: Int { data.count + hole }
 
-        static func stored(_ name: String, _ contents: [UInt8]) -> Entry {
+        public static func stored(_ name: String, _ contents: [UInt8]) -> Entry {
             Entry(name: Array(name.utf8), data: contents, method: 0, crc: checksum(contents),
                   uncompressedSize: UInt64(contents.count), localName: nil)
         }
 
-        static func deflated(_ name: String, compressed: [UInt8], uncompressed: [UInt8]) -> Entry {
+        public static func deflated(_ name: String, compressed: [UInt8], uncompressed: [UInt8]) -> Entry {
             Entry(name: Array(name.utf8), data: compressed, method: 8, crc: checksum(uncompressed),
                   uncompressedSize: UInt64(uncompressed.count), localName: nil)
         }
     }
 
-    var entries: [Entry]
+    public var entries: [Entry]
     /// Bytes before the first local header; all offsets are shifted past them (as `zip -A` does).
-    var prefix: [UInt8] = []
+    public var prefix: [UInt8] = []
     /// Write a ZIP64 end of central directory record and locator.
-    var zip64EndRecords = false
+    public var zip64EndRecords = false
     /// With ZIP64 end records: put the 0xFFFF/0xFFFFFFFF placeholders in the classic end record
     /// (as for huge archives) instead of the real values (as miniz, hence PyTorch, does).
-    var classicPlaceholders = true
+    public var classicPlaceholders = true
     /// Pad each local header with a 'FB' extra field so data starts on this boundary, as PyTorch does.
-    var alignment: Int?
-    var comment: [UInt8] = []
+    public var alignment: Int?
+    public var comment: [UInt8] = []
 
-    init(_ entries: [Entry]) {
+    public init(_ entries: [Entry]) {
         self.entries = entries
     }
 
-    func build() -> BuiltZip {
+    public func build() -> BuiltZip {
         var out = ByteWriter()
         out.bytes = prefix
         var localOffsets: [Int] = []
@@ -167,37 +167,37 @@ struct ZipFixture {
 }
 
 /// A built archive and where its records are, for tests that break one field.
-struct BuiltZip {
+public struct BuiltZip {
     /// The archive, except for holes.
-    var bytes: [UInt8]
+    public var bytes: [UInt8]
     /// Where (in `bytes`) runs of zeros were left out, and how long they are.
-    var holes: [(at: Int, length: Int)] = []
-    var localHeaders: [Int]
-    var centralHeaders: [Int]
-    var centralDirectoryOffset: Int
-    var centralDirectorySize: Int
-    var zip64EndRecord: Int?
-    var endRecord: Int
+    public var holes: [(at: Int, length: Int)] = []
+    public var localHeaders: [Int]
+    public var centralHeaders: [Int]
+    public var centralDirectoryOffset: Int
+    public var centralDirectorySize: Int
+    public var zip64EndRecord: Int?
+    public var endRecord: Int
 
     /// Field offsets within a local header.
-    enum Local {
-        static let signature = 0, flags = 6, method = 8, crc = 14, compressedSize = 18, uncompressedSize = 22
-        static let nameLength = 26, extraLength = 28, name = 30
+    public enum Local {
+        public static let signature = 0, flags = 6, method = 8, crc = 14, compressedSize = 18, uncompressedSize = 22
+        public static let nameLength = 26, extraLength = 28, name = 30
     }
 
     /// Field offsets within a central directory header.
-    enum Central {
-        static let signature = 0, flags = 8, method = 10, crc = 16, compressedSize = 20, uncompressedSize = 24
-        static let nameLength = 28, extraLength = 30, disk = 34, localHeaderOffset = 42, name = 46
+    public enum Central {
+        public static let signature = 0, flags = 8, method = 10, crc = 16, compressedSize = 20, uncompressedSize = 24
+        public static let nameLength = 28, extraLength = 30, disk = 34, localHeaderOffset = 42, name = 46
     }
 
     /// Field offsets within the end of central directory record.
-    enum End {
-        static let disk = 4, entriesOnDisk = 8, entries = 10, size = 12, offset = 16, commentLength = 20
+    public enum End {
+        public static let disk = 4, entriesOnDisk = 8, entries = 10, size = 12, offset = 16, commentLength = 20
     }
 
     /// Writes the archive with its holes as holes in a sparse file.
-    func writeSparse(to path: String) throws {
+    public func writeSparse(to path: String) throws {
         guard let file = fopen(path, "wb") else { throw CocoaError(.fileWriteUnknown) }
         defer { fclose(file) }
         var written = 0
@@ -208,9 +208,9 @@ struct BuiltZip {
         }
     }
 
-    mutating func put16(_ value: UInt16, at offset: Int) { put(UInt64(value), width: 2, at: offset) }
-    mutating func put32(_ value: UInt32, at offset: Int) { put(UInt64(value), width: 4, at: offset) }
-    mutating func put64(_ value: UInt64, at offset: Int) { put(value, width: 8, at: offset) }
+    public mutating func put16(_ value: UInt16, at offset: Int) { put(UInt64(value), width: 2, at: offset) }
+    public mutating func put32(_ value: UInt32, at offset: Int) { put(UInt64(value), width: 4, at: offset) }
+    public mutating func put64(_ value: UInt64, at offset: Int) { put(value, width: 8, at: offset) }
 
     private mutating func put(_ value: UInt64, width: Int, at offset: Int) {
         for index in 0 ..< width {
@@ -219,49 +219,49 @@ struct BuiltZip {
     }
 }
 
-struct ByteWriter {
-    var bytes: [UInt8] = []
-    private(set) var holes: [(at: Int, length: Int)] = []
+public struct ByteWriter {
+    public var bytes: [UInt8] = []
+    public private(set) var holes: [(at: Int, length: Int)] = []
     private var skipped = 0
     /// The offset in the archive of the next byte written.
-    var position: Int { bytes.count + skipped }
-    mutating func hole(_ length: Int) {
+    public var position: Int { bytes.count + skipped }
+    public mutating func hole(_ length: Int) {
         guard length > 0 else { return }
         holes.append((bytes.count, length))
         skipped += length
     }
-    mutating func u16(_ value: UInt16) { append(UInt64(value), 2) }
-    mutating func u32(_ value: UInt32) { append(UInt64(value), 4) }
-    mutating func u64(_ value: UInt64) { append(value, 8) }
+    public mutating func u16(_ value: UInt16) { append(UInt64(value), 2) }
+    public mutating func u32(_ value: UInt32) { append(UInt64(value), 4) }
+    public mutating func u64(_ value: UInt64) { append(value, 8) }
     private mutating func append(_ value: UInt64, _ width: Int) {
         for index in 0 ..< width { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(index)))) }
     }
 }
 
-func checksum(_ bytes: [UInt8]) -> UInt32 {
+public func checksum(_ bytes: [UInt8]) -> UInt32 {
     bytes.withUnsafeBytes { crc32($0) }
 }
 
 /// Raw deflate (zlib.compressobj(9, zlib.DEFLATED, -15)) of `Samples.foxText`, computed once with Python.
-enum Samples {
-    static let foxText = Array(String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 8).utf8)
-    static let foxCRC: UInt32 = 0xE30F_16BB
-    static let foxDeflated: [UInt8] = [
+public enum Samples {
+    public static let foxText = Array(String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 8).utf8)
+    public static let foxCRC: UInt32 = 0xE30F_16BB
+    public static let foxDeflated: [UInt8] = [
         11, 201, 72, 85, 40, 44, 205, 76, 206, 86, 72, 42, 202, 47, 207, 83, 72, 203, 175, 80, 200, 42, 205, 45,
         40, 86, 200, 47, 75, 45, 82, 40, 1, 74, 231, 36, 86, 85, 42, 164, 228, 167, 235, 41, 132, 140, 42, 38, 87,
         49, 0,
     ]
     /// Raw deflate of no bytes at all.
-    static let emptyDeflated: [UInt8] = [3, 0]
+    public static let emptyDeflated: [UInt8] = [3, 0]
 
     /// Exactly what Python 3's zipfile writes for `zf.open("a.txt", "w", force_zip64=True).write(b"hello")`:
     /// a ZIP64 extra field in the local header only, sizes 0xFFFFFFFF there.
-    static let pythonForceZip64 = hexBytes(
+    public static let pythonForceZip64 = hexBytes(
         "504b03042d00000000000000210086a61036ffffffffffffffff05001400612e747874010010000500000000000000050000"
             + "000000000068656c6c6f504b01022d032d00000000000000210086a6103605000000050000000500000000000000000000"
             + "00800100000000612e747874504b05060000000001000100330000003c0000000000")
 
-    static func hexBytes(_ hex: String) -> [UInt8] {
+    public static func hexBytes(_ hex: String) -> [UInt8] {
         var bytes: [UInt8] = []
         var digits = hex.makeIterator()
         while let high = digits.next(), let low = digits.next() {

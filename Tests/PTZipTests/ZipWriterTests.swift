@@ -1,10 +1,11 @@
 import Foundation
+import PTTestSupport
 @testable import PTZip
 import XCTest
 
 /// PTZip's writer, checked by opening its output with PTZip's strict reader (and the libzip
 /// cross-check it runs).
-final class ZipWriterTests: NumpyTestCase {
+final class ZipWriterTests: ZipTestCase {
     private func open(_ writer: ZipWriter, name: String = "w.zip") throws -> ZipArchive {
         try ZipArchive(path: write(writer.finish(), name: name))
     }
