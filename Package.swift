@@ -11,8 +11,9 @@ import PackageDescription
 
 let package = Package(
     name: "ptload",
-    // Synchronization's Atomic (the thread pool) needs the Swift 6 toolchain and, on Apple
-    // platforms, macOS 15. The sources are still written for the Swift 5 language mode.
+    // Synchronization's Atomic and Mutex (the thread pool) need the Swift 6 toolchain and, on
+    // Apple platforms, macOS 15. Every target builds in the Swift 6 language mode, with complete
+    // concurrency checking.
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "PTPickle", targets: ["PTPickle"]),
@@ -92,5 +93,5 @@ let package = Package(
         .testTarget(name: "PTRunnerTests", dependencies: ["PTRunner", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTTestSupport"]),
         .testTarget(name: "PTLoadCLITests", dependencies: ["PTKernels", "PTTestSupport"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -8,7 +8,7 @@ public struct CheckpointError: Error, CustomStringConvertible {
     public let path: String
     public let reason: Reason
 
-    public enum Reason {
+    public enum Reason: Sendable {
         /// The file cannot be opened or mapped.
         case unreadable(String)
         /// A zip-layer refusal (duplicate names, overlaps, CRC, bounds, …).

@@ -8,28 +8,28 @@ import PTKernelsC
 /// One element type's kernels for one instruction set (Sources/PTKernelsC/include/ptkernels.h):
 /// the packed product, the fused gates of one row, and the elementwise functions they use.
 /// Lengths and strides count elements.
-public struct KernelTable<Scalar> {
+public struct KernelTable<Scalar>: Sendable {
     public let set: KernelSet
     /// Rows per panel of packed weights (two vectors of the set).
     public let panel: Int
-    let packedCount: (Int, Int) -> Int
-    let pack: (UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>) -> Void
-    let gemm: (Int, Int, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>, Int) -> Void
+    let packedCount: @Sendable (Int, Int) -> Int
+    let pack: @Sendable (UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>) -> Void
+    let gemm: @Sendable (Int, Int, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>, Int) -> Void
     /// (m, k, a, lda, ap): a's rows packed the way the product reads them, m·k values.
-    public let packRows: (Int, Int, UnsafePointer<Scalar>, Int, UnsafeMutablePointer<Scalar>) -> Void
-    let gemmRows: (Int, Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>, Int) -> Void
+    public let packRows: @Sendable (Int, Int, UnsafePointer<Scalar>, Int, UnsafeMutablePointer<Scalar>) -> Void
+    let gemmRows: @Sendable (Int, Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>, Int) -> Void
     /// LSTM gates of one row: (n, x, bias, xs, r, rs, c, h, out); see `ptk_f32_ops.lstm`.
-    public let lstm: (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int,
+    public let lstm: @Sendable (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int,
                       UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
     /// GRU gates of one row: (n, x, bias, xs, r, rs, bhn, hprev, h, out).
-    public let gru: (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int,
+    public let gru: @Sendable (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int,
                      UnsafePointer<Scalar>, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
     /// RNN of one row: (n, x, bias, r, relu, h, out).
-    public let rnn: (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Bool,
+    public let rnn: @Sendable (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Bool,
                      UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
-    let exp: (Int, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
-    let sigmoid: (Int, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
-    let tanh: (Int, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
+    let exp: @Sendable (Int, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
+    let sigmoid: @Sendable (Int, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
+    let tanh: @Sendable (Int, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
 
     /// e^x, σ(x) and tanh(x) of every value, as the gates compute them.
     public func exp(_ x: [Scalar]) -> [Scalar] { apply(exp, x) }
@@ -86,7 +86,7 @@ extension Double {
 /// set: panels of `kernels.panel` rows stored k-major, so that `x · Wᵀ` streams it sequentially,
 /// a panel's outputs per k: `panels[(q · k + kk) · panel + j] = W[q · panel + j, kk]`, zero past
 /// `rows`.
-public struct PackedWeights<Scalar: GEMMScalar> {
+public struct PackedWeights<Scalar: GEMMScalar>: Sendable {
     public let kernels: KernelTable<Scalar>
     public let rows: Int
     public let k: Int

@@ -52,18 +52,17 @@ public final class ThreadPool: @unchecked Sendable {
     /// hundred-odd cycles, so about 50 µs to 0.5 ms.
     static let spinsBeforeParking = 8_192
 
-    private static let registryLock = NSLock()
-    nonisolated(unsafe) private static var registry: [String: ThreadPool] = [:]
+    private static let registry = Mutex<[String: ThreadPool]>([:])
 
     /// The pool named `role` with `workers` threads, made on first use.
     public static func shared(_ role: String, workers: Int) -> ThreadPool {
-        registryLock.lock()
-        defer { registryLock.unlock() }
-        let key = "\(role)/\(workers)"
-        if let pool = registry[key] { return pool }
-        let pool = ThreadPool(workers: workers, name: role)
-        registry[key] = pool
-        return pool
+        registry.withLock { pools in
+            let key = "\(role)/\(workers)"
+            if let pool = pools[key] { return pool }
+            let pool = ThreadPool(workers: workers, name: role)
+            pools[key] = pool
+            return pool
+        }
     }
 
     private init(workers: Int, name: String) {

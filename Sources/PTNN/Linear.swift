@@ -3,7 +3,7 @@ import PTTensor
 
 /// `torch.nn.Linear`: `y = x Wᵀ + b` over the last axis (`weight: [O, I]`, `bias: [O]`), on the
 /// packed kernels of the CPU's instruction set.
-public final class Linear<Scalar: GEMMScalar> {
+public final class Linear<Scalar: GEMMScalar>: Sendable {
     public let inFeatures: Int
     public let outFeatures: Int
     let weight: PackedWeights<Scalar>
@@ -58,7 +58,7 @@ public final class Linear<Scalar: GEMMScalar> {
 }
 
 /// `torch.nn.Embedding`: row lookup (`weight: [V, E]`).
-public final class Embedding<Scalar: GEMMScalar> {
+public final class Embedding<Scalar: GEMMScalar>: Sendable {
     public let count: Int
     public let dimension: Int
     let weight: [Scalar]

@@ -5,7 +5,7 @@ import PTTensor
 /// input, what was expected and what was found. Options the caller gave are carried as values
 /// (`ModuleOption`) and named through an `OptionSpelling`: the library's words by default, a
 /// command line's flags where it renders them.
-public enum NNError: Error, CustomStringConvertible {
+public enum NNError: Error, CustomStringConvertible, Sendable {
     /// A key the module needs is not in the checkpoint.
     case missingKey(key: String, expected: String)
     /// A key under the module's prefix that the module does not use.

@@ -17,13 +17,13 @@ import PTKernels
 ///   step) when a step is worth it (`splitsSteps`).
 /// - Variable-length batches are sorted by length once, so the active sequences of every step
 ///   are a prefix: the products shrink instead of computing padding.
-final class PackedRecurrent<Scalar: GEMMScalar> {
+final class PackedRecurrent<Scalar: GEMMScalar>: Sendable {
     let config: RecurrentConfig
     let kernels: KernelTable<Scalar>
     let blocks: Int
 
     /// One direction's weights, gate-major with each gate padded to Hp = panel·blocks rows.
-    struct Direction {
+    struct Direction: Sendable {
         var wih: PackedWeights<Scalar>    // W_ih, [G·Hp, In] packed
         var bias: [Scalar]                // [G·Hp]: b_ih + b_hh (GRU: b_ih + (b_hr, b_hz, 0)); zeros without bias
         var bhn: [Scalar]                 // [H]: GRU's b_hn (zeros without bias); empty for LSTM and RNN

@@ -13,13 +13,13 @@ import PTTensor
 /// An absent initial state is a zero state. Each layer projects all time steps' inputs with one
 /// matrix product, then does one product per step for the recurrent part:
 /// O(T·N·G·H·(I + Hout)) work, no per-element allocation.
-public final class Recurrent<Scalar: GEMMScalar> {
+public final class Recurrent<Scalar: GEMMScalar>: Sendable {
     public let config: RecurrentConfig
     /// The dotted key prefix the weights came from, for messages.
     public let name: String
 
     /// What runs the layers; each keeps only the weights it uses.
-    enum Engine {
+    enum Engine: Sendable {
         /// The packed kernels of the CPU's instruction set.
         case packed(PackedRecurrent<Scalar>)
         /// Plain loops (`PTLOAD_KERNELS=reference`), sharing no code with the kernels.
@@ -187,7 +187,7 @@ public final class Recurrent<Scalar: GEMMScalar> {
 }
 
 /// One direction's weights as the checkpoint holds them, widened to `Scalar`.
-struct DirectionWeights<Scalar: GEMMScalar> {
+struct DirectionWeights<Scalar: GEMMScalar>: Sendable {
     var wih: [Scalar]   // [G·H, In]
     var whh: [Scalar]   // [G·H, Hout]
     var bih: [Scalar]?  // [G·H]

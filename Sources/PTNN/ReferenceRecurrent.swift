@@ -3,7 +3,7 @@ import PTKernels
 /// `Recurrent`'s forward pass in plain loops (`PTLOAD_KERNELS=reference`): the maths exactly as
 /// written in `Recurrent`'s documentation, one product per step through `referenceProduct`,
 /// sharing no code with the packed kernels, so that each checks the other.
-final class ReferenceRecurrent<Scalar: GEMMScalar> {
+final class ReferenceRecurrent<Scalar: GEMMScalar>: Sendable {
     let config: RecurrentConfig
     let layers: [[DirectionWeights<Scalar>]]
 

@@ -3,7 +3,7 @@
 /// numpy evaluates the header with `ast.literal_eval`; this is the part of that language the
 /// header needs, and nothing else: strings without escapes or prefixes, `True`, `False`, `None`,
 /// decimal integers (with an optional leading minus), tuples, lists and dicts.
-indirect enum HeaderLiteral: Equatable {
+indirect enum HeaderLiteral: Equatable, Sendable {
     case string(String)
     case bool(Bool)
     case none

@@ -8,7 +8,7 @@ import PTZip
 /// found, on one line:
 /// `ref.npz: member 'h_n.npy': header declares shape (2, 3, 4) = 24 float32 values (96 bytes) but 80 bytes follow`.
 /// Values that come from the header are quoted the way Python's `repr` prints them.
-public enum NumpyError: Error, CustomStringConvertible, Equatable {
+public enum NumpyError: Error, CustomStringConvertible, Equatable, Sendable {
     /// Where an array was read from: a `.npy` file (or the name given to
     /// `readNpy(bytes:name:)`), or one member of an `.npz` archive.
     public struct Source: Equatable, Sendable, CustomStringConvertible {

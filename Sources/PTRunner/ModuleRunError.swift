@@ -6,7 +6,7 @@ import PTTensor
 /// Why a run could not happen: a bad file, a module that is not there or does not fit its
 /// inputs. (A mismatch is not an error: it is a report that did not pass.) Each case keeps the
 /// lower layer's error as it was thrown.
-public enum ModuleRunError: Error, CustomStringConvertible {
+public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
     /// The checkpoint cannot be read, or a weight's record fails its check when first read.
     case checkpoint(CheckpointError)
     /// A reference or input file cannot be read, or the outputs cannot be written.

@@ -1,5 +1,5 @@
 /// Why a tensor could not be built or read. Descriptions name the key or storage involved.
-public enum TensorError: Error, CustomStringConvertible, Equatable {
+public enum TensorError: Error, CustomStringConvertible, Equatable, Sendable {
     /// More dimensions than any real tensor has (torch caps at 64).
     case absurdRank(rank: Int, limit: Int)
     /// Shape and stride lists of different lengths.

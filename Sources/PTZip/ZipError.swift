@@ -3,7 +3,7 @@
 /// Every case carries the file path so that a message read out of context still says which
 /// file is at fault; cases about a single entry carry its name. Offsets and lengths that come
 /// straight from the file are kept as `UInt64` because a hostile value need not fit in `Int`.
-public enum ZipError: Error, CustomStringConvertible, Equatable {
+public enum ZipError: Error, CustomStringConvertible, Equatable, Sendable {
     /// A part of the archive that the structure being read needs.
     public enum Region: String, Equatable, Sendable {
         case zip64Locator = "ZIP64 end of central directory locator"

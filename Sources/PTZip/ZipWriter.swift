@@ -192,7 +192,7 @@ public struct ZipWriter {
 }
 
 /// Why `ZipWriter` refused an entry or could not write the archive.
-public enum ZipWriterError: Error, CustomStringConvertible, Equatable {
+public enum ZipWriterError: Error, CustomStringConvertible, Equatable, Sendable {
     /// An entry name is empty.
     case emptyName
     /// An entry name is longer than the 65,535 bytes a zip header can record; `name` is its start.

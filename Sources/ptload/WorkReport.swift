@@ -7,7 +7,9 @@ import PTCheckpoint
 /// the file alone, so the hostile-file tests bound ptload's work with them instead of timing it.
 enum WorkReport {
     static let path: String? = ProcessInfo.processInfo.environment["PTLOAD_WORK_REPORT"].flatMap { $0.isEmpty ? nil : $0 }
-    static let work: LoadWork? = path == nil ? nil : LoadWork()
+    // nonisolated(unsafe): made once, filled by the one load of this process on the main
+    // thread, and read by `write()` on that thread after the load returns.
+    nonisolated(unsafe) static let work: LoadWork? = path == nil ? nil : LoadWork()
 
     static func write() {
         guard let path, let work else { return }

@@ -1,15 +1,16 @@
 import Foundation
 import PTKernels
+import Synchronization
 import XCTest
 
 /// ThreadPool: every item runs exactly once whatever the pool's size, nested pools work, and no
 /// closure outlives its round.
 final class ThreadPoolTests: XCTestCase {
     final class Tracked {
-        static let lock = NSLock()
-        nonisolated(unsafe) static var alive = 0
-        init() { Tracked.lock.withLock { Tracked.alive += 1 } }
-        deinit { Tracked.lock.withLock { Tracked.alive -= 1 } }
+        static let count = Mutex(0)
+        static var alive: Int { count.withLock { $0 } }
+        init() { Tracked.count.withLock { $0 += 1 } }
+        deinit { Tracked.count.withLock { $0 -= 1 } }
     }
 
     func testEveryItemRunsOnceAndNothingIsKeptAfterTheRound() {
@@ -33,7 +34,7 @@ final class ThreadPoolTests: XCTestCase {
             }
         }
         usleep(50_000)  // the workers' last release, if they hold one, happens by now
-        XCTAssertEqual(Tracked.lock.withLock { Tracked.alive }, 0, "closures given to ThreadPool outlived their round")
+        XCTAssertEqual(Tracked.alive, 0, "closures given to ThreadPool outlived their round")
     }
 
     /// Two teams, each sharing its own items on its own pool, as a bidirectional layer's

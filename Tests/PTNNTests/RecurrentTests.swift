@@ -59,6 +59,7 @@ final class RecurrentTests: XCTestCase {
     }
 
     private final class Results: @unchecked Sendable {
+        // @unchecked: `values` is only touched under `lock`.
         private let lock = NSLock()
         private var values: [Recurrent<Float>.Output?]
         init(count: Int) { values = Array(repeating: nil, count: count) }

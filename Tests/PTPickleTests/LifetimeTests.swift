@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 import XCTest
 @testable import PTPickle
 
@@ -150,19 +151,17 @@ final class LifetimeTests: XCTestCase {
     func testConcurrentLoads() throws {
         let bytes = try fixtureBytes("proto4.pkl")
         let expected = try J(json: try fixtureJSON("proto4.json"))
-        var failures = [Int](repeating: 0, count: 8)
-        failures.withUnsafeMutableBufferPointer { results in
-            DispatchQueue.concurrentPerform(iterations: 8) { i in
-                for _ in 0..<20 {
-                    guard let u = try? unpickle(bytes, hooks: pythonLikeHooks()) else {
-                        results[i] += 1
-                        continue
-                    }
-                    var n = Normalizer()
-                    if firstDifference(n.norm(u.root), expected) != nil { results[i] += 1 }
+        let failures = Mutex([Int](repeating: 0, count: 8))
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            for _ in 0..<20 {
+                guard let u = try? unpickle(bytes, hooks: pythonLikeHooks()) else {
+                    failures.withLock { $0[i] += 1 }
+                    continue
                 }
+                var n = Normalizer()
+                if firstDifference(n.norm(u.root), expected) != nil { failures.withLock { $0[i] += 1 } }
             }
         }
-        XCTAssertEqual(failures, [Int](repeating: 0, count: 8))
+        XCTAssertEqual(failures.withLock { $0 }, [Int](repeating: 0, count: 8))
     }
 }

@@ -258,6 +258,7 @@ final class ZipArchiveTests: ZipTestCase {
 }
 
 final class LockedCounter: @unchecked Sendable {
+    // @unchecked: `count` is only touched under `lock`.
     private let lock = NSLock()
     private var count = 0
     var value: Int { lock.lock(); defer { lock.unlock() }; return count }

@@ -16,9 +16,15 @@ import Glibc
 import Darwin
 #endif
 
+/// One line on stderr (file descriptor 2: no shared C stream).
+func complain(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
 let arguments = CommandLine.arguments
 guard arguments.count >= 4, let timeout = Double(arguments[1]), timeout > 0 else {
-    fputs("usage: peak-rss TIMEOUT REPORT PROGRAM [ARGUMENT…]\n", stderr)
+    complain("usage: peak-rss TIMEOUT REPORT PROGRAM [ARGUMENT…]")
     exit(64)
 }
 let report = arguments[2]
@@ -26,7 +32,7 @@ let argv = arguments.dropFirst(3).map { strdup($0) } + [nil]
 var pid: pid_t = 0
 let spawned = posix_spawn(&pid, arguments[3], nil, nil, argv, environ)
 guard spawned == 0 else {
-    fputs("peak-rss: cannot run \(arguments[3]): \(String(cString: strerror(spawned)))\n", stderr)
+    complain("peak-rss: cannot run \(arguments[3]): \(String(cString: strerror(spawned)))")
     exit(127)
 }
 
@@ -57,7 +63,7 @@ while true {
 let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
     + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 guard let file = fopen(report, "w") else {
-    fputs("peak-rss: cannot write \(report)\n", stderr)
+    complain("peak-rss: cannot write \(report)")
     exit(70)
 }
 fputs("\(usage.ru_maxrss) \(cpu) \(timedOut ? 1 : 0)\n", file)
