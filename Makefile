@@ -41,7 +41,7 @@ run: build
 test: deps
 	$(SWIFT) build --product ptload
 	$(SWIFT) build --product peak-rss
-	$(SWIFT) test --disable-swift-testing
+	$(SWIFT) test
 	@$(MAKE) --no-print-directory test-kernels
 	@$(MAKE) --no-print-directory test-downstream
 

@@ -48,8 +48,9 @@ public final class ThreadPool: @unchecked Sendable {
     private static let openBit = 1 << 16
     private static let roundShift = 17
 
-    /// How long a worker spins between rounds before it parks: the hint takes tens to a
-    /// hundred-odd cycles, so about 50 µs to 0.5 ms.
+    /// How long a worker spins between rounds before it parks: 8,192 spin-wait hints of tens to
+    /// a hundred-odd cycles each, longer than most recurrent steps and far shorter than a
+    /// process's idle time.
     static let spinsBeforeParking = 8_192
 
     private static let registry = Mutex<[String: ThreadPool]>([:])

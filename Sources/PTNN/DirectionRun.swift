@@ -153,8 +153,8 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
     /// How a step's blocks are cut into work items, as bounds `0 = b₀ < b₁ < … < bₙ = blocks`:
     /// large items at both ends and small ones in the middle. The caller claims items from the
     /// front and the workers from the back, so the last items taken, where they meet, are the
-    /// small ones, and the thread that finishes first waits for little (lstm_large_b64 on two
-    /// threads: +4–5% against 8 equal items). Up to 10 items (3 per thread past three threads),
+    /// small ones, and the thread that finishes first waits for little (measured against equal
+    /// items in docs/PERFORMANCE.md). Up to 10 items (3 per thread past three threads),
     /// of whole pairs of blocks from 16 blocks up: coarse enough that each item's product still
     /// reuses its slice of h across several panels.
     static func stepItems(blocks: Int, threads: Int = 2) -> [Int] {
@@ -267,7 +267,7 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
 
 /// The working memory of one direction's run: kept by `PackedRecurrent` between layers and calls,
 /// so that a forward pass writes into pages it already has instead of faulting in fresh ones
-/// (5% of a bidirectional LSTM's forward pass on the benchmark shapes). Grows, never shrinks.
+/// (measured in docs/PERFORMANCE.md). Grows, never shrinks.
 final class DirectionBuffers<Scalar: GEMMScalar>: @unchecked Sendable {
     // @unchecked: used by one forward pass at a time (its workspace's).
     private(set) var xp = Buffer<Scalar>()

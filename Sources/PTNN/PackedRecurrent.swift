@@ -87,7 +87,7 @@ final class PackedRecurrent<Scalar: GEMMScalar>: Sendable {
     private let workspaces = Workspaces<Scalar>()
 
     /// Whether a layer's steps are worth sharing among threads: when a step multiplies by at
-    /// least 512 KB of W_hh or does at least 2^19 multiply-adds (about 4 µs alone). Below that,
+    /// least 512 KB of W_hh or does at least 2^19 multiply-adds. Below that,
     /// handing part of a step to another core and taking its part of h back costs as much as it
     /// saves (measurements in docs/PERFORMANCE.md).
     func splitsSteps(batch: Int) -> Bool {
