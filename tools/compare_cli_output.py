@@ -5,7 +5,7 @@ timings taken out. For refactors that must not change what users see.
 
     tools/compare_cli_output.py OLD_PTLOAD NEW_PTLOAD [--show N]
 
-Invocations: every checkpoint under Fixtures/ listed (text, --json, --skip-crc), every golden
+Invocations: every checkpoint under Fixtures/ listed (text, --json, --skip-crc, --strict), every golden
 RNN case verified (text, --json, --output), every hostile-corpus case with its arguments, and
 the usage errors and options the CLI tests exercise. Exit status 0 when every invocation matches,
 1 otherwise (the differing ones are printed, the first N in full). Needs only Python 3.
@@ -29,7 +29,7 @@ def invocations():
             if name.endswith((".pt", ".pth")):
                 path = os.path.join("Fixtures", folder, name)
                 runs += [(path, [path]), (path + " --json", [path, "--json"]),
-                         (path + " --skip-crc", [path, "--skip-crc"])]
+                         (path + " --skip-crc", [path, "--skip-crc"]), (path + " --strict", [path, "--strict"])]
     with open(os.path.join(FIX, "rnn", "cases.json")) as f:
         cases = json.load(f)
     for c in cases:

@@ -16,7 +16,7 @@ public struct CheckpointError: Error, CustomStringConvertible {
         /// The pickle in `record` is malformed, truncated or over a limit.
         case pickle(record: String, PickleError)
         /// The pickle names a global the policy refuses.
-        case refusedGlobal(record: String, global: String, why: String)
+        case refusedGlobal(record: String, global: String, why: GlobalRefusal)
         /// Neither a zip archive nor a legacy torch.save stream.
         case notACheckpoint(String)
         /// A zip checkpoint's layout is wrong (no data.pkl, two archives, a bad version record).
@@ -38,7 +38,11 @@ public struct CheckpointError: Error, CustomStringConvertible {
         self.reason = reason
     }
 
-    public var description: String {
+    public var description: String { description(strictLoading: "strict loading") }
+
+    /// The description with strict loading named as the caller names it (`--strict` on a
+    /// command line).
+    public func description(strictLoading: String) -> String {
         switch reason {
         case .unreadable(let why): return "\(path): cannot read: \(why)"
         case .zip(let e):
@@ -46,7 +50,7 @@ public struct CheckpointError: Error, CustomStringConvertible {
             return text.hasPrefix(path) ? text : "\(path): \(text)"
         case let .pickle(record, e): return "\(path): \(record): \(e)"
         case let .refusedGlobal(record, global, why):
-            return "\(path): \(record) references \(global), which \(why); refused"
+            return "\(path): \(record) references \(global), which \(why.description(strictLoading: strictLoading)); refused"
         case .notACheckpoint(let why): return "\(path): not a PyTorch checkpoint: \(why)"
         case .layout(let why): return "\(path): \(why)"
         case .storage(let why): return "\(path): \(why)"

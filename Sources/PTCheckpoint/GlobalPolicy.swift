@@ -1,5 +1,21 @@
 import PTPickle
 
+/// Why a global is refused.
+public enum GlobalRefusal: Equatable, Sendable {
+    /// On the deny list: `why` says what it would do ("runs shell commands", …).
+    case denied(String)
+    /// Strict loading (`LoadOptions.strict`): not on `torch.load(weights_only=True)`'s allowlist.
+    case notWeightsOnly
+
+    /// `strictLoading` names the caller's strict option in the message.
+    public func description(strictLoading: String) -> String {
+        switch self {
+        case .denied(let why): return why
+        case .notWeightsOnly: return "is not on the weights-only allowlist (\(strictLoading))"
+        }
+    }
+}
+
 /// Which globals a checkpoint may name. A global is only ever a name to ptload, but a file that
 /// names code execution is refused whole: nobody writes `os.system` into a state dict by accident.
 ///
@@ -12,11 +28,9 @@ public struct GlobalPolicy: Sendable {
     public init(strict: Bool = false) { self.strict = strict }
 
     /// Why `global` is refused, or `nil` when it is allowed.
-    public func refusal(for global: PickleGlobal) -> String? {
-        if let reason = GlobalPolicy.denial(global) { return reason }
-        if strict && !GlobalPolicy.isWeightsOnlyAllowed(global) {
-            return "is not on the weights-only allowlist (--strict)"
-        }
+    public func refusal(for global: PickleGlobal) -> GlobalRefusal? {
+        if let reason = GlobalPolicy.denial(global) { return .denied(reason) }
+        if strict && !GlobalPolicy.isWeightsOnlyAllowed(global) { return .notWeightsOnly }
         return nil
     }
 

@@ -62,7 +62,7 @@ public enum NNError: Error, CustomStringConvertible, Sendable {
         case .badInput(let why): return why
         case let .unsupportedDType(key, dtype): return "\(key) is \(dtype); only floating-point weights can be run"
         case let .unreadableWeight(key, error): return "\(key): \(error)"
-        case .checkpoint(let error): return error.description
+        case .checkpoint(let error): return error.description(strictLoading: spelling.strictLoading)
         }
     }
 }
@@ -100,12 +100,15 @@ public struct OptionSpelling: Sendable {
     public var name: @Sendable (ModuleOption) -> String
     /// How to pick one recurrent module among several.
     public var chooseModule: String
+    /// Strict loading (`LoadOptions.strict`), in a refusal of a global.
+    public var strictLoading: String
 
     public init(given: @escaping @Sendable (ModuleOption) -> String, name: @escaping @Sendable (ModuleOption) -> String,
-                chooseModule: String) {
+                chooseModule: String, strictLoading: String) {
         self.given = given
         self.name = name
         self.chooseModule = chooseModule
+        self.strictLoading = strictLoading
     }
 
     /// torch.nn's words: `batch_first=True`, `nonlinearity 'tanh'`.
@@ -117,5 +120,6 @@ public struct OptionSpelling: Sendable {
             }
         },
         name: { $0.attribute },
-        chooseModule: "choose one by its prefix")
+        chooseModule: "choose one by its prefix",
+        strictLoading: "strict loading")
 }

@@ -34,10 +34,10 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
     /// The description with the caller's options named by `spelling`.
     public func description(spelling: OptionSpelling) -> String {
         switch self {
-        case .checkpoint(let e): return e.description
+        case .checkpoint(let e): return e.description(strictLoading: spelling.strictLoading)
         case .numpy(let e): return e.description
         case let .module(file, e):
-            if case .checkpoint(let inner) = e { return inner.description }
+            if case .checkpoint(let inner) = e { return inner.description(strictLoading: spelling.strictLoading) }
             return "\(file): \(e.description(spelling: spelling))"
         case .noInput: return "no input: give an input file, or a reference .npz holding 'input'"
         case let .noInputArray(file, members):

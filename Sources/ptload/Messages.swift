@@ -1,3 +1,4 @@
+import PTCheckpoint
 import PTNN
 import PTRunner
 
@@ -7,6 +8,11 @@ func commandLineMessage(_ error: ModuleRunError) -> String {
     case .noInput: return "no input: give --input X.npy, or a REF.npz holding 'input'"
     default: return error.description(spelling: .commandLine)
     }
+}
+
+/// A checkpoint's refusal in the command line's words.
+func commandLineMessage(_ error: CheckpointError) -> String {
+    error.description(strictLoading: OptionSpelling.commandLine.strictLoading)
 }
 
 extension OptionSpelling {
@@ -24,5 +30,6 @@ extension OptionSpelling {
             case .nonlinearity: return "--nonlinearity"
             }
         },
-        chooseModule: "choose one with --module")
+        chooseModule: "choose one with --module",
+        strictLoading: "--strict")
 }

@@ -115,7 +115,7 @@ struct PTLoad: ParsableCommand {
         do {
             checkpoint = try Checkpoint.load(path: model, options: LoadOptions(strict: strict, work: WorkReport.work))
         } catch let e as CheckpointError {
-            fail(e.description)
+            fail(commandLineMessage(e))
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         var summary = CheckpointSummary(ModuleCatalog(checkpoint), loadSeconds: seconds)
@@ -124,7 +124,7 @@ struct PTLoad: ParsableCommand {
             do {
                 summary.records_checked = try checkpoint.verifyRecords()
             } catch let e as CheckpointError {
-                fail(e.description)
+                fail(commandLineMessage(e))
             }
             summary.timings.crc_s = Double(DispatchTime.now().uptimeNanoseconds - checkStart) / 1e9
         }
