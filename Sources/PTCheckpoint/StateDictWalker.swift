@@ -93,16 +93,14 @@ struct StateDictWalker {
 
     private mutating func walkObject(_ o: PickleObject, prefix: String, depth: Int) throws {
         let cls = StateDictWalker.className(o)
-        switch cls {
-        case "collections.OrderedDict", "collections.Counter", "collections.defaultdict", "builtins.dict":
+        if InterpretedGlobals.dictClasses.contains(cls) {
             // OrderedDict([(k, v), …]) in protocol 0/1, or items set afterwards by SETITEMS.
+            // (defaultdict's first argument is its default factory, not items.)
             if cls != "collections.defaultdict", let first = o.args.first {
                 try walkPairList(first, prefix: prefix, depth: depth)
             }
             try walkPairs(o.dictItems, prefix: prefix, depth: depth)
             return
-        default:
-            break
         }
         let state = StateDictWalker.stateDict(o)
         if let state, StateDictWalker.isModuleState(state) {
@@ -197,7 +195,7 @@ struct StateDictWalker {
     /// The class an object stands for: the NEWOBJ class, or `copyreg._reconstructor`'s first
     /// argument (protocol 0/1 full-module pickles).
     static func className(_ o: PickleObject) -> String {
-        if o.callable.module == "copyreg" || o.callable.module == "copy_reg", o.callable.name == "_reconstructor",
+        if InterpretedGlobals.reconstructors.contains(o.callable.description),
            let first = o.args.first, case .global(let cls) = first {
             return cls.description
         }

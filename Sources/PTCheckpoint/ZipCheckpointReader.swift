@@ -189,18 +189,6 @@ final class StorageTable {
     }
 }
 
-/// Globals ptload keeps as opaque objects: anything it does not interpret itself.
-func opaqueClasses(_ globals: [PickleGlobal]) -> [String] {
-    let interpreted: Set<String> = ["collections.OrderedDict", "collections.Counter", "collections.defaultdict",
-                                    "copyreg._reconstructor", "copy_reg._reconstructor", "_codecs.encode", "__builtin__.object"]
-    let names = globals.filter { g in
-        if g.module == "torch" || g.module.hasPrefix("torch.") { return false }
-        if g.module == "builtins" || g.module == "__builtin__" { return false }
-        return !interpreted.contains(g.description)
-    }.map(\.description)
-    return Array(Set(names)).sorted()
-}
-
 func quoted(_ s: String) -> String {
     let shown = s.count > 40 ? String(s.prefix(40)) + "…" : s
     return "'" + shown.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n") + "'"
