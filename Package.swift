@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTTensor"]),
         .testTarget(name: "PTRunnerTests", dependencies: ["PTRunner", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTTestSupport"]),
-        .testTarget(name: "PTLoadCLITests", dependencies: ["PTKernels", "PTTestSupport"]),
+        .testTarget(name: "PTLoadCLITests", dependencies: ["PTCheckpoint", "PTKernels", "PTTestSupport", "PTZip"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -26,6 +26,10 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
     case notProduced(file: String, name: String, modules: String)
     /// A reference tensor's values cannot be read (complex values, say).
     case tensor(TensorError)
+    /// A golden manifest that cannot be used: `why` says how.
+    case badManifest(file: String, why: String)
+    /// Case `name` of the manifest at `manifest` could not be run.
+    indirect case inCase(manifest: String, name: String, ModuleRunError)
     /// An error of a kind no layer documents; kept as its description.
     case unexpected(String)
 
@@ -46,6 +50,10 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
         case .nothingToCompare(let file): return "\(file): holds none of 'output', 'h_n', 'c_n' to compare with"
         case let .notProduced(file, name, modules): return "\(file): expects '\(name)', which \(modules) does not produce"
         case .tensor(let e): return e.description
+        case let .badManifest(file, why): return "\(file): \(why)"
+        case let .inCase(manifest, name, inner):
+            if case let .badManifest(file, why) = inner, file == manifest { return "\(manifest): case '\(name)': \(why)" }
+            return "\(manifest): case '\(name)': \(inner.description(spelling: spelling))"
         case .unexpected(let text): return text
         }
     }

@@ -24,5 +24,10 @@ public struct ModuleRunReport: Codable {
     public let written: String?
     /// Whether every compared tensor is within tolerance.
     public let passed: Bool
+    /// When a float32 reference fails a float32 run: the largest |float32 − float64| of each
+    /// output, against ptload's own float64 run of the same module on the same inputs. Small
+    /// distances point at drift in the reference; ptload's float64 run is no independent judge,
+    /// so the verdict stays a mismatch.
+    public let float64_distance: [String: Double]?
     public var timings: Timings
 }

@@ -64,9 +64,21 @@ public enum ModuleRunner {
     ///   with `passed` false).
     public static func run(_ request: Request) throws(ModuleRunError) -> ModuleRunReport {
         let loadStart = DispatchTime.now().uptimeNanoseconds
-        let checkpoint = try attempt(file: request.modelPath) {
-            try Checkpoint.load(path: request.modelPath, options: LoadOptions(strict: request.strict, work: request.work))
+        let catalog = try load(request.modelPath, strict: request.strict, work: request.work)
+        return try run(request, on: catalog, since: loadStart)
+    }
+
+    /// Reads the checkpoint at `path` and finds its modules.
+    static func load(_ path: String, strict: Bool, work: LoadWork?) throws(ModuleRunError) -> ModuleCatalog {
+        let checkpoint = try attempt(file: path) {
+            try Checkpoint.load(path: path, options: LoadOptions(strict: strict, work: work))
         }
+        return ModuleCatalog(checkpoint)
+    }
+
+    /// `request` on a checkpoint already read (`request.modelPath` names it in messages);
+    /// loading is timed from `loadStart`.
+    static func run(_ request: Request, on catalog: ModuleCatalog, since loadStart: UInt64) throws(ModuleRunError) -> ModuleRunReport {
         let reference = try request.referencePath.map { path throws(ModuleRunError) in
             try attempt(file: path) { try ReferenceArrays(path: path, role: .reference) }
         }
@@ -80,7 +92,6 @@ public enum ModuleRunner {
         }
         guard let input = inputs["input"] else { throw .noInputArray(file: inputs.path, members: inputs.names) }
 
-        let catalog = ModuleCatalog(checkpoint)
         let prefixes = try attempt(file: request.modelPath) { () throws -> [String] in
             if let pipeline = request.pipeline { return try pipeline.map(catalog.resolve) }
             if let module = request.module { return [try catalog.resolve(module)] }
@@ -88,7 +99,7 @@ public enum ModuleRunner {
         }
         let run = Run(request: request, catalog: catalog, prefixes: prefixes, input: input, inputs: inputs,
                       reference: reference, loadSeconds: seconds(since: loadStart))
-        if Pipeline<Double>.isFloat64(checkpoint, prefixes: prefixes) { return try run.execute(Double.self) }
+        if Pipeline<Double>.isFloat64(catalog.checkpoint, prefixes: prefixes) { return try run.execute(Double.self) }
         return try run.execute(Float.self)
     }
 
@@ -151,8 +162,8 @@ public enum ModuleRunner {
             if let rtol = request.rtol { tolerance.rtol = rtol }
             if let atol = request.atol { tolerance.atol = atol }
             var comparisons: [Comparison] = []
+            var expected: [(String, Tensor)] = []
             if let reference {
-                let expected: [(String, Tensor)]
                 if reference.isArchive {
                     expected = ["output", "h_n", "c_n"].compactMap { name in reference[name].map { (name, $0) } }
                     guard !expected.isEmpty else { throw .nothingToCompare(file: reference.path) }
@@ -168,14 +179,41 @@ public enum ModuleRunner {
                     })
                 }
             }
+            // A float32 reference that fails a float32 run: how far that run is from ptload's own
+            // float64 run, so that the report can tell drift of the reference from a wrong result.
+            var float64Distance: [String: Double]?
+            if Scalar.self == Float.self, comparisons.contains(where: { !$0.passed }),
+               expected.allSatisfy({ $0.1.dtype == .float32 }) {
+                float64Distance = try distanceToFloat64(produced.map { ($0.name, $0.array.values.map(Double.init)) },
+                                                        input: pipelineInput, lengths: lengths)
+            }
             let sorted = times.sorted()
             return ModuleRunReport(
                 model: request.modelPath, reference: request.referencePath, modules: prefixes,
                 module_configs: pipeline.stages.map(\.description), module_kernels: pipeline.stages.map(\.kernels),
                 compute_dtype: computeDType.rawValue, tolerance: tolerance, comparisons: comparisons,
                 outputs: Dictionary(uniqueKeysWithValues: produced.map { ($0.name, $0.array.shape) }),
-                written: request.outputPath, passed: comparisons.allSatisfy(\.passed),
+                written: request.outputPath, passed: comparisons.allSatisfy(\.passed), float64_distance: float64Distance,
                 timings: .init(load_s: loadSeconds + stageLoad, forward_s: sorted[sorted.count / 2], forward_runs: sorted.count))
+        }
+        /// The largest |float32 − float64| of each output, the float64 run on the same inputs
+        /// with the weights widened exactly.
+        func distanceToFloat64(_ float32: [(String, [Double])], input: PipelineInput, lengths: [Int]?) throws(ModuleRunError) -> [String: Double] {
+            let pipeline = try attempt(file: request.modelPath) {
+                try Pipeline<Double>(catalog: catalog, prefixes: prefixes, options: request.options, firstInputIsIDs: !self.input.dtype.isFloatingPoint)
+            }
+            let h0 = try inputs["h0"].map { t throws(ModuleRunError) in try inputs.values(t, Double.self, "h0") }
+            let c0 = try inputs["c0"].map { t throws(ModuleRunError) in try inputs.values(t, Double.self, "c0") }
+            let out = try attempt(file: inputs.path) {
+                try pipeline.forward(input, h0: h0, c0: c0, lengths: lengths, threads: request.threads)
+            }
+            var distance: [String: Double] = [:]
+            for (name, values) in float32 {
+                let wide: ShapedArray<Double>? = name == "output" ? out.output : name == "h_n" ? out.hN : out.cN
+                guard let wide, wide.values.count == values.count else { continue }
+                distance[name] = zip(values, wide.values).reduce(0) { max($0, abs($1.0 - $1.1)) }
+            }
+            return distance
         }
     }
 

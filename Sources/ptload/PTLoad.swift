@@ -22,6 +22,8 @@ struct PTLoad: ParsableCommand {
                                                  output in two files
         ptload MODEL --input X.npz|X.npy --output OUT.npz
                                                  run and write output, h_n, c_n
+        ptload MODEL --verify golden.json [--junit r.xml]
+                                                 every case of a golden manifest
 
         MODEL: a torch.save zip or legacy file (.pt, .pth), or a torch.jit.save
         archive. Exit status: 0 success (every compared tensor within tolerance);
@@ -34,8 +36,11 @@ struct PTLoad: ParsableCommand {
     @Argument(help: "The checkpoint: torch.save zip or legacy file, or a torch.jit.save archive.")
     var model: String
 
-    @Option(help: ArgumentHelp("Reference: .npz with input (and h0, c0, lengths) and expected output, h_n, c_n; or .npy with the expected output.", valueName: "REF"))
+    @Option(help: ArgumentHelp("Reference: .npz with input (and h0, c0, lengths) and expected output, h_n, c_n; .npy with the expected output; or a golden.json manifest of cases (tools/ptload_golden.py).", valueName: "REF"))
     var verify: String?
+
+    @Option(help: ArgumentHelp("Also write the verdicts as JUnit XML, one testcase per case.", valueName: "FILE"))
+    var junit: String?
 
     @Option(help: ArgumentHelp("Input .npy (the input) or .npz (input, h0, c0, lengths).", valueName: "X"))
     var input: String?
@@ -89,6 +94,15 @@ struct PTLoad: ParsableCommand {
                      || rtol != nil || atol != nil || `repeat` != 1) {
             throw ValidationError("--input, --module, --pipeline, --batch-first, --nonlinearity, --rtol, --atol and --repeat need --verify or --output")
         }
+        if junit != nil && verify == nil { throw ValidationError("--junit needs --verify") }
+        if let verify, GoldenManifest.isManifest(verify) {
+            let given = [("--input", input != nil), ("--output", output != nil), ("--module", module != nil),
+                         ("--pipeline", pipeline != nil), ("--batch-first", batchFirst), ("--nonlinearity", nonlinearity != nil),
+                         ("--repeat", `repeat` != 1)].filter(\.1).map(\.0)
+            if !given.isEmpty {
+                throw ValidationError("\(given.joined(separator: ", ")): a golden manifest names each case's input, module and options")
+            }
+        }
         if let r = rtol, !(r >= 0) { throw ValidationError("--rtol must be a non-negative number") }
         if let a = atol, !(a >= 0) { throw ValidationError("--atol must be a non-negative number") }
     }
@@ -136,6 +150,7 @@ struct PTLoad: ParsableCommand {
     }
 
     func runModule() throws {
+        if let verify, GoldenManifest.isManifest(verify) { return try runSuite(manifest: verify) }
         let request = ModuleRunner.Request(
             modelPath: model, referencePath: verify, inputPath: input, outputPath: output, module: module,
             pipeline: pipeline.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } },
@@ -148,12 +163,38 @@ struct PTLoad: ParsableCommand {
         } catch {
             fail(commandLineMessage(error))
         }
+        if let junit { writeJUnit(JUnitReport(report), to: junit) }
         if json {
             print(try encode(report))
         } else {
             print(VerifyText(report).render(), terminator: "")
         }
         if !report.passed { throw ExitCode(1) }
+    }
+
+    /// Every case of a golden manifest on this checkpoint, read once.
+    func runSuite(manifest: String) throws {
+        let request = GoldenSuite.Request(modelPath: model, manifestPath: manifest, rtol: rtol, atol: atol, strict: strict,
+                                          threads: threads.map(ThreadCount.init) ?? .machine, work: WorkReport.work)
+        let report: GoldenSuiteReport
+        do {
+            report = try GoldenSuite.run(request)
+        } catch {
+            fail(commandLineMessage(error))
+        }
+        if let junit { writeJUnit(JUnitReport(report), to: junit) }
+        if json {
+            print(try encode(report))
+        } else {
+            print(SuiteText(report).render(), terminator: "")
+        }
+        if !report.passed { throw ExitCode(1) }
+    }
+
+    func writeJUnit(_ report: JUnitReport, to path: String) {
+        guard FileManager.default.createFile(atPath: path, contents: Data(report.render().utf8)) else {
+            fail("\(path): cannot write the JUnit report")
+        }
     }
 
     func encode<T: Encodable>(_ value: T) throws -> String {

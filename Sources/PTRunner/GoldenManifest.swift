@@ -1,0 +1,135 @@
+import Foundation
+
+/// A golden manifest (`golden.json`, as tools/ptload_golden.py writes it): the cases of one
+/// model, each a reference `.npz` beside the manifest and the module it checks.
+///
+///     {"format": "ptload-golden", "format_version": 1, "torch_version": "2.15.0",
+///      "model_class": "models.Seq2Seq", "checkpoint": "model.pt",
+///      "cases": [{"name": "encoder#0", "npz": "encoder.call0.npz", "module": "encoder",
+///                 "kind": "LSTM", "batch_first": false, "nonlinearity": null,
+///                 "dtype": "float32", "truth": "float64"}, …]}
+///
+/// A manifest never makes ptload read outside its folder: a case's `npz` is a relative path
+/// with no `..` component.
+public struct GoldenManifest: Sendable {
+    /// One recorded call of one module.
+    public struct Case: Decodable, Sendable {
+        /// Unique within the manifest: the module's dotted prefix, and `#k` for its k-th call.
+        public let name: String
+        /// The reference, relative to the manifest's folder.
+        public let npz: String
+        /// The module's prefix in the checkpoint.
+        public let module: String
+        /// `LSTM`, `GRUCell`, … as recorded (informational).
+        public let kind: String?
+        public let batch_first: Bool?
+        /// An RNN's `tanh` or `relu`.
+        public let nonlinearity: String?
+        /// The weights' dtype when recorded (informational).
+        public let dtype: String?
+        /// The dtype the expected outputs were computed in: `float64` for the exporter's float64
+        /// truths, judged with the tolerances of the dtype ptload computes in.
+        public let truth: String?
+    }
+
+    private struct File: Decodable {
+        let format: String?
+        let format_version: Int?
+        let torch_version: String?
+        let model_class: String?
+        let cases: [Case]?
+    }
+
+    public static let format = "ptload-golden"
+    public static let supportedVersions = 1...1
+    /// Larger manifests are refused before they are parsed.
+    public static let maxBytes = 16 << 20
+    public static let maxCases = 10_000
+
+    public let path: String
+    public let torchVersion: String?
+    public let modelClass: String?
+    public let cases: [Case]
+
+    /// Whether `path` names a manifest rather than an array file.
+    public static func isManifest(_ path: String) -> Bool { path.hasSuffix(".json") }
+
+    /// Reads and checks the manifest at `path`.
+    /// - Throws: `ModuleRunError.badManifest` naming the file (and the case) and what is wrong.
+    public init(path: String) throws(ModuleRunError) {
+        self.path = path
+        func bad(_ why: String) -> ModuleRunError { .badManifest(file: path, why: why) }
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        guard let size = (attributes?[.size] as? NSNumber)?.intValue else { throw bad("cannot read the file") }
+        guard size <= GoldenManifest.maxBytes else {
+            throw bad("is \(size) bytes; manifests of at most \(GoldenManifest.maxBytes) bytes are read")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw bad("cannot read the file") }
+        let file: File
+        do {
+            file = try JSONDecoder().decode(File.self, from: data)
+        } catch {
+            throw bad("not a golden manifest: \(GoldenManifest.describe(error))")
+        }
+        guard file.format == GoldenManifest.format else {
+            throw bad("format is \(file.format.map { "'\($0)'" } ?? "missing"); expected '\(GoldenManifest.format)'")
+        }
+        guard let version = file.format_version, GoldenManifest.supportedVersions.contains(version) else {
+            throw bad("format_version is \(file.format_version.map(String.init) ?? "missing"); this ptload reads \(GoldenManifest.supportedVersions.upperBound)")
+        }
+        guard let cases = file.cases, !cases.isEmpty else { throw bad("holds no cases") }
+        guard cases.count <= GoldenManifest.maxCases else {
+            throw bad("holds \(cases.count) cases; at most \(GoldenManifest.maxCases) are run")
+        }
+        var seen = Set<String>()
+        for c in cases {
+            guard !c.name.isEmpty else { throw bad("a case has an empty name") }
+            guard seen.insert(c.name).inserted else { throw bad("case '\(c.name)' appears twice") }
+            if let why = GoldenManifest.unsafePath(c.npz) {
+                throw .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "npz '\(c.npz)' \(why)"))
+            }
+            if let n = c.nonlinearity, n != "tanh" && n != "relu" {
+                throw .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "nonlinearity is '\(n)'; expected tanh or relu"))
+            }
+        }
+        torchVersion = file.torch_version
+        modelClass = file.model_class
+        self.cases = cases
+    }
+
+    /// The reference of `c`, in the manifest's folder.
+    public func npzPath(of c: Case) -> String {
+        let folder = (path as NSString).deletingLastPathComponent
+        return folder.isEmpty ? c.npz : folder + "/" + c.npz
+    }
+
+    /// Why `relative` could reach outside the manifest's folder, or nil when it cannot.
+    static func unsafePath(_ relative: String) -> String? {
+        if relative.isEmpty { return "is empty" }
+        if relative.hasPrefix("/") || relative.hasPrefix("~") { return "is absolute; paths are relative to the manifest's folder" }
+        if relative.unicodeScalars.contains(where: { $0.value < 0x20 || $0 == "\\" }) {
+            return "holds a control character or a backslash"
+        }
+        if relative.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." }) {
+            return "leaves the manifest's folder ('..')"
+        }
+        return nil
+    }
+
+    private static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            return "'\(path(context.codingPath + [key]))' is missing"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "'\(path(context.codingPath))' \(context.debugDescription.lowercased())"
+        case DecodingError.dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not JSON" : "'\(path(context.codingPath))' is malformed"
+        default:
+            return "\(error)"
+        }
+    }
+
+    private static func path(_ keys: [CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+    }
+}

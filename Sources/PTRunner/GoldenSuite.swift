@@ -1,0 +1,88 @@
+import Dispatch
+import PTCheckpoint
+import PTKernels
+import PTNN
+import PTVerify
+
+/// Every case of a golden manifest against one checkpoint, read once: each case runs its module
+/// on its reference's inputs and is judged against its expected outputs, one after another.
+public enum GoldenSuite {
+    /// What to run: the checkpoint, the manifest, and the options every case shares.
+    public struct Request {
+        public var modelPath: String
+        public var manifestPath: String
+        /// Overrides of the compute dtype's default tolerance, for every case.
+        public var rtol: Double?
+        public var atol: Double?
+        public var strict: Bool
+        public var threads: ThreadCount
+        public var work: LoadWork?
+
+        public init(modelPath: String, manifestPath: String, rtol: Double? = nil, atol: Double? = nil,
+                    strict: Bool = false, threads: ThreadCount = .machine, work: LoadWork? = nil) {
+            self.modelPath = modelPath
+            self.manifestPath = manifestPath
+            self.rtol = rtol
+            self.atol = atol
+            self.strict = strict
+            self.threads = threads
+            self.work = work
+        }
+    }
+
+    /// Runs every case in manifest order.
+    /// - Throws: `ModuleRunError.badManifest` for a manifest that cannot be used,
+    ///   `.inCase(manifest:name:_)` for a case that cannot run (a missing npz, an unknown
+    ///   module, shapes that do not fit), `.checkpoint` for the checkpoint. A mismatch is not an
+    ///   error: its case reports `passed` false.
+    public static func run(_ request: Request) throws(ModuleRunError) -> GoldenSuiteReport {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let manifest = try GoldenManifest(path: request.manifestPath)
+        let catalog = try ModuleRunner.load(request.modelPath, strict: request.strict, work: request.work)
+        let loadSeconds = ModuleRunner.seconds(since: start)
+        var cases: [GoldenSuiteReport.Case] = []
+        for c in manifest.cases {
+            let caseStart = DispatchTime.now().uptimeNanoseconds
+            let caseRequest = ModuleRunner.Request(
+                modelPath: request.modelPath, referencePath: manifest.npzPath(of: c), module: c.module,
+                options: ModuleOptions(batchFirst: c.batch_first, nonlinearity: c.nonlinearity.flatMap(Activation.init(rawValue:))),
+                rtol: request.rtol, atol: request.atol, strict: request.strict, threads: request.threads)
+            let report: ModuleRunReport
+            do {
+                report = try ModuleRunner.run(caseRequest, on: catalog, since: caseStart)
+            } catch {
+                throw .inCase(manifest: manifest.path, name: c.name, error)
+            }
+            cases.append(GoldenSuiteReport.Case(name: c.name, module: c.module, npz: c.npz, truth: c.truth,
+                                                seconds: ModuleRunner.seconds(since: caseStart), report: report))
+        }
+        return GoldenSuiteReport(model: request.modelPath, manifest: manifest.path, torch_version: manifest.torchVersion,
+                                 model_class: manifest.modelClass, load_s: loadSeconds, cases: cases,
+                                 passed: cases.allSatisfy { $0.report.passed })
+    }
+}
+
+/// What a golden suite found: one report per case. Encodes to `--json`.
+public struct GoldenSuiteReport: Codable {
+    public struct Case: Codable {
+        public let name: String
+        public let module: String
+        public let npz: String
+        /// The dtype the expected outputs were computed in (`float64` truths), when recorded.
+        public let truth: String?
+        public let seconds: Double
+        public let report: ModuleRunReport
+
+        /// The comparison furthest outside tolerance, or with the largest error when all pass.
+        public var worst: Comparison? {
+            report.comparisons.first { !$0.passed } ?? report.comparisons.max { $0.maxAbsError < $1.maxAbsError }
+        }
+    }
+    public let model: String
+    public let manifest: String
+    public let torch_version: String?
+    public let model_class: String?
+    public let load_s: Double
+    public let cases: [Case]
+    public let passed: Bool
+}
