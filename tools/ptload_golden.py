@@ -3,7 +3,9 @@
 
 Runs the model once in eval mode under torch.no_grad(), with a forward hook on every recurrent
 submodule (nn.RNN, nn.LSTM, nn.GRU and their cells): each call's input, initial state and, for a
-PackedSequence, the lengths (written padded, as ptload takes them), and its outputs. A float64
+PackedSequence, the lengths (written padded, as ptload takes them), and its outputs. Where an
+nn.Embedding's output is a recurrent call's input, or a recurrent call's output is an
+nn.Linear's input (the same tensor), the chain is a second case, a pipeline (`--pipeline`). A float64
 copy of the model runs on the same inputs, and its outputs are the truths ptload is judged
 against (with the float32 tolerances): on long or deep models PyTorch's own float32 result
 drifts from the exact one by more than those tolerances, and a float32 reference would blame a
@@ -105,29 +107,55 @@ def _record_call(module, args, kwargs, output):
     return {k: v for k, v in arrays.items() if v is not None}
 
 
+def _raw_output(module, output):
+    """The tensor a recurrent call hands on: a layer's output (not a PackedSequence), a cell's h'."""
+    value = output[0] if isinstance(module, nn.RNNBase) or isinstance(output, tuple) else output
+    return value if isinstance(value, torch.Tensor) else None
+
+
 def _run_recorded(model, args, kwargs, max_calls):
-    """Runs `model` once, recording the calls of every recurrent submodule: {(name, index): arrays}."""
-    calls = {}
-    counts = {}
-    handles = []
+    """Runs `model` once, recording the calls of every recurrent submodule, {(name, index): arrays},
+    and the pipelines around them: an Embedding whose output is a recurrent call's input, a Linear
+    whose input is its output (the same tensor object), {(name, index): (prefixes, arrays)}."""
+    calls, counts, handles = {}, {}, []
+    links = {}        # (name, index) -> (input object, output tensor) of recurrent calls
+    around = []       # (kind, name, input, output) of Embedding / Linear calls
     for name, module in model.named_modules():
-        if not isinstance(module, RECURRENT):
-            continue
-
-        def hook(module, hook_args, hook_kwargs, output, name=name):
-            index = counts.get(name, 0)
-            counts[name] = index + 1
-            if index < max_calls:
-                calls[(name, index)] = _record_call(module, hook_args, hook_kwargs, output)
-
-        handles.append(module.register_forward_hook(hook, with_kwargs=True))
+        if isinstance(module, RECURRENT):
+            def hook(module, hook_args, hook_kwargs, output, name=name):
+                index = counts.get(name, 0)
+                counts[name] = index + 1
+                if index < max_calls:
+                    calls[(name, index)] = _record_call(module, hook_args, hook_kwargs, output)
+                    raw_input = hook_args[0] if hook_args else hook_kwargs.get("input")
+                    links[(name, index)] = (raw_input, _raw_output(module, output))
+            handles.append(module.register_forward_hook(hook, with_kwargs=True))
+        elif isinstance(module, (nn.Embedding, nn.Linear)):
+            def side(module, hook_args, output, name=name):
+                around.append(("embedding" if isinstance(module, nn.Embedding) else "linear", name, hook_args[0], output))
+            handles.append(module.register_forward_hook(side))
     try:
         with torch.no_grad():
             model(*args, **kwargs)
     finally:
         for h in handles:
             h.remove()
-    return calls, counts
+    pipelines = {}
+    for key, (raw_input, raw_output) in links.items():
+        before = next((a for a in around if a[0] == "embedding" and a[3] is raw_input), None)
+        after = next((a for a in around if a[0] == "linear" and raw_output is not None and a[2] is raw_output), None)
+        if before is None and after is None:
+            continue
+        arrays = dict(calls[key])
+        prefixes = [key[0]]
+        if before is not None:
+            prefixes.insert(0, before[1])
+            arrays["input"] = before[2]
+        if after is not None:
+            prefixes.append(after[1])
+            arrays["output"] = after[3]
+        pipelines[key] = (prefixes, arrays)
+    return calls, counts, pipelines
 
 
 def _to_double(value):
@@ -161,20 +189,18 @@ def export(model, args, out_dir, kwargs=None, max_calls=4):
         args = (args,)
     os.makedirs(out_dir, exist_ok=True)
     model.eval()
-    calls32, counts = _run_recorded(model, args, kwargs, max_calls)
+    calls32, counts, pipelines32 = _run_recorded(model, args, kwargs, max_calls)
     if not calls32:
         raise ValueError("the model called no nn.RNN/LSTM/GRU or cell: nothing to export")
     model64 = copy.deepcopy(model).double()
     model64.eval()
-    calls64, _ = _run_recorded(model64, _to_double(args), _to_double(kwargs), max_calls)
+    calls64, _, pipelines64 = _run_recorded(model64, _to_double(args), _to_double(kwargs), max_calls)
     torch.save(model.state_dict(), os.path.join(out_dir, "model.pt"))
     modules = dict(model.named_modules())
     cases = []
-    for (name, index), arrays in calls32.items():
-        module = modules[name]
-        truth = calls64.get((name, index))
-        case = _case_name(name, index, counts[name])
-        npz = _file_name(case)
+
+    def write_case(case, npz, module_name, index, arrays, truth, pipeline=None):
+        module = modules[module_name]
         members = {}
         for key in ["input", "h0", "c0", "lengths"]:
             if key in arrays:
@@ -185,10 +211,10 @@ def export(model, args, out_dir, kwargs=None, max_calls=4):
                 members[key] = _array((truth or arrays)[key])
         np.savez(os.path.join(out_dir, npz), **members)
         weight = next(module.parameters(), None)
-        cases.append({
+        entry = {
             "name": case,
             "npz": npz,
-            "module": name,
+            "module": module_name,
             "kind": _kind(module),
             "call": index,
             "batch_first": bool(getattr(module, "batch_first", False)),
@@ -196,7 +222,18 @@ def export(model, args, out_dir, kwargs=None, max_calls=4):
             "dtype": str(weight.dtype).replace("torch.", "") if weight is not None else "float32",
             "truth": "float64" if truth is not None else str(arrays["h_n"].dtype).replace("torch.", ""),
             "lengths": "lengths" in arrays,
-        })
+        }
+        if pipeline:
+            entry["pipeline"] = pipeline
+        cases.append(entry)
+
+    for (name, index), arrays in calls32.items():
+        case = _case_name(name, index, counts[name])
+        write_case(case, _file_name(case), name, index, arrays, calls64.get((name, index)))
+    for (name, index), (prefixes, arrays) in pipelines32.items():
+        truth = pipelines64.get((name, index))
+        case = _case_name(",".join(prefixes), index, counts[name])
+        write_case(case, _file_name("pipeline." + case), name, index, arrays, truth[1] if truth else None, prefixes)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -20,6 +20,9 @@ public struct GoldenManifest: Sendable {
         public let npz: String
         /// The module's prefix in the checkpoint.
         public let module: String
+        /// For a pipeline case: the prefixes of its stages in order (an Embedding before the
+        /// recurrent module, a Linear after it), as `--pipeline` takes them.
+        public let pipeline: [String]?
         /// `LSTM`, `GRUCell`, … as recorded (informational).
         public let kind: String?
         public let batch_first: Bool?
@@ -87,6 +90,9 @@ public struct GoldenManifest: Sendable {
             guard seen.insert(c.name).inserted else { throw bad("case '\(c.name)' appears twice") }
             if let why = GoldenManifest.unsafePath(c.npz) {
                 throw .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "npz '\(c.npz)' \(why)"))
+            }
+            if let stages = c.pipeline, stages.isEmpty || !stages.contains(c.module) {
+                throw .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "pipeline \(stages) does not hold its module '\(c.module)'"))
             }
             if let n = c.nonlinearity, n != "tanh" && n != "relu" {
                 throw .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "nonlinearity is '\(n)'; expected tanh or relu"))

@@ -44,7 +44,8 @@ public enum GoldenSuite {
         for c in manifest.cases {
             let caseStart = DispatchTime.now().uptimeNanoseconds
             let caseRequest = ModuleRunner.Request(
-                modelPath: request.modelPath, referencePath: manifest.npzPath(of: c), module: c.module,
+                modelPath: request.modelPath, referencePath: manifest.npzPath(of: c),
+                module: c.pipeline == nil ? c.module : nil, pipeline: c.pipeline,
                 options: ModuleOptions(batchFirst: c.batch_first, nonlinearity: c.nonlinearity.flatMap(Activation.init(rawValue:))),
                 rtol: request.rtol, atol: request.atol, strict: request.strict, threads: request.threads)
             let report: ModuleRunReport

@@ -1,0 +1,48 @@
+import Foundation
+import PTRunner
+import PTTestSupport
+import XCTest
+
+/// Manifests refused before any case runs, each with the file and what is wrong.
+final class GoldenManifestTests: XCTestCase {
+    func refusal(_ json: String) -> String {
+        let path = temporaryFile(Array(json.utf8), name: "golden.json")
+        do {
+            _ = try GoldenManifest(path: path)
+            return "accepted"
+        } catch {
+            let text = error.description
+            XCTAssertTrue(text.hasPrefix(path + ": "), text)
+            return String(text.dropFirst(path.count + 2))
+        }
+    }
+
+    func testRefusals() {
+        let c = #"{"name": "a", "npz": "a.npz", "module": "rnn"}"#
+        XCTAssertEqual(refusal("[1, 2"), "not a golden manifest: not JSON")
+        XCTAssertEqual(refusal(#"{"format": "other", "format_version": 1, "cases": [\#(c)]}"#),
+                       "format is 'other'; expected 'ptload-golden'")
+        XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 2, "cases": [\#(c)]}"#),
+                       "format_version is 2; this ptload reads 1")
+        XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 1, "cases": []}"#), "holds no cases")
+        XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 1, "cases": [\#(c), \#(c)]}"#),
+                       "case 'a' appears twice")
+        XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 1, "cases": [{"name": "a", "module": "rnn"}]}"#),
+                       "not a golden manifest: 'cases[0].npz' is missing")
+        for (npz, why) in [("/abs.npz", "is absolute; paths are relative to the manifest's folder"),
+                           ("a/../../b.npz", "leaves the manifest's folder ('..')"), ("", "is empty"),
+                           ("a\\\\b.npz", "holds a control character or a backslash")] {
+            let json = #"{"format": "ptload-golden", "format_version": 1, "cases": [{"name": "x", "npz": "\#(npz)", "module": "m"}]}"#
+            XCTAssertEqual(refusal(json), "case 'x': npz '\(npz.replacingOccurrences(of: "\\\\", with: "\\"))' \(why)")
+        }
+        XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 1, "cases": [{"name": "x", "npz": "x.npz", "module": "m", "pipeline": ["e"]}]}"#),
+                       "case 'x': pipeline [\"e\"] does not hold its module 'm'")
+    }
+
+    func testAcceptedManifestResolvesBesideItself() throws {
+        let path = temporaryFile(Array(#"{"format": "ptload-golden", "format_version": 1, "torch_version": "2.15.0", "cases": [{"name": "a", "npz": "sub/a.npz", "module": "rnn"}]}"#.utf8), name: "golden.json")
+        let manifest = try GoldenManifest(path: path)
+        XCTAssertEqual(manifest.torchVersion, "2.15.0")
+        XCTAssertEqual(manifest.npzPath(of: manifest.cases[0]), (path as NSString).deletingLastPathComponent + "/sub/a.npz")
+    }
+}
