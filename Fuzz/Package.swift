@@ -18,7 +18,10 @@ let package = Package(
         .executableTarget(name: "FuzzCheckpoint", dependencies: [
             "FuzzSupport",
             .product(name: "PTCheckpoint", package: "ptload"),
+            .product(name: "PTKernels", package: "ptload"),
             .product(name: "PTNN", package: "ptload"),
+            .product(name: "PTRunner", package: "ptload"),
+            .product(name: "PTTensor", package: "ptload"),
         ]),
         // The pickle machine alone, with permissive hooks.
         .executableTarget(name: "FuzzPickle", dependencies: [

@@ -59,6 +59,26 @@ final class VerifyCLITests: XCTestCase {
         XCTAssertTrue(lines.contains("FAIL (2 of 3 tensors within tolerance)"), r.stdout)
     }
 
+    /// A float32 reference that fails a float32 run: the report adds how far ptload's float32
+    /// result is from its own float64 run, and what to do if the reference drifted; the verdict
+    /// stays a mismatch. (The planted mismatch is real, so that distance is tiny here.)
+    func testFailedFloat32ReferenceGetsTheFloat64Distance() throws {
+        let args = [path("lstm_l1_bi_bf_bias_h0_full.pt"), "--verify", path("mismatch_lstm_output_perturbed.npz"), "--batch-first"]
+        let r = try CLI.run(args)
+        XCTAssertEqual(r.status, 1)
+        let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("  float32 drift: ") }, r.stdout)
+        XCTAssertTrue(line.contains("within output "), String(line))
+        XCTAssertTrue(line.contains("verify against float64 truths (tools/ptload_golden.py writes them) or widen --atol"), String(line))
+        let json = try CLI.run(args + ["--json"])
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let distance = try XCTUnwrap(report["float64_distance"] as? [String: Double])
+        XCTAssertEqual(Set(distance.keys), ["output", "h_n", "c_n"])
+        XCTAssertLessThan(distance["output"] ?? 1, 1e-6)
+        // A passing run, and a float64 one, carry no such field.
+        let passing = try CLI.run([path("lstm_long.pt"), "--verify", path("lstm_long.npz"), "--json"])
+        XCTAssertFalse(passing.stdout.contains("float64_distance"))
+    }
+
     func testJSONReport() throws {
         let r = try CLI.run([path("lstm_long.pt"), "--verify", path("lstm_long.npz"), "--json", "--repeat", "3"])
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -1,7 +1,9 @@
 import FuzzSupport
 import Foundation
 import PTCheckpoint
+import PTKernels
 import PTNN
+import PTRunner
 import PTTensor
 
 /// Loads the input as a checkpoint (zip, legacy stream or TorchScript archive), then does what
@@ -12,22 +14,21 @@ import PTTensor
 func fuzzCheckpoint(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
     guard let checkpoint = try? Checkpoint.load(bytes: bytes, name: "fuzz.pt") else { return 0 }
-    _ = try? JSONEncoder().encode(CheckpointSummary(checkpoint, loadSeconds: 0))
+    let catalog = ModuleCatalog(checkpoint)
+    _ = try? JSONEncoder().encode(CheckpointSummary(catalog, loadSeconds: 0))
     for named in checkpoint.tensors {
         _ = try? named.tensor.doubles()
     }
-    for prefix in ModuleLocator.modulePrefixes(in: checkpoint) {
-        guard let pipeline = try? Pipeline<Float>(checkpoint: checkpoint, prefixes: [prefix],
+    for prefix in catalog.prefixes {
+        guard let pipeline = try? Pipeline<Float>(catalog: catalog, prefixes: [prefix],
                                                   options: ModuleOptions(), firstInputIsIDs: false),
               case .recurrent(let layer)? = pipeline.stages.first else { continue }
         let shape = layer.config.isCell ? [1, layer.config.inputSize] : [2, 1, layer.config.inputSize]
-        let input = Dense<Float>(zeros: shape)
-        _ = try? layer.forward(input)
+        // One compute thread, so that coverage and every finding are deterministic (the thread
+        // pool is exercised by the test suite, ThreadPoolTests among others).
+        _ = try? layer.forward(ShapedArray<Float>(zeros: shape), threads: ThreadCount(1))
     }
     return 0
 }
 
-// One compute thread, so that coverage and every finding are deterministic (the thread pool
-// is exercised by the test suite, ThreadPoolTests among others).
-ComputeThreads.configure(1)
 exit(runFuzzer { data, size in fuzzCheckpoint(data, size) })
