@@ -62,7 +62,7 @@ test-kernels: kernel-test-deps
 	qemu-aarch64 .build/kernel-test/aarch64
 
 # Regenerates Fixtures/ with real PyTorch (needs a venv: python3 -m venv /tmp/torch-venv &&
-# /tmp/torch-venv/bin/pip install torch numpy junitparser). Tests never need this.
+# /tmp/torch-venv/bin/pip install torch numpy junitparser safetensors). Tests never need this.
 fixtures:
 	$(PYTHON) tools/make_fixtures.py
 	$(PYTHON) tools/make_rnn_fixtures.py
@@ -72,6 +72,7 @@ fixtures:
 	$(PYTHON) tools/torch_verdicts.py
 	$(SWIFT) build --product ptload
 	$(PYTHON) tools/make_golden_fixtures.py --ptload .build/debug/ptload
+	$(PYTHON) tools/make_export_fixtures.py --ptload .build/debug/ptload
 
 # Rewrites only the hostile corpus (Fixtures/hostile, its tests) and torch's verdicts on it.
 hostile:

@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "PTNumpy", targets: ["PTNumpy"]),
         .library(name: "PTVerify", targets: ["PTVerify"]),
         .library(name: "PTRunner", targets: ["PTRunner"]),
+        .library(name: "PTExport", targets: ["PTExport"]),
         .executable(name: "ptload", targets: ["ptload"]),
     ],
     dependencies: [
@@ -67,14 +68,19 @@ let package = Package(
         // The application service: list a checkpoint; load, locate, run, write and compare its
         // modules against reference files (ModuleRunner).
         .target(name: "PTRunner", dependencies: ["PTCheckpoint", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTVerify"]),
+        // Writing checkpoints: .safetensors and .npz from a loaded checkpoint or Swift arrays,
+        // streamed one tensor at a time, with PyTorch's rounding for casts.
+        .target(name: "PTExport", dependencies: ["PTNumpy", "PTTensor", "PTZip"]),
         // The command: argument parsing and printing only.
         .executableTarget(
             name: "ptload",
             dependencies: [
                 "PTCheckpoint",
+                "PTExport",
                 "PTKernels",
                 "PTNN",
                 "PTRunner",
+                "PTTensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -90,8 +96,9 @@ let package = Package(
         .testTarget(name: "PTNNTests", dependencies: ["PTNN", "PTKernels", "PTNumpy", "PTTestSupport"]),
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTTensor"]),
+        .testTarget(name: "PTExportTests", dependencies: ["PTExport", "PTTensor", "PTTestSupport"]),
         .testTarget(name: "PTRunnerTests", dependencies: ["PTRunner", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTTestSupport"]),
-        .testTarget(name: "PTLoadCLITests", dependencies: ["PTCheckpoint", "PTKernels", "PTTestSupport", "PTZip"]),
+        .testTarget(name: "PTLoadCLITests", dependencies: ["PTCheckpoint", "PTKernels", "PTNumpy", "PTTestSupport", "PTZip"]),
     ],
     swiftLanguageModes: [.v6]
 )

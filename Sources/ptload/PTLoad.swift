@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
 import PTCheckpoint
+import PTExport
 import PTKernels
 import PTNN
 import PTRunner
+import PTTensor
 
 /// `ptload MODEL`: inspect a PyTorch checkpoint without Python; with `--verify` or `--output`,
 /// run its recurrent module and compare with PyTorch's outputs.
@@ -48,6 +50,12 @@ struct PTLoad: ParsableCommand {
     @Option(help: ArgumentHelp("Write output, h_n, c_n to this .npz.", valueName: "OUT"))
     var output: String?
 
+    @Option(help: ArgumentHelp("Convert the checkpoint's tensors to OUT.safetensors or OUT.npz (with --module, one submodule's, prefix stripped).", valueName: "OUT"))
+    var export: String?
+
+    @Option(help: ArgumentHelp("With --export: write floating-point tensors as float16, bfloat16 or float32, rounded as PyTorch rounds.", valueName: "DTYPE"))
+    var cast: String?
+
     @Option(help: ArgumentHelp("The module to run, by its state_dict key prefix (encoder.rnn, lstm, …).", valueName: "PREFIX"))
     var module: String?
 
@@ -83,6 +91,20 @@ struct PTLoad: ParsableCommand {
 
     func validate() throws {
         if module != nil && pipeline != nil { throw ValidationError("--module and --pipeline exclude each other") }
+        if let export {
+            if verify != nil || output != nil || input != nil || pipeline != nil {
+                throw ValidationError("--export excludes --verify, --output, --input and --pipeline")
+            }
+            if CheckpointWriter.Format(path: export) == nil {
+                throw ValidationError("--export writes .safetensors or .npz; '\(export)' names neither")
+            }
+            if let cast, !["float16", "bfloat16", "float32"].contains(cast) {
+                throw ValidationError("--cast must be float16, bfloat16 or float32, not '\(cast)'")
+            }
+            if skipCrc { throw ValidationError("--skip-crc applies to listing; --export checks every record it reads") }
+            return
+        }
+        if cast != nil { throw ValidationError("--cast needs --export") }
         if let n = nonlinearity, Activation(rawValue: n) == nil {
             throw ValidationError("--nonlinearity must be tanh or relu, not '\(n)'")
         }
@@ -116,7 +138,9 @@ struct PTLoad: ParsableCommand {
         if let value = ProcessInfo.processInfo.environment["PTLOAD_KERNELS"], !value.isEmpty, value != "reference" {
             fail("PTLOAD_KERNELS is '\(value)'; expected reference (the plain-loop implementation) or nothing")
         }
-        if verify != nil || output != nil {
+        if let export {
+            try exportTensors(to: export)
+        } else if verify != nil || output != nil {
             try runModule()
         } else {
             try inspect()
@@ -170,6 +194,53 @@ struct PTLoad: ParsableCommand {
             print(VerifyText(report).render(), terminator: "")
         }
         if !report.passed { throw ExitCode(1) }
+    }
+
+    /// Writes the checkpoint's tensors (or one submodule's) to `path`, in the format its extension names.
+    func exportTensors(to path: String) throws {
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint.load(path: model, options: LoadOptions(strict: strict, work: WorkReport.work))
+        } catch let e as CheckpointError {
+            fail(commandLineMessage(e))
+        }
+        var selected: [(String, Tensor)] = checkpoint.tensors.map { ($0.key, $0.tensor) }
+        if let module {
+            let prefix = module + "."
+            selected = checkpoint.tensors.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.tensor) }
+            if selected.isEmpty {
+                let catalog = ModuleCatalog(checkpoint)
+                let listed = catalog.prefixes.filter { !$0.isEmpty }.joined(separator: ", ")
+                fail("\(model): no tensor under '\(prefix)'; modules: \(listed.isEmpty ? "none" : listed)")
+            }
+        }
+        let summary: CheckpointWriter.Summary
+        do throws(ExportError) {
+            var writer = try CheckpointWriter(cast: cast.flatMap { DType(rawValue: $0) })
+            for (name, tensor) in selected { try writer.add(name, tensor: tensor) }
+            summary = try writer.write(to: path)
+        } catch {
+            switch error {
+            case .unsupportedDType(_, _, _, .some): fail("\(model): \(error) (--cast float32 or --cast float16)")
+            case .cannotWrite, .numpy: fail(error.description)
+            case let .unreadable(name, reason) where reason.hasPrefix(model + ": "):
+                fail("\(model): tensor '\(name)': \(reason.dropFirst(model.count + 2))")
+            default: fail("\(model): \(error)")
+            }
+        }
+        let format = CheckpointWriter.Format(path: path)?.rawValue ?? ""
+        if json {
+            let report: [String: String] = ["model": model, "output": path, "format": format, "tensors": "\(summary.tensors)",
+                                            "bytes": "\(summary.bytes)", "materialized": "\(summary.materialized)", "cast": "\(summary.cast)"]
+            print(try encode(report))
+        } else {
+            var text = "exported: \(path) (\(format)): \(summary.tensors) tensors, \(summary.bytes) bytes\n"
+            if summary.materialized > 0 {
+                text += "views and shared storages written as separate contiguous tensors: \(summary.materialized)\n"
+            }
+            if let cast, summary.cast > 0 { text += "cast to \(cast): \(summary.cast) tensors\n" }
+            print(text, terminator: "")
+        }
     }
 
     /// Every case of a golden manifest on this checkpoint, read once.

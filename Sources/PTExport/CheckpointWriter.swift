@@ -1,0 +1,199 @@
+import PTNumpy
+import PTTensor
+import PTZip
+
+/// Writes named tensors to a checkpoint file without running Python: `.safetensors` (as the
+/// format's own writer lays it out, `__metadata__` `{"format": "pt"}`) or `.npz` (numpy's
+/// format). Tensors come from a loaded checkpoint (`add(_:tensor:)`) or from Swift
+/// (`add(_:array:)`); each is written contiguous, in C order, in its own dtype unless a cast is
+/// asked for. A view, or a tensor sharing its storage with another, becomes a separate
+/// contiguous tensor (`Summary.materialized` counts them).
+///
+///     var writer = CheckpointWriter()
+///     try writer.add("lstm.weight_ih_l0", array: ShapedArray<Float>(shape: [16, 5], values: w))
+///     try writer.write(to: "model.safetensors")
+public struct CheckpointWriter {
+    /// The output formats, chosen by the path's extension.
+    public enum Format: String, Sendable, CaseIterable {
+        case safetensors, npz
+
+        /// The format named by `path`'s extension.
+        public init?(path: String) {
+            if path.hasSuffix(".safetensors") { self = .safetensors } else if path.hasSuffix(".npz") { self = .npz } else { return nil }
+        }
+    }
+
+    /// One tensor to write: its name, dtype and shape as written, and how to get its bytes.
+    struct Item {
+        let name: String
+        let dtype: DType
+        let shape: [Int]
+        let byteCount: Int
+        /// Whether the source is not one whole contiguous storage of its own (a view).
+        let view: Bool
+        /// The storage it reads, for tensors that share one.
+        let storage: ObjectIdentifier?
+        /// The bytes, contiguous, little-endian, C order; called once, while writing.
+        let bytes: () throws -> [UInt8]
+    }
+
+    /// What a write did.
+    public struct Summary: Sendable, Equatable {
+        public var tensors = 0
+        public var bytes = 0
+        /// Tensors written as separate contiguous copies of a view or a shared storage.
+        public var materialized = 0
+        /// Tensors cast to another dtype.
+        public var cast = 0
+    }
+
+    private var items: [Item] = []
+    private var names: Set<String> = []
+    private var storageUsers: [ObjectIdentifier: Int] = [:]
+    /// Floating-point tensors are cast to this dtype when set (float16, bfloat16 or float32).
+    public let cast: DType?
+
+    /// - Parameter cast: float16, bfloat16 or float32: every floating-point tensor is written in
+    ///   that dtype, rounded as `tensor.half()` / `.bfloat16()` / `.float()` round.
+    /// - Throws: `ExportError.badCast` for any other dtype.
+    public init(cast: DType? = nil) throws(ExportError) {
+        if let cast, ![.float16, .bfloat16, .float32].contains(cast) { throw .badCast(cast) }
+        self.cast = cast
+    }
+
+    public var count: Int { items.count }
+
+    /// Adds a tensor read from a checkpoint under `name`.
+    /// - Throws: `ExportError.duplicateName`.
+    public mutating func add(_ name: String, tensor: Tensor) throws(ExportError) {
+        guard names.insert(name).inserted else { throw .duplicateName(name) }
+        storageUsers[ObjectIdentifier(tensor.storage), default: 0] += 1
+        let whole = tensor.isContiguous && tensor.storageOffset == 0 && tensor.byteCount == tensor.storage.byteCount
+        let (dtype, convert) = target(for: tensor.dtype)
+        let elements = tensor.elementCount
+        items.append(Item(name: name, dtype: dtype, shape: tensor.shape, byteCount: elements * dtype.itemSize,
+                          view: !whole, storage: ObjectIdentifier(tensor.storage)) {
+            if let convert { return try convert(tensor) }
+            return try tensor.contiguousBytes()
+        })
+    }
+
+    /// Adds an array computed in Swift under `name`.
+    /// - Throws: `ExportError.duplicateName`.
+    public mutating func add<Scalar: ArrayScalar>(_ name: String, array: ShapedArray<Scalar>) throws(ExportError) {
+        guard names.insert(name).inserted else { throw .duplicateName(name) }
+        let (dtype, _) = target(for: Scalar.dtype)
+        let values = array.values
+        let cast = self.cast
+        items.append(Item(name: name, dtype: dtype, shape: array.shape, byteCount: values.count * dtype.itemSize,
+                          view: false, storage: nil) {
+            guard let cast, cast != Scalar.dtype else { return values.withUnsafeBytes { Array($0) } }
+            return Cast.bytes(values.map(Double.init), to: cast, from: Scalar.dtype)
+        })
+    }
+
+    /// The dtype an input dtype is written as, and the conversion when it changes.
+    private func target(for dtype: DType) -> (DType, ((Tensor) throws -> [UInt8])?) {
+        guard let cast, dtype.isFloatingPoint, dtype != cast else { return (dtype, nil) }
+        return (cast, { tensor in Cast.bytes(try tensor.doubles(), to: cast, from: tensor.dtype) })
+    }
+
+    /// Writes every tensor to `path` in `format` (by default the one its extension names),
+    /// streaming one tensor at a time.
+    /// - Throws: `ExportError` for a dtype the format cannot hold (naming the tensor), a
+    ///   tensor whose bytes cannot be read (a CRC mismatch on first use), or a failed write.
+    @discardableResult
+    public func write(to path: String, format: Format? = nil) throws(ExportError) -> Summary {
+        guard let format = format ?? Format(path: path) else { throw .unknownFormat(path) }
+        for item in items {
+            switch format {
+            case .safetensors:
+                if Safetensors.name(of: item.dtype) == nil {
+                    throw .unsupportedDType(name: item.name, dtype: item.dtype, format: format, hint: nil)
+                }
+            case .npz:
+                if !NpzDTypes.holds(item.dtype) {
+                    let hint = item.dtype.isFloatingPoint ? "cast it to float32 or float16" : nil
+                    throw .unsupportedDType(name: item.name, dtype: item.dtype, format: format, hint: hint)
+                }
+            }
+        }
+        var summary = Summary()
+        summary.tensors = items.count
+        summary.bytes = items.reduce(0) { $0 + $1.byteCount }
+        summary.materialized = items.filter { $0.view || $0.storage.map { storageUsers[$0, default: 0] > 1 } == true }.count
+        summary.cast = cast == nil ? 0 : items.filter { $0.dtype == cast }.count
+        switch format {
+        case .safetensors: try writeSafetensors(to: path)
+        case .npz: try writeNpz(to: path)
+        }
+        return summary
+    }
+
+    /// Streams into a file beside `path`, renamed over it once complete: a failure part way (a
+    /// record failing its CRC check, a full disk) leaves no partial output.
+    private func writeSafetensors(to path: String) throws(ExportError) {
+        let ordered = Safetensors.order(items)
+        let partial = path + ".partial"
+        defer { FileOutput.remove(partial) }
+        do {
+            let sink = try FileSink(path: partial)
+            try sink.write(Safetensors.header(ordered, metadata: [("format", "pt")]))
+            for item in ordered {
+                let bytes = try data(of: item)
+                try sink.write(bytes)
+            }
+            try sink.close()
+            if let failure = FileOutput.replace(path, with: partial) { throw ExportError.cannotWrite(path: path, reason: failure) }
+        } catch let e as FileSinkError {
+            throw .cannotWrite(path: path, reason: e.reason)
+        } catch let e as ExportError {
+            throw e
+        } catch {
+            throw .cannotWrite(path: path, reason: "\(error)")
+        }
+    }
+
+    private func writeNpz(to path: String) throws(ExportError) {
+        do {
+            var arrays: [(name: String, tensor: Tensor)] = []
+            for item in items {
+                arrays.append((item.name, try Tensor(dtype: item.dtype, shape: item.shape, bytes: try data(of: item))))
+            }
+            try Numpy.writeNpz(arrays, to: path)
+        } catch let e as ExportError {
+            throw e
+        } catch let e as NumpyError {
+            throw .numpy(e)
+        } catch {
+            throw .cannotWrite(path: path, reason: "\(error)")
+        }
+    }
+
+    /// The item's bytes, checked against its declared size.
+    private func data(of item: Item) throws(ExportError) -> [UInt8] {
+        let bytes: [UInt8]
+        do {
+            bytes = try item.bytes()
+        } catch {
+            throw .unreadable(name: item.name, reason: "\(error)")
+        }
+        guard bytes.count == item.byteCount else {
+            throw .unreadable(name: item.name, reason: "\(bytes.count) bytes for \(item.byteCount)")
+        }
+        return bytes
+    }
+}
+
+/// The dtypes numpy's `.npy` format holds.
+enum NpzDTypes {
+    static func holds(_ dtype: DType) -> Bool {
+        switch dtype {
+        case .float16, .float32, .float64, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .bool,
+             .complex64, .complex128:
+            return true
+        default:
+            return false
+        }
+    }
+}
