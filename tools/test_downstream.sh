@@ -28,6 +28,7 @@ let package = Package(
     targets: [
         .executableTarget(name: "app", dependencies: [
             .product(name: "PTCheckpoint", package: "ptload"),
+            .product(name: "PTExport", package: "ptload"),
             .product(name: "PTKernels", package: "ptload"),
             .product(name: "PTNN", package: "ptload"),
             .product(name: "PTNumpy", package: "ptload"),
@@ -42,6 +43,7 @@ MANIFEST
   cat > "$1/Sources/app/main.swift" <<'PROGRAM'
 import Foundation
 import PTCheckpoint
+import PTExport
 import PTKernels
 import PTNN
 import PTNumpy
@@ -70,6 +72,12 @@ print("\(lstm.config) on the \(lstm.kernels) kernels: \(passed ? "PASS" : "FAIL"
 // The same case through the service, as `ptload MODEL --verify REF` runs it.
 let report = try ModuleRunner.run(.init(modelPath: folder + "/lstm_long_bi_len.pt", referencePath: folder + "/lstm_long_bi_len.npz"))
 print("ModuleRunner: \(report.passed ? "PASS" : "FAIL")")
+// The outputs computed in Swift, saved as .safetensors.
+var writer = try CheckpointWriter()
+try writer.add("output", array: out.output!)
+try writer.add("h_n", array: out.hN)
+let saved = try writer.write(to: NSTemporaryDirectory() + "/downstream.safetensors")
+print("CheckpointWriter: \(saved.tensors) tensors, \(saved.bytes) bytes")
 exit(passed && report.passed ? 0 : 1)
 PROGRAM
 }
