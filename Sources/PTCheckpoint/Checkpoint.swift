@@ -43,7 +43,7 @@ public struct ModuleInfo {
 
 /// A checkpoint, opened and parsed: every tensor mapped (not read), nothing executed.
 public final class Checkpoint {
-    public enum Format: String { case zip, legacy, torchscript }
+    public enum Format: String { case zip, legacy, torchscript, safetensors }
 
     public let path: String
     public let format: Format
@@ -140,6 +140,9 @@ public final class Checkpoint {
                 throw CheckpointError(path: path, .zip(e))
             }
             return try ZipCheckpointReader(path: path, archive: archive, options: options).read()
+        }
+        if path.hasSuffix(".safetensors") || SafetensorsReader.recognises(bytes) {
+            return try SafetensorsReader(path: path, file: file).read()
         }
         if bytes.count >= 262, String(decoding: bytes[257..<262], as: UTF8.self) == "ustar" {
             throw CheckpointError(path: path, .notACheckpoint("a tar archive (the format of PyTorch before 0.4), which ptload does not read"))

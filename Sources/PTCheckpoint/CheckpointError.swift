@@ -27,6 +27,8 @@ public struct CheckpointError: Error, CustomStringConvertible {
         case rebuild(String)
         /// A tensor view is out of bounds or malformed.
         case tensor(key: String?, TensorError)
+        /// A safetensors header that lies or breaks the format's rules.
+        case safetensors(String)
         /// A value nests deeper than the walker accepts.
         case tooDeep(limit: Int)
         /// Walking the value meets more containers and tensors than the walker accepts.
@@ -58,6 +60,7 @@ public struct CheckpointError: Error, CustomStringConvertible {
         case let .tensor(key, e):
             if let key { return "\(path): tensor '\(key)': \(e)" }
             return "\(path): \(e)"
+        case .safetensors(let why): return "\(path): \(why)"
         case .tooDeep(let limit): return "\(path): value nests deeper than \(limit) levels"
         case .walkTooLong(let limit):
             return "\(path): walking the pickled value meets more than \(limit) containers and tensors (shared references are met once per path); refused as an expansion attack"

@@ -17,6 +17,7 @@ struct TextReport {
         for (name, value) in s.records.sorted(by: { $0.key < $1.key }) { line("record \(name): \(value)") }
         if s.records_checked { line("checksums: every record's CRC-32 matches") }
         else if s.format == Checkpoint.Format.legacy.rawValue { line("checksums: none (the legacy format has none)") }
+        else if s.format == Checkpoint.Format.safetensors.rawValue { line("checksums: none (the safetensors format has none)") }
         else { line("checksums: not checked (--skip-crc)") }
         line("tensors: \(s.tensor_count), \(s.total_bytes) bytes")
         let rows = s.tensors.map { t -> [String] in

@@ -125,4 +125,20 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: out))
         #expect(!FileManager.default.fileExists(atPath: out + ".partial"))
     }
+
+    /// What --export writes, ptload reads as MODEL: the .safetensors of a golden case verifies
+    /// against the case's reference, and converting it again gives the same bytes.
+    @Test func safetensorsIsReadBackAsAModel() throws {
+        let st = temporaryFile([], name: "lstm_long.safetensors")
+        #expect(try CLI.run([fixtureURL("rnn/lstm_long.pt").path, "--export", st]).status == 0)
+        let listed = try CLI.run([st])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("\nformat: safetensors\n"))
+        #expect(listed.stdout.contains("\nchecksums: none (the safetensors format has none)\n"))
+        let verified = try CLI.run([st, "--verify", fixtureURL("rnn/lstm_long.npz").path])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        let again = temporaryFile([], name: "again.safetensors")
+        #expect(try CLI.run([st, "--export", again]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: again)) == Data(contentsOf: URL(fileURLWithPath: st)))
+    }
 }
