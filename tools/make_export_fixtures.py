@@ -159,6 +159,15 @@ def check(ptload, name, tensors, entry):
                 if v.dtype != torch.bfloat16 and "float8" not in str(v.dtype):
                     assert as_numpy[k].tobytes() == v.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() and list(as_numpy[k].shape) == list(v.shape), (name, k)
             entry["ptload_safetensors"] = "byte-identical; load_file and safetensors.numpy equal torch's bits"
+        pt = os.path.join(tmp, "out.pt")
+        run = subprocess.run([ptload, checkpoint, "--export", pt], capture_output=True, text=True)
+        assert run.returncode == 0, (name, run.stderr)
+        for how in [{"weights_only": True}, {"weights_only": True, "mmap": True}]:
+            loaded = torch.load(pt, **how)
+            assert type(loaded).__name__ == "OrderedDict" and list(loaded) == list(tensors), (name, how)
+            for k, v in tensors.items():
+                assert same_bits(loaded[k], v), (name, k, how)
+        entry["ptload_pt"] = "torch.load(weights_only=True) and torch.load(mmap=True) equal torch's bits, in state_dict order"
         npz = os.path.join(tmp, "out.npz")
         run = subprocess.run([ptload, checkpoint, "--export", npz], capture_output=True, text=True)
         if "npz_refuses" in entry:

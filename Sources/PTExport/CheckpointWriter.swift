@@ -15,11 +15,14 @@ import PTZip
 public struct CheckpointWriter {
     /// The output formats, chosen by the path's extension.
     public enum Format: String, Sendable, CaseIterable {
-        case safetensors, npz
+        case safetensors, npz, pt
 
-        /// The format named by `path`'s extension.
+        /// The format named by `path`'s extension (`.pth` is `.pt`).
         public init?(path: String) {
-            if path.hasSuffix(".safetensors") { self = .safetensors } else if path.hasSuffix(".npz") { self = .npz } else { return nil }
+            if path.hasSuffix(".safetensors") { self = .safetensors }
+            else if path.hasSuffix(".npz") { self = .npz }
+            else if path.hasSuffix(".pt") || path.hasSuffix(".pth") { self = .pt }
+            else { return nil }
         }
     }
 
@@ -116,6 +119,10 @@ public struct CheckpointWriter {
                     let hint = item.dtype.isFloatingPoint ? "cast it to float32 or float16" : nil
                     throw .unsupportedDType(name: item.name, dtype: item.dtype, format: format, hint: hint)
                 }
+            case .pt:
+                if !TorchSave.holds(item.dtype) {
+                    throw .unsupportedDType(name: item.name, dtype: item.dtype, format: format, hint: nil)
+                }
             }
         }
         var summary = Summary()
@@ -126,6 +133,7 @@ public struct CheckpointWriter {
         switch format {
         case .safetensors: try writeSafetensors(to: path)
         case .npz: try writeNpz(to: path)
+        case .pt: try writeTorchSave(to: path)
         }
         return summary
     }
@@ -168,6 +176,25 @@ public struct CheckpointWriter {
         } catch {
             throw .cannotWrite(path: path, reason: "\(error)")
         }
+    }
+
+    /// A `torch.save` archive (TorchSave), written beside `path` and renamed over it once complete.
+    private func writeTorchSave(to path: String) throws(ExportError) {
+        var stem = path.split(separator: "/").last.map(String.init) ?? "archive"
+        for suffix in [".pth", ".pt"] where stem.hasSuffix(suffix) { stem.removeLast(suffix.count) }
+        if stem.isEmpty || stem.contains("\\") { stem = "archive" }
+        var contents: [(name: String, dtype: DType, shape: [Int], bytes: [UInt8])] = []
+        for item in items { contents.append((item.name, item.dtype, item.shape, try data(of: item))) }
+        let archive: [UInt8]
+        do {
+            archive = try TorchSave.archive(contents, stem: stem)
+        } catch {
+            throw .cannotWrite(path: path, reason: "\(error)")
+        }
+        let partial = path + ".partial"
+        defer { FileOutput.remove(partial) }
+        if let failure = FileOutput.write(archive, to: partial) { throw .cannotWrite(path: path, reason: failure) }
+        if let failure = FileOutput.replace(path, with: partial) { throw .cannotWrite(path: path, reason: failure) }
     }
 
     /// The item's bytes, checked against its declared size.

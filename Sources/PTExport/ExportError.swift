@@ -20,11 +20,12 @@ public enum ExportError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case .unknownFormat(let path): return "\(path): the extension names no export format; expected .safetensors or .npz"
+        case .unknownFormat(let path): return "\(path): the extension names no export format; expected .safetensors, .npz or .pt"
         case .badCast(let dtype): return "cannot cast to \(dtype.rawValue); casts go to float16, bfloat16 or float32"
         case .duplicateName(let name): return "tensor '\(name)' appears twice"
         case let .unsupportedDType(name, dtype, format, hint):
-            let lacking = format == .npz ? "numpy has no \(dtype.rawValue)" : "safetensors has no \(dtype.rawValue)"
+            let lacking = format == .npz ? "numpy has no \(dtype.rawValue)"
+                : format == .pt ? "ptload writes no \(dtype.rawValue) into .pt files" : "safetensors has no \(dtype.rawValue)"
             return "tensor '\(name)' is \(dtype.rawValue): \(lacking)" + (hint.map { "; \($0)" } ?? "")
         case let .unreadable(name, reason): return "tensor '\(name)': \(reason)"
         case .nothingToExport(let why): return why

@@ -50,10 +50,11 @@ public struct ZipWriter {
     /// The number of entries added so far.
     public var count: Int { records.count }
 
-    /// Appends a stored entry.
+    /// Appends a stored entry; with `alignment` above 1 its data starts on a multiple of it, the
+    /// local header padded with an extra field of id 'FB' as PyTorch's writer (miniz) pads it.
     /// - Throws: `ZipWriterError.emptyName`, `.nameTooLong` (over 65,535 UTF-8 bytes) or
     ///   `.duplicateName` (names compare as Swift strings, as `ZipArchive` compares them).
-    public mutating func add(name: String, bytes: [UInt8]) throws {
+    public mutating func add(name: String, bytes: [UInt8], alignment: Int = 1) throws {
         let nameBytes = Array(name.utf8)
         guard !nameBytes.isEmpty else { throw ZipWriterError.emptyName }
         guard nameBytes.count <= 0xFFFF else {
@@ -78,8 +79,15 @@ public struct ZipWriter {
         header.u32(crc)
         header.u32(wideSize ? 0xFFFF_FFFF : UInt32(size))  // compressed size
         header.u32(wideSize ? 0xFFFF_FFFF : UInt32(size))  // uncompressed size
+        // Padding: an extra field of at least its own 4-byte header, so that the data after the
+        // local header (30 bytes, the name, the ZIP64 field, the padding) lands on `alignment`.
+        var padding = 0
+        if alignment > 1 {
+            let unpadded = Int(offset) + 30 + nameBytes.count + (wideSize ? 20 : 0) + 4
+            padding = 4 + (alignment - unpadded % alignment) % alignment
+        }
         header.u16(UInt16(nameBytes.count))
-        header.u16(wideSize ? 20 : 0)
+        header.u16(UInt16((wideSize ? 20 : 0) + padding))
         header.append(nameBytes)
         if wideSize {
             // The local ZIP64 field holds both sizes, uncompressed first (APPNOTE 4.5.3).
@@ -87,6 +95,11 @@ public struct ZipWriter {
             header.u16(16)
             header.u64(size)
             header.u64(size)
+        }
+        if padding > 0 {
+            header.u16(0x4246)
+            header.u16(UInt16(padding - 4))
+            header.append([UInt8](repeating: 0, count: padding - 4))
         }
         output.append(contentsOf: header.bytes)
         output.append(contentsOf: bytes)

@@ -50,7 +50,7 @@ struct PTLoad: ParsableCommand {
     @Option(help: ArgumentHelp("Write output, h_n, c_n to this .npz.", valueName: "OUT"))
     var output: String?
 
-    @Option(help: ArgumentHelp("Convert the checkpoint's tensors to OUT.safetensors or OUT.npz (with --module, one submodule's, prefix stripped).", valueName: "OUT"))
+    @Option(help: ArgumentHelp("Convert the checkpoint's tensors to OUT.safetensors, OUT.npz or OUT.pt (with --module, one submodule's, prefix stripped).", valueName: "OUT"))
     var export: String?
 
     @Option(help: ArgumentHelp("With --export: write floating-point tensors as float16, bfloat16 or float32, rounded as PyTorch rounds.", valueName: "DTYPE"))
@@ -96,7 +96,7 @@ struct PTLoad: ParsableCommand {
                 throw ValidationError("--export excludes --verify, --output, --input and --pipeline")
             }
             if CheckpointWriter.Format(path: export) == nil {
-                throw ValidationError("--export writes .safetensors or .npz; '\(export)' names neither")
+                throw ValidationError("--export writes .safetensors, .npz or .pt; '\(export)' names none of them")
             }
             if let cast, !["float16", "bfloat16", "float32"].contains(cast) {
                 throw ValidationError("--cast must be float16, bfloat16 or float32, not '\(cast)'")

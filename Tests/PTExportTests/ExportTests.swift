@@ -53,7 +53,7 @@ final class ExportTests: XCTestCase {
         try writer.add("x", array: ShapedArray<Float>(zeros: [1]))
         XCTAssertThrowsError(try writer.add("x", array: ShapedArray<Float>(zeros: [1]))) { XCTAssertEqual("\($0)", "tensor 'x' appears twice") }
         XCTAssertThrowsError(try writer.write(to: temporaryFile([], name: "out.bin"))) {
-            XCTAssertTrue("\($0)".hasSuffix("out.bin: the extension names no export format; expected .safetensors or .npz"), "\($0)")
+            XCTAssertTrue("\($0)".hasSuffix("out.bin: the extension names no export format; expected .safetensors, .npz or .pt"), "\($0)")
         }
     }
 }

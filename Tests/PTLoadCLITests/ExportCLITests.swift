@@ -1,4 +1,5 @@
 import Foundation
+import PTCheckpoint
 import PTNumpy
 import PTTestSupport
 import Testing
@@ -140,5 +141,34 @@ import Testing
         let again = temporaryFile([], name: "again.safetensors")
         #expect(try CLI.run([st, "--export", again]).status == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: again)) == Data(contentsOf: URL(fileURLWithPath: st)))
+    }
+
+    /// --export OUT.pt writes a torch.save archive ptload reads back with every tensor's bytes,
+    /// in state_dict order (torch.load(weights_only=True) and mmap=True read the same files:
+    /// tools/make_export_fixtures.py); and .pt → .safetensors → .pt keeps every byte.
+    @Test(arguments: fixtures)
+    func ptRoundTripsKeepEveryByte(_ name: String) throws {
+        let f = try Self.fixture(name)
+        guard f.torch_refuses == nil else { return }
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: fixtureURL("checkpoints/\(name).expected.json")))
+        let pt = temporaryFile([], name: name + ".pt")
+        let r = try CLI.run([fixtureURL(f.checkpoint).path, "--export", pt])
+        #expect(r.status == 0, "\(r.stderr)")
+        let written = try Checkpoint.load(path: pt, options: LoadOptions(strict: true))
+        #expect(written.tensors.map(\.key) == expected.tensors.map(\.key))
+        for (t, want) in zip(written.tensors, expected.tensors) {
+            #expect(t.tensor.dtype.rawValue == want.dtype && t.tensor.shape == want.shape, "\(want.key)")
+            #expect(try t.tensor.contiguousBytes().map { String(format: "%02x", $0) }.joined() == want.bytes_hex, "\(want.key)")
+        }
+        guard f.safetensors != nil else { return }
+        let st = temporaryFile([], name: name + ".safetensors")
+        #expect(try CLI.run([pt, "--export", st]).status == 0)
+        let back = temporaryFile([], name: name + "-back.pt")
+        #expect(try CLI.run([st, "--export", back]).status == 0)
+        let again = try Checkpoint.load(path: back)
+        let bytes = Dictionary(uniqueKeysWithValues: try again.tensors.map { ($0.key, try $0.tensor.contiguousBytes()) })
+        for t in written.tensors {
+            #expect(bytes[t.key] == (try t.tensor.contiguousBytes()), "\(t.key)")
+        }
     }
 }
