@@ -89,6 +89,7 @@ def main():
     manifest["casts"] = casts()
     if a.ptload:
         manifest["cast_exports"] = check_cast_exports(a.ptload)
+        manifest["module_files"] = check_module_files(a.ptload)
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
@@ -120,6 +121,36 @@ def casts():
         table[name] = whole
         table[name + "_one_element"] = single
     return table
+
+
+def check_module_files(ptload):
+    """TorchScript archives and whole pickled modules (Fixtures/rnn): every export equals the
+    module's own state_dict() (torch.jit.load / torch.load(weights_only=False)), bit for bit."""
+    results = {}
+    for name, loader in [("script_lstm.pt", "jit"), ("script_wrapper_lstm.pt", "jit"), ("full_gru_bf.pt", "pickle"),
+                         ("full_rnn_relu_l2.pt", "pickle"), ("legacy_lstm.pt", "pickle")]:
+        path = os.path.join(ROOT, "Fixtures", "rnn", name)
+        loaded = torch.jit.load(path) if loader == "jit" else torch.load(path, weights_only=False)
+        state = loaded.state_dict() if hasattr(loaded, "state_dict") else loaded
+        with tempfile.TemporaryDirectory() as tmp:
+            for ext in ["safetensors", "npz", "pt"]:
+                out = os.path.join(tmp, "out." + ext)
+                run = subprocess.run([ptload, path, "--export", out], capture_output=True, text=True)
+                assert run.returncode == 0, (name, ext, run.stderr)
+                if ext == "safetensors":
+                    got = safetensors.torch.load_file(out)
+                elif ext == "npz":
+                    with np.load(out) as z:
+                        got = {k: torch.from_numpy(z[k].copy()) for k in z.files}
+                        assert list(z.files) == list(state), (name, ext)
+                else:
+                    got = torch.load(out, weights_only=True)
+                    assert list(got) == list(state), (name, ext)
+                assert set(got) == set(state), (name, ext, sorted(got), sorted(state))
+                for k, v in state.items():
+                    assert same_bits(got[k], v.detach()), (name, ext, k)
+        results[name] = "%s: .safetensors, .npz and .pt equal state_dict() bit for bit" % ("torch.jit.load" if loader == "jit" else "torch.load")
+    return results
 
 
 def check_cast_exports(ptload):

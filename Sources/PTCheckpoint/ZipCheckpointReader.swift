@@ -172,7 +172,15 @@ final class StorageTable {
         let archive = self.archive
         let path = self.path
         let swapUnit = bigEndian ? id.dtype.swapUnit : 1
-        let storage = Storage(key: id.key, dtype: id.dtype, byteCount: id.byteCount, origin: name) {
+        // Unswapped records stream straight from the mapping (exports); swapped ones load whole.
+        let streamer: Storage.Streamer? = swapUnit > 1 ? nil : { range, body in
+            do {
+                try archive.stream(entry, range: range, body)
+            } catch let e as ZipError {
+                throw CheckpointError(path: path, .zip(e))
+            }
+        }
+        let storage = Storage(key: id.key, dtype: id.dtype, byteCount: id.byteCount, origin: name, streamer: streamer) {
             let bytes: ZipBytes
             do {
                 bytes = try archive.bytes(of: entry)

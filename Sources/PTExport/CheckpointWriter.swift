@@ -38,6 +38,9 @@ public struct CheckpointWriter {
         let storage: ObjectIdentifier?
         /// The bytes, contiguous, little-endian, C order; called once, while writing.
         let bytes: () throws -> [UInt8]
+        /// The same bytes in pieces, straight from a mapped record, where the source streams.
+        var stream: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void = { _ in }
+        var streams = false
     }
 
     /// What a write did.
@@ -74,11 +77,18 @@ public struct CheckpointWriter {
         let whole = tensor.isContiguous && tensor.storageOffset == 0 && tensor.byteCount == tensor.storage.byteCount
         let (dtype, convert) = target(for: tensor.dtype)
         let elements = tensor.elementCount
-        items.append(Item(name: name, dtype: dtype, shape: tensor.shape, byteCount: elements * dtype.itemSize,
-                          view: !whole, storage: ObjectIdentifier(tensor.storage)) {
+        var item = Item(name: name, dtype: dtype, shape: tensor.shape, byteCount: elements * dtype.itemSize,
+                        view: !whole, storage: ObjectIdentifier(tensor.storage)) {
             if let convert { return try convert(tensor) }
             return try tensor.contiguousBytes()
-        })
+        }
+        if convert == nil && tensor.isContiguous && tensor.storage.streams && tensor.elementCount > 0 {
+            let start = tensor.storageOffset * tensor.dtype.itemSize
+            let range = start ..< start + tensor.byteCount
+            item.stream = { body in try tensor.storage.stream(range, body) }
+            item.streams = true
+        }
+        items.append(item)
     }
 
     /// Adds an array computed in Swift under `name`.
@@ -148,8 +158,24 @@ public struct CheckpointWriter {
             let sink = try FileSink(path: partial)
             try sink.write(Safetensors.header(ordered, metadata: [("format", "pt")]))
             for item in ordered {
-                let bytes = try data(of: item)
-                try sink.write(bytes)
+                if item.streams {
+                    var written = 0
+                    do {
+                        try item.stream { piece in
+                            try sink.write(piece)
+                            written += piece.count
+                        }
+                    } catch let e as FileSinkError {
+                        throw e
+                    } catch {
+                        throw ExportError.unreadable(name: item.name, reason: "\(error)")
+                    }
+                    guard written == item.byteCount else {
+                        throw ExportError.unreadable(name: item.name, reason: "\(written) bytes for \(item.byteCount)")
+                    }
+                } else {
+                    try sink.write(try data(of: item))
+                }
             }
             try sink.close()
             if let failure = FileOutput.replace(path, with: partial) { throw ExportError.cannotWrite(path: path, reason: failure) }

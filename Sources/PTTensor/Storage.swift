@@ -17,15 +17,38 @@ public final class Storage {
     private let loader: () throws -> StorageBytes
     private var loaded: StorageBytes?
 
+    /// Hands a byte range of the storage to `body` piece by piece, in order, without keeping it
+    /// in memory (a mapped record's pages are given back as it goes), and checks the record
+    /// (CRC-32) by the end: a throw after some pieces means the pieces were not to be trusted.
+    public typealias Streamer = (Range<Int>, (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    private let streamer: Streamer?
+
     /// - Parameters:
     ///   - loader: returns exactly `byteCount` bytes; called at most once, on first use.
-    public init(key: String, dtype: DType, byteCount: Int, origin: String,
+    ///   - streamer: reads byte ranges without loading the whole storage, where the source can.
+    public init(key: String, dtype: DType, byteCount: Int, origin: String, streamer: Streamer? = nil,
                 loader: @escaping () throws -> StorageBytes) {
         self.key = key
         self.dtype = dtype
         self.byteCount = byteCount
         self.origin = origin
+        self.streamer = streamer
         self.loader = loader
+    }
+
+    /// Whether `stream` can read without loading the storage.
+    public var streams: Bool { streamer != nil && loaded == nil }
+
+    /// `range` of the storage's bytes, handed to `body` piece by piece: through the streamer
+    /// when there is one and nothing is loaded yet, else from the loaded bytes in one piece.
+    /// - Precondition: `range` lies within `0..<byteCount`.
+    public func stream(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        precondition(range.lowerBound >= 0 && range.upperBound <= byteCount, "range outside the storage")
+        if let streamer, loaded == nil {
+            try withoutActuallyEscaping(body) { try streamer(range, $0) }
+            return
+        }
+        try body(UnsafeRawBufferPointer(rebasing: try bytes()[range]))
     }
 
     /// A storage over bytes it owns (tests, byte-swapped copies).

@@ -109,6 +109,43 @@ public final class ZipArchive: @unchecked Sendable {
         }
     }
 
+    /// `range` of the entry's uncompressed bytes, handed to `body` in pieces of at most `chunk`
+    /// bytes, in order. A stored entry is read through once, its CRC-32 computed as it goes (the
+    /// whole entry, even outside `range`) and each piece's pages handed back after `body` has
+    /// it, so that streaming a large entry keeps little of it resident; the CRC-32 is compared
+    /// at the end (`crcMismatch` then, after the pieces). A deflated entry is inflated whole
+    /// first, as `bytes(of:)` does.
+    public func stream(_ entry: ZipEntry, range: Range<Int>, chunk: Int = 8 << 20,
+                       _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        precondition(range.lowerBound >= 0 && range.upperBound <= entry.uncompressedSize, "range outside the entry")
+        guard entry.method == .stored else {
+            let whole = try bytes(of: entry)
+            try body(UnsafeRawBufferPointer(rebasing: whole.buffer[range]))
+            return
+        }
+        let known = lock.withLock { verified.contains(entry.index) }
+        var crc: UInt32 = 0
+        var start = known ? range.lowerBound : 0
+        let end = known ? range.upperBound : entry.compressedSize
+        while start < end {
+            let next = min(end, start + chunk)
+            let piece = UnsafeRawBufferPointer(rebasing: file.bytes[(entry.dataOffset + start) ..< (entry.dataOffset + next)])
+            if !known { crc = crc32(piece, continuing: crc) }
+            let lower = max(start, range.lowerBound), upper = min(next, range.upperBound)
+            if lower < upper {
+                try body(UnsafeRawBufferPointer(rebasing: file.bytes[(entry.dataOffset + lower) ..< (entry.dataOffset + upper)]))
+            }
+            file.releasePages((entry.dataOffset + start) ..< (entry.dataOffset + next))
+            start = next
+        }
+        if !known {
+            guard crc == entry.crc32 else {
+                throw ZipError.crcMismatch(path: path, entry: entry.name, declared: entry.crc32, actual: crc)
+            }
+            lock.withLock { _ = verified.insert(entry.index) }
+        }
+    }
+
     private func storedBytes(of entry: ZipEntry) throws -> ZipBytes {
         // Validation placed dataOffset + compressedSize inside the file.
         let view = UnsafeRawBufferPointer(rebasing: file.bytes[entry.dataOffset ..< entry.dataOffset + entry.compressedSize])

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Checkpoint conversion benchmark: a 1 GB LSTM state dict (torch.save) turned into .safetensors
+by ptload, and the Python ways, side by side in one run on the same machine:
+
+    ptload model.pt --export out.safetensors
+    safetensors.torch.save_file(torch.load(model.pt, weights_only=True), out.safetensors)
+    torch.save(torch.load(model.pt, weights_only=True), out.pt)
+
+Each is run ROUNDS times, alternated (the first run of each warms the page cache and is not
+counted); the table gives the median wall time, the ratio to ptload's, and the peak resident set
+of the whole process (Tests/PeakRSS: the child's own high-water mark, file-backed pages included).
+
+    /tmp/torch-venv/bin/python tools/bench_export.py [--rounds 3] [--gb 1.0] [--dir /tmp/ptload-export-bench]
+
+Needs torch and safetensors in the venv, and builds ptload (release) and peak-rss.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def build():
+    subprocess.run(["swift", "build", "-c", "release", "--product", "ptload"], cwd=ROOT, check=True, stdout=sys.stderr)
+    subprocess.run(["swift", "build", "-c", "release", "--product", "peak-rss"], cwd=ROOT, check=True, stdout=sys.stderr)
+    return os.path.join(ROOT, ".build/release/ptload"), os.path.join(ROOT, ".build/release/peak-rss")
+
+
+def make_checkpoint(path, gigabytes):
+    import torch
+    if os.path.exists(path):
+        return
+    torch.manual_seed(0)
+    hidden, inputs = 2048, 1024
+    per_layer = 4 * hidden * (2 * hidden) * 4 + 8 * 4 * hidden
+    layers = max(1, round((gigabytes * 2 ** 30 - 4 * hidden * inputs * 4) / per_layer) + 1)
+    with torch.no_grad():
+        lstm = torch.nn.LSTM(inputs, hidden, num_layers=layers)
+    torch.save(lstm.state_dict(), path)
+
+
+def measure(peak_rss, argv):
+    report = argv[-1] + ".rss"
+    start = time.monotonic()
+    run = subprocess.run([peak_rss, "600", report] + argv, capture_output=True, text=True)
+    seconds = time.monotonic() - start
+    if run.returncode != 0:
+        raise SystemExit("%s failed: %s%s" % (argv, run.stdout, run.stderr))
+    kib = int(open(report).read().split()[0])
+    os.remove(report)
+    return seconds, kib / 1024
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--gb", type=float, default=1.0)
+    parser.add_argument("--dir", default="/tmp/ptload-export-bench")
+    a = parser.parse_args()
+    os.makedirs(a.dir, exist_ok=True)
+    ptload, peak_rss = build()
+    model = os.path.join(a.dir, "lstm_1gb.pt")
+    make_checkpoint(model, a.gb)
+    size_mb = os.path.getsize(model) / 2 ** 20
+    python = sys.executable
+    out = lambda name: os.path.join(a.dir, name)
+    ways = {
+        "ptload --export": [ptload, model, "--export", out("ptload.safetensors")],
+        "safetensors.save_file(torch.load)": [python, "-c",
+            "import sys, torch, safetensors.torch as s; s.save_file(torch.load(sys.argv[1], weights_only=True), sys.argv[2], metadata={'format': 'pt'})",
+            model, out("python.safetensors")],
+        "torch.save(torch.load)": [python, "-c",
+            "import sys, torch; torch.save(torch.load(sys.argv[1], weights_only=True), sys.argv[2])", model, out("torch.pt")],
+    }
+    times = {k: [] for k in ways}
+    rss = {k: [] for k in ways}
+    for round_ in range(a.rounds + 1):
+        for name, argv in ways.items():
+            seconds, peak = measure(peak_rss, argv)
+            if round_ > 0:
+                times[name].append(seconds)
+                rss[name].append(peak)
+    same = open(out("ptload.safetensors"), "rb").read() == open(out("python.safetensors"), "rb").read()
+    print("checkpoint: %s, %.0f MB (torch.save of an LSTM state dict); %d rounds, medians" % (model, size_mb, a.rounds))
+    print("ptload's .safetensors byte-identical to safetensors': %s" % same)
+    print("| way | median s | time / ptload's | peak RSS MB | peak RSS / file |")
+    print("|---|---|---|---|---|")
+    base = statistics.median(times["ptload --export"])
+    for name in ways:
+        t, r = statistics.median(times[name]), statistics.median(rss[name])
+        print("| %s | %.2f | %.2f | %.0f | %.0f%% |" % (name, t, t / base, r, 100 * r / size_mb))
+
+
+if __name__ == "__main__":
+    main()
