@@ -253,6 +253,26 @@ def npz(members):
 
 
 # ----------------------------------------------------------------------------------------
+# Safetensors files.
+
+def st_file(header, data, claimed=None):
+    """A .safetensors image: the 8-byte header length (the true one unless `claimed`), the header
+    (a dict written as compact JSON, or bytes as they are), then `data`."""
+    text = header if isinstance(header, bytes) else json.dumps(header, separators=(",", ":")).encode()
+    return struct.pack("<Q", len(text) if claimed is None else claimed) + text + data
+
+
+def st_base():
+    """The base LSTM's tensors as safetensors writes them: sorted by name (one dtype), packed."""
+    header, data = {"__metadata__": {"format": "pt"}}, b""
+    for k, (name, shape) in sorted(enumerate(SHAPES), key=lambda e: e[1][0]):
+        raw = f32(values(k, numel(shape)))
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    return header, data
+
+
+# ----------------------------------------------------------------------------------------
 # The cases.
 
 CASES = []
@@ -794,6 +814,49 @@ def main():
     ref("ref_npz_object.npz", "a reference .npz whose output.npy is an object array",
         npz([("input.npy", x), ("output.npy", npy(descr="'|O'", shape=(1,), data=b"\x80\x02N."))]),
         stderr="ptload: {dir}/ref_npz_object.npz: x", option="--verify")
+
+    # ---- safetensors ------------------------------------------------------------------------
+    header, data = st_base()
+    case("st_base.safetensors", "the base nn.LSTM(2, 3) state dict as safetensors writes it", st_file(header, data),
+         tensors=expect_lstm())
+    case("st_header_past_end.safetensors", "a header length running past the end of the file",
+         st_file(header, data, claimed=len(json.dumps(header, separators=(",", ":"))) + len(data) + 1),
+         stderr=F + "header length %d runs past the end of the file (%d bytes after the length)"
+         % (len(json.dumps(header, separators=(",", ":"))) + len(data) + 1, len(json.dumps(header, separators=(",", ":"))) + len(data)))
+    case("st_header_giant.safetensors", "a header length of 2^62 bytes", st_file(header, data, claimed=1 << 62),
+         stderr=F + "header length 4611686018427387904 is over the format's limit of 100000000 bytes")
+    bad_key = json.dumps(header, separators=(",", ":")).encode().replace(b'"bias_hh_l0"', b'"bias_\xff_l0"')
+    case("st_key_not_utf8.safetensors", "a tensor name that is not UTF-8 (byte 0xFF)", st_file(bad_key, data),
+         stderr=F + "the header is not UTF-8")
+    overlap = json.loads(json.dumps(header))
+    overlap["bias_ih_l0"]["data_offsets"] = [0, 48]
+    overlap["bias_hh_l0"]["data_offsets"] = [0, 48]
+    case("st_overlapping.safetensors", "two tensors over the same bytes (and a hole where one was)",
+         st_file(overlap, data), stderr=F + "tensor 'bias_ih_l0' (data_offsets [0, 48]) overlaps the tensor before it")
+    outside = json.loads(json.dumps(header))
+    outside["weight_ih_l0"]["data_offsets"] = [len(data) - 8, len(data) - 8 + 96]
+    case("st_offsets_past_end.safetensors", "a tensor whose data_offsets run past the end of the data",
+         st_file(outside, data), stderr=F + "tensor 'weight_ih_l0': data_offsets [%d, %d] run past the data's %d bytes"
+         % (len(data) - 8, len(data) - 8 + 96, len(data)))
+    lying = json.loads(json.dumps(header))
+    lying["weight_hh_l0"]["shape"] = [12, 4]
+    case("st_shape_disagrees.safetensors", "a shape that needs more bytes than its data_offsets hold",
+         st_file(lying, data), stderr=F + "tensor 'weight_hh_l0': shape [12, 4] of F32 needs 192 bytes; data_offsets [%d, %d] hold 144"
+         % tuple(header["weight_hh_l0"]["data_offsets"]))
+    dtype = json.loads(json.dumps(header))
+    dtype["bias_hh_l0"]["dtype"] = "F64"
+    case("st_dtype_disagrees.safetensors", "a dtype whose size does not fit the data_offsets (F64 over 12 floats)",
+         st_file(dtype, data), stderr=F + "tensor 'bias_hh_l0': shape [12] of F64 needs 96 bytes; data_offsets [0, 48] hold 48")
+    text = json.dumps(header, separators=(",", ":"))
+    dup = (text[:-1] + ',"bias_hh_l0":' + json.dumps(header["bias_hh_l0"], separators=(",", ":")) + "}").encode()
+    case("st_duplicate_key.safetensors", "the same tensor name twice in the header", st_file(dup, data),
+         stderr=F + "the header is not a safetensors header: key 'bias_hh_l0' appears twice")
+    case("st_trailing_bytes.safetensors", "64 bytes after the last tensor that belong to none", st_file(header, data + bytes(64)),
+         stderr=F + "64 bytes after the last tensor belong to no tensor")
+    nested = json.loads(json.dumps(header))
+    nested["__metadata__"] = {"format": {"nested": "object"}}
+    case("st_nested.safetensors", "a header nesting objects deeper than the format does", st_file(nested, data),
+         stderr=F + "the header is not a safetensors header: objects nest deeper than a safetensors header does")
 
     # ---- files torch writes that torch.load(weights_only=True) refuses and ptload reads --------
     for name, attack in [("full_lstm.pt", "torch.save(model) of a whole nn.LSTM (a full-module pickle)"),

@@ -7,7 +7,7 @@ checkpoint of the hostile corpus (Fixtures/hostile/expected.json). Needs torch:
 writes Fixtures/hostile/torch_verdicts.json: {"torch": version, "cases": {file: {"verdict":
 "loads" | "refuses", "error": first line of the exception (type: message), "keys": [...]}}}.
 Reference-file cases (an .npy/.npz given with --input/--verify) are about numpy, not torch,
-and are left out. A test asserts that ptload refuses every file torch refuses.
+and are left out; .safetensors files are judged by safetensors.torch.load_file. A test asserts that ptload refuses every file torch refuses.
 """
 
 import json
@@ -38,7 +38,12 @@ def main():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                value = torch.load(path, weights_only=True, map_location="cpu")
+                if path.suffix == ".safetensors":
+                    # The format's own reader is the other half for safetensors files.
+                    import safetensors.torch
+                    value = safetensors.torch.load_file(path)
+                else:
+                    value = torch.load(path, weights_only=True, map_location="cpu")
                 verdicts[case["file"]] = {"verdict": "loads", "keys": flatten(value)}
             except BaseException as e:  # noqa: BLE001 - every refusal is a verdict
                 line = (str(e).strip().splitlines() or [""])[0][:300]

@@ -96,7 +96,9 @@ struct SafetensorsReader {
             entries.append((key, dtype, shape, offsets[0], offsets[1]))
         }
         var position = 0
-        for e in entries.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
+        // By offsets, ties in header order: the later of two overlapping tensors is the one named.
+        let byOffset = entries.indices.sorted { (entries[$0].begin, entries[$0].end, $0) < (entries[$1].begin, entries[$1].end, $1) }
+        for e in byOffset.map({ entries[$0] }) {
             guard e.begin == position else {
                 throw bad(e.begin > position ? "bytes \(position)..<\(e.begin) of the data belong to no tensor"
                                              : "tensor '\(e.name)' (data_offsets [\(e.begin), \(e.end)]) overlaps the tensor before it")

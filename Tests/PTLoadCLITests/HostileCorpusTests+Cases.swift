@@ -100,6 +100,17 @@ extension HostileCorpusTests {
         "ref_npz_truncated.npz",
         "ref_npz_crc.npz",
         "ref_npz_object.npz",
+        "st_base.safetensors",
+        "st_header_past_end.safetensors",
+        "st_header_giant.safetensors",
+        "st_key_not_utf8.safetensors",
+        "st_overlapping.safetensors",
+        "st_offsets_past_end.safetensors",
+        "st_shape_disagrees.safetensors",
+        "st_dtype_disagrees.safetensors",
+        "st_duplicate_key.safetensors",
+        "st_trailing_bytes.safetensors",
+        "st_nested.safetensors",
         "../checkpoints/full_lstm.pt",
         "../checkpoints/full_net.pt",
         "ok_protocol4_frames.pt",
@@ -204,6 +215,17 @@ extension HostileCorpusTests {
     func test_ref_npz_truncated() throws { try check("ref_npz_truncated.npz") }
     func test_ref_npz_crc() throws { try check("ref_npz_crc.npz") }
     func test_ref_npz_object() throws { try check("ref_npz_object.npz") }
+    func test_st_base() throws { try check("st_base.safetensors") }
+    func test_st_header_past_end() throws { try check("st_header_past_end.safetensors") }
+    func test_st_header_giant() throws { try check("st_header_giant.safetensors") }
+    func test_st_key_not_utf8() throws { try check("st_key_not_utf8.safetensors") }
+    func test_st_overlapping() throws { try check("st_overlapping.safetensors") }
+    func test_st_offsets_past_end() throws { try check("st_offsets_past_end.safetensors") }
+    func test_st_shape_disagrees() throws { try check("st_shape_disagrees.safetensors") }
+    func test_st_dtype_disagrees() throws { try check("st_dtype_disagrees.safetensors") }
+    func test_st_duplicate_key() throws { try check("st_duplicate_key.safetensors") }
+    func test_st_trailing_bytes() throws { try check("st_trailing_bytes.safetensors") }
+    func test_st_nested() throws { try check("st_nested.safetensors") }
     func test_golden_full_lstm() throws { try check("../checkpoints/full_lstm.pt") }
     func test_golden_full_net() throws { try check("../checkpoints/full_net.pt") }
     func test_ok_protocol4_frames() throws { try check("ok_protocol4_frames.pt") }
