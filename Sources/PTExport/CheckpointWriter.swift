@@ -204,22 +204,42 @@ public struct CheckpointWriter {
         }
     }
 
-    /// A `torch.save` archive (TorchSave), written beside `path` and renamed over it once complete.
+    /// A `torch.save` archive (TorchSave), streamed record by record into a file beside `path`
+    /// and renamed over it once complete.
     private func writeTorchSave(to path: String) throws(ExportError) {
         var stem = path.split(separator: "/").last.map(String.init) ?? "archive"
         for suffix in [".pth", ".pt"] where stem.hasSuffix(suffix) { stem.removeLast(suffix.count) }
-        if stem.isEmpty || stem.contains("\\") { stem = "archive" }
-        var contents: [(name: String, dtype: DType, shape: [Int], bytes: [UInt8])] = []
-        for item in items { contents.append((item.name, item.dtype, item.shape, try data(of: item))) }
-        let archive: [UInt8]
-        do {
-            archive = try TorchSave.archive(contents, stem: stem)
-        } catch {
-            throw .cannotWrite(path: path, reason: "\(error)")
+        if stem.isEmpty { stem = "archive" }
+        let records = items.map { item in
+            TorchSave.Record(name: item.name, dtype: item.dtype, shape: item.shape, byteCount: item.byteCount) { write in
+                do {
+                    if item.streams {
+                        try item.stream(write)
+                    } else {
+                        try data(of: item).withUnsafeBytes { try write($0) }
+                    }
+                } catch let e as FileSinkError {
+                    throw e
+                } catch let e as ExportError {
+                    throw e
+                } catch {
+                    throw ExportError.unreadable(name: item.name, reason: "\(error)")
+                }
+            }
         }
         let partial = path + ".partial"
         defer { FileOutput.remove(partial) }
-        if let failure = FileOutput.write(archive, to: partial) { throw .cannotWrite(path: path, reason: failure) }
+        do {
+            let sink = try FileSink(path: partial)
+            try TorchSave.write(records, stem: stem, to: sink)
+            try sink.close()
+        } catch let e as FileSinkError {
+            throw .cannotWrite(path: path, reason: e.reason)
+        } catch let e as ExportError {
+            throw e
+        } catch {
+            throw .cannotWrite(path: path, reason: "\(error)")
+        }
         if let failure = FileOutput.replace(path, with: partial) { throw .cannotWrite(path: path, reason: failure) }
     }
 

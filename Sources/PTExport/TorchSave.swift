@@ -9,7 +9,35 @@ import PTZip
 /// `UntypedStorage` and the dtype, for dtypes without a legacy storage class, as torch does).
 /// Only names `torch.load(weights_only=True)` allows; `torch.load(mmap=True)` maps the records.
 enum TorchSave {
-    static func archive(_ items: [(name: String, dtype: DType, shape: [Int], bytes: [UInt8])], stem: String) throws -> [UInt8] {
+    /// One tensor: its name, dtype, shape and size, and how to hand its bytes over (once for
+    /// the CRC-32 the local header needs, once more for the data).
+    struct Record {
+        let name: String
+        let dtype: DType
+        let shape: [Int]
+        let byteCount: Int
+        let write: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    }
+
+    /// Writes the archive of `items` to `sink`, one record at a time.
+    static func write(_ items: [Record], stem: String, to sink: FileSink) throws {
+        var zip = ZipWriter(streamingTo: sink)
+        try zip.add(name: "\(stem)/data.pkl", bytes: pickle(items), alignment: 64)
+        try zip.add(name: "\(stem)/.format_version", bytes: Array("1".utf8), alignment: 64)
+        try zip.add(name: "\(stem)/.storage_alignment", bytes: Array("64".utf8), alignment: 64)
+        try zip.add(name: "\(stem)/byteorder", bytes: Array("little".utf8), alignment: 64)
+        for (i, item) in items.enumerated() {
+            var crc: UInt32 = 0
+            try item.write { crc = crc32($0, continuing: crc) }
+            try zip.add(name: "\(stem)/data/\(i)", size: item.byteCount, crc: crc, alignment: 64, body: item.write)
+        }
+        try zip.add(name: "\(stem)/version", bytes: Array("3\n".utf8), alignment: 64)
+        try zip.add(name: "\(stem)/.data/serialization_id", bytes: Array(serializationID(items).utf8), alignment: 64)
+        try zip.finish(into: sink)
+    }
+
+    /// `data.pkl`: the OrderedDict of rebuilt tensors.
+    static func pickle(_ items: [Record]) -> [UInt8] {
         var pickle = PickleWriter()
         pickle.proto(2)
         pickle.global("collections", "OrderedDict")
@@ -27,7 +55,7 @@ enum TorchSave {
             if let legacy { pickle.global("torch", legacy) } else { pickle.global("torch.storage", "UntypedStorage") }
             pickle.string(String(i))
             pickle.string("cpu")
-            pickle.int(legacy == nil ? item.bytes.count : item.shape.reduce(1, *))
+            pickle.int(legacy == nil ? item.byteCount : item.shape.reduce(1, *))
             pickle.tuple()
             pickle.persistentID()
             pickle.int(0)
@@ -43,18 +71,7 @@ enum TorchSave {
         }
         pickle.setItems()
         pickle.stop()
-
-        var zip = ZipWriter()
-        try zip.add(name: "\(stem)/data.pkl", bytes: pickle.bytes, alignment: 64)
-        try zip.add(name: "\(stem)/.format_version", bytes: Array("1".utf8), alignment: 64)
-        try zip.add(name: "\(stem)/.storage_alignment", bytes: Array("64".utf8), alignment: 64)
-        try zip.add(name: "\(stem)/byteorder", bytes: Array("little".utf8), alignment: 64)
-        for (i, item) in items.enumerated() {
-            try zip.add(name: "\(stem)/data/\(i)", bytes: item.bytes, alignment: 64)
-        }
-        try zip.add(name: "\(stem)/version", bytes: Array("3\n".utf8), alignment: 64)
-        try zip.add(name: "\(stem)/.data/serialization_id", bytes: Array(serializationID(items).utf8), alignment: 64)
-        return zip.finish()
+        return pickle.bytes
     }
 
     /// torch's legacy typed-storage class for `dtype`, where it has one.
@@ -87,11 +104,11 @@ enum TorchSave {
 
     /// A fixed-width decimal id derived from the contents (torch writes a random one; a
     /// reproducible one keeps exports byte-identical run to run).
-    static func serializationID(_ items: [(name: String, dtype: DType, shape: [Int], bytes: [UInt8])]) -> String {
+    static func serializationID(_ items: [Record]) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for item in items {
             for byte in item.name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            hash = (hash ^ UInt64(item.bytes.count)) &* 0x100_0000_01b3
+            hash = (hash ^ UInt64(item.byteCount)) &* 0x100_0000_01b3
         }
         let text = String(hash)
         return String(repeating: "0", count: max(0, 20 - text.count)) + text

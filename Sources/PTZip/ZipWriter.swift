@@ -37,14 +37,30 @@ public struct ZipWriter {
     private var output: [UInt8] = []
     private var records: [Record] = []
     private var names: Set<String> = []
+    /// Where a streaming writer writes (nil: in memory, `finish()`).
+    private let sink: FileSink?
+    /// Bytes written so far (in memory or to the sink).
+    private var position: UInt64 = 0
 
     public init() {
         self.init(wideLimit: 0xFFFF_FFFF, countLimit: 0xFFFF)
     }
 
-    init(wideLimit: UInt64, countLimit: Int) {
+    /// A writer that writes each entry to `sink` as it is added (`finish(into:)` ends it), for
+    /// archives that should not be held in memory whole.
+    public init(streamingTo sink: FileSink) {
+        self.init(wideLimit: 0xFFFF_FFFF, countLimit: 0xFFFF, sink: sink)
+    }
+
+    init(wideLimit: UInt64, countLimit: Int, sink: FileSink? = nil) {
         self.wideLimit = wideLimit
         self.countLimit = countLimit
+        self.sink = sink
+    }
+
+    private mutating func emit(_ bytes: UnsafeRawBufferPointer) throws {
+        if let sink { try sink.write(bytes) } else { output.append(contentsOf: bytes) }
+        position += UInt64(bytes.count)
     }
 
     /// The number of entries added so far.
@@ -55,6 +71,18 @@ public struct ZipWriter {
     /// - Throws: `ZipWriterError.emptyName`, `.nameTooLong` (over 65,535 UTF-8 bytes) or
     ///   `.duplicateName` (names compare as Swift strings, as `ZipArchive` compares them).
     public mutating func add(name: String, bytes: [UInt8], alignment: Int = 1) throws {
+        let crc = bytes.withUnsafeBytes { crc32($0) }
+        try add(name: name, size: bytes.count, crc: crc, alignment: alignment) { write in
+            try bytes.withUnsafeBytes { try write($0) }
+        }
+    }
+
+    /// Appends a stored entry of `size` bytes whose CRC-32 is `crc`, its data handed over by
+    /// `body` piece by piece (through the function it is given), in order.
+    /// - Throws: as `add(name:bytes:)`, `ZipWriterError.sizeMismatch` when `body` gives other
+    ///   than `size` bytes, and whatever `body` or the sink throws.
+    public mutating func add(name: String, size count: Int, crc: UInt32, alignment: Int = 1,
+                             body: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let nameBytes = Array(name.utf8)
         guard !nameBytes.isEmpty else { throw ZipWriterError.emptyName }
         guard nameBytes.count <= 0xFFFF else {
@@ -62,9 +90,8 @@ public struct ZipWriter {
         }
         guard !names.contains(name) else { throw ZipWriterError.duplicateName(name) }
 
-        let offset = UInt64(output.count)
-        let size = UInt64(bytes.count)
-        let crc = bytes.withUnsafeBytes { crc32($0) }
+        let offset = position
+        let size = UInt64(count)
         let record = Record(name: nameBytes, crc: crc, size: size, offset: offset,
                             utf8Flag: nameBytes.contains { $0 >= 0x80 })
         let wideSize = size >= wideLimit
@@ -101,15 +128,32 @@ public struct ZipWriter {
             header.u16(UInt16(padding - 4))
             header.append([UInt8](repeating: 0, count: padding - 4))
         }
-        output.append(contentsOf: header.bytes)
-        output.append(contentsOf: bytes)
+        try header.bytes.withUnsafeBytes { try emit($0) }
+        var given = 0
+        try body { piece in
+            try emit(piece)
+            given += piece.count
+        }
+        guard given == count else { throw ZipWriterError.sizeMismatch(name: name, declared: count, given: given) }
         records.append(record)
         names.insert(name)
     }
 
+    /// Ends a streaming archive: the central directory and the end records go to the sink.
+    public func finish(into sink: FileSink) throws {
+        try finishRecords().withUnsafeBytes { try sink.write($0) }
+    }
+
     /// The whole archive: the entries added so far, their central directory and the end records.
     public func finish() -> [UInt8] {
-        let directoryOffset = UInt64(output.count)
+        var archive = output
+        archive.append(contentsOf: finishRecords())
+        return archive
+    }
+
+    /// The central directory and the end records for the entries written so far.
+    private func finishRecords() -> [UInt8] {
+        let directoryOffset = position
         var directory = LittleEndianBytes()
         for record in records {
             appendCentralHeader(record, to: &directory)
@@ -146,11 +190,7 @@ public struct ZipWriter {
         end.u32(directoryOffset >= wideLimit ? 0xFFFF_FFFF : UInt32(directoryOffset))
         end.u16(0)  // comment length
 
-        var archive = output
-        archive.reserveCapacity(output.count + directory.bytes.count + end.bytes.count)
-        archive.append(contentsOf: directory.bytes)
-        archive.append(contentsOf: end.bytes)
-        return archive
+        return directory.bytes + end.bytes
     }
 
     /// Writes `finish()` to `path`, replacing any file there.
@@ -214,6 +254,8 @@ public enum ZipWriterError: Error, CustomStringConvertible, Equatable, Sendable 
     case duplicateName(String)
     /// The archive file could not be created or written; `reason` is the system's message.
     case cannotWrite(path: String, reason: String)
+    /// A streamed entry's data was not the size declared for it.
+    case sizeMismatch(name: String, declared: Int, given: Int)
 
     public var description: String {
         switch self {
@@ -225,6 +267,8 @@ public enum ZipWriterError: Error, CustomStringConvertible, Equatable, Sendable 
             return "an entry named '\(name)' is already in the archive; entry names must be unique"
         case let .cannotWrite(path, reason):
             return "\(path): cannot write: \(reason)"
+        case let .sizeMismatch(name, declared, given):
+            return "zip entry '\(name)' was declared with \(declared) bytes and given \(given)"
         }
     }
 }

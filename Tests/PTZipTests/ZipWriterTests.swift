@@ -138,4 +138,33 @@ final class ZipWriterTests: ZipTestCase {
             XCTAssertEqual(error as? ZipWriterError, .cannotWrite(path: bad, reason: "No such file or directory"))
         }
     }
+
+    /// A streaming writer gives the same bytes as the in-memory one, data aligned as asked
+    /// ('FB' padding), and a streamed entry whose data is not its declared size is refused.
+    func testStreamingWriterMatchesInMemory() throws {
+        var memory = ZipWriter()
+        let path = scratchPath("streamed.zip")
+        let sink = try FileSink(path: path)
+        var streamed = ZipWriter(streamingTo: sink)
+        let entries: [(String, [UInt8])] = [("a/data.pkl", Array("pickle".utf8)), ("a/data/0", (0..<1000).map { UInt8($0 % 251) })]
+        for (name, bytes) in entries {
+            try memory.add(name: name, bytes: bytes, alignment: 64)
+            let crc = bytes.withUnsafeBytes { crc32($0) }
+            try streamed.add(name: name, size: bytes.count, crc: crc, alignment: 64) { write in
+                try bytes.withUnsafeBytes { all in
+                    try write(UnsafeRawBufferPointer(rebasing: all[0..<3]))
+                    try write(UnsafeRawBufferPointer(rebasing: all[3...]))
+                }
+            }
+        }
+        try streamed.finish(into: sink)
+        try sink.close()
+        let written = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertEqual(written, memory.finish())
+        let archive = try ZipArchive(path: path)
+        for entry in archive.entries { XCTAssertEqual(entry.dataOffset % 64, 0, entry.name) }
+        XCTAssertThrowsError(try streamed.add(name: "b", size: 10, crc: 0) { write in try [UInt8](repeating: 0, count: 4).withUnsafeBytes { try write($0) } }) {
+            XCTAssertEqual($0 as? ZipWriterError, .sizeMismatch(name: "b", declared: 10, given: 4))
+        }
+    }
 }
