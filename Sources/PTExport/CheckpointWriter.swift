@@ -188,20 +188,55 @@ public struct CheckpointWriter {
         }
     }
 
+    /// An `.npz` as `numpy.savez` writes one (stored members `name.npy`), streamed member by
+    /// member into a file beside `path` and renamed over it once complete.
     private func writeNpz(to path: String) throws(ExportError) {
+        let partial = path + ".partial"
+        defer { FileOutput.remove(partial) }
         do {
-            var arrays: [(name: String, tensor: Tensor)] = []
+            let sink = try FileSink(path: partial)
+            var zip = ZipWriter(streamingTo: sink)
             for item in items {
-                arrays.append((item.name, try Tensor(dtype: item.dtype, shape: item.shape, bytes: try data(of: item))))
+                guard !item.name.isEmpty else {
+                    throw ExportError.numpy(.invalidArrayName(name: "", reason: "names must not be empty"))
+                }
+                guard let preamble = Numpy.npyPreamble(dtype: item.dtype, shape: item.shape) else {
+                    throw ExportError.unsupportedDType(name: item.name, dtype: item.dtype, format: .npz, hint: nil)
+                }
+                let member: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void = { write in
+                    try preamble.withUnsafeBytes { try write($0) }
+                    do {
+                        if item.streams {
+                            try item.stream(write)
+                        } else {
+                            try data(of: item).withUnsafeBytes { try write($0) }
+                        }
+                    } catch let e as FileSinkError {
+                        throw e
+                    } catch let e as ExportError {
+                        throw e
+                    } catch {
+                        throw ExportError.unreadable(name: item.name, reason: "\(error)")
+                    }
+                }
+                var crc: UInt32 = 0
+                try member { crc = crc32($0, continuing: crc) }
+                do {
+                    try zip.add(name: item.name + ".npy", size: preamble.count + item.byteCount, crc: crc, body: member)
+                } catch let e as ZipWriterError {
+                    throw ExportError.numpy(.invalidArrayName(name: String(item.name.prefix(64)), reason: e.description))
+                }
             }
-            try Numpy.writeNpz(arrays, to: path)
+            try zip.finish(into: sink)
+            try sink.close()
+        } catch let e as FileSinkError {
+            throw .cannotWrite(path: path, reason: e.reason)
         } catch let e as ExportError {
             throw e
-        } catch let e as NumpyError {
-            throw .numpy(e)
         } catch {
             throw .cannotWrite(path: path, reason: "\(error)")
         }
+        if let failure = FileOutput.replace(path, with: partial) { throw .cannotWrite(path: path, reason: failure) }
     }
 
     /// A `torch.save` archive (TorchSave), streamed record by record into a file beside `path`

@@ -49,6 +49,12 @@ public enum Numpy {
         try FileIO.write(try NpyWriter.bytes(of: tensor, name: path), to: path)
     }
 
+    /// The `.npy` image's bytes before the data, for an array of `dtype` and `shape` written in
+    /// C order, little-endian (`npyBytes` is this followed by the data); nil for dtypes numpy lacks.
+    public static func npyPreamble(dtype: DType, shape: [Int]) -> [UInt8]? {
+        Descr.string(for: dtype).map { NpyWriter.preamble(descr: $0, shape: shape) }
+    }
+
     /// Writes an .npz of stored members "name.npy", in the order given (as `numpy.savez`; the
     /// zip timestamps are fixed at 1980-01-01 so the output is reproducible).
     /// - Throws: `NumpyError.invalidArrayName` (empty), `.duplicateArrayName`, any `npyBytes`
