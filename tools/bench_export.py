@@ -4,11 +4,12 @@ by ptload, and the Python ways, side by side in one run on the same machine:
 
     ptload model.pt --export out.safetensors
     safetensors.torch.save_file(torch.load(model.pt, weights_only=True), out.safetensors)
+    ptload model.pt --export out.npz
+    numpy.savez(out.npz, **{k: v.numpy() for k, v in torch.load(model.pt, weights_only=True).items()})
     ptload model.pt --export out.pt
     torch.save(torch.load(model.pt, weights_only=True), out.pt)
 
-(time ratios: the safetensors ways against ptload's .safetensors export, the .pt ways against
-ptload's .pt export)
+(time ratios: each format's ways against ptload's export to that format)
 
 Each is run ROUNDS times, alternated (the first run of each warms the page cache and is not
 counted); the table gives the median wall time, the ratio to ptload's, and the peak resident set
@@ -77,6 +78,10 @@ def main():
         "safetensors.save_file(torch.load)": [python, "-c",
             "import sys, torch, safetensors.torch as s; s.save_file(torch.load(sys.argv[1], weights_only=True), sys.argv[2], metadata={'format': 'pt'})",
             model, out("python.safetensors")],
+        "ptload --export .npz": [ptload, model, "--export", out("ptload.npz")],
+        "numpy.savez(torch.load)": [python, "-c",
+            "import sys, torch, numpy; numpy.savez(sys.argv[2], **{k: v.numpy() for k, v in torch.load(sys.argv[1], weights_only=True).items()})",
+            model, out("python.npz")],
         "ptload --export .pt": [ptload, model, "--export", out("ptload.pt")],
         "torch.save(torch.load)": [python, "-c",
             "import sys, torch; torch.save(torch.load(sys.argv[1], weights_only=True), sys.argv[2])", model, out("torch.pt")],
@@ -95,7 +100,8 @@ def main():
     print("| way | median s | time / ptload's | peak RSS MB | peak RSS / file |")
     print("|---|---|---|---|---|")
     for name in ways:
-        base = statistics.median(times["ptload --export .pt" if name.startswith("torch.save") or name.endswith(".pt") else "ptload --export"])
+        base = statistics.median(times["ptload --export .pt" if name.startswith("torch.save") or name.endswith(".pt")
+                                       else "ptload --export .npz" if "npz" in name or "savez" in name else "ptload --export"])
         t, r = statistics.median(times[name]), statistics.median(rss[name])
         print("| %s | %.2f | %.2f | %.0f | %.0f%% |" % (name, t, t / base, r, 100 * r / size_mb))
 
