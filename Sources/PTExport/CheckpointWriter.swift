@@ -148,53 +148,19 @@ public struct CheckpointWriter {
         return summary
     }
 
-    /// Streams into a file beside `path`, renamed over it once complete: a failure part way (a
-    /// record failing its CRC check, a full disk) leaves no partial output.
+    /// The safetensors header, then every tensor in the format's order.
     private func writeSafetensors(to path: String) throws(ExportError) {
         let ordered = Safetensors.order(items)
-        let partial = path + ".partial"
-        defer { FileOutput.remove(partial) }
-        do {
-            let sink = try FileSink(path: partial)
+        try writeBeside(path) { sink in
             try sink.write(Safetensors.header(ordered, metadata: [("format", "pt")]))
-            for item in ordered {
-                if item.streams {
-                    var written = 0
-                    do {
-                        try item.stream { piece in
-                            try sink.write(piece)
-                            written += piece.count
-                        }
-                    } catch let e as FileSinkError {
-                        throw e
-                    } catch {
-                        throw ExportError.unreadable(name: item.name, reason: "\(error)")
-                    }
-                    guard written == item.byteCount else {
-                        throw ExportError.unreadable(name: item.name, reason: "\(written) bytes for \(item.byteCount)")
-                    }
-                } else {
-                    try sink.write(try data(of: item))
-                }
-            }
-            try sink.close()
-            if let failure = FileOutput.replace(path, with: partial) { throw ExportError.cannotWrite(path: path, reason: failure) }
-        } catch let e as FileSinkError {
-            throw .cannotWrite(path: path, reason: e.reason)
-        } catch let e as ExportError {
-            throw e
-        } catch {
-            throw .cannotWrite(path: path, reason: "\(error)")
+            for item in ordered { try send(item) { try sink.write($0) } }
         }
     }
 
-    /// An `.npz` as `numpy.savez` writes one (stored members `name.npy`), streamed member by
-    /// member into a file beside `path` and renamed over it once complete.
+    /// An `.npz` as `numpy.savez` writes one: stored members `name.npy`, each numpy's preamble
+    /// then the tensor's bytes (the CRC-32 from a first pass).
     private func writeNpz(to path: String) throws(ExportError) {
-        let partial = path + ".partial"
-        defer { FileOutput.remove(partial) }
-        do {
-            let sink = try FileSink(path: partial)
+        try writeBeside(path) { sink in
             var zip = ZipWriter(streamingTo: sink)
             for item in items {
                 guard !item.name.isEmpty else {
@@ -205,19 +171,7 @@ public struct CheckpointWriter {
                 }
                 let member: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void = { write in
                     try preamble.withUnsafeBytes { try write($0) }
-                    do {
-                        if item.streams {
-                            try item.stream(write)
-                        } else {
-                            try data(of: item).withUnsafeBytes { try write($0) }
-                        }
-                    } catch let e as FileSinkError {
-                        throw e
-                    } catch let e as ExportError {
-                        throw e
-                    } catch {
-                        throw ExportError.unreadable(name: item.name, reason: "\(error)")
-                    }
+                    try send(item, to: write)
                 }
                 var crc: UInt32 = 0
                 try member { crc = crc32($0, continuing: crc) }
@@ -228,6 +182,30 @@ public struct CheckpointWriter {
                 }
             }
             try zip.finish(into: sink)
+        }
+    }
+
+    /// A `torch.save` archive (TorchSave), record by record.
+    private func writeTorchSave(to path: String) throws(ExportError) {
+        var stem = path.split(separator: "/").last.map(String.init) ?? "archive"
+        for suffix in [".pth", ".pt"] where stem.hasSuffix(suffix) { stem.removeLast(suffix.count) }
+        if stem.isEmpty { stem = "archive" }
+        let records = items.map { item in
+            TorchSave.Record(name: item.name, dtype: item.dtype, shape: item.shape, byteCount: item.byteCount) { write in
+                try send(item, to: write)
+            }
+        }
+        try writeBeside(path) { sink in try TorchSave.write(records, stem: stem, to: sink) }
+    }
+
+    /// Writes through `body` into a file beside `path`, renamed over it once complete: a failure
+    /// part way (a record failing its CRC check, a full disk) leaves no partial output.
+    private func writeBeside(_ path: String, _ body: (FileSink) throws -> Void) throws(ExportError) {
+        let partial = path + ".partial"
+        defer { FileOutput.remove(partial) }
+        do {
+            let sink = try FileSink(path: partial)
+            try body(sink)
             try sink.close()
         } catch let e as FileSinkError {
             throw .cannotWrite(path: path, reason: e.reason)
@@ -239,43 +217,29 @@ public struct CheckpointWriter {
         if let failure = FileOutput.replace(path, with: partial) { throw .cannotWrite(path: path, reason: failure) }
     }
 
-    /// A `torch.save` archive (TorchSave), streamed record by record into a file beside `path`
-    /// and renamed over it once complete.
-    private func writeTorchSave(to path: String) throws(ExportError) {
-        var stem = path.split(separator: "/").last.map(String.init) ?? "archive"
-        for suffix in [".pth", ".pt"] where stem.hasSuffix(suffix) { stem.removeLast(suffix.count) }
-        if stem.isEmpty { stem = "archive" }
-        let records = items.map { item in
-            TorchSave.Record(name: item.name, dtype: item.dtype, shape: item.shape, byteCount: item.byteCount) { write in
-                do {
-                    if item.streams {
-                        try item.stream(write)
-                    } else {
-                        try data(of: item).withUnsafeBytes { try write($0) }
-                    }
-                } catch let e as FileSinkError {
-                    throw e
-                } catch let e as ExportError {
-                    throw e
-                } catch {
-                    throw ExportError.unreadable(name: item.name, reason: "\(error)")
-                }
-            }
-        }
-        let partial = path + ".partial"
-        defer { FileOutput.remove(partial) }
+    /// Hands `item`'s bytes to `write`: streamed from a mapped record where the source streams,
+    /// else in one piece. A failure to read them names the tensor; the sink's own errors pass.
+    private func send(_ item: Item, to write: (UnsafeRawBufferPointer) throws -> Void) throws {
         do {
-            let sink = try FileSink(path: partial)
-            try TorchSave.write(records, stem: stem, to: sink)
-            try sink.close()
+            guard item.streams else {
+                try data(of: item).withUnsafeBytes { try write($0) }
+                return
+            }
+            var given = 0
+            try item.stream { piece in
+                try write(piece)
+                given += piece.count
+            }
+            guard given == item.byteCount else {
+                throw ExportError.unreadable(name: item.name, reason: "\(given) bytes for \(item.byteCount)")
+            }
         } catch let e as FileSinkError {
-            throw .cannotWrite(path: path, reason: e.reason)
+            throw e
         } catch let e as ExportError {
             throw e
         } catch {
-            throw .cannotWrite(path: path, reason: "\(error)")
+            throw ExportError.unreadable(name: item.name, reason: "\(error)")
         }
-        if let failure = FileOutput.replace(path, with: partial) { throw .cannotWrite(path: path, reason: failure) }
     }
 
     /// The item's bytes, checked against its declared size.

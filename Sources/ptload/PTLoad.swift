@@ -187,13 +187,7 @@ struct PTLoad: ParsableCommand {
         } catch {
             fail(commandLineMessage(error))
         }
-        if let junit { writeJUnit(JUnitReport(report), to: junit) }
-        if json {
-            print(try encode(report))
-        } else {
-            print(VerifyText(report).render(), terminator: "")
-        }
-        if !report.passed { throw ExitCode(1) }
+        try publish(report, passed: report.passed, junit: JUnitReport(report), text: { VerifyText(report).render() })
     }
 
     /// Writes the checkpoint's tensors (or one submodule's) to `path`, in the format its extension names.
@@ -253,19 +247,19 @@ struct PTLoad: ParsableCommand {
         } catch {
             fail(commandLineMessage(error))
         }
-        if let junit { writeJUnit(JUnitReport(report), to: junit) }
-        if json {
-            print(try encode(report))
-        } else {
-            print(SuiteText(report).render(), terminator: "")
-        }
-        if !report.passed { throw ExitCode(1) }
+        try publish(report, passed: report.passed, junit: JUnitReport(report), text: { SuiteText(report).render() })
     }
 
-    func writeJUnit(_ report: JUnitReport, to path: String) {
-        guard FileManager.default.createFile(atPath: path, contents: Data(report.render().utf8)) else {
-            fail("\(path): cannot write the JUnit report")
+    /// A verdict's report: the JUnit file when asked, JSON or text on stdout, exit status 1 on a mismatch.
+    func publish<Report: Encodable>(_ report: Report, passed: Bool, junit junitReport: JUnitReport,
+                                    text: () -> String) throws {
+        if let junit {
+            guard FileManager.default.createFile(atPath: junit, contents: Data(junitReport.render().utf8)) else {
+                fail("\(junit): cannot write the JUnit report")
+            }
         }
+        print(json ? try encode(report) : text(), terminator: json ? "\n" : "")
+        if !passed { throw ExitCode(1) }
     }
 
     func encode<T: Encodable>(_ value: T) throws -> String {
