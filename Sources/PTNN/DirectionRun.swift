@@ -131,7 +131,7 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
             pool.forEach(count: slices) { i in
                 self.project(input: input, chunk: chunk, rows: (rows * i / slices)..<(rows * (i + 1) / slices))
             }
-            let bounds = DirectionRun.stepItems(blocks: blocks, threads: threads)
+            let bounds = DirectionRun.stepItems(blocks: blocks, threads: threads, stepCost: DirectionRun.stepCost(batch: batch, outSize: outSize, gates: gates, hidden: hidden))
             for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
                 // h's rows packed once for every item's products, not once per item and gate.
                 if active[t] > 0 { kernels.packRows(active[t], outSize, hCurrent, outSize, rowsPacked) }
@@ -150,18 +150,34 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
         }
     }
 
+    /// A step's work, in units that take about as long on either bound: multiply-adds where a
+    /// step has many rows (it is bound by arithmetic), bytes of W_hh where it has few (batch 1
+    /// streams all of W_hh from L3 for a few multiply-adds per byte): max(N·Hout·G·H, Hout·G·H·size).
+    static func stepCost(batch: Int, outSize: Int, gates: Int, hidden: Int) -> Int {
+        let weights = outSize * gates * hidden
+        return max(batch * weights, weights * MemoryLayout<Scalar>.size)
+    }
+
+    /// Work units (`stepCost`) an item gets at least, past two items per thread: each item is
+    /// its own products over its slices of W_hh, and a batch-1 step cut into 10 items ran 9%
+    /// slower than in 4 (docs/PERFORMANCE.md).
+    static var itemCost: Int { 1 << 20 }
+
     /// How a step's blocks are cut into work items, as bounds `0 = b₀ < b₁ < … < bₙ = blocks`:
     /// large items at both ends and small ones in the middle. The caller claims items from the
     /// front and the workers from the back, so the last items taken, where they meet, are the
     /// small ones, and the thread that finishes first waits for little (measured against equal
-    /// items in docs/PERFORMANCE.md). Up to 10 items (3 per thread past three threads),
-    /// of whole pairs of blocks from 16 blocks up: coarse enough that each item's product still
-    /// reuses its slice of h across several panels.
-    static func stepItems(blocks: Int, threads: Int = 2) -> [Int] {
+    /// items in docs/PERFORMANCE.md). Up to 10 items (3 per thread past three threads), at least
+    /// two per thread, and no more than `stepCost / itemCost` between; of whole pairs of blocks
+    /// from 16 blocks up: coarse enough that each item's product still reuses its slice of h
+    /// across several panels.
+    static func stepItems(blocks: Int, threads: Int = 2, stepCost: Int = .max) -> [Int] {
         // Whole pairs of blocks from 16 blocks up (an odd last block joins the last item).
         let unit = blocks >= 16 ? 2 : 1
         let units = blocks / unit
-        var bounds = stepBounds(units, items: min(64, max(10, 3 * threads))).map { $0 * unit }
+        let most = min(64, max(10, 3 * threads))
+        let items = min(most, max(2 * threads, stepCost / itemCost))
+        var bounds = stepBounds(units, items: items).map { $0 * unit }
         bounds[bounds.count - 1] = blocks
         return bounds
     }

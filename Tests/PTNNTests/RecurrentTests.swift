@@ -159,6 +159,25 @@ final class RecurrentTests: XCTestCase {
         XCTAssertEqual(DirectionRun<Float>.stepItems(blocks: 3, threads: 8), [0, 1, 2, 3])
     }
 
+    /// A small step gets fewer items, each at least `itemCost` of work, but never fewer than two
+    /// per thread; a large one keeps the 10.
+    func testStepItemsFollowTheStepsWork() {
+        let unit = DirectionRun<Float>.itemCost
+        XCTAssertEqual(DirectionRun<Float>.stepItems(blocks: 32, threads: 2, stepCost: 3 * unit), [0, 10, 16, 20, 32])
+        XCTAssertEqual(DirectionRun<Float>.stepItems(blocks: 32, threads: 2, stepCost: 1).count - 1, 4)
+        XCTAssertEqual(DirectionRun<Float>.stepItems(blocks: 32, threads: 3, stepCost: 1).count - 1, 6)
+        XCTAssertEqual(DirectionRun<Float>.stepItems(blocks: 32, threads: 2, stepCost: 7 * unit).count - 1, 7)
+        XCTAssertEqual(DirectionRun<Float>.stepItems(blocks: 32, threads: 2, stepCost: 100 * unit),
+                       DirectionRun<Float>.stepItems(blocks: 32, threads: 2))
+    }
+
+    /// The cost of a step: multiply-adds for a full batch, bytes of W_hh at batch 1.
+    func testStepCostIsTheLargerOfMultiplyAddsAndWeightBytes() {
+        XCTAssertEqual(DirectionRun<Float>.stepCost(batch: 1, outSize: 512, gates: 3, hidden: 512), 512 * 3 * 512 * 4)
+        XCTAssertEqual(DirectionRun<Double>.stepCost(batch: 1, outSize: 512, gates: 3, hidden: 512), 512 * 3 * 512 * 8)
+        XCTAssertEqual(DirectionRun<Float>.stepCost(batch: 32, outSize: 128, gates: 4, hidden: 512), 32 * 128 * 4 * 512)
+    }
+
     // MARK: strict loading
 
     func lstmCheckpoint(_ mutate: (inout [String: [Float]], inout [String: [Int]]) -> Void) throws -> Checkpoint {
