@@ -94,19 +94,31 @@ public struct PackedWeights<Scalar: GEMMScalar>: Sendable {
     public let panelCount: Int
     let panels: [Scalar]
 
-    /// - Parameter weight: `[rows, k]` row-major.
-    public init(weight: UnsafePointer<Scalar>, rows: Int, k: Int, kernels: KernelTable<Scalar>) {
+    /// - Parameters:
+    ///   - weight: `[rows, k]` row-major.
+    ///   - groups: `rows` is that many runs of `rows / groups` rows (a recurrent layer's gates),
+    ///     each packed as a matrix of its own, padded to whole panels: group g is then panels
+    ///     `g·P ..< (g + 1)·P` with P = `panelCount / groups`, and a range of its panels a range
+    ///     of its rows. Output column `g·P·panel + r` is row r of group g.
+    public init(weight: UnsafePointer<Scalar>, rows: Int, k: Int, groups: Int = 1, kernels: KernelTable<Scalar>) {
+        precondition(groups >= 1 && rows % groups == 0, "PackedWeights: \(rows) rows in \(groups) groups")
         self.kernels = kernels
         self.rows = rows
         self.k = k
-        panelCount = (rows + kernels.panel - 1) / kernels.panel
-        let count = kernels.packedCount(rows, k)
+        let groupRows = rows / groups
+        panelCount = groups * ((groupRows + kernels.panel - 1) / kernels.panel)
+        let groupCount = kernels.packedCount(groupRows, k)
+        let count = groups * groupCount
         // Huge pages where the kernel allows them: a step reads all of W_hh, and 16 MB of it in
         // 4 KB pages is 4,096 TLB entries, more than the L2 TLB holds.
         panels = [Scalar](unsafeUninitializedCapacity: max(count, 1)) { buffer, initialized in
             adviseHugePages(buffer)
-            buffer.initialize(repeating: 0)
-            if count > 0 { kernels.pack(weight, rows, k, buffer.baseAddress!) }
+            if count > 0 {
+                // `pack` writes every element, the padding's zeros too.
+                for g in 0..<groups { kernels.pack(weight + g * groupRows * k, groupRows, k, buffer.baseAddress! + g * groupCount) }
+            } else {
+                buffer.initialize(repeating: 0)
+            }
             initialized = buffer.count
         }
     }

@@ -48,14 +48,10 @@ final class PackedRecurrent<Scalar: GEMMScalar>: Sendable {
                 // row g·Hp + u. A range of blocks is then one panel range per gate.
                 let padded = blocks * panel
                 let blockRows = gates * padded
-                func pad(_ source: [Scalar], cols: Int) -> [Scalar] {
-                    var out = [Scalar](repeating: 0, count: blockRows * cols)
-                    for g in 0..<gates {
-                        for u in 0..<hidden {
-                            let from = (g * hidden + u) * cols, to = (g * padded + u) * cols
-                            for k in 0..<cols { out[to + k] = source[from + k] }
-                        }
-                    }
+                // Bias, gate-major with each gate padded like the weights' rows.
+                func pad(_ source: [Scalar]) -> [Scalar] {
+                    var out = [Scalar](repeating: 0, count: blockRows)
+                    for g in 0..<gates { for u in 0..<hidden { out[g * padded + u] = source[g * hidden + u] } }
                     return out
                 }
                 var bias = [Scalar](repeating: 0, count: blockRows)
@@ -64,15 +60,18 @@ final class PackedRecurrent<Scalar: GEMMScalar>: Sendable {
                     var folded = bih
                     let foldedGates = config.kind == .gru ? 2 : gates
                     for row in 0..<(foldedGates * hidden) { folded[row] += bhh[row] }
-                    bias = pad(folded, cols: 1)
+                    bias = pad(folded)
                     if config.kind == .gru { bhn = Array(bhh[(2 * hidden)..<(3 * hidden)]) }
                 }
                 let inSize = w.wih.count / max(gates * hidden, 1)
                 let outSize = config.outputSize
-                let whh = pad(w.whh, cols: outSize)
-                let wih = pad(w.wih, cols: inSize)
-                let packed = whh.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: blockRows, k: outSize, kernels: kernels) }
-                let packedIH = wih.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: blockRows, k: inSize, kernels: kernels) }
+                // Each gate packed on its own, padded to whole panels (`groups`).
+                let packed = w.whh.withUnsafeBufferPointer {
+                    PackedWeights(weight: $0.baseAddress!, rows: gates * hidden, k: outSize, groups: gates, kernels: kernels)
+                }
+                let packedIH = w.wih.withUnsafeBufferPointer {
+                    PackedWeights(weight: $0.baseAddress!, rows: gates * hidden, k: inSize, groups: gates, kernels: kernels)
+                }
                 let projection = w.whr.map { whr in
                     whr.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: config.projSize, k: hidden, kernels: kernels) }
                 }

@@ -5,16 +5,22 @@ public protocol ArrayScalar: BinaryFloatingPoint, Sendable {
     /// Every element of a real tensor, widened exactly (float16/bfloat16 → Float) or rounded
     /// as PyTorch's `.to()` rounds, in C order.
     static func values(of tensor: Tensor) throws -> [Self]
+    /// `values` widened to Double, exactly. (A requirement, so that code generic over the
+    /// element type converts in a loop specialised for it, not value by value through
+    /// BinaryFloatingPoint's generic initialiser.)
+    static func doubles(_ values: ArraySlice<Self>) -> [Double]
 }
 
 extension Float: ArrayScalar {
     public static var dtype: DType { .float32 }
     public static func values(of tensor: Tensor) throws -> [Float] { try tensor.floats() }
+    public static func doubles(_ values: ArraySlice<Float>) -> [Double] { values.map(Double.init) }
 }
 
 extension Double: ArrayScalar {
     public static var dtype: DType { .float64 }
     public static func values(of tensor: Tensor) throws -> [Double] { try tensor.doubles() }
+    public static func doubles(_ values: ArraySlice<Double>) -> [Double] { Array(values) }
 }
 
 /// An owned, row-major array of `Scalar` with a shape: what the layers take and return, what
@@ -51,13 +57,16 @@ public struct ShapedArray<Scalar: ArrayScalar>: Equatable, Sendable {
         let a = shape[0], b = shape[1]
         let inner = shape.dropFirst(2).reduce(1, *)
         var out = [Scalar](repeating: 0, count: values.count)
-        values.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for i in 0..<a {
-                    for j in 0..<b {
-                        let from = (i * b + j) * inner
-                        let to = (j * a + i) * inner
-                        for k in 0..<inner { dst[to + k] = src[from + k] }
+        // Byte copies of whole rows: this code runs unspecialised for Scalar, where copying
+        // element by element goes through Scalar's value witnesses.
+        let row = inner * MemoryLayout<Scalar>.stride
+        if row > 0 {
+            values.withUnsafeBytes { src in
+                out.withUnsafeMutableBytes { dst in
+                    for i in 0..<a {
+                        for j in 0..<b {
+                            (dst.baseAddress! + (j * a + i) * row).copyMemory(from: src.baseAddress! + (i * b + j) * row, byteCount: row)
+                        }
                     }
                 }
             }

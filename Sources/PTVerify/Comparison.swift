@@ -52,9 +52,10 @@ public struct Comparison: Codable, Equatable {
         while start < expected.elementCount {
             let range = start..<min(start + chunk, expected.elementCount)
             let e = try expected.doubles(in: range)
+            let a = Scalar.doubles(actual.values[range])
             for (offset, y) in e.enumerated() {
                 let i = range.lowerBound + offset
-                let x = Double(actual.values[i])
+                let x = a[offset]
                 let ok = tolerance.accepts(x, y)
                 if !ok { failures += 1 }
                 let diff = abs(x - y)

@@ -34,6 +34,8 @@ final class KernelTests: XCTestCase {
         checkProduct(d, relative: 1e-14)
         checkPanelRanges(f)
         checkPanelRanges(d)
+        checkGroups(f)
+        checkGroups(d)
         checkChunkRegimes(f, relative: 2e-6)
         checkFunctions(f, relative: 4e-7)
         checkFunctions(d, relative: 4e-15)
@@ -118,6 +120,41 @@ final class KernelTests: XCTestCase {
                         XCTAssertTrue(c[i * ldc + column].isNaN, "\(t.set) \(S.self): panels \(panels) wrote column \(column)")
                     }
                 }
+            }
+        }
+    }
+
+    /// Rows in groups (a layer's gates, each padded to whole panels): group g's row r is output
+    /// column g·P·panel + r, its padding columns are zeros, and the packing is the one of each
+    /// group's rows padded by hand.
+    func checkGroups<S: GEMMScalar>(_ t: KernelTable<S>) {
+        let groups = 3, groupRows = t.panel + 5, k = 37, m = 7
+        let rows = groups * groupRows
+        let weight = (0..<(rows * k)).map { S(($0 * 7919) % 211) / 211 - 0.5 }
+        let a = (0..<(m * k)).map { S(($0 * 104729) % 97) / 97 - 0.5 }
+        let packed = weight.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: rows, k: k, groups: groups, kernels: t) }
+        let perGroup = (groupRows + t.panel - 1) / t.panel
+        XCTAssertEqual(packed.panelCount, groups * perGroup, "\(t.set) \(S.self)")
+        // The same rows padded by hand, packed as one matrix.
+        let padded = perGroup * t.panel
+        var byHand = [S](repeating: 0, count: groups * padded * k)
+        for g in 0..<groups {
+            for r in 0..<groupRows { for kk in 0..<k { byHand[(g * padded + r) * k + kk] = weight[(g * groupRows + r) * k + kk] } }
+        }
+        let (expected, ldc, _) = product(t, weight: byHand, rows: groups * padded, k: k, a: a, m: m)
+        XCTAssertEqual(ldc, packed.paddedRows)
+        var c = [S](repeating: .nan, count: m * ldc)
+        a.withUnsafeBufferPointer { a in
+            c.withUnsafeMutableBufferPointer { c in
+                packed.product(m: m, a: a.baseAddress!, lda: k, panels: 0..<packed.panelCount, c: c.baseAddress!, ldc: ldc)
+            }
+        }
+        XCTAssertEqual(c, expected, "\(t.set) \(S.self): groups")
+        for i in 0..<m {
+            for g in 0..<groups {
+                let (sum, magnitude) = dot(a, i, weight, g * groupRows + 2, k)
+                XCTAssertEqual(Double(c[i * ldc + g * padded + 2]), sum, accuracy: 1e-5 * magnitude, "\(t.set) \(S.self): group \(g)")
+                for r in groupRows..<padded { XCTAssertEqual(c[i * ldc + g * padded + r], 0, "\(t.set) \(S.self): padding \(g), \(r)") }
             }
         }
     }
