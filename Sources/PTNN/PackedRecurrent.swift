@@ -34,6 +34,8 @@ final class PackedRecurrent<Scalar: GEMMScalar>: Sendable {
 
     /// Packs every layer's weights for `kernels`. Takes every configuration: layers and cells
     /// (one step of one layer), projections, float32 and float64.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     init(config: RecurrentConfig, layers source: [[DirectionWeights<Scalar>]], kernels: KernelTable<Scalar>) {
         self.config = config
         self.kernels = kernels
@@ -99,6 +101,8 @@ final class PackedRecurrent<Scalar: GEMMScalar>: Sendable {
     ///     validated by the caller. A cell is one step of one layer: T = 1.
     ///   - threads: the caller and `threads − 1` workers.
     /// - Returns: output `[T, N, D·Hout]`, hN `[L·D, N, Hout]` and cN `[L·D, N, H]`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func forward(x: [Scalar], steps: Int, batch: Int, h0: [Scalar]?, c0: [Scalar]?, lengths: [Int]?,
                  threads threadCount: ThreadCount) -> (output: [Scalar], hN: [Scalar], cN: [Scalar]?) {
         let hidden = config.hiddenSize, outSize = config.outputSize, directions = config.isCell ? 1 : config.directions
