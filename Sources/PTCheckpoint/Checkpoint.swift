@@ -64,7 +64,7 @@ public final class Checkpoint {
     /// Tensors of a TorchScript archive's `constants.pkl`, in order.
     public let constants: [Tensor]
     /// Position of each key in `tensors` (its first occurrence), for lookups by key.
-    private let index: [String: Int]
+    private let index: [ExactName: Int]
     /// Checks every record's checksum (zip formats); nil for legacy files, which have none.
     private let recordCheck: (() throws -> Void)?
 
@@ -82,8 +82,8 @@ public final class Checkpoint {
         self.opaqueClasses = opaqueClasses
         self.globals = globals
         self.constants = constants
-        var index: [String: Int] = [:]
-        for (i, t) in tensors.enumerated() where index[t.key] == nil { index[t.key] = i }
+        var index: [ExactName: Int] = [:]
+        for (i, t) in tensors.enumerated() where index[ExactName(t.key)] == nil { index[ExactName(t.key)] = i }
         self.index = index
     }
 
@@ -103,10 +103,10 @@ public final class Checkpoint {
     }
 
     /// The tensor under `key`, if any.
-    public func tensor(_ key: String) -> Tensor? { index[key].map { tensors[$0].tensor } }
+    public func tensor(_ key: String) -> Tensor? { index[ExactName(key)].map { tensors[$0].tensor } }
 
     /// The module at `path`, if the file pickled modules.
-    public func module(at path: String) -> ModuleInfo? { modules.first { $0.path == path } }
+    public func module(at path: String) -> ModuleInfo? { modules.first { $0.path.isExactly(path) } }
 
     /// Opens `path`, recognises its format, and parses it. No tensor bytes are read: storages are
     /// mapped and checked (CRC-32, byte order) on first use.

@@ -84,9 +84,9 @@ struct LegacyCheckpointReader {
 final class LegacyStorages {
     let path: String
     let file: MappedFile
-    private var roots: [String: Storage] = [:]
-    private var declared: [String: StorageID] = [:]
-    private var views: [String: (Int, Int)] = [:]
+    private var roots: [ExactName: Storage] = [:]
+    private var declared: [ExactName: StorageID] = [:]
+    private var views: [ExactName: (Int, Int)] = [:]
     /// Byte offset of each root's data, known once the key list has been read.
     private let located = LocatedStorages()
 
@@ -108,15 +108,15 @@ final class LegacyStorages {
         guard !overflow, end <= id.numel else {
             throw HookError(reason: .storage("storage view '\(view.key)' covers elements \(view.offset)..<\(view.offset &+ view.size) of '\(id.key)', which has \(id.numel)"))
         }
-        if let first = views[view.key], first != (view.offset, view.size) {
+        if let first = views[ExactName(view.key)], first != (view.offset, view.size) {
             throw HookError(reason: .storage("storage view '\(view.key)' is declared twice with different extents"))
         }
-        views[view.key] = (view.offset, view.size)
+        views[ExactName(view.key)] = (view.offset, view.size)
         return .custom(StorageRef(root, viewOffset: view.offset, viewCount: view.size))
     }
 
     private func rootStorage(_ id: StorageID) throws -> Storage {
-        if let existing = roots[id.key], let first = declared[id.key] {
+        if let existing = roots[ExactName(id.key)], let first = declared[ExactName(id.key)] {
             guard first.dtype == id.dtype, first.numel == id.numel else {
                 throw HookError(reason: .storage("storage '\(id.key)' is declared as \(first.numel) × \(first.dtype.rawValue) and as \(id.numel) × \(id.dtype.rawValue)"))
             }
@@ -127,13 +127,13 @@ final class LegacyStorages {
         let located = self.located
         let path = self.path
         let storage = Storage(key: id.key, dtype: id.dtype, byteCount: id.byteCount, origin: "legacy storage \(id.key)") {
-            guard let start = located.offsets[key] else {
+            guard let start = located.offsets[ExactName(key)] else {
                 throw CheckpointError(path: path, .storage("storage '\(key)' was never located"))
             }
             return StorageBytes(borrowing: UnsafeRawBufferPointer(rebasing: file.bytes[start..<(start + id.byteCount)]), owner: file)
         }
-        roots[id.key] = storage
-        declared[id.key] = id
+        roots[ExactName(id.key)] = storage
+        declared[ExactName(id.key)] = id
         return storage
     }
 
@@ -143,10 +143,10 @@ final class LegacyStorages {
         var offset = dataStart
         let bytes = file.bytes
         for key in keys {
-            guard let id = declared[key] else {
+            guard let id = declared[ExactName(key)] else {
                 throw CheckpointError(path: path, .storage("storage key list names '\(key)', which no tensor uses"))
             }
-            guard located.offsets[key] == nil else {
+            guard located.offsets[ExactName(key)] == nil else {
                 throw CheckpointError(path: path, .storage("storage key list names '\(key)' twice"))
             }
             guard bytes.count - offset >= 8 else {
@@ -160,10 +160,10 @@ final class LegacyStorages {
             guard bytes.count - offset >= id.byteCount else {
                 throw CheckpointError(path: path, .storage("storage '\(key)' needs \(id.byteCount) bytes at offset \(offset); the file has \(bytes.count - offset) left"))
             }
-            located.offsets[key] = offset
+            located.offsets[ExactName(key)] = offset
             offset += id.byteCount
         }
-        if let missing = declared.keys.sorted().first(where: { located.offsets[$0] == nil }) {
+        if let missing = declared.keys.sorted(by: { $0.string < $1.string }).first(where: { located.offsets[$0] == nil }) {
             throw CheckpointError(path: path, .storage("storage '\(missing)' is used but missing from the storage key list"))
         }
         if offset != bytes.count {
@@ -174,5 +174,5 @@ final class LegacyStorages {
 
 /// Where each legacy storage's bytes start; shared with the storages' loaders.
 final class LocatedStorages {
-    var offsets: [String: Int] = [:]
+    var offsets: [ExactName: Int] = [:]
 }

@@ -50,9 +50,9 @@ struct SafetensorsReader {
         let dataCount = bytes.count - headerEnd
         var records: [(name: String, value: String)] = []
         var entries: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
-        var seen = Set<String>()
+        var seen = Set<ExactName>()
         for (key, value) in header {
-            guard seen.insert(key).inserted else { throw bad("key '\(key)' appears twice in the header") }
+            guard seen.insert(ExactName(key)).inserted else { throw bad("key '\(key)' appears twice in the header") }
             guard case .object(let fields) = value else { throw bad("'\(key)' is not an object") }
             if key == "__metadata__" {
                 for (name, v) in fields {
@@ -162,13 +162,13 @@ struct HeaderParser {
     private mutating func object(depth: Int) throws -> [(String, Value)] {
         try expect("{")
         var members: [(String, Value)] = []
-        var keys = Set<String>()
+        var keys = Set<ExactName>()
         skipSpace()
         if peek() == "}" { i += 1; return members }
         while true {
             skipSpace()
             let key = try string()
-            guard keys.insert(key).inserted else { throw Failure(why: "key '\(key)' appears twice") }
+            guard keys.insert(ExactName(key)).inserted else { throw Failure(why: "key '\(key)' appears twice") }
             skipSpace()
             try expect(":")
             skipSpace()

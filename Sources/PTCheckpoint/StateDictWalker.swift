@@ -145,7 +145,7 @@ struct StateDictWalker {
                 tensors.append(NamedTensor(key: join(prefix, name), tensor: box.tensor, isParameter: box.isParameter))
             }
         }
-        for (name, value) in StateDictWalker.pairs(attributes["_buffers"]) where !nonPersistent.contains(name) {
+        for (name, value) in StateDictWalker.pairs(attributes["_buffers"]) where !nonPersistent.contains(ExactName(name)) {
             if case .custom(let box as TensorBox) = value {
                 tensors.append(NamedTensor(key: join(prefix, name), tensor: box.tensor, isParameter: box.isParameter))
             }
@@ -167,16 +167,16 @@ struct StateDictWalker {
     private mutating func walkScriptObject(_ cls: String, _ state: [(key: String, value: PickleValue)], prefix: String, depth: Int) throws {
         guard depth <= maxDepth else { throw CheckpointError(path: path, .tooDeep(limit: maxDepth)) }
         modules.append(ModuleInfo(path: prefix, className: cls, config: StateDictWalker.config(state, includePrivate: false)))
-        func appendTensors(_ names: Set<String>?) {
-            for (name, value) in state where names?.contains(name) ?? true {
+        func appendTensors(_ names: Set<ExactName>?) {
+            for (name, value) in state where names?.contains(ExactName(name)) ?? true {
                 if case .custom(let box as TensorBox) = value {
                     tensors.append(NamedTensor(key: join(prefix, name), tensor: box.tensor, isParameter: box.isParameter))
                 }
             }
         }
         if let declaration = declarations?.declaration(of: cls) {
-            appendTensors(Set(declaration.parameters))
-            appendTensors(Set(declaration.buffers))
+            appendTensors(Set(declaration.parameters.map(ExactName.init)))
+            appendTensors(Set(declaration.buffers.map(ExactName.init)))
         } else {
             appendTensors(nil)
         }
@@ -244,14 +244,14 @@ struct StateDictWalker {
         return raw.compactMap { pair in keyName(pair.key).map { ($0, pair.value) } }
     }
 
-    static func stringSet(_ value: PickleValue?) -> Set<String> {
+    static func stringSet(_ value: PickleValue?) -> Set<ExactName> {
         guard let value else { return [] }
         switch value {
-        case .set(let s): return Set(s.items.compactMap { if case .string(let x) = $0 { return x } else { return nil } })
+        case .set(let s): return Set(s.items.compactMap { if case .string(let x) = $0 { return ExactName(x) } else { return nil } })
         case .object(let o):
             // builtins.set([…]) in protocol 2.
             guard let first = o.args.first, case .list(let l) = first else { return [] }
-            return Set(l.items.compactMap { if case .string(let x) = $0 { return x } else { return nil } })
+            return Set(l.items.compactMap { if case .string(let x) = $0 { return ExactName(x) } else { return nil } })
         default: return []
         }
     }

@@ -142,7 +142,7 @@ final class StorageTable {
     let archive: ZipArchive
     let prefix: String
     let bigEndian: Bool
-    private var byKey: [String: Storage] = [:]
+    private var byKey: [ExactName: Storage] = [:]
 
     init(path: String, archive: ZipArchive, prefix: String, bigEndian: Bool) {
         self.path = path
@@ -153,7 +153,7 @@ final class StorageTable {
 
     func storage(for id: StorageID, folder: String) throws -> Storage {
         let name = "\(folder)/\(id.key)"
-        if let existing = byKey[name] {
+        if let existing = byKey[ExactName(name)] {
             // torch/serialization.py _save writes one dtype per record that has data.
             guard existing.dtype == id.dtype || (existing.byteCount == 0 && id.byteCount == 0) else {
                 throw HookError(reason: .storage("storage '\(name)' is referenced as \(existing.dtype.rawValue) and as \(id.dtype.rawValue)"))
@@ -192,7 +192,7 @@ final class StorageTable {
             }
             return StorageBytes(borrowing: bytes.buffer, owner: bytes)
         }
-        byKey[name] = storage
+        byKey[ExactName(name)] = storage
         return storage
     }
 }

@@ -54,10 +54,13 @@ public struct CheckpointWriter {
     }
 
     private var items: [Item] = []
-    private var names: Set<String> = []
+    private var names: Set<ExactName> = []
     private var storageUsers: [ObjectIdentifier: Int] = [:]
     /// Floating-point tensors are cast to this dtype when set (float16, bfloat16 or float32).
     public let cast: DType?
+    /// Files the output must not replace (the checkpoint the tensors come from): an output that
+    /// is one of them, or a link to one, is refused.
+    public var inputs: [String] = []
 
     /// - Parameter cast: float16, bfloat16 or float32: every floating-point tensor is written in
     ///   that dtype, rounded as `tensor.half()` / `.bfloat16()` / `.float()` round.
@@ -72,7 +75,7 @@ public struct CheckpointWriter {
     /// Adds a tensor read from a checkpoint under `name`.
     /// - Throws: `ExportError.duplicateName`.
     public mutating func add(_ name: String, tensor: Tensor) throws(ExportError) {
-        guard names.insert(name).inserted else { throw .duplicateName(name) }
+        guard names.insert(ExactName(name)).inserted else { throw .duplicateName(name) }
         storageUsers[ObjectIdentifier(tensor.storage), default: 0] += 1
         let whole = tensor.isContiguous && tensor.storageOffset == 0 && tensor.byteCount == tensor.storage.byteCount
         let (dtype, convert) = target(for: tensor.dtype)
@@ -94,7 +97,7 @@ public struct CheckpointWriter {
     /// Adds an array computed in Swift under `name`.
     /// - Throws: `ExportError.duplicateName`.
     public mutating func add<Scalar: ArrayScalar>(_ name: String, array: ShapedArray<Scalar>) throws(ExportError) {
-        guard names.insert(name).inserted else { throw .duplicateName(name) }
+        guard names.insert(ExactName(name)).inserted else { throw .duplicateName(name) }
         let (dtype, _) = target(for: Scalar.dtype)
         let values = array.values
         let cast = self.cast
@@ -121,10 +124,19 @@ public struct CheckpointWriter {
         for item in items {
             switch format {
             case .safetensors:
+                if item.name.isExactly("__metadata__") {
+                    throw .unwritableName(name: item.name, format: format, reason: "the header reserves '__metadata__' for the file's metadata")
+                }
                 if Safetensors.name(of: item.dtype) == nil {
                     throw .unsupportedDType(name: item.name, dtype: item.dtype, format: format, hint: nil)
                 }
             case .npz:
+                if item.name.isEmpty {
+                    throw .unwritableName(name: item.name, format: format, reason: "names must not be empty")
+                }
+                if let why = ZipWriter.unsafeNameReason(item.name + ".npy") {
+                    throw .unwritableName(name: item.name, format: format, reason: "the member name is not a plain relative path (\(why)), which readers refuse")
+                }
                 if !NpzDTypes.holds(item.dtype) {
                     let hint = item.dtype.isFloatingPoint ? "cast it to float32 or float16" : nil
                     throw .unsupportedDType(name: item.name, dtype: item.dtype, format: format, hint: hint)
@@ -187,9 +199,7 @@ public struct CheckpointWriter {
 
     /// A `torch.save` archive (TorchSave), record by record.
     private func writeTorchSave(to path: String) throws(ExportError) {
-        var stem = path.split(separator: "/").last.map(String.init) ?? "archive"
-        for suffix in [".pth", ".pt"] where stem.hasSuffix(suffix) { stem.removeLast(suffix.count) }
-        if stem.isEmpty { stem = "archive" }
+        let stem = TorchSave.archiveName(forPath: path)
         let records = items.map { item in
             TorchSave.Record(name: item.name, dtype: item.dtype, shape: item.shape, byteCount: item.byteCount) { write in
                 try send(item, to: write)
@@ -198,15 +208,14 @@ public struct CheckpointWriter {
         try writeBeside(path) { sink in try TorchSave.write(records, stem: stem, to: sink) }
     }
 
-    /// Writes through `body` into a file beside `path`, renamed over it once complete: a failure
-    /// part way (a record failing its CRC check, a full disk) leaves no partial output.
+    /// Writes through `body` into a new file beside `path` (`FileSink`), renamed over it once
+    /// complete: a failure part way (a record failing its CRC check, a full disk) leaves `path`
+    /// as it was and removes only the file this write created.
     private func writeBeside(_ path: String, _ body: (FileSink) throws -> Void) throws(ExportError) {
-        let partial = path + ".partial"
-        defer { FileOutput.remove(partial) }
         do {
-            let sink = try FileSink(path: partial)
+            let sink = try FileSink(replacing: path, inputs: inputs)
             try body(sink)
-            try sink.close()
+            try sink.commit()
         } catch let e as FileSinkError {
             throw .cannotWrite(path: path, reason: e.reason)
         } catch let e as ExportError {
@@ -214,7 +223,6 @@ public struct CheckpointWriter {
         } catch {
             throw .cannotWrite(path: path, reason: "\(error)")
         }
-        if let failure = FileOutput.replace(path, with: partial) { throw .cannotWrite(path: path, reason: failure) }
     }
 
     /// Hands `item`'s bytes to `write`: streamed from a mapped record where the source streams,

@@ -13,6 +13,10 @@ public enum ExportError: Error, CustomStringConvertible, Sendable {
     case unsupportedDType(name: String, dtype: DType, format: CheckpointWriter.Format, hint: String?)
     /// A tensor's bytes could not be read (a CRC mismatch on first use, say).
     case unreadable(name: String, reason: String)
+    /// A name the format cannot hold faithfully: safetensors reserves `__metadata__`; an .npz
+    /// member name must be a plain relative path (no '..' component, absolute path, backslash
+    /// or control character), since readers refuse others.
+    case unwritableName(name: String, format: CheckpointWriter.Format, reason: String)
     /// No tensor is under the prefix asked for.
     case nothingToExport(String)
     case numpy(NumpyError)
@@ -28,6 +32,7 @@ public enum ExportError: Error, CustomStringConvertible, Sendable {
                 : format == .pt ? "ptload writes no \(dtype.rawValue) into .pt files" : "safetensors has no \(dtype.rawValue)"
             return "tensor '\(name)' is \(dtype.rawValue): \(lacking)" + (hint.map { "; \($0)" } ?? "")
         case let .unreadable(name, reason): return "tensor '\(name)': \(reason)"
+        case let .unwritableName(name, format, reason): return "tensor '\(name)' cannot be named so in .\(format.rawValue): \(reason)"
         case .nothingToExport(let why): return why
         case .numpy(let e): return e.description
         case let .cannotWrite(path, reason): return "\(path): cannot write: \(reason)"

@@ -19,6 +19,22 @@ enum TorchSave {
         let write: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
     }
 
+    /// The folder every record lives in, as torch's writer names it (`basename` in
+    /// caffe2/serialize/inline_container.cc: the file name after the last '/' or '\\', less its
+    /// last extension), or `archive` where that is empty or not a plain relative name (`.`, `..`,
+    /// a control character), which readers refuse and torch.load reads under any name.
+    static func archiveName(forPath path: String) -> String {
+        let scalars = Array(path.unicodeScalars)
+        let start = (scalars.lastIndex { $0 == "/" || $0 == "\\" }).map { $0 + 1 } ?? 0
+        var name = Array(scalars[start...])
+        if let dot = name.lastIndex(of: ".") { name.removeSubrange(dot...) }
+        let text = String(String.UnicodeScalarView(name))
+        if text.isEmpty || text == "." || text == ".." || name.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            return "archive"
+        }
+        return text
+    }
+
     /// Writes the archive of `items` to `sink`, one record at a time.
     static func write(_ items: [Record], stem: String, to sink: FileSink) throws {
         var zip = ZipWriter(streamingTo: sink)

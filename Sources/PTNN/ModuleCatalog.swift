@@ -1,5 +1,6 @@
 import PTCheckpoint
 import PTKernels
+import PTTensor
 
 /// The modules of one checkpoint that ptload can run, found once: the recurrent ones (by their
 /// keys and any pickled attributes) and every other module with a `weight` (Linear, Embedding),
@@ -14,19 +15,19 @@ public struct ModuleCatalog {
     public init(_ checkpoint: Checkpoint) {
         self.checkpoint = checkpoint
         recurrent = RecurrentModule.discover(in: checkpoint)
-        var seen = Set<String>()
+        var seen = Set<ExactName>()
         var prefixes: [String] = []
-        for p in recurrent.map(\.prefix) where seen.insert(p).inserted { prefixes.append(p) }
-        for t in checkpoint.tensors where t.key == "weight" || t.key.hasSuffix(".weight") {
-            let p = t.key == "weight" ? "" : String(t.key.dropLast(".weight".count))
-            if seen.insert(p).inserted { prefixes.append(p) }
+        for p in recurrent.map(\.prefix) where seen.insert(ExactName(p)).inserted { prefixes.append(p) }
+        for t in checkpoint.tensors {
+            guard let p = t.key.isExactly("weight") ? "" : t.key.droppingExactSuffix(".weight") else { continue }
+            if seen.insert(ExactName(p)).inserted { prefixes.append(p) }
         }
         self.prefixes = prefixes
     }
 
     /// The recurrent module at exactly `prefix`.
     public func recurrentModule(at prefix: String) -> RecurrentModule? {
-        recurrent.first { $0.prefix == prefix }
+        recurrent.first { $0.prefix.isExactly(prefix) }
     }
 
     /// Resolves `name` to a module prefix: exactly, or as the unique module whose prefix ends with
@@ -38,8 +39,8 @@ public struct ModuleCatalog {
 
     /// `resolve` over any list of prefixes.
     public static func resolve(_ name: String, among candidates: [String]) throws -> String {
-        if candidates.contains(name) { return name }
-        let matches = candidates.filter { $0.hasSuffix("." + name) }
+        if candidates.contains(where: { $0.isExactly(name) }) { return name }
+        let matches = candidates.filter { $0.droppingExactSuffix("." + name) != nil }
         if matches.count == 1 { return matches[0] }
         if matches.isEmpty { throw NNError.noSuchModule(name: name, candidates: candidates) }
         throw NNError.ambiguousModule(name: name, matches: matches)

@@ -1,3 +1,4 @@
+import PTTensor
 import PTCheckpoint
 import PTKernels
 
@@ -45,18 +46,16 @@ public struct RecurrentModule: Equatable, Sendable {
     /// Finds every recurrent module in `checkpoint`, in key order. Shapes that fit no recurrent
     /// layer are left out; `Recurrent`'s strict loader reports exactly what is wrong with them.
     public static func discover(in checkpoint: Checkpoint) -> [RecurrentModule] {
-        var shapes: [String: [Int]] = [:]
-        for t in checkpoint.tensors where shapes[t.key] == nil { shapes[t.key] = t.tensor.shape }
+        let shapes = Shapes(checkpoint)
         var found: [RecurrentModule] = []
-        var seen: Set<String> = []
+        var seen: Set<ExactName> = []
         for t in checkpoint.tensors {
             for (suffix, isCell) in [("weight_hh_l0", false), ("weight_hh", true)] {
-                guard t.key == suffix || t.key.hasSuffix("." + suffix) else { continue }
-                let prefix = String(t.key.dropLast(suffix.count + (t.key == suffix ? 0 : 1)))
-                guard !seen.contains(prefix) else { continue }
+                guard let prefix = t.key.isExactly(suffix) ? "" : t.key.droppingExactSuffix("." + suffix) else { continue }
+                guard !seen.contains(ExactName(prefix)) else { continue }
                 let module = checkpoint.module(at: prefix)
                 if let layer = recognise(prefix: prefix, isCell: isCell, shapes: shapes, module: module) {
-                    seen.insert(prefix)
+                    seen.insert(ExactName(prefix))
                     found.append(layer)
                 }
             }
@@ -67,13 +66,12 @@ public struct RecurrentModule: Equatable, Sendable {
     /// Why keys that look recurrent (`weight_ih_l0`, `weight_hh_l0`, `weight_ih`, `weight_hh`) make
     /// no layer, for a checkpoint where `discover` finds none; nil when there are no such keys.
     public static func whyNone(in checkpoint: Checkpoint) -> String? {
-        var shapes: [String: [Int]] = [:]
-        for t in checkpoint.tensors where shapes[t.key] == nil { shapes[t.key] = t.tensor.shape }
+        let shapes = Shapes(checkpoint)
         for t in checkpoint.tensors {
             for (name, partner) in [("weight_ih_l0", "weight_hh_l0"), ("weight_hh_l0", "weight_ih_l0"),
                                     ("weight_ih", "weight_hh"), ("weight_hh", "weight_ih")] {
-                guard t.key == name || t.key.hasSuffix("." + name) else { continue }
-                let other = String(t.key.dropLast(name.count)) + partner
+                guard let stem = t.key.isExactly(name) ? "" : t.key.droppingExactSuffix(name), stem.isEmpty || stem.hasSuffix(".") else { continue }
+                let other = stem + partner
                 guard let otherShape = shapes[other] else {
                     return "'\(t.key)' has no '\(other)' beside it"
                 }
@@ -85,7 +83,18 @@ public struct RecurrentModule: Equatable, Sendable {
         return nil
     }
 
-    static func recognise(prefix: String, isCell: Bool, shapes: [String: [Int]], module: ModuleInfo?) -> RecurrentModule? {
+    /// The shape of each key (its first occurrence), keys compared exactly.
+    struct Shapes {
+        private var table: [ExactName: [Int]] = [:]
+
+        init(_ checkpoint: Checkpoint) {
+            for t in checkpoint.tensors where table[ExactName(t.key)] == nil { table[ExactName(t.key)] = t.tensor.shape }
+        }
+
+        subscript(key: String) -> [Int]? { table[ExactName(key)] }
+    }
+
+    static func recognise(prefix: String, isCell: Bool, shapes: Shapes, module: ModuleInfo?) -> RecurrentModule? {
         func key(_ name: String) -> String { prefix.isEmpty ? name : prefix + "." + name }
         let layerSuffix = isCell ? "" : "_l0"
         // Lenient on purpose: the gate count comes from weight_ih's rows and the hidden size

@@ -7,7 +7,7 @@ import PTTensor
 public struct WeightMap {
     public let prefix: String
     public let moduleName: String
-    private var remaining: [String: Tensor]
+    private var remaining: [ExactName: Tensor]
     private let order: [String]
 
     /// Collects the keys of `checkpoint` under `prefix` (all keys when `prefix` is empty).
@@ -15,12 +15,12 @@ public struct WeightMap {
         self.prefix = prefix
         self.moduleName = moduleName
         let dot = prefix.isEmpty ? "" : prefix + "."
-        var remaining: [String: Tensor] = [:]
+        var remaining: [ExactName: Tensor] = [:]
         var order: [String] = []
-        for t in checkpoint.tensors where t.key.hasPrefix(dot) {
-            let name = String(t.key.dropFirst(dot.count))
-            if remaining[name] == nil { order.append(name) }
-            remaining[name] = t.tensor
+        for t in checkpoint.tensors {
+            guard let name = t.key.droppingExactPrefix(dot) else { continue }
+            if remaining[ExactName(name)] == nil { order.append(name) }
+            remaining[ExactName(name)] = t.tensor
         }
         self.remaining = remaining
         self.order = order
@@ -28,11 +28,11 @@ public struct WeightMap {
 
     public func dotted(_ name: String) -> String { prefix.isEmpty ? name : prefix + "." + name }
 
-    public func contains(_ name: String) -> Bool { remaining[name] != nil }
+    public func contains(_ name: String) -> Bool { remaining[ExactName(name)] != nil }
 
     /// Takes `name`, which must have `shape`, widened to the compute type.
     public mutating func take<Scalar>(_ name: String, shape: [Int], as _: Scalar.Type = Scalar.self) throws -> [Scalar] where Scalar: GEMMScalar {
-        guard let t = remaining.removeValue(forKey: name) else {
+        guard let t = remaining.removeValue(forKey: ExactName(name)) else {
             throw NNError.missingKey(key: dotted(name), expected: "a \(shape) tensor of \(moduleName)")
         }
         guard t.shape == shape else {
@@ -52,7 +52,7 @@ public struct WeightMap {
 
     /// Fails on the first key nobody took.
     public func finish() throws {
-        if let name = order.first(where: { remaining[$0] != nil }) {
+        if let name = order.first(where: { remaining[ExactName($0)] != nil }) {
             throw NNError.unusedKey(key: dotted(name), module: moduleName)
         }
     }

@@ -14,9 +14,13 @@ enum FileIO {
         return try withExtendedLifetime(file) { try body(file.bytes) }
     }
 
-    /// Writes `bytes` to `path` (created with mode 0644, or truncated).
-    static func write(_ bytes: [UInt8], to path: String) throws {
-        if let reason = FileOutput.write(bytes, to: path) { throw NumpyError.cannotWrite(path: path, reason: reason) }
+    /// Writes `bytes` to a new file renamed over `path` once complete (`FileSink`).
+    static func write(_ bytes: [UInt8], to path: String, inputs: [String] = []) throws {
+        do throws(FileSinkError) {
+            try FileOutput.write(bytes, to: path, inputs: inputs)
+        } catch {
+            throw NumpyError.cannotWrite(path: path, reason: error.reason)
+        }
     }
 }
 

@@ -52,10 +52,10 @@ enum Npz {
 
     /// The archive image: one stored member "NAME.npy" per array, in the order given.
     static func bytes(of arrays: [(name: String, array: any NumpyWritable)]) throws -> [UInt8] {
-        var seen: Set<String> = []
+        var seen: Set<ExactName> = []
         for (name, _) in arrays {
             guard !name.isEmpty else { throw NumpyError.invalidArrayName(name: name, reason: "names must not be empty") }
-            guard seen.insert(name).inserted else { throw NumpyError.duplicateArrayName(name) }
+            guard seen.insert(ExactName(name)).inserted else { throw NumpyError.duplicateArrayName(name) }
         }
         var writer = ZipWriter()
         for (name, array) in arrays {

@@ -44,7 +44,7 @@ public enum Numpy {
         try NpyWriter.bytes(of: tensor, name: "tensor")
     }
 
-    /// Writes `npyBytes(tensor)` to `path`, replacing any file there.
+    /// Writes `npyBytes(tensor)` to a new file renamed over `path` once complete.
     public static func writeNpy(_ tensor: Tensor, to path: String) throws {
         try FileIO.write(try NpyWriter.bytes(of: tensor, name: path), to: path)
     }
@@ -64,7 +64,9 @@ public enum Numpy {
     }
 
     /// `writeNpz` for any mix of tensors and computed arrays.
-    public static func writeNpz(arrays: [(name: String, array: any NumpyWritable)], to path: String) throws {
-        try FileIO.write(try Npz.bytes(of: arrays), to: path)
+    /// - Parameter inputs: files the output must not replace (the model, the references).
+    public static func writeNpz(arrays: [(name: String, array: any NumpyWritable)], to path: String,
+                                inputs: [String] = []) throws {
+        try FileIO.write(try Npz.bytes(of: arrays), to: path, inputs: inputs)
     }
 }

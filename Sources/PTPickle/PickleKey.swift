@@ -1,7 +1,9 @@
 // Hashing dict keys and set elements the way python compares them:
 //   * bool, int, big int and float compare numerically (True == 1 == 1.0, -0.0 == 0, 2.0**70 == 2**70);
 //   * NaN equals nothing (python's identity shortcut aside), so a NaN key is stored but never matched;
-//   * str, bytes, tuple, frozenset and globals compare by value;
+//   * str, bytes, tuple, frozenset and globals compare by value; a str by its code points (its
+//     UTF-8 bytes), never by Swift's canonical equivalence, under which 'é' (U+00E9) and
+//     'e' + U+0301 would be one key where python has two;
 //   * lists, dicts, sets and bytearrays are unhashable (python raises TypeError);
 //   * opaque objects and hook values compare by identity (python's default `__hash__`).
 // Keys nested deeper than `maxKeyDepth` tuples/frozensets, or holding more than `maxKeyNodes`
@@ -17,7 +19,7 @@ enum PickleKey: Hashable {
     case int(Int64)
     case bigInt([UInt8])        // minimal signed little-endian
     case float(UInt64)          // bit pattern of a non-integral (or infinite) double
-    case string(String)
+    case string([UInt8])        // UTF-8
     case bytes([UInt8])
     case tuple([PickleKey])
     case frozenset(Set<PickleKey>)
@@ -81,7 +83,7 @@ enum PickleKey: Hashable {
             if let i = b.int64Value { return .key(.int(i)) }
             return .key(.bigInt(b.bytes))
         case .float(let d): return floatKey(d)
-        case .string(let s): return .key(.string(s))
+        case .string(let s): return .key(.string(Array(s.utf8)))
         case .bytes(let b): return b.isByteArray ? .unhashable : .key(.bytes(b.bytes))
         case .global(let g): return .key(.global(g))
         case .object(let o): return .key(.identity(ObjectIdentifier(o)))

@@ -204,7 +204,7 @@ public final class PickleDict: PickleContainer {
 
     /// The value stored under the string `key`.
     public func value(forStringKey key: String) -> PickleValue? {
-        guard let slot = index[.string(key)] else { return nil }
+        guard let slot = index[.string(Array(key.utf8))] else { return nil }
         return items[slot].value
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PTTensor
 
 /// A golden manifest (`golden.json`, as tools/ptload_golden.py writes it): the cases of one
 /// model, each a reference `.npz` beside the manifest and the module it checks.
@@ -84,10 +85,10 @@ public struct GoldenManifest: Sendable {
         guard cases.count <= GoldenManifest.maxCases else {
             throw bad("holds \(cases.count) cases; at most \(GoldenManifest.maxCases) are run")
         }
-        var seen = Set<String>()
+        var seen = Set<ExactName>()
         for c in cases {
             guard !c.name.isEmpty else { throw bad("a case has an empty name") }
-            guard seen.insert(c.name).inserted else { throw bad("case '\(c.name)' appears twice") }
+            guard seen.insert(ExactName(c.name)).inserted else { throw bad("case '\(c.name)' appears twice") }
             if let why = GoldenManifest.unsafePath(c.npz) {
                 throw .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "npz '\(c.npz)' \(why)"))
             }

@@ -153,7 +153,8 @@ public enum ModuleRunner {
 
             if let outputPath = request.outputPath {
                 try attempt(file: outputPath) {
-                    try Numpy.writeNpz(arrays: produced.map { ($0.name, $0.array) }, to: outputPath)
+                    let inputs = [request.modelPath, request.referencePath, request.inputPath].compactMap { $0 }
+                    try Numpy.writeNpz(arrays: produced.map { ($0.name, $0.array) }, to: outputPath, inputs: inputs)
                 }
             }
 

@@ -50,10 +50,10 @@ enum ArchiveValidator {
     }
 
     private static func checkUniqueNames(_ records: [CentralDirectoryRecord], path: String) throws {
-        var seen: [String: Int] = [:]
+        var seen: [[UInt8]: Int] = [:]
         seen.reserveCapacity(records.count)
         for record in records {
-            if let first = seen.updateValue(record.index, forKey: record.name) {
+            if let first = seen.updateValue(record.index, forKey: record.nameBytes) {
                 throw ZipError.duplicateEntryName(path: path, entry: record.name, firstIndex: first, secondIndex: record.index)
             }
         }

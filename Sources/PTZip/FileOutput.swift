@@ -5,39 +5,16 @@ import Darwin
 #endif
 
 /// Writing a whole file in one call, for the layers above that must not touch C themselves.
+/// Every output goes through `FileSink`: a new file beside the destination, renamed over it once
+/// complete, so nothing that exists is ever truncated, followed through a link or left half written.
 public enum FileOutput {
-    /// Writes `bytes` to `path` (created with mode 0644, or truncated).
-    /// - Returns: nil on success, else the system's message (`strerror`).
-    public static func write(_ bytes: [UInt8], to path: String) -> String? {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return systemMessage(errno) }
-        var failure: String?
-        bytes.withUnsafeBytes { buffer in
-            guard let base = buffer.baseAddress else { return }
-            var done = 0
-            while done < buffer.count {
-                let written = posixWrite(fd, base + done, buffer.count - done)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = systemMessage(errno)
-                    return
-                }
-                done += written
-            }
-        }
-        if close(fd) != 0, failure == nil { failure = systemMessage(errno) }
-        return failure
-    }
-
-    /// Moves `from` over `to` in one step (rename(2)): a reader sees the old file or the whole new one.
-    /// - Returns: nil on success, else the system's message.
-    public static func replace(_ to: String, with from: String) -> String? {
-        rename(from, to) == 0 ? nil : systemMessage(errno)
-    }
-
-    /// Removes `path` if it is there.
-    public static func remove(_ path: String) {
-        _ = unlink(path)
+    /// Writes `bytes` to `path` through a `FileSink` (created with mode 0644 less the umask).
+    /// - Parameter inputs: files the output must not be (the same file, or a link to it).
+    /// - Throws: `FileSinkError`; on any failure the destination is as it was.
+    public static func write(_ bytes: [UInt8], to path: String, inputs: [String] = []) throws(FileSinkError) {
+        let sink = try FileSink(replacing: path, inputs: inputs)
+        try sink.write(bytes)
+        try sink.commit()
     }
 
     static func systemMessage(_ code: Int32) -> String {
@@ -46,28 +23,70 @@ public enum FileOutput {
     }
 }
 
-/// A file written piece by piece, for outputs that should not be held in memory whole.
+/// A file written piece by piece and published whole: the bytes go to a new file created
+/// exclusively beside the destination (`O_CREAT | O_EXCL | O_NOFOLLOW`, a random name), which
+/// `commit()` renames over the destination. Until then the destination is untouched; a sink that
+/// is not committed (an error, a full disk) removes its own file and nothing else.
+///
+/// The destination itself is replaced, never written through: a symlink there is replaced by the
+/// new file, not followed. A destination that is one of `inputs` (the same file, by device and
+/// inode, whether named directly, through a symlink or by a hard link) is refused.
 public final class FileSink {
+    /// The destination.
     public let path: String
+    /// The file being written, beside `path`.
+    let temporaryPath: String
     private var fd: Int32
+    private var committed = false
 
-    /// Creates (mode 0644) or truncates `path`.
-    /// - Throws: `FileSinkError` with the system's message.
-    public init(path: String) throws(FileSinkError) {
+    /// Creates the temporary file beside `path`.
+    /// - Parameter inputs: files this output must not replace.
+    /// - Throws: `FileSinkError` naming `path`: it is one of `inputs`, a folder, or the folder
+    ///   cannot be written (the system's message).
+    public init(replacing path: String, inputs: [String] = []) throws(FileSinkError) {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileSinkError(path: path, reason: FileOutput.systemMessage(errno)) }
+        var target = stat()
+        if stat(path, &target) == 0 {
+            if (target.st_mode & S_IFMT) == S_IFDIR {
+                throw FileSinkError(path: path, .isFolder)
+            }
+            for input in inputs {
+                var source = stat()
+                if stat(input, &source) == 0, source.st_dev == target.st_dev, source.st_ino == target.st_ino {
+                    throw FileSinkError(path: path, .isInput(input))
+                }
+            }
+        }
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[...$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        // The name's first bytes only, so that the temporary name stays within NAME_MAX.
+        let stem = String(decoding: Array(name.utf8.prefix(64)), as: UTF8.self).replacingUnprintable()
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<64 {
+            let suffix = String(generator.next() as UInt64, radix: 36)
+            let candidate = folder + "." + stem + ".ptload-" + suffix
+            let opened = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            if opened >= 0 {
+                fd = opened
+                temporaryPath = candidate
+                return
+            }
+            if errno != EEXIST { throw FileSinkError(path: path, .system(FileOutput.systemMessage(errno))) }
+        }
+        throw FileSinkError(path: path, .system(FileOutput.systemMessage(EEXIST)))
     }
 
     /// Appends `bytes`.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(FileSinkError) {
-        guard let base = bytes.baseAddress, fd >= 0 else { return }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        guard fd >= 0 else { throw FileSinkError(path: path, .closed) }
         var done = 0
         while done < bytes.count {
             let written = posixWrite(fd, base + done, bytes.count - done)
             if written < 0 {
                 if errno == EINTR { continue }
-                throw FileSinkError(path: path, reason: FileOutput.systemMessage(errno))
+                throw FileSinkError(path: path, .system(FileOutput.systemMessage(errno)))
             }
             done += written
         }
@@ -81,24 +100,86 @@ public final class FileSink {
         if let failure { throw failure }
     }
 
-    /// Flushes and closes; the file is complete once this returns.
-    public func close() throws(FileSinkError) {
-        guard fd >= 0 else { return }
-        let result = posixClose(fd)
+    /// Flushes, closes and renames the file over the destination (rename(2): a reader sees the
+    /// old file or the whole new one). On failure the temporary file is removed.
+    public func commit() throws(FileSinkError) {
+        guard fd >= 0 else { throw FileSinkError(path: path, .closed) }
+        // A full disk can surface only at fsync or close on some file systems.
+        let synced = fsync(fd) == 0 || errno == EINVAL
+        let syncError = errno
+        let closed = posixClose(fd) == 0
+        let closeError = errno
         fd = -1
-        if result != 0 { throw FileSinkError(path: path, reason: FileOutput.systemMessage(errno)) }
+        guard synced else {
+            discard()
+            throw FileSinkError(path: path, .system(FileOutput.systemMessage(syncError)))
+        }
+        guard closed else {
+            discard()
+            throw FileSinkError(path: path, .system(FileOutput.systemMessage(closeError)))
+        }
+        guard rename(temporaryPath, path) == 0 else {
+            let error = errno
+            discard()
+            throw FileSinkError(path: path, .system(FileOutput.systemMessage(error)))
+        }
+        committed = true
     }
 
-    deinit {
-        if fd >= 0 { _ = posixClose(fd) }
+    /// Abandons the output: closes and removes the temporary file. The destination is untouched.
+    public func discard() {
+        if fd >= 0 {
+            _ = posixClose(fd)
+            fd = -1
+        }
+        if !committed {
+            _ = unlink(temporaryPath)
+            committed = true   // removed once
+        }
     }
+
+    deinit { discard() }
 }
 
-/// Why a file could not be written: the path and the system's message.
-public struct FileSinkError: Error, CustomStringConvertible, Sendable {
+/// Why a file could not be written: the destination and what went wrong.
+public struct FileSinkError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Reason: Sendable, Equatable {
+        /// The system refused (a full disk, no permission, a missing folder): its message.
+        case system(String)
+        /// The destination is this input (the same file, a hard link or a symlink to it).
+        case isInput(String)
+        /// The destination is a folder.
+        case isFolder
+        /// Written to after `commit()` or `discard()`.
+        case closed
+    }
+
     public let path: String
-    public let reason: String
+    public let kind: Reason
+
+    public init(path: String, _ kind: Reason) {
+        self.path = path
+        self.kind = kind
+    }
+
+    /// What went wrong, without the path.
+    public var reason: String {
+        switch kind {
+        case .system(let message): return message
+        case .isInput(let input): return input == path ? "it is the input" : "it is the input '\(input)'"
+        case .isFolder: return "it is a folder"
+        case .closed: return "the output is already closed"
+        }
+    }
+
     public var description: String { "\(path): cannot write: \(reason)" }
+}
+
+private extension String {
+    /// Control characters and '/' replaced by '_': the stem of a temporary file's name.
+    func replacingUnprintable() -> String {
+        String(String.UnicodeScalarView(unicodeScalars.map { $0.value < 0x20 || $0 == "/" || $0.value == 0x7F ? "_" : $0 }))
+    }
 }
 
 private func posixWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {

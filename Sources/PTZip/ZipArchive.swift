@@ -18,7 +18,8 @@ public final class ZipArchive: @unchecked Sendable {
     /// Entries in central-directory order; `entries[i].index == i`.
     public let entries: [ZipEntry]
 
-    private let indexByName: [String: Int]
+    /// Entry positions by name, compared by their bytes (UTF-8).
+    private let indexByName: [[UInt8]: Int]
     private let libzip: LibzipArchive
     private let lock = Lock()
     /// Stored entries whose CRC-32 has been checked, so that each is checked only once.
@@ -53,13 +54,13 @@ public final class ZipArchive: @unchecked Sendable {
         self.entries = entries
         self.libzip = libzip
         // Names are unique: validation refused duplicates.
-        self.indexByName = Dictionary(entries.map { ($0.name, $0.index) }, uniquingKeysWith: { first, _ in first })
+        self.indexByName = Dictionary(entries.map { (Array($0.name.utf8), $0.index) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// The entry with this exact name, if any.
     /// The corresponding libzip function is `zip_name_locate`.
     public func entry(named name: String) -> ZipEntry? {
-        indexByName[name].map { entries[$0] }
+        indexByName[Array(name.utf8)].map { entries[$0] }
     }
 
     /// The entry's uncompressed bytes.

@@ -36,7 +36,7 @@ public struct ZipWriter {
 
     private var output: [UInt8] = []
     private var records: [Record] = []
-    private var names: Set<String> = []
+    private var names: Set<[UInt8]> = []
     /// Where a streaming writer writes (nil: in memory, `finish()`).
     private let sink: FileSink?
     /// Bytes written so far (in memory or to the sink).
@@ -63,13 +63,17 @@ public struct ZipWriter {
         position += UInt64(bytes.count)
     }
 
+    /// Why `name` cannot be an entry name (readers, ptload's among them, refuse it), or nil.
+    public static func unsafeNameReason(_ name: String) -> String? { CentralDirectoryRecord.unsafeNameReason(name) }
+
     /// The number of entries added so far.
     public var count: Int { records.count }
 
     /// Appends a stored entry; with `alignment` above 1 its data starts on a multiple of it, the
     /// local header padded with an extra field of id 'FB' as PyTorch's writer (miniz) pads it.
     /// - Throws: `ZipWriterError.emptyName`, `.nameTooLong` (over 65,535 UTF-8 bytes) or
-    ///   `.duplicateName` (names compare as Swift strings, as `ZipArchive` compares them).
+    ///   `.duplicateName` (names compare by their UTF-8 bytes), `.unsafeName` for a name the
+    ///   reader would refuse.
     public mutating func add(name: String, bytes: [UInt8], alignment: Int = 1) throws {
         let crc = bytes.withUnsafeBytes { crc32($0) }
         try add(name: name, size: bytes.count, crc: crc, alignment: alignment) { write in
@@ -88,7 +92,10 @@ public struct ZipWriter {
         guard nameBytes.count <= 0xFFFF else {
             throw ZipWriterError.nameTooLong(name: String(name.prefix(64)), byteCount: nameBytes.count)
         }
-        guard !names.contains(name) else { throw ZipWriterError.duplicateName(name) }
+        if let why = CentralDirectoryRecord.unsafeNameReason(name) {
+            throw ZipWriterError.unsafeName(name: String(name.prefix(64)), reason: why)
+        }
+        guard !names.contains(nameBytes) else { throw ZipWriterError.duplicateName(name) }
 
         let offset = position
         let size = UInt64(count)
@@ -136,7 +143,7 @@ public struct ZipWriter {
         }
         guard given == count else { throw ZipWriterError.sizeMismatch(name: name, declared: count, given: given) }
         records.append(record)
-        names.insert(name)
+        names.insert(nameBytes)
     }
 
     /// Ends a streaming archive: the central directory and the end records go to the sink.
@@ -196,9 +203,10 @@ public struct ZipWriter {
     /// Writes `finish()` to `path`, replacing any file there.
     /// - Throws: `ZipWriterError.cannotWrite` with the system's message.
     public func write(to path: String) throws {
-        let archive = finish()
-        if let reason = FileOutput.write(archive, to: path) {
-            throw ZipWriterError.cannotWrite(path: path, reason: reason)
+        do throws(FileSinkError) {
+            try FileOutput.write(finish(), to: path)
+        } catch {
+            throw ZipWriterError.cannotWrite(path: path, reason: error.reason)
         }
     }
 
@@ -250,8 +258,11 @@ public enum ZipWriterError: Error, CustomStringConvertible, Equatable, Sendable 
     case emptyName
     /// An entry name is longer than the 65,535 bytes a zip header can record; `name` is its start.
     case nameTooLong(name: String, byteCount: Int)
-    /// An entry with this name (or a canonically equivalent one) was already added.
+    /// An entry with this name (the same bytes) was already added.
     case duplicateName(String)
+    /// A name ptload's reader (and any careful one) would refuse: absolute, a '..' component, a
+    /// backslash, a NUL or another control character (`CentralDirectoryRecord.unsafeNameReason`).
+    case unsafeName(name: String, reason: String)
     /// The archive file could not be created or written; `reason` is the system's message.
     case cannotWrite(path: String, reason: String)
     /// A streamed entry's data was not the size declared for it.
@@ -267,6 +278,8 @@ public enum ZipWriterError: Error, CustomStringConvertible, Equatable, Sendable 
             return "an entry named '\(name)' is already in the archive; entry names must be unique"
         case let .cannotWrite(path, reason):
             return "\(path): cannot write: \(reason)"
+        case let .unsafeName(name, reason):
+            return "zip entry name '\(name)' is not a plain relative path: \(reason)"
         case let .sizeMismatch(name, declared, given):
             return "zip entry '\(name)' was declared with \(declared) bytes and given \(given)"
         }

@@ -201,7 +201,7 @@ struct PTLoad: ParsableCommand {
         var selected: [(String, Tensor)] = checkpoint.tensors.map { ($0.key, $0.tensor) }
         if let module {
             let prefix = module + "."
-            selected = checkpoint.tensors.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.tensor) }
+            selected = checkpoint.tensors.compactMap { t in t.key.droppingExactPrefix(prefix).map { ($0, t.tensor) } }
             if selected.isEmpty {
                 let catalog = ModuleCatalog(checkpoint)
                 let listed = catalog.prefixes.filter { !$0.isEmpty }.joined(separator: ", ")
@@ -211,6 +211,7 @@ struct PTLoad: ParsableCommand {
         let summary: CheckpointWriter.Summary
         do throws(ExportError) {
             var writer = try CheckpointWriter(cast: cast.flatMap { DType(rawValue: $0) })
+            writer.inputs = [model]
             for (name, tensor) in selected { try writer.add(name, tensor: tensor) }
             summary = try writer.write(to: path)
         } catch {
@@ -254,8 +255,8 @@ struct PTLoad: ParsableCommand {
     func publish<Report: Encodable>(_ report: Report, passed: Bool, junit junitReport: JUnitReport,
                                     text: () -> String) throws {
         if let junit {
-            guard FileManager.default.createFile(atPath: junit, contents: Data(junitReport.render().utf8)) else {
-                fail("\(junit): cannot write the JUnit report")
+            if let why = ReportFile.write(junitReport.render(), to: junit, inputs: [model, verify].compactMap { $0 }) {
+                fail("\(junit): cannot write the JUnit report: \(why)")
             }
         }
         print(json ? try encode(report) : text(), terminator: json ? "\n" : "")
@@ -272,6 +273,9 @@ struct PTLoad: ParsableCommand {
     /// Parses and runs. Every failure, bad usage included, is one line on stderr and exit
     /// status 2 (argument-parser alone would print the usage block and exit 64); a mismatch is 1.
     static func main() {
+        if let index = firstArgumentNotUTF8() {
+            fail("argument \(index) is not valid UTF-8; ptload takes file names as UTF-8 text and never writes under a re-encoded name")
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -288,6 +292,18 @@ struct PTLoad: ParsableCommand {
             fail(message)
         }
     }
+}
+
+/// The position (1-based) of the first command-line argument whose bytes are not valid UTF-8.
+/// Swift's `CommandLine.arguments` would repair them (U+FFFD), which would make ptload read or
+/// write a file of another name.
+func firstArgumentNotUTF8() -> Int? {
+    for index in 1..<Int(CommandLine.argc) {
+        guard let raw = CommandLine.unsafeArgv[index] else { continue }
+        let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(raw).assumingMemoryBound(to: UInt8.self), count: strlen(raw))
+        if String(validating: bytes, as: UTF8.self) == nil { return index }
+    }
+    return nil
 }
 
 /// Exit status 2 with exactly one line on stderr, whatever the file put into names and keys.

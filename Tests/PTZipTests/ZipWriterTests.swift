@@ -144,7 +144,7 @@ final class ZipWriterTests: ZipTestCase {
     func testStreamingWriterMatchesInMemory() throws {
         var memory = ZipWriter()
         let path = scratchPath("streamed.zip")
-        let sink = try FileSink(path: path)
+        let sink = try FileSink(replacing: path)
         var streamed = ZipWriter(streamingTo: sink)
         let entries: [(String, [UInt8])] = [("a/data.pkl", Array("pickle".utf8)), ("a/data/0", (0..<1000).map { UInt8($0 % 251) })]
         for (name, bytes) in entries {
@@ -158,7 +158,7 @@ final class ZipWriterTests: ZipTestCase {
             }
         }
         try streamed.finish(into: sink)
-        try sink.close()
+        try sink.commit()
         let written = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         XCTAssertEqual(written, memory.finish())
         let archive = try ZipArchive(path: path)
