@@ -67,7 +67,7 @@ let package = Package(
         .target(name: "PTVerify", dependencies: ["PTTensor"]),
         // The application service: list a checkpoint; load, locate, run, write and compare its
         // modules against reference files (ModuleRunner).
-        .target(name: "PTRunner", dependencies: ["PTCheckpoint", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTVerify"]),
+        .target(name: "PTRunner", dependencies: ["PTCheckpoint", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTVerify", "PTZip"]),
         // Writing checkpoints: .safetensors and .npz from a loaded checkpoint or Swift arrays,
         // streamed one tensor at a time, with PyTorch's rounding for casts.
         .target(name: "PTExport", dependencies: ["PTNumpy", "PTTensor", "PTZip"]),

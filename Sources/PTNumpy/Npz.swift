@@ -12,13 +12,20 @@ enum Npz {
     /// ".npy" before any member is read; each member's bytes are CRC-checked (stored) or
     /// inflated (deflated) and then read as an `.npy` image.
     static func read(path: String) throws -> [(name: String, tensor: Tensor)] {
-        let archive: ZipArchive
+        try read(open(path), only: nil).arrays
+    }
+
+    /// The members named in `wanted` (all when nil), and every member's name.
+    static func read(path: String, only wanted: [String]) throws -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
+        try read(open(path), only: wanted)
+    }
+
+    private static func open(_ path: String) throws -> ZipArchive {
         do {
-            archive = try ZipArchive(path: path)
+            return try ZipArchive(path: path)
         } catch let error as ZipError {
             throw NumpyError.archive(error)
         }
-        return try read(archive)
     }
 
     /// As `read(path:)`, for an archive held in memory (copied first).
@@ -29,15 +36,18 @@ enum Npz {
         } catch let error as ZipError {
             throw NumpyError.archive(error)
         }
-        return try read(archive)
+        return try read(archive, only: nil).arrays
     }
 
-    private static func read(_ archive: ZipArchive) throws -> [(name: String, tensor: Tensor)] {
+    private static func read(_ archive: ZipArchive, only wanted: [String]?) throws -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
         let path = archive.path
         for entry in archive.entries where !entry.name.hasSuffix(suffix) {
             throw NumpyError.memberNotNpy(path: path, member: entry.name)
         }
-        return try archive.entries.map { entry in
+        let names = archive.entries.map { String($0.name.dropLast(suffix.count)) }
+        let wantedNames = wanted.map { Set($0.map(ExactName.init)) }
+        let chosen = archive.entries.filter { wantedNames?.contains(ExactName(String($0.name.dropLast(suffix.count)))) ?? true }
+        let arrays: [(name: String, tensor: Tensor)] = try chosen.map { entry in
             let contents: ZipBytes
             do {
                 contents = try archive.bytes(of: entry)
@@ -48,6 +58,7 @@ enum Npz {
             let tensor = try contents.withUnsafeBytes { try NpyReader.read($0, source: source) }
             return (String(entry.name.dropLast(suffix.count)), tensor)
         }
+        return (names, arrays)
     }
 
     /// The archive image: one stored member "NAME.npy" per array, in the order given.

@@ -32,6 +32,15 @@ public enum Numpy {
         try Npz.read(path: path)
     }
 
+    /// Reads only the members named in `wanted` (without ".npy"), as `numpy.load`'s lazy
+    /// `NpzFile` does: every other member is listed but never inflated or parsed, so an unused
+    /// 768 MiB deflated member costs nothing.
+    /// - Returns: every member's name in archive order, and the wanted members found, in archive order.
+    /// - Throws: as `readNpz(path:)`, for the wanted members only (every name is still checked).
+    public static func readNpz(path: String, only wanted: [String]) throws -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
+        try Npz.read(path: path, only: wanted)
+    }
+
     /// Reads an .npz held in memory, as `readNpz(path:)`; `name` stands for the file in errors.
     public static func readNpz(bytes: UnsafeRawBufferPointer, name: String) throws -> [(name: String, tensor: Tensor)] {
         try Npz.read(bytes: bytes, name: name)

@@ -1,5 +1,6 @@
 import Foundation
 import PTTensor
+import PTZip
 
 /// A golden manifest (`golden.json`, as tools/ptload_golden.py writes it): the cases of one
 /// model, each a reference `.npz` beside the manifest and the module it checks.
@@ -63,12 +64,22 @@ public struct GoldenManifest: Sendable {
     public init(path: String) throws(ModuleRunError) {
         self.path = path
         func bad(_ why: String) -> ModuleRunError { .badManifest(file: path, why: why) }
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        guard let size = (attributes?[.size] as? NSNumber)?.intValue else { throw bad("cannot read the file") }
+        let mapped: MappedFile
+        do {
+            mapped = try MappedFile(path: path)
+        } catch ZipError.cannotOpen(_, let reason) {
+            throw bad("cannot read the file: \(reason)")
+        } catch {
+            throw bad("cannot read the file")
+        }
+        let size = mapped.bytes.count
         guard size <= GoldenManifest.maxBytes else {
             throw bad("is \(size) bytes; manifests of at most \(GoldenManifest.maxBytes) bytes are read")
         }
-        guard let data = FileManager.default.contents(atPath: path) else { throw bad("cannot read the file") }
+        if let why = StrictJSON.firstViolation(mapped.bytes) {
+            throw bad("not a golden manifest: not JSON: \(why)")
+        }
+        let data = Data(mapped.bytes)
         let file: File
         do {
             file = try JSONDecoder().decode(File.self, from: data)
@@ -104,10 +115,32 @@ public struct GoldenManifest: Sendable {
         self.cases = cases
     }
 
-    /// The reference of `c`, in the manifest's folder.
-    public func npzPath(of c: Case) -> String {
+    /// The reference of `c`, in the manifest's folder once every symbolic link on the way is
+    /// resolved (`realpath`): a link that leads out of the folder (`up -> ..`, a link to
+    /// `/etc/hostname`) is refused before anything is read through it.
+    /// - Throws: `ModuleRunError.inCase` with `.badManifest` naming the case's npz.
+    public func npzPath(of c: Case) throws(ModuleRunError) -> String {
+        func bad(_ why: String) -> ModuleRunError {
+            .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "npz '\(c.npz)' \(why)"))
+        }
         let folder = (path as NSString).deletingLastPathComponent
-        return folder.isEmpty ? c.npz : folder + "/" + c.npz
+        let joined = folder.isEmpty ? c.npz : folder + "/" + c.npz
+        guard let root = GoldenManifest.resolved(folder.isEmpty ? "." : folder) else {
+            throw bad("cannot be found: the manifest's folder does not resolve")
+        }
+        guard let target = GoldenManifest.resolved(joined) else {
+            throw bad("cannot be read: \(String(cString: strerror(errno)))")
+        }
+        let inside = root == "/" ? target.hasPrefix("/") : target.hasPrefix(root + "/")
+        guard inside else { throw bad("leaves the manifest's folder through a symbolic link") }
+        return target
+    }
+
+    /// `path` with every symbolic link, `.` and `..` resolved, or nil (errno set).
+    private static func resolved(_ path: String) -> String? {
+        guard let raw = realpath(path, nil) else { return nil }
+        defer { free(raw) }
+        return String(validatingCString: raw)
     }
 
     /// Why `relative` could reach outside the manifest's folder, or nil when it cannot.

@@ -9,7 +9,13 @@ struct ReferenceArrays {
 
     let path: String
     let isArchive: Bool
+    /// The arrays a run reads, when present: nothing else of an archive is inflated or parsed.
     let arrays: [(name: String, tensor: Tensor)]
+    /// Every member of the archive (or the one array's role).
+    let names: [String]
+
+    /// The member names a run reads from a reference or input archive.
+    static let used = ["input", "h0", "c0", "lengths", "output", "h_n", "c_n"]
 
     /// - Throws: `NumpyError`.
     init(path: String, role: Role) throws {
@@ -17,14 +23,14 @@ struct ReferenceArrays {
         if path.hasSuffix(".npy") {
             isArchive = false
             arrays = [(role == .input ? "input" : "output", try Numpy.readNpy(path: path))]
+            names = arrays.map(\.name)
         } else {
             isArchive = true
-            arrays = try Numpy.readNpz(path: path)
+            (names, arrays) = try Numpy.readNpz(path: path, only: ReferenceArrays.used)
         }
     }
 
-    subscript(name: String) -> Tensor? { arrays.first { $0.name == name }?.tensor }
-    var names: [String] { arrays.map(\.name) }
+    subscript(name: String) -> Tensor? { arrays.first { $0.name.isExactly(name) }?.tensor }
 
     /// A floating-point array (`h0`, `c0`) in the compute type.
     func values<Scalar: GEMMScalar>(_ t: Tensor, _: Scalar.Type, _ name: String) throws(ModuleRunError) -> ShapedArray<Scalar> {

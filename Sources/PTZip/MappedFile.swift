@@ -24,11 +24,14 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     /// Maps the file at `path`. An empty file maps to an empty buffer (mmap refuses length 0).
+    /// Only regular files are read: the file is opened without blocking (`O_NONBLOCK`, so a FIFO
+    /// or a device that would wait for a writer does not) and checked with `fstat` before any
+    /// byte is read.
     /// Throws `ZipError.cannotOpen` with the system's message when the file cannot be opened,
     /// is not a regular file, or cannot be mapped.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else {
             throw ZipError.cannotOpen(path: path, reason: MappedFile.systemMessage(errno))
         }
@@ -40,8 +43,13 @@ public final class MappedFile: @unchecked Sendable {
             throw ZipError.cannotOpen(path: path, reason: MappedFile.systemMessage(errno))
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            let reason = (info.st_mode & S_IFMT) == S_IFDIR
-                ? MappedFile.systemMessage(EISDIR) : "not a regular file"
+            let reason = switch info.st_mode & S_IFMT {
+            case S_IFDIR: MappedFile.systemMessage(EISDIR)
+            case S_IFIFO: "a FIFO (named pipe), not a regular file"
+            case S_IFCHR, S_IFBLK: "a device, not a regular file"
+            case S_IFSOCK: "a socket, not a regular file"
+            default: "not a regular file"
+            }
             throw ZipError.cannotOpen(path: path, reason: reason)
         }
         guard info.st_size > 0 else {
