@@ -39,8 +39,8 @@ struct SafetensorsReader {
         }
         let headerEnd = 8 + Int(n)
         let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[8..<headerEnd])
-        guard let text = String(validating: headerBytes, as: UTF8.self) else { throw bad("the header is not UTF-8") }
-        var parser = HeaderParser(text: Array(text.unicodeScalars))
+        guard String(validating: headerBytes, as: UTF8.self) != nil else { throw bad("the header is not UTF-8") }
+        var parser = HeaderParser(text: headerBytes)
         let header: [(String, HeaderParser.Value)]
         do {
             header = try parser.parseHeader()
@@ -50,9 +50,8 @@ struct SafetensorsReader {
         let dataCount = bytes.count - headerEnd
         var records: [(name: String, value: String)] = []
         var entries: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
-        var seen = Set<ExactName>()
+        // The parser has refused duplicate keys (compared by their bytes).
         for (key, value) in header {
-            guard seen.insert(ExactName(key)).inserted else { throw bad("key '\(key)' appears twice in the header") }
             guard case .object(let fields) = value else { throw bad("'\(key)' is not an object") }
             if key == "__metadata__" {
                 for (name, v) in fields {
@@ -137,7 +136,9 @@ struct SafetensorsReader {
 }
 
 /// The JSON a safetensors header may hold, and nothing more: an object whose values are objects
-/// whose values are strings or arrays of non-negative integers (below 2^63).
+/// whose values are strings or arrays of non-negative integers (below 2^63, written without
+/// leading zeros, as serde_json requires). Works on the header's bytes, already checked to be
+/// UTF-8, so that a 100 MB header costs no more than its own size again.
 struct HeaderParser {
     enum Value {
         case string(String)
@@ -146,16 +147,16 @@ struct HeaderParser {
     }
     struct Failure: Error { let why: String }
 
-    let text: [Unicode.Scalar]
+    let text: UnsafeRawBufferPointer
     var i = 0
 
-    init(text: [Unicode.Scalar]) { self.text = text }
+    init(text: UnsafeRawBufferPointer) { self.text = text }
 
     mutating func parseHeader() throws -> [(String, Value)] {
         skipSpace()
         let top = try object(depth: 0)
         skipSpace()
-        guard i == text.count else { throw Failure(why: "text after the closing brace at character \(i)") }
+        guard i == text.count else { throw Failure(why: "text after the closing brace at byte \(i)") }
         return top
     }
 
@@ -164,7 +165,7 @@ struct HeaderParser {
         var members: [(String, Value)] = []
         var keys = Set<ExactName>()
         skipSpace()
-        if peek() == "}" { i += 1; return members }
+        if peek() == UInt8(ascii: "}") { i += 1; return members }
         while true {
             skipSpace()
             let key = try string()
@@ -173,17 +174,17 @@ struct HeaderParser {
             try expect(":")
             skipSpace()
             let value: Value
-            switch peek() {
+            switch peek().map(UnicodeScalar.init) {
             case "{":
                 guard depth == 0 else { throw Failure(why: "objects nest deeper than a safetensors header does") }
                 value = .object(try object(depth: depth + 1))
             case "\"": value = .string(try string())
             case "[": value = .integers(try integers())
-            default: throw Failure(why: "unexpected character at \(i)")
+            default: throw Failure(why: "unexpected character at byte \(i)")
             }
             members.append((key, value))
             skipSpace()
-            if peek() == "," { i += 1; continue }
+            if peek() == UInt8(ascii: ",") { i += 1; continue }
             try expect("}")
             return members
         }
@@ -193,14 +194,16 @@ struct HeaderParser {
         try expect("[")
         var out: [Int] = []
         skipSpace()
-        if peek() == "]" { i += 1; return out }
+        if peek() == UInt8(ascii: "]") { i += 1; return out }
         while true {
             skipSpace()
             var value = 0
             var digits = 0
-            while let c = peek(), c.value >= 48 && c.value <= 57 {
+            let start = i
+            while let c = peek(), c >= 48 && c <= 57 {
+                if digits == 1 && text[start] == 48 { throw Failure(why: "an integer at \(start) has a leading zero") }
                 let (times, o1) = value.multipliedReportingOverflow(by: 10)
-                let (plus, o2) = times.addingReportingOverflow(Int(c.value - 48))
+                let (plus, o2) = times.addingReportingOverflow(Int(c - 48))
                 guard !o1 && !o2 else { throw Failure(why: "an integer at \(i) overflows 64 bits") }
                 value = plus
                 digits += 1
@@ -210,7 +213,7 @@ struct HeaderParser {
             out.append(value)
             guard out.count <= Tensor.maxRank + 2 else { throw Failure(why: "an array longer than any shape") }
             skipSpace()
-            if peek() == "," { i += 1; continue }
+            if peek() == UInt8(ascii: ",") { i += 1; continue }
             try expect("]")
             return out
         }
@@ -218,28 +221,26 @@ struct HeaderParser {
 
     private mutating func string() throws -> String {
         try expect("\"")
-        var out = String.UnicodeScalarView()
+        var out: [UInt8] = []
         while true {
             guard let c = peek() else { throw Failure(why: "a string runs to the end of the header") }
             i += 1
             switch c {
-            case "\"": return String(out)
-            case "\\":
+            case UInt8(ascii: "\""): return String(decoding: out, as: UTF8.self)
+            case UInt8(ascii: "\\"):
                 guard let e = peek() else { throw Failure(why: "a string runs to the end of the header") }
                 i += 1
                 switch e {
-                case "\"": out.append("\"")
-                case "\\": out.append("\\")
-                case "/": out.append("/")
-                case "b": out.append("\u{08}")
-                case "f": out.append("\u{0C}")
-                case "n": out.append("\n")
-                case "r": out.append("\r")
-                case "t": out.append("\t")
-                case "u":
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
                     var code = try hex4()
                     if (0xD800..<0xDC00).contains(code) {
-                        guard peek() == "\\" else { throw Failure(why: "an unpaired surrogate at \(i)") }
+                        guard peek() == UInt8(ascii: "\\") else { throw Failure(why: "an unpaired surrogate at \(i)") }
                         i += 1
                         try expect("u")
                         let low = try hex4()
@@ -247,11 +248,11 @@ struct HeaderParser {
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                     }
                     guard let scalar = Unicode.Scalar(code) else { throw Failure(why: "an unpaired surrogate at \(i)") }
-                    out.append(scalar)
+                    out.append(contentsOf: String(scalar).utf8)
                 default: throw Failure(why: "a bad escape at \(i)")
                 }
             default:
-                guard c.value >= 0x20 else { throw Failure(why: "a control character in a string at \(i)") }
+                guard c >= 0x20 else { throw Failure(why: "a control character in a string at \(i)") }
                 out.append(c)
             }
         }
@@ -260,7 +261,7 @@ struct HeaderParser {
     private mutating func hex4() throws -> UInt32 {
         var code: UInt32 = 0
         for _ in 0..<4 {
-            guard let c = peek(), let digit = UInt32(String(c), radix: 16) else {
+            guard let c = peek(), let digit = UInt32(String(UnicodeScalar(c)), radix: 16) else {
                 throw Failure(why: "a bad \\u escape at \(i)")
             }
             code = code * 16 + digit
@@ -270,13 +271,13 @@ struct HeaderParser {
     }
 
     private mutating func expect(_ c: Unicode.Scalar) throws {
-        guard peek() == c else { throw Failure(why: "expected '\(c)' at character \(i)") }
+        guard peek() == UInt8(c.value) else { throw Failure(why: "expected '\(c)' at byte \(i)") }
         i += 1
     }
 
-    private func peek() -> Unicode.Scalar? { i < text.count ? text[i] : nil }
+    private func peek() -> UInt8? { i < text.count ? text[i] : nil }
 
     private mutating func skipSpace() {
-        while let c = peek(), c == " " || c == "\n" || c == "\r" || c == "\t" { i += 1 }
+        while let c = peek(), c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i += 1 }
     }
 }

@@ -36,11 +36,9 @@ public struct CheckpointWriter {
         let view: Bool
         /// The storage it reads, for tensors that share one.
         let storage: ObjectIdentifier?
-        /// The bytes, contiguous, little-endian, C order; called once, while writing.
-        let bytes: () throws -> [UInt8]
-        /// The same bytes in pieces, straight from a mapped record, where the source streams.
-        var stream: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void = { _ in }
-        var streams = false
+        /// Hands the bytes as written (contiguous, little-endian, C order, cast where asked) to
+        /// its argument in pieces, in order; called once per pass over the output.
+        let pieces: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
     }
 
     /// What a write did.
@@ -78,40 +76,41 @@ public struct CheckpointWriter {
         guard names.insert(ExactName(name)).inserted else { throw .duplicateName(name) }
         storageUsers[ObjectIdentifier(tensor.storage), default: 0] += 1
         let whole = tensor.isContiguous && tensor.storageOffset == 0 && tensor.byteCount == tensor.storage.byteCount
-        let (dtype, convert) = target(for: tensor.dtype)
-        let elements = tensor.elementCount
-        var item = Item(name: name, dtype: dtype, shape: tensor.shape, byteCount: elements * dtype.itemSize,
-                        view: !whole, storage: ObjectIdentifier(tensor.storage)) {
-            if let convert { return try convert(tensor) }
-            return try tensor.contiguousBytes()
-        }
-        if convert == nil && tensor.isContiguous && tensor.storage.streams && tensor.elementCount > 0 {
-            let start = tensor.storageOffset * tensor.dtype.itemSize
-            let range = start ..< start + tensor.byteCount
-            item.stream = { body in try tensor.storage.stream(range, body) }
-            item.streams = true
-        }
-        items.append(item)
+        let dtype = target(for: tensor.dtype)
+        let source = tensor.dtype
+        items.append(Item(name: name, dtype: dtype, shape: tensor.shape, byteCount: tensor.elementCount * dtype.itemSize,
+                          view: !whole, storage: ObjectIdentifier(tensor.storage)) { body in
+            guard dtype != source else { return try tensor.streamBytes(body) }
+            var converted: [UInt8] = []
+            try tensor.streamBytes { piece in
+                converted.removeAll(keepingCapacity: true)
+                Cast.convert(piece, from: source, to: dtype, into: &converted)
+                try converted.withUnsafeBytes { try body($0) }
+            }
+        })
     }
 
     /// Adds an array computed in Swift under `name`.
     /// - Throws: `ExportError.duplicateName`.
     public mutating func add<Scalar: ArrayScalar>(_ name: String, array: ShapedArray<Scalar>) throws(ExportError) {
         guard names.insert(ExactName(name)).inserted else { throw .duplicateName(name) }
-        let (dtype, _) = target(for: Scalar.dtype)
+        let dtype = target(for: Scalar.dtype)
         let values = array.values
-        let cast = self.cast
         items.append(Item(name: name, dtype: dtype, shape: array.shape, byteCount: values.count * dtype.itemSize,
-                          view: false, storage: nil) {
-            guard let cast, cast != Scalar.dtype else { return values.withUnsafeBytes { Array($0) } }
-            return Cast.bytes(values.map(Double.init), to: cast, from: Scalar.dtype)
+                          view: false, storage: nil) { body in
+            try values.withUnsafeBytes { all in
+                guard dtype != Scalar.dtype else { return try body(all) }
+                var converted: [UInt8] = []
+                Cast.convert(all, from: Scalar.dtype, to: dtype, into: &converted)
+                try converted.withUnsafeBytes { try body($0) }
+            }
         })
     }
 
-    /// The dtype an input dtype is written as, and the conversion when it changes.
-    private func target(for dtype: DType) -> (DType, ((Tensor) throws -> [UInt8])?) {
-        guard let cast, dtype.isFloatingPoint, dtype != cast else { return (dtype, nil) }
-        return (cast, { tensor in Cast.bytes(try tensor.doubles(), to: cast, from: tensor.dtype) })
+    /// The dtype an input dtype is written as: the cast's for floating-point dtypes, when asked.
+    private func target(for dtype: DType) -> DType {
+        guard let cast, dtype.isFloatingPoint else { return dtype }
+        return cast
     }
 
     /// Writes every tensor to `path` in `format` (by default the one its extension names),
@@ -225,16 +224,12 @@ public struct CheckpointWriter {
         }
     }
 
-    /// Hands `item`'s bytes to `write`: streamed from a mapped record where the source streams,
-    /// else in one piece. A failure to read them names the tensor; the sink's own errors pass.
+    /// Hands `item`'s bytes to `write`, piece by piece. A failure to read them names the tensor;
+    /// the sink's own errors pass.
     private func send(_ item: Item, to write: (UnsafeRawBufferPointer) throws -> Void) throws {
         do {
-            guard item.streams else {
-                try data(of: item).withUnsafeBytes { try write($0) }
-                return
-            }
             var given = 0
-            try item.stream { piece in
+            try item.pieces { piece in
                 try write(piece)
                 given += piece.count
             }
@@ -249,22 +244,7 @@ public struct CheckpointWriter {
             throw ExportError.unreadable(name: item.name, reason: "\(error)")
         }
     }
-
-    /// The item's bytes, checked against its declared size.
-    private func data(of item: Item) throws(ExportError) -> [UInt8] {
-        let bytes: [UInt8]
-        do {
-            bytes = try item.bytes()
-        } catch {
-            throw .unreadable(name: item.name, reason: "\(error)")
-        }
-        guard bytes.count == item.byteCount else {
-            throw .unreadable(name: item.name, reason: "\(bytes.count) bytes for \(item.byteCount)")
-        }
-        return bytes
-    }
 }
-
 /// The dtypes numpy's `.npy` format holds.
 enum NpzDTypes {
     static func holds(_ dtype: DType) -> Bool {

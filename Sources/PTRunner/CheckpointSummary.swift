@@ -57,20 +57,19 @@ public struct CheckpointSummary: Codable {
     public var timings: Timings
 
     /// The listing of `catalog`'s checkpoint, read in `loadSeconds`.
-    public init(_ catalog: ModuleCatalog, loadSeconds: Double) {
+    /// - Parameter listingTensors: false leaves `tensors` empty (the counts stay): a caller that
+    ///   prints a million-tensor file streams its rows through `entry(for:)` instead of holding
+    ///   them all.
+    public init(_ catalog: ModuleCatalog, loadSeconds: Double, listingTensors: Bool = true) {
         let c = catalog.checkpoint
         file = c.path
         format = c.format.rawValue
         archive = c.archiveName
         pickle_protocol = c.pickleProtocol
         records = Dictionary(c.records.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
-        tensors = c.tensors.map { t in
-            TensorEntry(key: t.key, dtype: t.tensor.dtype.rawValue, shape: t.tensor.shape,
-                        strides: t.tensor.isContiguous ? nil : t.tensor.strides, storage: t.tensor.storage.origin,
-                        storage_offset: t.tensor.storageOffset, bytes: t.tensor.byteCount, parameter: t.isParameter)
-        }
-        tensor_count = tensors.count
-        total_bytes = tensors.reduce(0) { $0 &+ $1.bytes }
+        tensors = listingTensors ? c.tensors.map(CheckpointSummary.entry) : []
+        tensor_count = c.tensors.count
+        total_bytes = c.tensors.reduce(0) { $0 &+ $1.tensor.byteCount }
         recurrent_modules = catalog.recurrent.map { r in
             RecurrentEntry(prefix: r.prefix, kind: r.config.typeName, input_size: r.config.inputSize,
                            hidden_size: r.config.hiddenSize, num_layers: r.config.numLayers,
@@ -84,5 +83,12 @@ public struct CheckpointSummary: Codable {
         opaque_classes = c.opaqueClasses
         constants = c.constants.count
         timings = Timings(load_s: loadSeconds, crc_s: nil)
+    }
+
+    /// The listing's row for one tensor.
+    public static func entry(for t: NamedTensor) -> TensorEntry {
+        TensorEntry(key: t.key, dtype: t.tensor.dtype.rawValue, shape: t.tensor.shape,
+                    strides: t.tensor.isContiguous ? nil : t.tensor.strides, storage: t.tensor.storage.origin,
+                    storage_offset: t.tensor.storageOffset, bytes: t.tensor.byteCount, parameter: t.isParameter)
     }
 }

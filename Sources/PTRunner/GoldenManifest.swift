@@ -62,24 +62,30 @@ public struct GoldenManifest: Sendable {
     /// Reads and checks the manifest at `path`.
     /// - Throws: `ModuleRunError.badManifest` naming the file (and the case) and what is wrong.
     public init(path: String) throws(ModuleRunError) {
-        self.path = path
-        func bad(_ why: String) -> ModuleRunError { .badManifest(file: path, why: why) }
         let mapped: MappedFile
         do {
             mapped = try MappedFile(path: path)
         } catch ZipError.cannotOpen(_, let reason) {
-            throw bad("cannot read the file: \(reason)")
+            throw .badManifest(file: path, why: "cannot read the file: \(reason)")
         } catch {
-            throw bad("cannot read the file")
+            throw .badManifest(file: path, why: "cannot read the file")
         }
-        let size = mapped.bytes.count
+        try self.init(bytes: mapped.bytes, path: path)
+    }
+
+    /// Checks a manifest held in memory; `path` names it in errors and locates its references.
+    /// - Throws: as `init(path:)`.
+    public init(bytes: UnsafeRawBufferPointer, path: String) throws(ModuleRunError) {
+        self.path = path
+        func bad(_ why: String) -> ModuleRunError { .badManifest(file: path, why: why) }
+        let size = bytes.count
         guard size <= GoldenManifest.maxBytes else {
             throw bad("is \(size) bytes; manifests of at most \(GoldenManifest.maxBytes) bytes are read")
         }
-        if let why = StrictJSON.firstViolation(mapped.bytes) {
+        if let why = StrictJSON.firstViolation(bytes) {
             throw bad("not a golden manifest: not JSON: \(why)")
         }
-        let data = Data(mapped.bytes)
+        let data = Data(bytes)
         let file: File
         do {
             file = try JSONDecoder().decode(File.self, from: data)

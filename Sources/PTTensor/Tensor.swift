@@ -164,6 +164,57 @@ public struct Tensor {
         return out
     }
 
+    /// The elements' bytes in row-major order, as `contiguousBytes()` gives them, handed to `body`
+    /// in pieces of whole elements, in order, without the whole ever being held: a contiguous
+    /// tensor is read straight from its storage (from the mapping, pages given back as it goes,
+    /// where the storage streams); a view, a stride-0 one included, is gathered a piece of about
+    /// `pieceBytes` at a time.
+    /// - Throws: whatever reading the storage throws (a CRC mismatch, possibly after some
+    ///   pieces), `TensorError.repeatsTooMuch`, and whatever `body` throws.
+    public func streamBytes(pieceBytes: Int = 1 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard elementCount > 0 else { return }
+        try checkMaterializable()
+        let item = dtype.itemSize
+        if isContiguous {
+            let start = storageOffset * item
+            // A streamed storage may cut pieces anywhere; whole elements are passed on, the rest
+            // of an element carried into the next piece.
+            var carry: [UInt8] = []
+            try storage.stream(start..<(start + byteCount)) { piece in
+                var rest = piece
+                if !carry.isEmpty {
+                    let needed = min(item - carry.count, rest.count)
+                    carry.append(contentsOf: rest[0..<needed])
+                    rest = UnsafeRawBufferPointer(rebasing: rest[needed...])
+                    guard carry.count == item else { return }
+                    try carry.withUnsafeBytes { try body($0) }
+                    carry.removeAll(keepingCapacity: true)
+                }
+                let whole = rest.count / item * item
+                if whole > 0 { try body(UnsafeRawBufferPointer(rebasing: rest[0..<whole])) }
+                carry.append(contentsOf: rest[whole...])
+            }
+            return
+        }
+        let source = try storage.bytes()
+        let perPiece = max(1, pieceBytes / item)
+        let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: perPiece * item, alignment: 16)
+        defer { piece.deallocate() }
+        var filled = 0
+        var failure: Error?
+        forEachElementOffset { offset in
+            guard failure == nil else { return }
+            piece.baseAddress!.advanced(by: filled).copyMemory(from: source.baseAddress!.advanced(by: offset), byteCount: item)
+            filled += item
+            if filled == perPiece * item {
+                do { try body(UnsafeRawBufferPointer(rebasing: piece[0..<filled])) } catch { failure = error }
+                filled = 0
+            }
+        }
+        if let failure { throw failure }
+        if filled > 0 { try body(UnsafeRawBufferPointer(rebasing: piece[0..<filled])) }
+    }
+
     /// The elements widened to `Double`, in row-major order. Exact for every real dtype
     /// (float16, bfloat16 and the float8 formats widen without rounding; int64 beyond 2^53 rounds).
     /// - Throws: `TensorError.notReal` for complex and quantized dtypes.

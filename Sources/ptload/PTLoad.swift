@@ -156,7 +156,7 @@ struct PTLoad: ParsableCommand {
             fail(commandLineMessage(e))
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        var summary = CheckpointSummary(ModuleCatalog(checkpoint), loadSeconds: seconds)
+        var summary = CheckpointSummary(ModuleCatalog(checkpoint), loadSeconds: seconds, listingTensors: false)
         if !skipCrc {
             let checkStart = DispatchTime.now().uptimeNanoseconds
             do {
@@ -167,9 +167,9 @@ struct PTLoad: ParsableCommand {
             summary.timings.crc_s = Double(DispatchTime.now().uptimeNanoseconds - checkStart) / 1e9
         }
         if json {
-            print(try encode(summary))
+            try SummaryJSON(summary: summary, tensors: checkpoint.tensors).write(encode) { print($0, terminator: "") }
         } else {
-            print(TextReport(summary).render(), terminator: "")
+            TextReport(summary, tensors: checkpoint.tensors).render { print($0, terminator: "") }
         }
     }
 

@@ -1,7 +1,15 @@
 /// Left-aligned columns, two spaces apart, indented by two; trailing blanks trimmed.
 func renderTable(header: [String], rows: [[String]]) -> String {
+    var out = ""
+    streamTable(header: header, count: rows.count, row: { rows[$0] }) { out += $0 }
+    return out
+}
+
+/// `renderTable` for many rows, without holding them: `row(i)` is asked twice, once to size the
+/// columns and once to print, and each line goes to `write` as it is made.
+func streamTable(header: [String], count: Int, row: (Int) -> [String], write: (String) -> Void) {
     var widths = header.map(\.count)
-    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    for r in 0..<count { for (i, cell) in row(r).enumerated() { widths[i] = max(widths[i], cell.count) } }
     func line(_ cells: [String]) -> String {
         var text = "  "
         for (i, cell) in cells.enumerated() {
@@ -10,5 +18,6 @@ func renderTable(header: [String], rows: [[String]]) -> String {
         while text.hasSuffix(" ") { text.removeLast() }
         return text + "\n"
     }
-    return line(header) + rows.map(line).joined()
+    write(line(header))
+    for r in 0..<count { write(line(row(r))) }
 }

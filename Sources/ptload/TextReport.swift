@@ -4,11 +4,22 @@ import PTRunner
 /// The human-readable listing of `ptload MODEL`.
 struct TextReport {
     let s: CheckpointSummary
-    init(_ s: CheckpointSummary) { self.s = s }
+    /// The tensors to list, when `s` was made without them (`listingTensors: false`).
+    let tensors: [NamedTensor]?
+    init(_ s: CheckpointSummary, tensors: [NamedTensor]? = nil) {
+        self.s = s
+        self.tensors = tensors
+    }
 
     func render() -> String {
         var out = ""
-        func line(_ text: String = "") { out += oneLine(text) + "\n" }
+        render { out += $0 }
+        return out
+    }
+
+    /// The listing, a line at a time, without holding it whole (a file may list a million tensors).
+    func render(into write: (String) -> Void) {
+        func line(_ text: String = "") { write(oneLine(text) + "\n") }
         var format = s.format
         if let archive = s.archive { format += " (archive '\(archive)')" }
         line("file: \(s.file)")
@@ -20,12 +31,16 @@ struct TextReport {
         else if s.format == Checkpoint.Format.safetensors.rawValue { line("checksums: none (the safetensors format has none)") }
         else { line("checksums: not checked (--skip-crc)") }
         line("tensors: \(s.tensor_count), \(s.total_bytes) bytes")
-        let rows = s.tensors.map { t -> [String] in
-            [oneLine(t.key, limit: 200), t.dtype, "[" + t.shape.map(String.init).joined(separator: ", ") + "]",
-             t.strides.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" } ?? "",
-             t.storage, String(t.storage_offset), String(t.bytes)]
+        let count = tensors?.count ?? s.tensors.count
+        func entry(_ i: Int) -> CheckpointSummary.TensorEntry {
+            tensors.map { CheckpointSummary.entry(for: $0[i]) } ?? s.tensors[i]
         }
-        out += renderTable(header: ["key", "dtype", "shape", "strides", "storage", "offset", "bytes"], rows: rows)
+        streamTable(header: ["key", "dtype", "shape", "strides", "storage", "offset", "bytes"], count: count, row: { i in
+            let t = entry(i)
+            return [oneLine(t.key, limit: 200), t.dtype, "[" + t.shape.map(String.init).joined(separator: ", ") + "]",
+                    t.strides.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" } ?? "",
+                    t.storage, String(t.storage_offset), String(t.bytes)]
+        }, write: write)
         if s.constants > 0 { line("constants: \(s.constants) tensors in constants.pkl") }
         line("recurrent modules: \(s.recurrent_modules.count)")
         for r in s.recurrent_modules {
@@ -48,6 +63,5 @@ struct TextReport {
         }
         line("opaque classes: \(s.opaque_classes.count)")
         for c in s.opaque_classes { line("  " + oneLine(c, limit: 200)) }
-        return out
     }
 }

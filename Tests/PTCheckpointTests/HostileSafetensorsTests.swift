@@ -47,7 +47,7 @@ final class HostileSafetensorsTests: XCTestCase {
 
     func testHeaderText() {
         XCTAssertEqual(refusal(file("", raw: [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x7B, 0x7D, 0x7D])), "the header is not UTF-8")
-        XCTAssertEqual(refusal(file("{\"w\": 1}")), "the header is not a safetensors header: unexpected character at 6")
+        XCTAssertEqual(refusal(file("{\"w\": 1}")), "the header is not a safetensors header: unexpected character at byte 6")
         XCTAssertEqual(refusal(file(#"{"a":{"b":{"c":"d"}}}"#)), "the header is not a safetensors header: objects nest deeper than a safetensors header does")
         XCTAssertEqual(refusal(file(#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, data: four)),
                        "the header is not a safetensors header: key 'w' appears twice")

@@ -19,7 +19,12 @@ final class GoldenManifestTests: XCTestCase {
 
     func testRefusals() {
         let c = #"{"name": "a", "npz": "a.npz", "module": "rnn"}"#
-        XCTAssertEqual(refusal("[1, 2"), "not a golden manifest: not JSON")
+        XCTAssertEqual(refusal("[1, 2"), "not a golden manifest: not JSON: no ',' or ']' after an element at byte 5")
+        // Stricter than JSONDecoder, as Python's json module is.
+        XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 1, "cases": [\#(c),]}"#),
+                       "not a golden manifest: not JSON: a trailing comma at byte 106")
+        XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 01, "cases": [\#(c)]}"#),
+                       "not a golden manifest: not JSON: a number with a leading zero at byte 47")
         XCTAssertEqual(refusal(#"{"format": "other", "format_version": 1, "cases": [\#(c)]}"#),
                        "format is 'other'; expected 'ptload-golden'")
         XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 2, "cases": [\#(c)]}"#),
@@ -43,6 +48,12 @@ final class GoldenManifestTests: XCTestCase {
         let path = temporaryFile(Array(#"{"format": "ptload-golden", "format_version": 1, "torch_version": "2.15.0", "cases": [{"name": "a", "npz": "sub/a.npz", "module": "rnn"}]}"#.utf8), name: "golden.json")
         let manifest = try GoldenManifest(path: path)
         XCTAssertEqual(manifest.torchVersion, "2.15.0")
-        XCTAssertEqual(manifest.npzPath(of: manifest.cases[0]), (path as NSString).deletingLastPathComponent + "/sub/a.npz")
+        // The npz need not exist to be named; it resolves once it does.
+        let folder = (path as NSString).deletingLastPathComponent
+        XCTAssertThrowsError(try manifest.npzPath(of: manifest.cases[0]))
+        try FileManager.default.createDirectory(atPath: folder + "/sub", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: folder + "/sub/a.npz", contents: Data())
+        let resolvedFolder = URL(fileURLWithPath: folder).resolvingSymlinksInPath().path
+        XCTAssertEqual(try manifest.npzPath(of: manifest.cases[0]), resolvedFolder + "/sub/a.npz")
     }
 }
