@@ -88,8 +88,8 @@ bench-load: build
 	$(PYTHON) tools/bench_load.py
 
 # Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of the checkpoint loader, the pickle
-# machine and the npy/npz reader, FUZZ_SECONDS each (default 30 minutes). Failing inputs land in
-# Fuzz/crashes/<harness>/.
+# machine, the npy/npz reader, the safetensors reader and the golden manifest parser,
+# FUZZ_SECONDS each (default 30 minutes). Failing inputs land in Fuzz/crashes/<harness>/.
 FUZZ_SECONDS ?= 1800
 fuzz: deps
 	tools/fuzz $(FUZZ_SECONDS)

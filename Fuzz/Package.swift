@@ -1,8 +1,9 @@
 // swift-tools-version:5.10
-// libFuzzer harnesses for ptload's three entry points that read untrusted bytes. Built apart
-// from the main package because every module they reach is compiled with the sanitizers:
-//   swift build --package-path Fuzz -c debug -Xswiftc -sanitize=fuzzer,address
-// `make fuzz` (tools/fuzz) builds them, seeds them from Fixtures/ and runs each for a while.
+// libFuzzer harnesses for ptload's five entry points that read untrusted bytes. Built apart
+// from the main package because every module they reach is compiled with AddressSanitizer and
+// libFuzzer's coverage (tools/fuzz holds the `swift build` line, and links libFuzzer without
+// its main). `make fuzz` (tools/fuzz) builds them, seeds them from Fixtures/ and runs each for
+// a while; harness NAME is the executable FuzzNAME.
 import PackageDescription
 
 let package = Package(
@@ -13,8 +14,9 @@ let package = Package(
     targets: [
         // libFuzzer's driver, called from each harness's main.
         .target(name: "FuzzSupport"),
-        // The whole checkpoint loader: zip or legacy stream, pickle, storages, views, then what
-        // `ptload FILE` and `--verify` do with the result (summary, values, module loading).
+        // The whole checkpoint loader: zip or legacy stream, pickle, storages, views, safetensors
+        // recognised by content, then what `ptload FILE`, `--export` and `--verify` do with the
+        // result (summary, streamed bytes, values, module loading).
         .executableTarget(name: "FuzzCheckpoint", dependencies: [
             "FuzzSupport",
             .product(name: "PTCheckpoint", package: "ptload"),
@@ -32,6 +34,21 @@ let package = Package(
         .executableTarget(name: "FuzzNumpy", dependencies: [
             "FuzzSupport",
             .product(name: "PTNumpy", package: "ptload"),
+        ]),
+        // The safetensors reader, reached by the file's name as well as by its content (the
+        // checkpoint harness reaches it by content only), then the summary and streamed bytes.
+        .executableTarget(name: "FuzzSafetensors", dependencies: [
+            "FuzzSupport",
+            .product(name: "PTCheckpoint", package: "ptload"),
+            .product(name: "PTNN", package: "ptload"),
+            .product(name: "PTRunner", package: "ptload"),
+            .product(name: "PTTensor", package: "ptload"),
+        ]),
+        // The golden manifest parser (strict JSON, then the cases' checks), and each case's
+        // reference located inside an empty scratch folder.
+        .executableTarget(name: "FuzzManifest", dependencies: [
+            "FuzzSupport",
+            .product(name: "PTRunner", package: "ptload"),
         ]),
     ]
 )

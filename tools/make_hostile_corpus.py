@@ -357,7 +357,7 @@ REFUSALS = {
     'pkl_proto_6.pt': 'archive/data.pkl: unsupported pickle protocol 6 at offset 0',
     'pkl_frame_short.pt': 'archive/data.pkl: GLOBAL at offset 11 runs past the end of its FRAME at offset 21',
     'pkl_deep_nesting.pt': 'archive/data.pkl: value nested deeper than 10000 levels at offset 210001',
-    'pkl_billion_laughs.pt': 'walking the pickled value meets more than 1000000 containers and tensors (shared references are met once per path); refused as an expansion attack',
+    'pkl_billion_laughs.pt': 'walking the pickled value meets more than 2000000 containers and tensors (shared references are met once per path); refused as an expansion attack',
     'pkl_key_dag.pt': 'archive/data.pkl: SETITEM at offset 524: unhashable key or element (tuple); keys are numbers, strings, bytes, globals, objects, or tuples and frozensets of those nesting at most 100 levels and holding at most 100,000 values',
     'pkl_key_rehash.pt': 'archive/data.pkl: more than 180113 units of work hashing dict keys and set elements at offset 123; the same keys are hashed again and again',
     'pkl_long_key_rehash.pt': 'archive/data.pkl: more than 245548 units of work hashing dict keys and set elements at offset 65786; the same keys are hashed again and again',

@@ -14,7 +14,7 @@ import PTZip
 struct SafetensorsReader {
     /// The format's own limit (`MAX_HEADER_SIZE`).
     static let maxHeaderBytes = 100_000_000
-    static let maxTensors = 1_000_000
+    static let maxTensors = FileLimits.maxTensors
 
     let path: String
     let file: MappedFile
@@ -41,24 +41,20 @@ struct SafetensorsReader {
         let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[8..<headerEnd])
         guard String(validating: headerBytes, as: UTF8.self) != nil else { throw bad("the header is not UTF-8") }
         var parser = HeaderParser(text: headerBytes)
-        let header: [(String, HeaderParser.Value)]
-        do {
-            header = try parser.parseHeader()
-        } catch let e as HeaderParser.Failure {
-            throw bad("the header is not a safetensors header: \(e.why)")
-        }
         let dataCount = bytes.count - headerEnd
         var records: [(name: String, value: String)] = []
         var entries: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
-        // The parser has refused duplicate keys (compared by their bytes).
-        for (key, value) in header {
+        // One member at a time, as the parser reads it: no tree of the whole header is held. The
+        // parser refuses duplicate keys (compared by their bytes).
+        do {
+          try parser.parseHeader { key, value in
             guard case .object(let fields) = value else { throw bad("'\(key)' is not an object") }
             if key == "__metadata__" {
                 for (name, v) in fields {
                     guard case .string(let s) = v else { throw bad("__metadata__ '\(name)' is not a string") }
                     records.append(("metadata " + name, s))
                 }
-                continue
+                return
             }
             guard entries.count < SafetensorsReader.maxTensors else { throw bad("more than \(SafetensorsReader.maxTensors) tensors") }
             var dtypeName: String?, shape: [Int]?, offsets: [Int]?
@@ -93,6 +89,9 @@ struct SafetensorsReader {
                 throw bad("tensor '\(key)': data_offsets \(offsets) run past the data's \(dataCount) bytes")
             }
             entries.append((key, dtype, shape, offsets[0], offsets[1]))
+          }
+        } catch let e as HeaderParser.Failure {
+            throw bad("the header is not a safetensors header: \(e.why)")
         }
         var position = 0
         // By offsets, ties in header order: the later of two overlapping tensors is the one named.
@@ -152,15 +151,17 @@ struct HeaderParser {
 
     init(text: UnsafeRawBufferPointer) { self.text = text }
 
-    mutating func parseHeader() throws -> [(String, Value)] {
+    /// Reads the header, handing each top-level member to `each` as soon as it is read.
+    /// - Throws: `Failure` for text outside the grammar, and whatever `each` throws.
+    mutating func parseHeader(_ each: (String, Value) throws -> Void) throws {
         skipSpace()
-        let top = try object(depth: 0)
+        _ = try withoutActuallyEscaping(each) { each in try object(depth: 0, each: each) }
         skipSpace()
         guard i == text.count else { throw Failure(why: "text after the closing brace at byte \(i)") }
-        return top
     }
 
-    private mutating func object(depth: Int) throws -> [(String, Value)] {
+    /// An object's members; at the top level (`each` given) handed over one by one instead.
+    private mutating func object(depth: Int, each: ((String, Value) throws -> Void)? = nil) throws -> [(String, Value)] {
         try expect("{")
         var members: [(String, Value)] = []
         var keys = Set<ExactName>()
@@ -182,7 +183,7 @@ struct HeaderParser {
             case "[": value = .integers(try integers())
             default: throw Failure(why: "unexpected character at byte \(i)")
             }
-            members.append((key, value))
+            if let each { try each(key, value) } else { members.append((key, value)) }
             skipSpace()
             if peek() == UInt8(ascii: ",") { i += 1; continue }
             try expect("}")

@@ -146,6 +146,7 @@ public struct CheckpointWriter {
                 }
             }
         }
+        guard items.count <= FileLimits.maxTensors else { throw .tooManyTensors(items.count, limit: FileLimits.maxTensors) }
         var summary = Summary()
         summary.tensors = items.count
         summary.bytes = items.reduce(0) { $0 + $1.byteCount }

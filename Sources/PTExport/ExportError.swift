@@ -17,6 +17,8 @@ public enum ExportError: Error, CustomStringConvertible, Sendable {
     /// member name must be a plain relative path (no '..' component, absolute path, backslash
     /// or control character), since readers refuse others.
     case unwritableName(name: String, format: CheckpointWriter.Format, reason: String)
+    /// More tensors than any ptload reader takes from one file (`FileLimits.maxTensors`).
+    case tooManyTensors(Int, limit: Int)
     /// No tensor is under the prefix asked for.
     case nothingToExport(String)
     case numpy(NumpyError)
@@ -33,6 +35,7 @@ public enum ExportError: Error, CustomStringConvertible, Sendable {
             return "tensor '\(name)' is \(dtype.rawValue): \(lacking)" + (hint.map { "; \($0)" } ?? "")
         case let .unreadable(name, reason): return "tensor '\(name)': \(reason)"
         case let .unwritableName(name, format, reason): return "tensor '\(name)' cannot be named so in .\(format.rawValue): \(reason)"
+        case let .tooManyTensors(count, limit): return "\(count) tensors; ptload reads files of at most \(limit) tensors, so it writes none larger"
         case .nothingToExport(let why): return why
         case .numpy(let e): return e.description
         case let .cannotWrite(path, reason): return "\(path): cannot write: \(reason)"

@@ -29,26 +29,28 @@ enum Safetensors {
         }
     }
 
-    /// The header (N's 8 bytes and the padded JSON) for `ordered` items.
+    /// The header (N's 8 bytes and the padded JSON) for `ordered` items, built as bytes in one
+    /// buffer (a million-tensor header is its own size, not a string per tensor as well).
     static func header(_ ordered: [CheckpointWriter.Item], metadata: [(String, String)]) -> [UInt8] {
-        var json = "{"
+        var json: [UInt8] = [UInt8(ascii: "{")]
+        func add(_ text: String) { json.append(contentsOf: text.utf8) }
         if !metadata.isEmpty {
-            json += "\"__metadata__\":{" + metadata.map { "\(quoted($0.0)):\(quoted($0.1))" }.joined(separator: ",") + "},"
+            add("\"__metadata__\":{" + metadata.map { "\(quoted($0.0)):\(quoted($0.1))" }.joined(separator: ",") + "}")
+            if !ordered.isEmpty { add(",") }
         }
         var offset = 0
-        var entries: [String] = []
-        for item in ordered {
-            let shape = item.shape.map(String.init).joined(separator: ",")
-            entries.append("\(quoted(item.name)):{\"dtype\":\"\(name(of: item.dtype) ?? "")\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + item.byteCount)]}")
+        for (index, item) in ordered.enumerated() {
+            if index > 0 { add(",") }
+            add(quoted(item.name))
+            add(":{\"dtype\":\"\(name(of: item.dtype) ?? "")\",\"shape\":[")
+            add(item.shape.map(String.init).joined(separator: ","))
+            add("],\"data_offsets\":[\(offset),\(offset + item.byteCount)]}")
             offset += item.byteCount
         }
-        json += entries.joined(separator: ",") + "}"
-        if ordered.isEmpty && metadata.isEmpty { json = "{}" }
-        if ordered.isEmpty && !metadata.isEmpty { json.removeLast(2); json += "}" }
-        var text = Array(json.utf8)
-        text += [UInt8](repeating: 0x20, count: (8 - text.count % 8) % 8)
-        let n = UInt64(text.count)
-        return (0..<8).map { UInt8(truncatingIfNeeded: n >> (8 * $0)) } + text
+        add("}")
+        json += [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8)
+        let n = UInt64(json.count)
+        return (0..<8).map { UInt8(truncatingIfNeeded: n >> (8 * $0)) } + json
     }
 
     /// A JSON string as serde_json writes it: `"` and `\` escaped, the control characters as

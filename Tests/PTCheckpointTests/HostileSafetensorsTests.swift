@@ -45,6 +45,17 @@ final class HostileSafetensorsTests: XCTestCase {
         XCTAssertEqual(refusal(file("{}", claimed: UInt64.max)), "header length 18446744073709551615 is over the format's limit of 100000000 bytes")
     }
 
+    /// serde_json refuses integers written with leading zeros, and so does safetensors' reader.
+    func testOffsetsWithLeadingZerosAreRefused() {
+        let zeros = String(repeating: "0", count: 500)
+        XCTAssertEqual(refusal(file(#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[\#(zeros),8]}}"#, data: four)),
+                       "the header is not a safetensors header: an integer at 48 has a leading zero")
+        XCTAssertEqual(refusal(file(#"{"w":{"dtype":"F32","shape":[02],"data_offsets":[0,8]}}"#, data: four)),
+                       "the header is not a safetensors header: an integer at 29 has a leading zero")
+        XCTAssertEqual(try Checkpoint.load(path: temporaryFile(file(#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, data: four),
+                                                               name: "zero.safetensors")).tensors.count, 1)
+    }
+
     func testHeaderText() {
         XCTAssertEqual(refusal(file("", raw: [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x7B, 0x7D, 0x7D])), "the header is not UTF-8")
         XCTAssertEqual(refusal(file("{\"w\": 1}")), "the header is not a safetensors header: unexpected character at byte 6")

@@ -6,17 +6,19 @@ import PTNN
 import PTRunner
 import PTTensor
 
-/// Loads the input as a checkpoint (zip, legacy stream or TorchScript archive), then does what
-/// `ptload FILE` and `ptload FILE --verify REF` do with it: the JSON summary, every tensor's
-/// values, and every recurrent module loaded and run for two steps on zeros. A refusal (a thrown
-/// error) is a correct outcome; only crashes, sanitizer reports, timeouts and memory blow-ups
-/// are findings.
+/// Loads the input as a checkpoint (zip, legacy stream, TorchScript archive, or safetensors
+/// recognised by its content), then does what `ptload FILE`, `--export OUT` and
+/// `--verify REF` do with it: the JSON summary, every tensor's bytes streamed as the writers
+/// take them (views gathered piece by piece), every tensor's values, and every recurrent module
+/// loaded and run for two steps on zeros. A refusal (a thrown error) is a correct outcome; only
+/// crashes, sanitizer reports, timeouts and memory blow-ups are findings.
 func fuzzCheckpoint(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
     guard let checkpoint = try? Checkpoint.load(bytes: bytes, name: "fuzz.pt") else { return 0 }
     let catalog = ModuleCatalog(checkpoint)
     _ = try? JSONEncoder().encode(CheckpointSummary(catalog, loadSeconds: 0))
     for named in checkpoint.tensors {
+        try? named.tensor.streamBytes { _ in }
         _ = try? named.tensor.doubles()
     }
     for prefix in catalog.prefixes {
