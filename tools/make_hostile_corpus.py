@@ -22,6 +22,8 @@ each file, in `torch_verdicts.json`.
 """
 
 import json
+import os
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -357,7 +359,7 @@ REFUSALS = {
     'pkl_proto_6.pt': 'archive/data.pkl: unsupported pickle protocol 6 at offset 0',
     'pkl_frame_short.pt': 'archive/data.pkl: GLOBAL at offset 11 runs past the end of its FRAME at offset 21',
     'pkl_deep_nesting.pt': 'archive/data.pkl: value nested deeper than 10000 levels at offset 210001',
-    'pkl_billion_laughs.pt': 'walking the pickled value meets more than 2000000 containers and tensors (shared references are met once per path); refused as an expansion attack',
+    'pkl_billion_laughs.pt': 'walking the pickled value meets more than 1010000 containers and tensors (shared references are met once per path); refused as an expansion attack',
     'pkl_key_dag.pt': 'archive/data.pkl: SETITEM at offset 524: unhashable key or element (tuple); keys are numbers, strings, bytes, globals, objects, or tuples and frozensets of those nesting at most 100 levels and holding at most 100,000 values',
     'pkl_key_rehash.pt': 'archive/data.pkl: more than 180113 units of work hashing dict keys and set elements at offset 123; the same keys are hashed again and again',
     'pkl_long_key_rehash.pt': 'archive/data.pkl: more than 245548 units of work hashing dict keys and set elements at offset 65786; the same keys are hashed again and again',
@@ -414,7 +416,9 @@ def refused_global(module, name, proto=2):
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.iterdir():
-        if old.name not in ("README.md", "torch_verdicts.json"):
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        elif old.name not in ("README.md", "torch_verdicts.json"):
             old.unlink()
     F = "ptload: {file}: "
     base = torch_zip()
@@ -857,6 +861,50 @@ def main():
     nested["__metadata__"] = {"format": {"nested": "object"}}
     case("st_nested.safetensors", "a header nesting objects deeper than the format does", st_file(nested, data),
          stderr=F + "the header is not a safetensors header: objects nest deeper than a safetensors header does")
+
+    # ---- strictness, names ptload cannot write, manifests that leave their folder (issue 18) ---
+    text = json.dumps(header, separators=(",", ":"))
+    zeros = text.replace('"data_offsets":[0,', '"data_offsets":[' + "0" * 500 + ",", 1)
+    case("st_offset_leading_zeros.safetensors", "a data offset written with 500 leading zeros (serde_json refuses them)",
+         st_file(zeros.encode(), data),
+         stderr=F + "the header is not a safetensors header: an integer at %d has a leading zero" % (zeros.index("0" * 500)))
+    evil = json.loads(text)
+    evil["../../evil"] = evil.pop("bias_hh_l0")
+    case("st_key_dotdot.safetensors", "a tensor named '../../evil', exported to .npz (a zip-slip member name)",
+         st_file(evil, data), args=["--export", "{dir}/never_written.npz"],
+         stderr=F + "tensor '../../evil' cannot be named so in .npz: the member name is not a plain relative path "
+         "(it has a '..' component), which readers refuse")
+    reserved = [(("__metadata__" if name == "bias_hh_l0" else name), writer) for name, writer in base_entries()]
+    case("pkl_key_metadata.pt", "a state-dict key '__metadata__', exported to .safetensors (the header reserves it)",
+         torch_zip(archive(pkl=state_dict(reserved))), args=["--export", "{dir}/never_written.safetensors"],
+         stderr=F + "tensor '__metadata__' cannot be named so in .safetensors: the header reserves '__metadata__' "
+         "for the file's metadata")
+    case("base_lstm.pt", "an export over its own input", args=["--export", "{dir}/base_lstm.pt"],
+         stderr="ptload: {dir}/base_lstm.pt: cannot write: it is the input")
+    CASES[-1]["reference"] = "export_over_input"
+    # A golden folder with a symlink out of it (`up -> ..`), one to an absolute path, and a
+    # manifest with a trailing comma. Nothing outside the folder is read or quoted.
+    folder = OUT / "golden_escape"
+    folder.mkdir()
+    os.symlink("..", folder / "up")
+    os.symlink("/etc/passwd", folder / "passwd.npz")
+    one = {"name": "lstm", "npz": "up/ref_x.npz", "module": "", "kind": "LSTM"}
+    manifest = {"format": "ptload-golden", "format_version": 1, "cases": [one]}
+    for name, npz_path in [("up.json", "up/base_x.npy"), ("absolute.json", "passwd.npz")]:
+        (folder / name).write_text(json.dumps(dict(manifest, cases=[dict(one, npz=npz_path)])))
+        case(name, "a golden manifest whose case reads '%s', a symlink out of its folder" % npz_path,
+             args=["--verify", "{dir}/golden_escape/" + name],
+             stderr="ptload: {dir}/golden_escape/%s: case 'lstm': npz '%s' leaves the manifest's folder through a symbolic link"
+             % (name, npz_path))
+        CASES[-1]["file"] = "base_lstm.pt"
+        CASES[-1]["reference"] = "golden_escape/" + name
+    (folder / "trailing_comma.json").write_text(json.dumps(manifest)[:-2] + ",]}")
+    case("trailing_comma.json", "a golden manifest with a trailing comma (Python's json refuses it)",
+         args=["--verify", "{dir}/golden_escape/trailing_comma.json"],
+         stderr="ptload: {dir}/golden_escape/trailing_comma.json: not a golden manifest: not JSON: a trailing comma at byte %d"
+         % (len(json.dumps(manifest)) - 1))
+    CASES[-1]["file"] = "base_lstm.pt"
+    CASES[-1]["reference"] = "golden_escape/trailing_comma.json"
 
     # ---- files torch writes that torch.load(weights_only=True) refuses and ptload reads --------
     for name, attack in [("full_lstm.pt", "torch.save(model) of a whole nn.LSTM (a full-module pickle)"),

@@ -170,11 +170,10 @@ public struct LoadOptions {
     /// Where to count what reading costs (nil: not counted).
     public var work: LoadWork?
 
-    /// - Parameter maxWalkSteps: by default `FileLimits.maxTensors` tensors and as many
-    ///   containers again, so that any state dict ptload writes (one container per module at most)
-    ///   reads back.
+    /// - Parameter maxWalkSteps: by default `FileLimits.maxTensors` tensors and
+    ///   `FileLimits.maxContainers` containers, so that any state dict ptload writes reads back.
     public init(strict: Bool = false, limits: PickleLimits = .default, maxWalkDepth: Int = 1000,
-                maxWalkSteps: Int = 2 * FileLimits.maxTensors, work: LoadWork? = nil) {
+                maxWalkSteps: Int = FileLimits.maxTensors + FileLimits.maxContainers, work: LoadWork? = nil) {
         self.policy = GlobalPolicy(strict: strict)
         self.limits = limits
         self.maxWalkDepth = maxWalkDepth

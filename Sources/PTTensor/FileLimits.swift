@@ -5,4 +5,7 @@ public enum FileLimits {
     /// refused before anything is written. Real checkpoints hold thousands; each tensor costs a
     /// listing a few hundred bytes of memory (README, security), so this bounds it too.
     public static let maxTensors = 1_000_000
+    /// Containers (dicts, lists, modules) the walk of a pickled checkpoint meets beside its
+    /// tensors: a state dict nests its tensors in one dict per module at most.
+    public static let maxContainers = 10_000
 }

@@ -111,6 +111,13 @@ extension HostileCorpusTests {
         "st_duplicate_key.safetensors",
         "st_trailing_bytes.safetensors",
         "st_nested.safetensors",
+        "st_offset_leading_zeros.safetensors",
+        "st_key_dotdot.safetensors",
+        "pkl_key_metadata.pt",
+        "export_over_input",
+        "golden_escape/up.json",
+        "golden_escape/absolute.json",
+        "golden_escape/trailing_comma.json",
         "../checkpoints/full_lstm.pt",
         "../checkpoints/full_net.pt",
         "ok_protocol4_frames.pt",
@@ -226,6 +233,13 @@ extension HostileCorpusTests {
     func test_st_duplicate_key() throws { try check("st_duplicate_key.safetensors") }
     func test_st_trailing_bytes() throws { try check("st_trailing_bytes.safetensors") }
     func test_st_nested() throws { try check("st_nested.safetensors") }
+    func test_st_offset_leading_zeros() throws { try check("st_offset_leading_zeros.safetensors") }
+    func test_st_key_dotdot() throws { try check("st_key_dotdot.safetensors") }
+    func test_pkl_key_metadata() throws { try check("pkl_key_metadata.pt") }
+    func test_export_over_input() throws { try check("export_over_input") }
+    func test_golden_escape_up() throws { try check("golden_escape/up.json") }
+    func test_golden_escape_absolute() throws { try check("golden_escape/absolute.json") }
+    func test_golden_escape_trailing_comma() throws { try check("golden_escape/trailing_comma.json") }
     func test_golden_full_lstm() throws { try check("../checkpoints/full_lstm.pt") }
     func test_golden_full_net() throws { try check("../checkpoints/full_net.pt") }
     func test_ok_protocol4_frames() throws { try check("ok_protocol4_frames.pt") }

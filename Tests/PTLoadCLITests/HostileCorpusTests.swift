@@ -1,4 +1,5 @@
 import Foundation
+import PTTensor
 import PTTestSupport
 import XCTest
 
@@ -24,7 +25,7 @@ final class HostileCorpusTests: XCTestCase {
             // PickleLimits.maxKeyWork + keyWorkPerByte per byte.
             ("key hashing work", w.pickle_key_work, 100_000 + w.pickle_bytes),
             // LoadOptions.maxWalkSteps, plus the step that is refused.
-            ("containers walked", w.walk_steps, 1_000_001),
+            ("containers walked", w.walk_steps, FileLimits.maxTensors + FileLimits.maxContainers + 1),
         ]
     }
 
@@ -151,7 +152,7 @@ final class HostileCorpusTests: XCTestCase {
             return try XCTUnwrap(run.work, "\(file): no work report")
         }
         let laughs = try work("pkl_billion_laughs.pt")
-        XCTAssertEqual(laughs.walk_steps, 1_000_001)
+        XCTAssertEqual(laughs.walk_steps, FileLimits.maxTensors + FileLimits.maxContainers + 1)
         XCTAssertEqual(laughs.pickle_key_work, 1)   // the one key, "w"
         let rehash = try work("pkl_key_rehash.pt")
         XCTAssertEqual(rehash.walk_steps, 0)
