@@ -11,11 +11,19 @@ wrong, and what torch and numpy make of them (Tests/PTLoadCLITests/OutputSafetyC
 - ref_unused_member.npz: Fixtures/rnn/lstm_long_bi_len.npz with a 128 MiB deflated member no
   run reads (130 kB on disk), which must never be inflated.
 
-    /tmp/torch-venv/bin/python tools/make_output_fixtures.py
+    /tmp/torch-venv/bin/python tools/make_output_fixtures.py [--ptload .build/debug/ptload]
+
+With --ptload, also exports every fixture to .safetensors, .npz and .pt with that binary and
+reads each export back with the format's own reader (safetensors.torch.load_file, numpy.load,
+torch.load(weights_only=True)): what ptload wrote must equal torch.load's tensors, key for key
+(by code point) and bit for bit; an export ptload refuses must be one the format cannot hold.
 """
+import argparse
 import json
 import os
 import platform
+import subprocess
+import tempfile
 
 import numpy as np
 import torch
@@ -34,7 +42,40 @@ def verdict(path: str) -> dict:
             "sums": [float(t.double().sum()) for t in loaded.values()]}
 
 
+def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return (a.dtype == b.dtype and list(a.shape) == list(b.shape)
+            and a.contiguous().reshape(-1).view(torch.uint8).equal(b.contiguous().reshape(-1).view(torch.uint8)))
+
+
+def check_exports(ptload: str) -> None:
+    """Every fixture through ptload to each format, and back through the format's own reader."""
+    import safetensors.torch
+    readers = {"safetensors": safetensors.torch.load_file,
+               "npz": lambda p: {k: torch.from_numpy(v) for k, v in np.load(p).items()},
+               "pt": lambda p: torch.load(p, weights_only=True)}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ["unicode_keys.pt", "unsafe_names.pt", "stride0.pt"]:
+            source = os.path.join(OUT, name)
+            truth = torch.load(source, weights_only=True)
+            for fmt, read in readers.items():
+                out = os.path.join(tmp, name + "." + fmt)
+                run = subprocess.run([ptload, source, "--export", out], capture_output=True, text=True)
+                if run.returncode != 0:
+                    assert name == "unsafe_names.pt" and fmt in ("npz", "safetensors"), (name, fmt, run.stderr)
+                    assert not os.path.exists(out), out
+                    print("%s -> .%s: refused: %s" % (name, fmt, run.stderr.strip()))
+                    continue
+                back = read(out)
+                assert list(back) == list(truth) or sorted(back) == sorted(truth), (name, fmt, list(back))
+                for key, tensor in truth.items():
+                    assert same_bits(back[key], tensor.contiguous()), (name, fmt, key)
+                print("%s -> .%s: %d tensors, equal" % (name, fmt, len(back)))
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ptload", help="a built ptload binary whose exports to check with the real readers")
+    args = parser.parse_args()
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
     fixtures = {}
@@ -60,6 +101,8 @@ def main() -> None:
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
         f.write("\n")
+    if args.ptload:
+        check_exports(args.ptload)
 
 
 if __name__ == "__main__":
