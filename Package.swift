@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "PTTensorTests", dependencies: ["PTTensor"]),
         .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint", "PTTestSupport"]),
         .testTarget(name: "PTKernelsTests", dependencies: ["PTKernels"]),
-        .testTarget(name: "PTNNTests", dependencies: ["PTNN", "PTKernels", "PTNumpy", "PTTestSupport"]),
+        .testTarget(name: "PTNNTests", dependencies: ["PTCheckpoint", "PTNN", "PTKernels", "PTNumpy", "PTTensor", "PTTestSupport", "PTVerify"]),
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTTensor"]),
         .testTarget(name: "PTExportTests", dependencies: ["PTExport", "PTTensor", "PTTestSupport"]),

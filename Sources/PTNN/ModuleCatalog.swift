@@ -11,14 +11,17 @@ public struct ModuleCatalog {
     public let recurrent: [RecurrentModule]
     /// Every module prefix: the recurrent ones, then those of other `weight` keys.
     public let prefixes: [String]
+    /// The checkpoint's tensors as its modules see them (weight norm computed).
+    public let parameters: ModuleParameters
 
     public init(_ checkpoint: Checkpoint) {
         self.checkpoint = checkpoint
-        recurrent = RecurrentModule.discover(in: checkpoint)
+        parameters = ModuleParameters(checkpoint)
+        recurrent = RecurrentModule.discover(in: checkpoint, parameters: parameters)
         var seen = Set<ExactName>()
         var prefixes: [String] = []
         for p in recurrent.map(\.prefix) where seen.insert(ExactName(p)).inserted { prefixes.append(p) }
-        for t in checkpoint.tensors {
+        for t in parameters.entries {
             guard let p = t.key.isExactly("weight") ? "" : t.key.droppingExactSuffix(".weight") else { continue }
             if seen.insert(ExactName(p)).inserted { prefixes.append(p) }
         }
@@ -34,7 +37,16 @@ public struct ModuleCatalog {
     /// `.name` (so `lstm` finds `model_state_dict.lstm` in a training checkpoint).
     /// - Throws: `NNError.noSuchModule`, `.ambiguousModule`.
     public func resolve(_ name: String) throws -> String {
-        try ModuleCatalog.resolve(name, among: prefixes)
+        do {
+            return try ModuleCatalog.resolve(name, among: prefixes)
+        } catch NNError.noSuchModule {
+            // Keys under `name.` that make no module ptload runs: say why, never "no module".
+            let dot = name + "."
+            if checkpoint.tensors.contains(where: { $0.key.droppingExactPrefix(dot) != nil }) {
+                throw NNError.unrecognised(prefix: name, why: unrecognisedReason(name))
+            }
+            throw NNError.noSuchModule(name: name, candidates: prefixes)
+        }
     }
 
     /// `resolve` over any list of prefixes.
@@ -67,14 +79,17 @@ public struct ModuleCatalog {
             throw NNError.unrecognised(prefix: prefix, why: unrecognisedReason(prefix))
         }
         let config = try module.configuration(options: options)
-        var weights = WeightMap(checkpoint, prefix: prefix, moduleName: config.description)
+        var weights = WeightMap(parameters, prefix: prefix, moduleName: config.description)
         return try Recurrent(config: config, weights: &weights)
     }
 
     /// Why `prefix` is not a recurrent module.
     func unrecognisedReason(_ prefix: String) -> String {
         let dot = prefix.isEmpty ? "" : prefix + "."
-        if checkpoint.tensor(dot + "weight_ih_l0") == nil && checkpoint.tensor(dot + "weight_ih") == nil {
+        for name in ["weight_ih_l0", "weight_hh_l0", "weight_ih", "weight_hh"] {
+            if let why = parameters.whyUnknown(dot + name) { return why }
+        }
+        if parameters[dot + "weight_ih_l0"] == nil && parameters[dot + "weight_ih"] == nil {
             return "it has no \(dot)weight_ih_l0 or \(dot)weight_ih"
         }
         return "the shapes of its weight_ih and weight_hh fit no RNN, LSTM or GRU"

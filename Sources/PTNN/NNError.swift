@@ -8,6 +8,8 @@ import PTTensor
 public enum NNError: Error, CustomStringConvertible, Sendable {
     /// A key the module needs is not in the checkpoint.
     case missingKey(key: String, expected: String)
+    /// A weight stored under a parametrization ptload does not compute (weight norm it does).
+    case unknownParametrization(key: String, why: String)
     /// A key under the module's prefix that the module does not use.
     case unusedKey(key: String, module: String)
     /// A weight whose shape does not fit the configuration.
@@ -50,6 +52,8 @@ public enum NNError: Error, CustomStringConvertible, Sendable {
             return "\(spelling.given(option)) contradicts \(module)'s pickled \(option.attribute)\(option.pickledValue(pickled))"
         case let .optionNotApplicable(option, module, kind):
             return "\(spelling.name(option)) applies to RNN modules; \(module) is an \(kind)"
+        case let .unknownParametrization(key, why):
+            return "\(key): \(why)"
         case let .noSuchModule(name, candidates):
             let listed = ModuleCatalog.listed(candidates)
             return "no module '\(name)' in the checkpoint; modules: \(listed.isEmpty ? "none" : listed)"

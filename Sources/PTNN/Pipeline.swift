@@ -24,20 +24,20 @@ public final class Pipeline<Scalar: GEMMScalar> {
     /// a `weight`-only stage fed token ids is an Embedding and any other a Linear.
     /// - Throws: `NNError` naming the dotted key for anything missing, misshapen or unused.
     public init(catalog: ModuleCatalog, prefixes: [String], options: ModuleOptions, firstInputIsIDs: Bool) throws {
-        let checkpoint = catalog.checkpoint
+        let parameters = catalog.parameters
         var stages: [Stage] = []
         for (i, prefix) in prefixes.enumerated() {
             let dot = prefix.isEmpty ? "" : prefix + "."
             if let module = catalog.recurrentModule(at: prefix) {
                 let config = try module.configuration(options: options)
-                var weights = WeightMap(checkpoint, prefix: prefix, moduleName: config.description)
+                var weights = WeightMap(parameters, prefix: prefix, moduleName: config.description)
                 stages.append(.recurrent(try Recurrent(config: config, weights: &weights)))
-            } else if let weight = checkpoint.tensor(dot + "weight") {
+            } else if let weight = parameters[dot + "weight"] {
                 if i == 0 && firstInputIsIDs {
-                    var weights = WeightMap(checkpoint, prefix: prefix, moduleName: "Embedding\(weight.shape)")
+                    var weights = WeightMap(parameters, prefix: prefix, moduleName: "Embedding\(weight.shape)")
                     stages.append(.embedding(try Embedding(weights: &weights, shape: weight.shape)))
                 } else {
-                    var weights = WeightMap(checkpoint, prefix: prefix, moduleName: "Linear\(weight.shape)")
+                    var weights = WeightMap(parameters, prefix: prefix, moduleName: "Linear\(weight.shape)")
                     stages.append(.linear(try Linear(weights: &weights, shape: weight.shape)))
                 }
             } else {

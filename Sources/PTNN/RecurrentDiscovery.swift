@@ -46,10 +46,16 @@ public struct RecurrentModule: Equatable, Sendable {
     /// Finds every recurrent module in `checkpoint`, in key order. Shapes that fit no recurrent
     /// layer are left out; `Recurrent`'s strict loader reports exactly what is wrong with them.
     public static func discover(in checkpoint: Checkpoint) -> [RecurrentModule] {
-        let shapes = Shapes(checkpoint)
+        discover(in: checkpoint, parameters: ModuleParameters(checkpoint))
+    }
+
+    /// `discover(in:)` over parameters already collected (weight-normed weights under the names
+    /// their modules use).
+    public static func discover(in checkpoint: Checkpoint, parameters: ModuleParameters) -> [RecurrentModule] {
+        let shapes = Shapes(parameters)
         var found: [RecurrentModule] = []
         var seen: Set<ExactName> = []
-        for t in checkpoint.tensors {
+        for t in parameters.entries {
             for (suffix, isCell) in [("weight_hh_l0", false), ("weight_hh", true)] {
                 guard let prefix = t.key.isExactly(suffix) ? "" : t.key.droppingExactSuffix("." + suffix) else { continue }
                 guard !seen.contains(ExactName(prefix)) else { continue }
@@ -66,8 +72,10 @@ public struct RecurrentModule: Equatable, Sendable {
     /// Why keys that look recurrent (`weight_ih_l0`, `weight_hh_l0`, `weight_ih`, `weight_hh`) make
     /// no layer, for a checkpoint where `discover` finds none; nil when there are no such keys.
     public static func whyNone(in checkpoint: Checkpoint) -> String? {
-        let shapes = Shapes(checkpoint)
-        for t in checkpoint.tensors {
+        let parameters = ModuleParameters(checkpoint)
+        if let first = parameters.unknown.first { return "\(first.key): \(first.why)" }
+        let shapes = Shapes(parameters)
+        for t in parameters.entries {
             for (name, partner) in [("weight_ih_l0", "weight_hh_l0"), ("weight_hh_l0", "weight_ih_l0"),
                                     ("weight_ih", "weight_hh"), ("weight_hh", "weight_ih")] {
                 guard let stem = t.key.isExactly(name) ? "" : t.key.droppingExactSuffix(name), stem.isEmpty || stem.hasSuffix(".") else { continue }
@@ -75,7 +83,7 @@ public struct RecurrentModule: Equatable, Sendable {
                 guard let otherShape = shapes[other] else {
                     return "'\(t.key)' has no '\(other)' beside it"
                 }
-                let (ih, hh) = name.hasPrefix("weight_ih") ? (t.tensor.shape, otherShape) : (otherShape, t.tensor.shape)
+                let (ih, hh) = name.hasPrefix("weight_ih") ? (t.shape, otherShape) : (otherShape, t.shape)
                 let (ihKey, hhKey) = name.hasPrefix("weight_ih") ? (t.key, other) : (other, t.key)
                 return "'\(ihKey)' \(ih) and '\(hhKey)' \(hh) fit no layer (both must be matrices, and weight_ih's rows 1, 3 or 4 times weight_hh's columns: RNN, GRU, LSTM)"
             }
@@ -87,8 +95,8 @@ public struct RecurrentModule: Equatable, Sendable {
     struct Shapes {
         private var table: [ExactName: [Int]] = [:]
 
-        init(_ checkpoint: Checkpoint) {
-            for t in checkpoint.tensors where table[ExactName(t.key)] == nil { table[ExactName(t.key)] = t.tensor.shape }
+        init(_ parameters: ModuleParameters) {
+            for p in parameters.entries where table[ExactName(p.key)] == nil { table[ExactName(p.key)] = p.shape }
         }
 
         subscript(key: String) -> [Int]? { table[ExactName(key)] }

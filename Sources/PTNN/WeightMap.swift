@@ -2,25 +2,33 @@ import PTCheckpoint
 import PTKernels
 import PTTensor
 
-/// The tensors of one module: every key under `prefix.`, claimed one by one as the module
-/// loads, so that a missing, unused or misshapen key is an error naming the dotted key.
+/// The tensors of one module: every parameter under `prefix.` (as `ModuleParameters` sees them,
+/// weight norm computed), claimed one by one as the module loads, so that a missing, unused or
+/// misshapen key is an error naming the dotted key.
 public struct WeightMap {
     public let prefix: String
     public let moduleName: String
-    private var remaining: [ExactName: Tensor]
+    private var remaining: [ExactName: ModuleParameters.Entry]
     private let order: [String]
+    private let parameters: ModuleParameters
 
-    /// Collects the keys of `checkpoint` under `prefix` (all keys when `prefix` is empty).
+    /// Collects the parameters of `checkpoint` under `prefix` (all when `prefix` is empty).
     public init(_ checkpoint: Checkpoint, prefix: String, moduleName: String) {
+        self.init(ModuleParameters(checkpoint), prefix: prefix, moduleName: moduleName)
+    }
+
+    /// Collects `parameters` under `prefix` (all when `prefix` is empty).
+    public init(_ parameters: ModuleParameters, prefix: String, moduleName: String) {
         self.prefix = prefix
         self.moduleName = moduleName
+        self.parameters = parameters
         let dot = prefix.isEmpty ? "" : prefix + "."
-        var remaining: [ExactName: Tensor] = [:]
+        var remaining: [ExactName: ModuleParameters.Entry] = [:]
         var order: [String] = []
-        for t in checkpoint.tensors {
-            guard let name = t.key.droppingExactPrefix(dot) else { continue }
+        for entry in parameters.entries {
+            guard let name = entry.key.droppingExactPrefix(dot) else { continue }
             if remaining[ExactName(name)] == nil { order.append(name) }
-            remaining[ExactName(name)] = t.tensor
+            remaining[ExactName(name)] = entry
         }
         self.remaining = remaining
         self.order = order
@@ -30,19 +38,31 @@ public struct WeightMap {
 
     public func contains(_ name: String) -> Bool { remaining[ExactName(name)] != nil }
 
-    /// Takes `name`, which must have `shape`, widened to the compute type.
+    /// Takes `name`, which must have `shape`, widened to the compute type; a weight-normed one is
+    /// computed from its g and v in float64 (`ModuleParameters.weightNorm`) and then rounded.
     public mutating func take<Scalar>(_ name: String, shape: [Int], as _: Scalar.Type = Scalar.self) throws -> [Scalar] where Scalar: GEMMScalar {
-        guard let t = remaining.removeValue(forKey: ExactName(name)) else {
+        guard let entry = remaining.removeValue(forKey: ExactName(name)) else {
+            if let why = parameters.whyUnknown(dotted(name)) {
+                throw NNError.unknownParametrization(key: dotted(name), why: why)
+            }
             throw NNError.missingKey(key: dotted(name), expected: "a \(shape) tensor of \(moduleName)")
         }
-        guard t.shape == shape else {
-            throw NNError.wrongShape(key: dotted(name), shape: t.shape, expected: shape, module: moduleName)
-        }
-        guard t.dtype.isFloatingPoint else {
-            throw NNError.unsupportedDType(key: dotted(name), dtype: t.dtype.rawValue)
+        guard entry.shape == shape else {
+            throw NNError.wrongShape(key: dotted(name), shape: entry.shape, expected: shape, module: moduleName)
         }
         do {
-            return try Scalar.values(of: t)
+            switch entry.value {
+            case .stored(let t):
+                guard t.dtype.isFloatingPoint else {
+                    throw NNError.unsupportedDType(key: dotted(name), dtype: t.dtype.rawValue)
+                }
+                return try Scalar.values(of: t)
+            case let .weightNorm(g, v, kept):
+                for part in [g, v] where !part.tensor.dtype.isFloatingPoint {
+                    throw NNError.unsupportedDType(key: part.key, dtype: part.tensor.dtype.rawValue)
+                }
+                return try ModuleParameters.weightNorm(g: g.tensor, v: v.tensor, kept: kept).map { Scalar($0) }
+            }
         } catch let e as TensorError {
             throw NNError.unreadableWeight(key: dotted(name), e)
         } catch let e as CheckpointError {
