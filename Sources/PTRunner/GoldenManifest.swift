@@ -5,11 +5,19 @@ import PTZip
 /// A golden manifest (`golden.json`, as tools/ptload_golden.py writes it): the cases of one
 /// model, each a reference `.npz` beside the manifest and the module it checks.
 ///
-///     {"format": "ptload-golden", "format_version": 1, "torch_version": "2.15.0",
+///     {"format": "ptload-golden", "format_version": 2, "torch_version": "2.15.0",
 ///      "model_class": "models.Seq2Seq", "checkpoint": "model.pt",
 ///      "cases": [{"name": "encoder#0", "npz": "encoder.call0.npz", "module": "encoder",
 ///                 "kind": "LSTM", "batch_first": false, "nonlinearity": null,
-///                 "dtype": "float32", "truth": "float64"}, …]}
+///                 "dtype": "float32", "input_dtype": "float32", "truth": "float64",
+///                 "torch_distance": {"output": 3.2e-05, "h_n": 1.1e-05, "c_n": 9e-06}}, …]}
+///
+/// Version 2 (ptload-golden 2, `python/`): each case's truths come from a float64 copy of that
+/// module alone, run on exactly the recorded input, and `torch_distance` says how far PyTorch's
+/// own result is from them. A case is judged twice: ptload's float32 run against the truths
+/// with the float32 defaults widened by `torch_distance`, and ptload's float64 run with the
+/// float64 defaults; it passes when both do. Version 1 (truths from a second float64 run of the
+/// whole model) is refused: re-export.
 ///
 /// A manifest never makes ptload read outside its folder: a case's `npz` is a relative path
 /// with no `..` component.
@@ -32,9 +40,13 @@ public struct GoldenManifest: Sendable {
         public let nonlinearity: String?
         /// The weights' dtype when recorded (informational).
         public let dtype: String?
-        /// The dtype the expected outputs were computed in: `float64` for the exporter's float64
-        /// truths, judged with the tolerances of the dtype ptload computes in.
+        /// The dtype the expected outputs were computed in: `float64`, the exporter's truths.
         public let truth: String?
+        /// The recorded input's dtype (bfloat16 inputs are stored widened to float32).
+        public let input_dtype: String?
+        /// Per output tensor: the largest |PyTorch's own result − truth|, the float32 verdict's
+        /// allowance.
+        public let torch_distance: [String: Double]?
     }
 
     private struct File: Decodable {
@@ -46,7 +58,7 @@ public struct GoldenManifest: Sendable {
     }
 
     public static let format = "ptload-golden"
-    public static let supportedVersions = 1...1
+    public static let supportedVersions = 2...2
     /// Larger manifests are refused before they are parsed.
     public static let maxBytes = 16 << 20
     public static let maxCases = 10_000
@@ -95,6 +107,9 @@ public struct GoldenManifest: Sendable {
         guard file.format == GoldenManifest.format else {
             throw bad("format is \(file.format.map { "'\($0)'" } ?? "missing"); expected '\(GoldenManifest.format)'")
         }
+        if file.format_version == 1 {
+            throw bad("format_version is 1, whose truths came from a second float64 run of the whole model; re-export it with ptload-golden 2 (python/), which computes each call's truth from its recorded inputs")
+        }
         guard let version = file.format_version, GoldenManifest.supportedVersions.contains(version) else {
             throw bad("format_version is \(file.format_version.map(String.init) ?? "missing"); this ptload reads \(GoldenManifest.supportedVersions.upperBound)")
         }
@@ -111,6 +126,9 @@ public struct GoldenManifest: Sendable {
             }
             if let stages = c.pipeline, stages.isEmpty || !stages.contains(c.module) {
                 throw .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "pipeline \(stages) does not hold its module '\(c.module)'"))
+            }
+            if let distance = c.torch_distance, let bad = distance.first(where: { !($0.value >= 0 && $0.value.isFinite) }) {
+                throw .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "torch_distance '\(bad.key)' is \(bad.value); expected a finite distance of at least 0"))
             }
             if let n = c.nonlinearity, n != "tanh" && n != "relu" {
                 throw .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "nonlinearity is '\(n)'; expected tanh or relu"))

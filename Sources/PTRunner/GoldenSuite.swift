@@ -46,11 +46,13 @@ public enum GoldenSuite {
         var cases: [GoldenSuiteReport.Case] = []
         for c in manifest.cases {
             let caseStart = DispatchTime.now().uptimeNanoseconds
-            let caseRequest = ModuleRunner.Request(
+            var caseRequest = ModuleRunner.Request(
                 modelPath: request.modelPath, referencePath: try manifest.npzPath(of: c),
                 module: c.pipeline == nil ? c.module : nil, pipeline: c.pipeline,
                 options: ModuleOptions(batchFirst: c.batch_first, nonlinearity: c.nonlinearity.flatMap(Activation.init(rawValue:))),
                 rtol: request.rtol, atol: request.atol, strict: request.strict, threads: request.threads)
+            caseRequest.allowance = c.torch_distance
+            caseRequest.checkFloat64 = c.truth == "float64"
             let report: ModuleRunReport
             do {
                 report = try ModuleRunner.run(caseRequest, on: catalog, since: caseStart)

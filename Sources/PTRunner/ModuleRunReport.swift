@@ -29,5 +29,21 @@ public struct ModuleRunReport: Codable {
     /// distances point at drift in the reference; ptload's float64 run is no independent judge,
     /// so the verdict stays a mismatch.
     public let float64_distance: [String: Double]?
+    /// Per tensor, the absolute allowance added to the float32 tolerance (PyTorch's own float32
+    /// distance from the float64 truth, from a golden manifest); nil when none.
+    public let allowance: [String: Double]?
+    /// ptload's float64 run judged against the float64 truths with the float64 defaults; nil
+    /// when not asked for. `passed` requires it.
+    public let float64: Float64Verdict?
     public var timings: Timings
+
+    /// The second verdict of a golden case: float64 against float64 truths.
+    public struct Float64Verdict: Codable {
+        public let tolerance: Tolerance
+        public let comparisons: [Comparison]
+        public let passed: Bool
+    }
+
+    /// Whether the float32 verdict (the comparisons, with their allowance) passed.
+    public var float32Passed: Bool { comparisons.allSatisfy(\.passed) }
 }

@@ -38,6 +38,13 @@ public enum ModuleRunner {
         public var threads: ThreadCount
         /// Where to count what reading the checkpoint costs (nil: not counted).
         public var work: LoadWork?
+        /// Per output tensor, an absolute allowance added to the float32 tolerance: how far
+        /// PyTorch's own float32 result is from the float64 truth (a golden manifest's
+        /// `torch_distance`), so that ptload must be as close to the truth as PyTorch is.
+        public var allowance: [String: Double]?
+        /// Also run in float64 and judge that against the references with the float64 defaults;
+        /// the run passes only when both verdicts pass (references that are float64 truths).
+        public var checkFloat64 = false
 
         public init(modelPath: String, referencePath: String? = nil, inputPath: String? = nil, outputPath: String? = nil,
                     module: String? = nil, pipeline: [String]? = nil, options: ModuleOptions = ModuleOptions(),
@@ -162,6 +169,12 @@ public enum ModuleRunner {
             var tolerance = Tolerance.defaults(for: computeDType)
             if let rtol = request.rtol { tolerance.rtol = rtol }
             if let atol = request.atol { tolerance.atol = atol }
+            let base = tolerance
+            /// The tolerance for one tensor: the compute dtype's, widened by its allowance.
+            func widened(for name: String) -> Tolerance {
+                guard let extra = request.allowance?[name] else { return base }
+                return Tolerance(rtol: base.rtol, atol: base.atol + extra)
+            }
             var comparisons: [Comparison] = []
             var expected: [(String, Tensor)] = []
             if let reference {
@@ -176,14 +189,34 @@ public enum ModuleRunner {
                         throw .notProduced(file: reference.path, name: name, modules: pipeline.stages.map(\.description).joined(separator: " → "))
                     }
                     comparisons.append(try attempt(file: reference.path) {
-                        try Comparison(name: name, actual: got, expected: want, tolerance: tolerance)
+                        try Comparison(name: name, actual: got, expected: want, tolerance: widened(for: name))
                     })
                 }
+            }
+            // The float64 verdict: ptload's float64 run against the truths, float64 defaults.
+            var float64: ModuleRunReport.Float64Verdict?
+            if request.checkFloat64, let reference {
+                let wide: Pipeline<Double>.Output
+                if let same = result as? Pipeline<Double>.Output {
+                    wide = same
+                } else {
+                    wide = try runFloat64(input: pipelineInput, lengths: lengths)
+                }
+                let tolerance64 = Tolerance.defaults(for: .float64)
+                var wideComparisons: [Comparison] = []
+                for (name, want) in expected {
+                    let got: ShapedArray<Double>? = name == "output" ? wide.output : name == "h_n" ? wide.hN : wide.cN
+                    guard let got else { continue }
+                    wideComparisons.append(try attempt(file: reference.path) {
+                        try Comparison(name: name, actual: got, expected: want, tolerance: tolerance64)
+                    })
+                }
+                float64 = .init(tolerance: tolerance64, comparisons: wideComparisons, passed: wideComparisons.allSatisfy(\.passed))
             }
             // A float32 reference that fails a float32 run: how far that run is from ptload's own
             // float64 run, so that the report can tell drift of the reference from a wrong result.
             var float64Distance: [String: Double]?
-            if Scalar.self == Float.self, comparisons.contains(where: { !$0.passed }),
+            if Scalar.self == Float.self, comparisons.contains(where: { !$0.passed }), !request.checkFloat64,
                expected.allSatisfy({ $0.1.dtype == .float32 }) {
                 float64Distance = try distanceToFloat64(produced.map { ($0.name, $0.array.values.map(Double.init)) },
                                                         input: pipelineInput, lengths: lengths)
@@ -194,20 +227,14 @@ public enum ModuleRunner {
                 module_configs: pipeline.stages.map(\.description), module_kernels: pipeline.stages.map(\.kernels),
                 compute_dtype: computeDType.rawValue, tolerance: tolerance, comparisons: comparisons,
                 outputs: Dictionary(uniqueKeysWithValues: produced.map { ($0.name, $0.array.shape) }),
-                written: request.outputPath, passed: comparisons.allSatisfy(\.passed), float64_distance: float64Distance,
+                written: request.outputPath, passed: comparisons.allSatisfy(\.passed) && (float64?.passed ?? true),
+                float64_distance: float64Distance, allowance: request.allowance, float64: float64,
                 timings: .init(load_s: loadSeconds + stageLoad, forward_s: sorted[sorted.count / 2], forward_runs: sorted.count))
         }
         /// The largest |float32 − float64| of each output, the float64 run on the same inputs
         /// with the weights widened exactly.
         func distanceToFloat64(_ float32: [(String, [Double])], input: PipelineInput, lengths: [Int]?) throws(ModuleRunError) -> [String: Double] {
-            let pipeline = try attempt(file: request.modelPath) {
-                try Pipeline<Double>(catalog: catalog, prefixes: prefixes, options: request.options, firstInputIsIDs: !self.input.dtype.isFloatingPoint)
-            }
-            let h0 = try inputs["h0"].map { t throws(ModuleRunError) in try inputs.values(t, Double.self, "h0") }
-            let c0 = try inputs["c0"].map { t throws(ModuleRunError) in try inputs.values(t, Double.self, "c0") }
-            let out = try attempt(file: inputs.path) {
-                try pipeline.forward(input, h0: h0, c0: c0, lengths: lengths, threads: request.threads)
-            }
+            let out = try runFloat64(input: input, lengths: lengths)
             var distance: [String: Double] = [:]
             for (name, values) in float32 {
                 let wide: ShapedArray<Double>? = name == "output" ? out.output : name == "h_n" ? out.hN : out.cN
@@ -215,6 +242,18 @@ public enum ModuleRunner {
                 distance[name] = zip(values, wide.values).reduce(0) { max($0, abs($1.0 - $1.1)) }
             }
             return distance
+        }
+
+        /// The same modules and inputs in float64, the weights widened exactly.
+        func runFloat64(input: PipelineInput, lengths: [Int]?) throws(ModuleRunError) -> Pipeline<Double>.Output {
+            let pipeline = try attempt(file: request.modelPath) {
+                try Pipeline<Double>(catalog: catalog, prefixes: prefixes, options: request.options, firstInputIsIDs: !self.input.dtype.isFloatingPoint)
+            }
+            let h0 = try inputs["h0"].map { t throws(ModuleRunError) in try inputs.values(t, Double.self, "h0") }
+            let c0 = try inputs["c0"].map { t throws(ModuleRunError) in try inputs.values(t, Double.self, "c0") }
+            return try attempt(file: inputs.path) {
+                try pipeline.forward(input, h0: h0, c0: c0, lengths: lengths, threads: request.threads)
+            }
         }
     }
 

@@ -10,7 +10,8 @@ struct JUnitReport {
         let name: String
         let className: String
         let seconds: Double
-        let comparisons: [Comparison]
+        /// One line per failed comparison (`failureLines`).
+        let failures: [String]
         let passed: Bool
     }
 
@@ -21,7 +22,7 @@ struct JUnitReport {
         suiteName = "ptload \(r.model) --verify \(r.manifest)"
         cases = r.cases.map {
             TestCase(name: $0.name, className: "ptload." + ($0.module.isEmpty ? "(root)" : $0.module),
-                     seconds: $0.seconds, comparisons: $0.report.comparisons, passed: $0.report.passed)
+                     seconds: $0.seconds, failures: failureLines($0.report), passed: $0.report.passed)
         }
     }
 
@@ -29,7 +30,7 @@ struct JUnitReport {
         suiteName = "ptload \(r.model) --verify \(r.reference ?? "")"
         let module = r.modules.map { $0.isEmpty ? "(root)" : $0 }.joined(separator: ",")
         cases = [TestCase(name: module, className: "ptload." + module, seconds: r.timings.load_s + r.timings.forward_s,
-                          comparisons: r.comparisons, passed: r.passed)]
+                          failures: failureLines(r), passed: r.passed)]
     }
 
     func render() -> String {
@@ -43,9 +44,8 @@ struct JUnitReport {
                 out += "/>\n"
                 continue
             }
-            let failing = c.comparisons.filter { !$0.passed }
-            let message = failing.first.map(failureLine) ?? "mismatch"
-            let body = failing.map(failureLine).joined(separator: "\n")
+            let message = c.failures.first ?? "mismatch"
+            let body = c.failures.joined(separator: "\n")
             out += ">\n    <failure type=\"mismatch\" message=\"\(xml(message))\">\(xml(body))</failure>\n  </testcase>\n"
         }
         out += "</testsuite>\n"

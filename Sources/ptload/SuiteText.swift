@@ -12,20 +12,23 @@ struct SuiteText {
         if let c = r.model_class { about.append(c) }
         if let t = r.torch_version { about.append("torch \(t)") }
         out += "manifest: \(r.manifest)" + (about.isEmpty ? "" : " (\(about.joined(separator: ", ")))") + "\n"
-        let header = ["case", "module", "tensors", "max abs err", "max rel err", "mismatched", "against", "result"]
+        // Each case twice: ptload's float32 run within the float32 defaults widened by PyTorch's
+        // own distance from the truth (the allowance), and its float64 run within the float64 defaults.
+        let header = ["case", "module", "tensors", "float32 max abs err", "allowance", "float64 max abs err", "mismatched", "result"]
         let rows = r.cases.map { c -> [String] in
-            let comparisons = c.report.comparisons
+            let report = c.report
+            let comparisons = report.comparisons + (report.float64?.comparisons ?? [])
             let mismatched = comparisons.reduce(0) { $0 + $1.mismatches }
             let count = comparisons.reduce(0) { $0 + $1.count }
-            return [c.name, c.module.isEmpty ? "(root)" : c.module, comparisons.map(\.name).joined(separator: ","),
-                    format(comparisons.map(\.maxAbsError).max() ?? 0), format(comparisons.map(\.maxRelError).max() ?? 0),
-                    "\(mismatched)/\(count)", c.truth ?? "-", c.report.passed ? "PASS" : "FAIL"]
+            let allowance = report.allowance.flatMap { $0.values.max() }.map(format) ?? "-"
+            let wide = report.float64.map { format($0.comparisons.map(\.maxAbsError).max() ?? 0) } ?? "-"
+            return [c.name, c.module.isEmpty ? "(root)" : c.module, report.comparisons.map(\.name).joined(separator: ","),
+                    format(report.comparisons.map(\.maxAbsError).max() ?? 0), allowance, wide,
+                    "\(mismatched)/\(count)", verdict(report)]
         }
         out += renderTable(header: header, rows: rows)
         for c in r.cases where !c.report.passed {
-            for m in c.report.comparisons where !m.passed {
-                out += "  \(c.name): " + failureLine(m) + "\n"
-            }
+            for line in failureLines(c.report) { out += "  \(c.name): " + line + "\n" }
         }
         let failed = r.cases.filter { !$0.report.passed }.count
         out += r.passed ? "PASS (\(r.cases.count) of \(r.cases.count) cases)\n" : "FAIL (\(failed) of \(r.cases.count) cases failed)\n"
@@ -33,6 +36,24 @@ struct SuiteText {
         out += "timings: load \(format(r.load_s)) s, forward \(format(forward)) s (all cases)\n"
         return out
     }
+}
+
+/// PASS, or FAIL and which verdict failed.
+func verdict(_ r: ModuleRunReport) -> String {
+    if r.passed { return "PASS" }
+    guard let wide = r.float64 else { return "FAIL" }
+    switch (r.float32Passed, wide.passed) {
+    case (false, false): return "FAIL (float32, float64)"
+    case (false, true): return "FAIL (float32)"
+    default: return "FAIL (float64)"
+    }
+}
+
+/// One line per failed comparison, each verdict's named when a run has two.
+func failureLines(_ r: ModuleRunReport) -> [String] {
+    guard let wide = r.float64 else { return r.comparisons.filter { !$0.passed }.map(failureLine) }
+    return r.comparisons.filter { !$0.passed }.map { "float32 " + failureLine($0) }
+        + wide.comparisons.filter { !$0.passed }.map { "float64 " + failureLine($0) }
 }
 
 /// What a failed comparison's report line says: where the worst element is and both values.
