@@ -10,7 +10,7 @@ CLANG ?= $(shell dirname "$$(readlink -f "$$(command -v $(SWIFT))")")/clang
 PYTHON ?= /tmp/torch-venv/bin/python
 FIXTURE ?= Fixtures/rnn/lstm_long_bi_len
 
-.PHONY: all deps kernel-test-deps build run test test-kernels test-downstream fixtures hostile bench bench-load fuzz fuzz-smoke clean
+.PHONY: all deps kernel-test-deps build run test test-kernels test-downstream test-python python-venv fixtures hostile bench bench-load fuzz fuzz-smoke clean
 
 all: build
 
@@ -49,6 +49,23 @@ test: deps
 # through a path builds, runs a golden fixture and verifies it (tools/test_downstream.sh).
 test-downstream: deps
 	SWIFT=$(SWIFT) tools/test_downstream.sh
+
+# The exporter users install (python/, distribution ptload-golden): its zoo of models exported
+# and verified by the built ptload (python/tests). The one venv recipe (README, CI):
+# python3 -m venv V && V/bin/pip install torch numpy pytest && V/bin/pip install ./python.
+# PyPI's torch is the CUDA build (about 5 GB); a venv that already imports torch is reused.
+PYTHON_VENV ?= /tmp/ptload-python-venv
+PYTHON3 ?= python3
+test-python: deps python-venv
+	$(PYTHON_VENV)/bin/pip install --quiet ./python
+	$(SWIFT) build --product ptload
+	PTLOAD=$(CURDIR)/.build/debug/ptload $(PYTHON_VENV)/bin/python -m pytest -q python/tests
+
+python-venv:
+	@if ! $(PYTHON_VENV)/bin/python -c "import torch, numpy, pytest" 2>/dev/null; then \
+	  $(PYTHON3) -c "import ensurepip" 2>/dev/null || $(MAKE) --no-print-directory deps APT_PACKAGES=python3-venv; \
+	  $(PYTHON3) -m venv $(PYTHON_VENV) && $(PYTHON_VENV)/bin/pip install --quiet torch numpy pytest; \
+	fi
 
 # Every kernel set of Sources/PTKernelsC this CPU runs (x86-64), then neon and plain built for
 # aarch64 and run under qemu-aarch64, each against plain loops (Tests/CKernels/kernel_test.c); on

@@ -1,6 +1,7 @@
 """Small, seeded models of the kinds people ship, for tools/make_golden_fixtures.py: each builder
 returns (model, args) with the model's weights drawn from a fixed seed, ready for
-ptload_golden.export. Needs torch."""
+ptload_golden.export (python/). Needs torch. The exporter's own zoo of troublesome models
+(dropout in eval, casts in forward, TorchScript, DataParallel) is python/tests/zoo.py."""
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -88,6 +89,51 @@ class DeepLong(nn.Module):
         return torch.relu(self.linear(h_n[-1]))
 
 
+class HalfTagger(nn.Module):
+    """Embedding → LSTM → Linear in float16: the inputs and PyTorch's own results are float16,
+    the truths float64 from the same float16 weights."""
+
+    def __init__(self, vocab=12, embed=6, hidden=8, tags=4):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, embed)
+        self.lstm = nn.LSTM(embed, hidden)
+        self.tag = nn.Linear(hidden, tags)
+
+    def forward(self, tokens):
+        return self.tag(self.lstm(self.embed(tokens))[0])
+
+
+class BFloat16GRU(nn.Module):
+    """A batch_first GRU given an initial state, then a GRUCell, in bfloat16 (inputs stored
+    widened to float32, exactly)."""
+
+    def __init__(self, features=5, hidden=6):
+        super().__init__()
+        self.gru = nn.GRU(features, hidden, batch_first=True)
+        self.cell = nn.GRUCell(hidden, hidden)
+
+    def forward(self, x, h0):
+        out, h = self.gru(x, h0)
+        return self.cell(out[:, -1], h[0])
+
+
+class WeightNormed(nn.Module):
+    """Both weight norms: torch.nn.utils.weight_norm on an LSTM (keys weight_hh_l0_g/_v) and
+    parametrizations.weight_norm on a GRU (parametrizations.weight_ih_l0.original0/1)."""
+
+    def __init__(self, features=4, hidden=6):
+        super().__init__()
+        lstm = nn.LSTM(features, hidden)
+        lstm = torch.nn.utils.weight_norm(lstm, "weight_ih_l0")
+        self.lstm = torch.nn.utils.weight_norm(lstm, "weight_hh_l0")
+        gru = nn.GRU(hidden, hidden)
+        gru = torch.nn.utils.parametrizations.weight_norm(gru, "weight_ih_l0")
+        self.gru = torch.nn.utils.parametrizations.weight_norm(gru, "weight_hh_l0")
+
+    def forward(self, x):
+        return self.gru(self.lstm(x)[0])[0]
+
+
 def _seeded(seed, build):
     torch.manual_seed(seed)
     return build()
@@ -134,10 +180,36 @@ def deep_long():
     return model, (frames,)
 
 
+def half_tagger():
+    model = _seeded(6, HalfTagger).half()
+    tokens = torch.randint(0, 12, (7, 3), generator=torch.Generator().manual_seed(16))
+    return model, (tokens,)
+
+
+def bfloat16_gru():
+    model = _seeded(7, BFloat16GRU).to(torch.bfloat16)
+    g = torch.Generator().manual_seed(17)
+    x = torch.randn(2, 6, 5, generator=g).bfloat16()
+    h0 = (torch.randn(1, 2, 6, generator=g) * 0.5).bfloat16()
+    return model, (x, h0)
+
+
+def weight_norm():
+    model = _seeded(8, WeightNormed)
+    with torch.no_grad():  # g away from ‖v‖, so that the norm matters
+        model.lstm.weight_hh_l0_g.mul_(1.5)
+        model.gru.parametrizations.weight_ih_l0.original0.mul_(0.7)
+    x = torch.randn(6, 2, 4, generator=torch.Generator().manual_seed(18))
+    return model, (x,)
+
+
 MODELS = {
     "seed_classifier": seed_classifier,
     "seq2seq": seq2seq,
     "crnn": crnn,
     "projected": projected,
     "deep_long": deep_long,
+    "half_tagger": half_tagger,
+    "bfloat16_gru": bfloat16_gru,
+    "weight_norm": weight_norm,
 }

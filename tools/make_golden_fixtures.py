@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Writes Fixtures/golden: one folder per model of tools/golden_models.py, exported by
-tools/ptload_golden.py (model.pt, one .npz per recorded call, golden.json), and
-Fixtures/golden/manifest.json (versions, seeds, cases, and how far PyTorch's own float32 results
-are from the float64 truths).
+"""Writes Fixtures/golden: one folder per model of tools/golden_models.py, exported by the
+ptload-golden package (python/src/ptload_golden: model.pt, one .npz per recorded call,
+golden.json, format_version 2), and Fixtures/golden/manifest.json (versions, seeds, cases, and
+how far PyTorch's own results are from the float64 truths).
 
     /tmp/torch-venv/bin/python tools/make_golden_fixtures.py [--ptload .build/debug/ptload]
 
@@ -22,27 +22,34 @@ import tempfile
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TOOLS)
+sys.path.insert(0, TOOLS)
+sys.path.insert(0, os.path.join(ROOT, "python", "src"))  # the package, whether installed or not
 import golden_models  # noqa: E402
 import ptload_golden  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "Fixtures", "golden")
 FLOAT32 = {"rtol": 1.3e-6, "atol": 1e-5}  # torch.testing.assert_close's float32 defaults
 
 
 def drift(folder, case):
-    """How far PyTorch's float32 outputs are from the float64 truths, per output."""
+    """How far PyTorch's own outputs (in the model's dtype) are from the float64 truths, per
+    output: the largest distance (the manifest's torch_distance) and how many elements lie
+    beyond the plain float32 tolerance."""
     arrays = np.load(os.path.join(folder, case["npz"]))
     result = {}
     for name in ["output", "h_n", "c_n"]:
         if name not in arrays.files:
             continue
-        truth, f32 = arrays[name], arrays["torch_float32_" + name].astype(np.float64)
-        diff = np.abs(f32 - truth)
+        truth, own = arrays[name], arrays["torch_" + name].astype(np.float64)
+        diff = np.abs(own - truth)
         beyond = int(np.sum(diff > FLOAT32["atol"] + FLOAT32["rtol"] * np.abs(truth)))
         result[name] = {"max_abs": float(diff.max()) if diff.size else 0.0, "beyond_float32_tolerance": beyond,
                         "elements": int(diff.size)}
+        if result[name]["max_abs"] != case["torch_distance"][name]:
+            raise SystemExit("%s %s: torch_distance %r, npz %r" % (case["name"], name, case["torch_distance"][name],
+                                                                   result[name]["max_abs"]))
     return result
 
 
@@ -82,7 +89,8 @@ def main():
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
-        "exporter": "tools/ptload_golden.py (format %s, version %d)" % (ptload_golden.FORMAT, ptload_golden.FORMAT_VERSION),
+        "exporter": "ptload-golden %s (python/, format %s, version %d)" % (
+            ptload_golden.__version__, ptload_golden.FORMAT, ptload_golden.FORMAT_VERSION),
         "models": {},
     }
     for name, build in golden_models.MODELS.items():
@@ -91,8 +99,9 @@ def main():
         manifest = ptload_golden.export(model, args, folder)
         entry = {"model_class": manifest["model_class"], "cases": {}}
         for case in manifest["cases"]:
-            entry["cases"][case["name"]] = {"module": case["module"], "kind": case["kind"],
-                                            "torch_float32_vs_float64": drift(folder, case)}
+            entry["cases"][case["name"]] = {"module": case["module"], "kind": case["kind"], "dtype": case["dtype"],
+                                            "input_dtype": case["input_dtype"],
+                                            "torch_vs_float64": drift(folder, case)}
         if a.ptload:
             entry["junitparser_cases_passed"] = check_with_junitparser(a.ptload, folder, manifest)
         summary["models"][name] = entry

@@ -889,7 +889,7 @@ def main():
     os.symlink("..", folder / "up")
     os.symlink("/etc/passwd", folder / "passwd.npz")
     one = {"name": "lstm", "npz": "up/ref_x.npz", "module": "", "kind": "LSTM"}
-    manifest = {"format": "ptload-golden", "format_version": 1, "cases": [one]}
+    manifest = {"format": "ptload-golden", "format_version": 2, "cases": [one]}
     for name, npz_path in [("up.json", "up/base_x.npy"), ("absolute.json", "passwd.npz")]:
         (folder / name).write_text(json.dumps(dict(manifest, cases=[dict(one, npz=npz_path)])))
         case(name, "a golden manifest whose case reads '%s', a symlink out of its folder" % npz_path,

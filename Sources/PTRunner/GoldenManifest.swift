@@ -2,7 +2,7 @@ import Foundation
 import PTTensor
 import PTZip
 
-/// A golden manifest (`golden.json`, as tools/ptload_golden.py writes it): the cases of one
+/// A golden manifest (`golden.json`, as ptload-golden, python/, writes it): the cases of one
 /// model, each a reference `.npz` beside the manifest and the module it checks.
 ///
 ///     {"format": "ptload-golden", "format_version": 2, "torch_version": "2.15.0",

@@ -38,7 +38,7 @@ struct PTLoad: ParsableCommand {
     @Argument(help: "The checkpoint: torch.save zip or legacy file, or a torch.jit.save archive.")
     var model: String
 
-    @Option(help: ArgumentHelp("Reference: .npz with input (and h0, c0, lengths) and expected output, h_n, c_n; .npy with the expected output; or a golden.json manifest of cases (tools/ptload_golden.py).", valueName: "REF"))
+    @Option(help: ArgumentHelp("Reference: .npz with input (and h0, c0, lengths) and expected output, h_n, c_n; .npy with the expected output; or a golden.json manifest of cases (written by ptload-golden, python/).", valueName: "REF"))
     var verify: String?
 
     @Option(help: ArgumentHelp("Also write the verdicts as JUnit XML, one testcase per case.", valueName: "FILE"))

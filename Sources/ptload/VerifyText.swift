@@ -37,7 +37,7 @@ struct VerifyText {
                 let parts = ["output", "h_n", "c_n"].compactMap { name in distance[name].map { "\(name) \(format($0))" } }
                 out += "  float32 drift: ptload's float32 result is within \(parts.joined(separator: ", ")) of its own float64 run;"
                     + " if REF is PyTorch's float32 result of a long or deep model, it can itself be further than that"
-                    + " from the exact result: verify against float64 truths (tools/ptload_golden.py writes them) or widen --atol\n"
+                    + " from the exact result: verify against float64 truths (ptload-golden writes them) or widen --atol\n"
             }
             let passed = r.comparisons.filter(\.passed).count
             out += (r.passed ? "PASS" : "FAIL") + " (\(passed) of \(r.comparisons.count) tensors within tolerance)\n"

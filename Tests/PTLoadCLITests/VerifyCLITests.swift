@@ -68,7 +68,7 @@ final class VerifyCLITests: XCTestCase {
         XCTAssertEqual(r.status, 1)
         let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("  float32 drift: ") }, r.stdout)
         XCTAssertTrue(line.contains("within output "), String(line))
-        XCTAssertTrue(line.contains("verify against float64 truths (tools/ptload_golden.py writes them) or widen --atol"), String(line))
+        XCTAssertTrue(line.contains("verify against float64 truths (ptload-golden writes them) or widen --atol"), String(line))
         let json = try CLI.run(args + ["--json"])
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         let distance = try XCTUnwrap(report["float64_distance"] as? [String: Double])
