@@ -26,16 +26,19 @@ struct PTLoad: ParsableCommand {
                                                  run and write output, h_n, c_n
         ptload MODEL --verify golden.json [--junit r.xml]
                                                  every case of a golden manifest
+        ptload MODEL --export OUT.safetensors|OUT.npz|OUT.pt [--cast DTYPE]
+                                                 convert the tensors, no pickle run
 
-        MODEL: a torch.save zip or legacy file (.pt, .pth), or a torch.jit.save
-        archive. Exit status: 0 success (every compared tensor within tolerance);
-        1 a mismatch; 2 a bad, hostile or unreadable file, or bad usage, with one
-        line on stderr. Nothing in a checkpoint is ever executed.
+        MODEL: a torch.save zip or legacy file (.pt, .pth), a torch.jit.save
+        archive, or a .safetensors file. Exit status: 0 success (every compared
+        tensor within tolerance); 1 a mismatch; 2 a bad, hostile or unreadable
+        file, or bad usage, with one line on stderr. Nothing in a checkpoint is
+        ever executed.
         """,
         version: ptloadVersion
     )
 
-    @Argument(help: "The checkpoint: torch.save zip or legacy file, or a torch.jit.save archive.")
+    @Argument(help: "The checkpoint: torch.save zip or legacy file, torch.jit.save archive, or .safetensors.")
     var model: String
 
     @Option(help: ArgumentHelp("Reference: .npz with input (and h0, c0, lengths) and expected output, h_n, c_n; .npy with the expected output; or a golden.json manifest of cases (written by ptload-golden, python/).", valueName: "REF"))
@@ -225,9 +228,8 @@ struct PTLoad: ParsableCommand {
         }
         let format = CheckpointWriter.Format(path: path)?.rawValue ?? ""
         if json {
-            let report: [String: String] = ["model": model, "output": path, "format": format, "tensors": "\(summary.tensors)",
-                                            "bytes": "\(summary.bytes)", "materialized": "\(summary.materialized)", "cast": "\(summary.cast)"]
-            print(try encode(report))
+            print(try encode(ExportJSON(model: model, output: path, format: format, tensors: summary.tensors,
+                                        bytes: summary.bytes, materialized: summary.materialized, cast: summary.cast)))
         } else {
             var text = "exported: \(path) (\(format)): \(summary.tensors) tensors, \(summary.bytes) bytes\n"
             if summary.materialized > 0 {
@@ -292,6 +294,17 @@ struct PTLoad: ParsableCommand {
             fail(message)
         }
     }
+}
+
+/// `--export --json`: what was written, counts as numbers.
+struct ExportJSON: Encodable {
+    let model: String
+    let output: String
+    let format: String
+    let tensors: Int
+    let bytes: Int
+    let materialized: Int
+    let cast: Int
 }
 
 /// The position (1-based) of the first command-line argument whose bytes are not valid UTF-8.

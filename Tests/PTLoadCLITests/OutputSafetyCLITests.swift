@@ -142,6 +142,18 @@ final class OutputSafetyCLITests: XCTestCase {
         }
     }
 
+    /// `--export --json` gives its counts as numbers (they were strings).
+    func testExportJSONCountsAreNumbers() throws {
+        let dir = try folder()
+        let r = try CLI.run(lstm, "--export", dir + "/o.npz", "--json")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(json["tensors"] as? Int, 8)
+        XCTAssertEqual(json["materialized"] as? Int, 0)
+        XCTAssertEqual(json["format"] as? String, "npz")
+        XCTAssertNotNil(json["bytes"] as? Int)
+    }
+
     // MARK: Names
 
     /// torch.save names the archive's folder after the file; names readers refuse become `archive`.
