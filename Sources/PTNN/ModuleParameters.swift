@@ -69,6 +69,16 @@ public struct ModuleParameters {
             index[ExactName(entry.key)] = entries.count
             entries.append(entry)
         }
+        /// `key` as weight norm of `g` and `v` (both APIs store the same pair), or why not.
+        func addWeightNorm(_ key: String, g: NamedTensor, v: NamedTensor) {
+            if let kept = ModuleParameters.normAxis(g: g.tensor.shape, v: v.tensor.shape) {
+                add(Entry(key: key, value: .weightNorm(g: g, v: v, kept: kept)))
+            } else {
+                unknown.append((key, "'\(g.key)' \(g.tensor.shape) and '\(v.key)' \(v.tensor.shape) are no weight norm's g and v"))
+            }
+            taken.insert(ExactName(g.key))
+            taken.insert(ExactName(v.key))
+        }
         for t in stored where !taken.contains(ExactName(t.key)) {
             // torch.nn.utils.parametrizations: P.parametrizations.N.original0 / original1 / original.
             if let (module, name, leaf) = ModuleParameters.parametrized(t.key) {
@@ -76,13 +86,7 @@ public struct ModuleParameters {
                 let base = (module.isEmpty ? "" : module + ".") + "parametrizations." + name + "."
                 if leaf == "original0" || leaf == "original1",
                    let g = named(base + "original0"), let v = named(base + "original1") {
-                    if let kept = ModuleParameters.normAxis(g: g.tensor.shape, v: v.tensor.shape) {
-                        add(Entry(key: key, value: .weightNorm(g: g, v: v, kept: kept)))
-                    } else {
-                        unknown.append((key, "'\(g.key)' \(g.tensor.shape) and '\(v.key)' \(v.tensor.shape) are no weight norm's g and v"))
-                    }
-                    taken.insert(ExactName(g.key))
-                    taken.insert(ExactName(v.key))
+                    addWeightNorm(key, g: g, v: v)
                 } else {
                     unknown.append((key, "'\(t.key)' is a parametrization ptload does not compute (it computes weight norm: original0 and original1)"))
                     taken.insert(ExactName(t.key))
@@ -92,13 +96,7 @@ public struct ModuleParameters {
             // torch.nn.utils.weight_norm: N_g and N_v.
             if let stem = t.key.droppingExactSuffix("_g") ?? t.key.droppingExactSuffix("_v"),
                let g = named(stem + "_g"), let v = named(stem + "_v"), named(stem) == nil {
-                if let kept = ModuleParameters.normAxis(g: g.tensor.shape, v: v.tensor.shape) {
-                    add(Entry(key: stem, value: .weightNorm(g: g, v: v, kept: kept)))
-                } else {
-                    unknown.append((stem, "'\(g.key)' \(g.tensor.shape) and '\(v.key)' \(v.tensor.shape) are no weight norm's g and v"))
-                }
-                taken.insert(ExactName(g.key))
-                taken.insert(ExactName(v.key))
+                addWeightNorm(stem, g: g, v: v)
                 continue
             }
             // torch.nn.utils.spectral_norm (the old API): N_orig, N_u, N_v.
