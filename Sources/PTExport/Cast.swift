@@ -60,30 +60,6 @@ enum Cast {
         }
     }
 
-    /// `values` (exact widenings of the source dtype) as `dtype`'s little-endian bytes.
-    ///
-    /// A `Double` has already lost a narrower NaN's payload and sign, so NaNs from float16,
-    /// bfloat16 and float8 sources may differ from torch's here; `convert` on the source's own
-    /// bytes does not.
-    static func bytes(_ values: [Double], to dtype: DType, from source: DType) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(values.count * dtype.itemSize)
-        if source == .float64 {
-            values.withUnsafeBytes { convert($0, from: .float64, to: dtype, into: &out) }
-            return out
-        }
-        let nan = bfloat16NaN(from: source)
-        for value in values {
-            let bits = Float(value).bitPattern
-            switch dtype {
-            case .float16: append(half(bits: bits), to: &out)
-            case .bfloat16: append(bfloat16(bits: bits, nan: nan), to: &out)
-            default: append(bits, to: &out)
-            }
-        }
-        return out
-    }
-
     // MARK: Widening to float32
 
     /// The float32 bits torch's conversion to float gives element `index` of `source`.

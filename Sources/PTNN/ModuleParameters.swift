@@ -22,10 +22,16 @@ public struct ModuleParameters {
         case none
     }
 
+    /// A stored tensor and its key.
+    public struct StoredTensor {
+        public let key: String
+        public let tensor: Tensor
+    }
+
     public enum Value {
         case stored(Tensor)
         /// `w = v · (g / ‖v‖)`, the norm taken over every dimension but the kept one.
-        case weightNorm(g: NamedTensor, v: NamedTensor, kept: NormAxis)
+        case weightNorm(g: StoredTensor, v: StoredTensor, kept: NormAxis)
     }
 
     public struct Entry {
@@ -56,9 +62,8 @@ public struct ModuleParameters {
 
     public init(_ checkpoint: Checkpoint) {
         let stored = checkpoint.tensors
-        var byKey: [ExactName: NamedTensor] = [:]
-        for t in stored where byKey[ExactName(t.key)] == nil { byKey[ExactName(t.key)] = t }
-        func named(_ key: String) -> NamedTensor? { byKey[ExactName(key)] }
+        // Lookups go through the checkpoint's own index: no second table of every key.
+        func named(_ key: String) -> StoredTensor? { checkpoint.tensor(key).map { StoredTensor(key: key, tensor: $0) } }
 
         var entries: [Entry] = []
         var unknown: [(key: String, why: String)] = []
@@ -70,7 +75,7 @@ public struct ModuleParameters {
             entries.append(entry)
         }
         /// `key` as weight norm of `g` and `v` (both APIs store the same pair), or why not.
-        func addWeightNorm(_ key: String, g: NamedTensor, v: NamedTensor) {
+        func addWeightNorm(_ key: String, g: StoredTensor, v: StoredTensor) {
             if let kept = ModuleParameters.normAxis(g: g.tensor.shape, v: v.tensor.shape) {
                 add(Entry(key: key, value: .weightNorm(g: g, v: v, kept: kept)))
             } else {

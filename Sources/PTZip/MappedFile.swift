@@ -33,18 +33,18 @@ public final class MappedFile: @unchecked Sendable {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else {
-            throw ZipError.cannotOpen(path: path, reason: MappedFile.systemMessage(errno))
+            throw ZipError.cannotOpen(path: path, reason: FileOutput.systemMessage(errno))
         }
         // The mapping outlives the descriptor, so it is closed on every path.
         defer { close(fd) }
 
         var info = stat()
         guard fstat(fd, &info) == 0 else {
-            throw ZipError.cannotOpen(path: path, reason: MappedFile.systemMessage(errno))
+            throw ZipError.cannotOpen(path: path, reason: FileOutput.systemMessage(errno))
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             let reason = switch info.st_mode & S_IFMT {
-            case S_IFDIR: MappedFile.systemMessage(EISDIR)
+            case S_IFDIR: FileOutput.systemMessage(EISDIR)
             case S_IFIFO: "a FIFO (named pipe), not a regular file"
             case S_IFCHR, S_IFBLK: "a device, not a regular file"
             case S_IFSOCK: "a socket, not a regular file"
@@ -59,11 +59,11 @@ public final class MappedFile: @unchecked Sendable {
             return
         }
         guard let size = Int(exactly: info.st_size) else {
-            throw ZipError.cannotOpen(path: path, reason: MappedFile.systemMessage(EFBIG))
+            throw ZipError.cannotOpen(path: path, reason: FileOutput.systemMessage(EFBIG))
         }
         let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let address, address != UnsafeMutableRawPointer(bitPattern: -1) else {
-            throw ZipError.cannotOpen(path: path, reason: MappedFile.systemMessage(errno))
+            throw ZipError.cannotOpen(path: path, reason: FileOutput.systemMessage(errno))
         }
         base = UnsafeRawPointer(address)
         length = size
@@ -104,10 +104,5 @@ public final class MappedFile: @unchecked Sendable {
         } else {
             UnsafeMutableRawPointer(mutating: base).deallocate()
         }
-    }
-
-    private static func systemMessage(_ code: Int32) -> String {
-        guard let text = strerror(code) else { return "error \(code)" }
-        return String(cString: text)
     }
 }
