@@ -7,10 +7,9 @@ APT_PACKAGES := libzip-dev zlib1g-dev pkg-config
 # libgcc; the compiler is the Swift toolchain's clang) and run under qemu-aarch64.
 KERNEL_TEST_PACKAGES := gcc-aarch64-linux-gnu qemu-user
 CLANG ?= $(shell dirname "$$(readlink -f "$$(command -v $(SWIFT))")")/clang
-PYTHON ?= /tmp/torch-venv/bin/python
 FIXTURE ?= Fixtures/rnn/lstm_long_bi_len
 
-.PHONY: all deps kernel-test-deps build run test test-kernels test-downstream test-python python-venv fixtures hostile bench bench-load fuzz fuzz-smoke clean
+.PHONY: all deps kernel-test-deps build run test test-kernels test-downstream venv test-python fixtures hostile bench bench-load fuzz fuzz-smoke clean
 
 all: build
 
@@ -50,22 +49,29 @@ test: deps
 test-downstream: deps
 	SWIFT=$(SWIFT) tools/test_downstream.sh
 
-# The exporter users install (python/, distribution ptload-golden): its zoo of models exported
-# and verified by the built ptload (python/tests). The one venv recipe (README, CI):
-# python3 -m venv V && V/bin/pip install torch numpy pytest && V/bin/pip install ./python.
-# PyPI's torch is the CUDA build (about 5 GB); a venv that already imports torch is reused.
-PYTHON_VENV ?= /tmp/ptload-python-venv
+# The one Python venv (README, CI, every target below): tools/requirements.lock's pinned packages,
+# then python/ (ptload-golden, the exporter users install) and tools/ (ptload-tools: fixture
+# generators, benchmarks) editable. PyPI's torch is the CUDA build: about 5 GB, a few minutes in a
+# fresh venv. VENV=DIR puts it elsewhere; it is rebuilt when the lock or a pyproject.toml changes.
+VENV ?= .venv
+PYTHON ?= $(VENV)/bin/python
 PYTHON3 ?= python3
-test-python: deps python-venv
-	$(PYTHON_VENV)/bin/pip install --quiet ./python
-	$(SWIFT) build --product ptload
-	PTLOAD=$(CURDIR)/.build/debug/ptload $(PYTHON_VENV)/bin/python -m pytest -q python/tests
+VENV_STAMP := $(VENV)/.ptload-installed
+venv: $(VENV_STAMP)
+$(VENV_STAMP): tools/requirements.lock python/pyproject.toml tools/pyproject.toml
+	@$(PYTHON3) -c "import ensurepip" 2>/dev/null || $(MAKE) --no-print-directory deps APT_PACKAGES=python3-venv
+	$(PYTHON3) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.lock
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e ./python -e ./tools
+	touch $@
 
-python-venv:
-	@if ! $(PYTHON_VENV)/bin/python -c "import torch, numpy, pytest" 2>/dev/null; then \
-	  $(PYTHON3) -c "import ensurepip" 2>/dev/null || $(MAKE) --no-print-directory deps APT_PACKAGES=python3-venv; \
-	  $(PYTHON3) -m venv $(PYTHON_VENV) && $(PYTHON_VENV)/bin/pip install --quiet torch numpy pytest; \
-	fi
+# The exporter's zoo of models exported and verified by the built ptload (python/tests), then the
+# tools' own tests: the shared helpers, and the torch-free generators rewriting their fixtures
+# byte for byte (tools/tests).
+test-python: deps venv
+	$(SWIFT) build --product ptload
+	PTLOAD=$(CURDIR)/.build/debug/ptload $(PYTHON) -m pytest -q python/tests
+	$(PYTHON) -m pytest -q tools/tests
 
 # Every kernel set of Sources/PTKernelsC this CPU runs (x86-64), then neon and plain built for
 # aarch64 and run under qemu-aarch64, each against plain loops (Tests/CKernels/kernel_test.c); on
@@ -78,31 +84,28 @@ test-kernels: kernel-test-deps
 	$(CLANG) --target=aarch64-linux-gnu -O2 -static -Wall -Werror -ISources/PTKernelsC/include $(KERNEL_SOURCES) -lm -o .build/kernel-test/aarch64
 	qemu-aarch64 .build/kernel-test/aarch64
 
-# Regenerates Fixtures/ with real PyTorch (needs a venv: python3 -m venv /tmp/torch-venv &&
-# /tmp/torch-venv/bin/pip install torch numpy junitparser safetensors). Tests never need this.
-fixtures:
-	$(PYTHON) tools/make_fixtures.py
-	$(PYTHON) tools/make_rnn_fixtures.py
-	$(PYTHON) tools/make_numpy_fixtures.py
-	python3 tools/make_pickle_fixtures.py
-	python3 tools/make_hostile_corpus.py
-	$(PYTHON) tools/torch_verdicts.py
+# Regenerates Fixtures/ with real PyTorch, numpy and Python's pickle (python -m
+# ptload_tools.fixtures.NAME, in the venv). Tests never need this.
+FIXTURE_GENERATORS := checkpoints rnn numpy_files pickles hostile torch_verdicts casts weight_norm
+fixtures: venv
+	for g in $(FIXTURE_GENERATORS); do $(PYTHON) -m ptload_tools.fixtures.$$g || exit 1; done
 	$(SWIFT) build --product ptload
-	$(PYTHON) tools/make_golden_fixtures.py --ptload .build/debug/ptload
-	$(PYTHON) tools/make_export_fixtures.py --ptload .build/debug/ptload
+	$(PYTHON) -m ptload_tools.fixtures.golden --ptload .build/debug/ptload
+	$(PYTHON) -m ptload_tools.fixtures.export --ptload .build/debug/ptload
+	$(PYTHON) -m ptload_tools.fixtures.outputs --ptload .build/debug/ptload
 
 # Rewrites only the hostile corpus (Fixtures/hostile, its tests) and torch's verdicts on it.
-hostile:
-	python3 tools/make_hostile_corpus.py
-	$(PYTHON) tools/torch_verdicts.py
+hostile: venv
+	$(PYTHON) -m ptload_tools.fixtures.hostile
+	$(PYTHON) -m ptload_tools.fixtures.torch_verdicts
 
-# Recurrent forward passes against PyTorch and ONNX Runtime (needs torch, onnx, onnxruntime in the venv).
-bench: deps
+# Recurrent forward passes against PyTorch and ONNX Runtime (tools/bench).
+bench: deps venv
 	PYTHON=$(PYTHON) tools/bench
 
 # Opening a 1 GB state dict, side by side with torch.load(mmap=True).
-bench-load: build
-	$(PYTHON) tools/bench_load.py
+bench-load: build venv
+	$(PYTHON) -m ptload_tools.bench.load
 
 # Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of the checkpoint loader, the pickle
 # machine, the npy/npz reader, the safetensors reader and the golden manifest parser,

@@ -11,7 +11,7 @@ import PTTensor
 /// round it.
 ///
 /// Where torch's result depends on the element's position rather than its value, the body of
-/// the vectorised loop is followed (tools/make_cast_fixtures.py probes and records this):
+/// the vectorised loop is followed (ptload_tools.fixtures.casts probes and records this):
 /// - float16 → float32: the last `n mod 8` elements of each thread's chunk come out as
 ///   0x7FFFFFFF for every NaN; the body keeps sign and payload (`vcvtph2ps`).
 /// - float64 → bfloat16: the last `n mod 16` elements of each chunk, and non-contiguous or

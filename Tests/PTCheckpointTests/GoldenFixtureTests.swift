@@ -4,7 +4,7 @@ import PTTensor
 import PTTestSupport
 import XCTest
 
-/// Every checkpoint under Fixtures/checkpoints was written by real PyTorch (tools/make_fixtures.py);
+/// Every checkpoint under Fixtures/checkpoints was written by real PyTorch (ptload_tools.fixtures.checkpoints);
 /// its `.expected.json` holds what torch.load returned. Each test compares ptload to it, tensor
 /// by tensor and byte by byte.
 final class GoldenFixtureTests: XCTestCase {
@@ -25,7 +25,7 @@ final class GoldenFixtureTests: XCTestCase {
     }
 
     /// The real-world TorchScript file the issue names: `silero_vad.jit` from the PyPI package
-    /// `silero-vad` (2.2 MB, not committed). `tools/make_fixtures.py --silero PATH` writes its
+    /// `silero-vad` (2.2 MB, not committed). `python -m ptload_tools.fixtures.checkpoints --silero PATH` writes its
     /// sidecar; point PTLOAD_SILERO_DIR at the folder holding both to run this test.
     func testSileroVAD() throws {
         guard let dir = ProcessInfo.processInfo.environment["PTLOAD_SILERO_DIR"] else {

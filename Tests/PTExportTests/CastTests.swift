@@ -5,7 +5,7 @@ import PTTestSupport
 import XCTest
 
 /// `Cast.convert` against torch's `tensor.to(target)` for every floating source and every target,
-/// NaNs included (tools/make_cast_fixtures.py → Fixtures/export/cast_nans.json).
+/// NaNs included (ptload_tools.fixtures.casts → Fixtures/export/cast_nans.json).
 final class CastTests: XCTestCase {
     struct Fixture: Decodable {
         let torch_version: String
@@ -149,7 +149,7 @@ final class CastTests: XCTestCase {
         return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
-    /// tools/make_cast_fixtures.py `random_inputs`: SplitMix64 draws shaped into raw patterns,
+    /// ptload_tools.fixtures.casts `random_inputs`: SplitMix64 draws shaped into raw patterns,
     /// values in float16's range, forced half and bfloat16 ties, float32-rounding ties and values
     /// across float32's range.
     static func randomInputs(_ dtype: DType, count: Int, seed: UInt64) -> [UInt64] {

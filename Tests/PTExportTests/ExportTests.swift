@@ -5,7 +5,7 @@ import PTTestSupport
 import XCTest
 
 /// The writer on arrays made here and the casts, against what safetensors and torch wrote
-/// (tools/make_export_fixtures.py → Fixtures/export).
+/// (ptload_tools.fixtures.export → Fixtures/export).
 final class ExportTests: XCTestCase {
     struct Casts: Decodable {
         let float32: [UInt32]

@@ -7,7 +7,7 @@ import Testing
 /// `ptload MODEL --export OUT` on every checkpoint fixture (zip, legacy, TorchScript, whole
 /// pickled modules): the .safetensors bytes equal what safetensors' own writer made of
 /// torch.load's tensors, the .npz holds torch.load's bytes in state_dict order, and a dtype a
-/// format lacks is one line and exit 2 (tools/make_export_fixtures.py → Fixtures/export).
+/// format lacks is one line and exit 2 (ptload_tools.fixtures.export → Fixtures/export).
 @Suite struct ExportCLITests {
     struct Refusal: Decodable { let key: String; let dtype: String }
     struct Fixture: Decodable {
@@ -145,7 +145,7 @@ import Testing
 
     /// --export OUT.pt writes a torch.save archive ptload reads back with every tensor's bytes,
     /// in state_dict order (torch.load(weights_only=True) and mmap=True read the same files:
-    /// tools/make_export_fixtures.py); and .pt → .safetensors → .pt keeps every byte.
+    /// ptload_tools.fixtures.export); and .pt → .safetensors → .pt keeps every byte.
     @Test(arguments: fixtures)
     func ptRoundTripsKeepEveryByte(_ name: String) throws {
         let f = try Self.fixture(name)

@@ -8,7 +8,7 @@ import PTZip
 import Testing
 
 /// `ptload DIR/model.pt --verify DIR/golden.json --junit r.xml` on every folder the exporter
-/// (ptload-golden, python/) wrote from a real model (tools/make_golden_fixtures.py): every case
+/// (ptload-golden, python/) wrote from a real model (ptload_tools.fixtures.golden): every case
 /// passes; with one weight changed by 1e-3, exactly the cases of that weight's module fail; bad
 /// manifests exit 2 naming the case.
 @Suite struct GoldenManifestCLITests {

@@ -3,13 +3,13 @@ import PTTensor
 import PTTestSupport
 import XCTest
 
-/// The hostile-file corpus (`Fixtures/hostile`, written by tools/make_hostile_corpus.py), one test
+/// The hostile-file corpus (`Fixtures/hostile`, written by ptload_tools.fixtures.hostile), one test
 /// per file (HostileCorpusTests+Cases.swift): each is run through the built `ptload` binary and
 /// must give exactly the expected outcome — a refusal with exit status 2 and the exact line on
 /// stderr, or a listing with the expected tensors — within the resource limits: peak RSS under
 /// 256 MB, and work bounded by ptload's own counters (`workBounds`), which depend on the file
 /// alone and not on how fast or busy the CPU is. A hang is caught by the runner's timeout. Where torch.load(weights_only=True) refuses a file
-/// (Fixtures/hostile/torch_verdicts.json, from tools/torch_verdicts.py), ptload must refuse it too,
+/// (Fixtures/hostile/torch_verdicts.json, from ptload_tools.fixtures.torch_verdicts), ptload must refuse it too,
 /// unless the case says why ptload reads it safely (`reads_more`, listed in the README).
 final class HostileCorpusTests: XCTestCase {
     static let maxRSSBytes = 256 << 20
@@ -100,7 +100,7 @@ final class HostileCorpusTests: XCTestCase {
 
         // The differential check: at least as strict as torch.load(weights_only=True).
         if c.reference == nil, let torch = Self.torch {
-            let verdict = try XCTUnwrap(torch.cases[c.file], "\(c.file) has no torch verdict: run tools/torch_verdicts.py")
+            let verdict = try XCTUnwrap(torch.cases[c.file], "\(c.file) has no torch verdict: run make hostile")
             if verdict.verdict == "refuses" && c.exit == 0 {
                 XCTAssertNotNil(c.reads_more, "\(context): torch \(torch.torch) refuses it (\(verdict.error ?? "")) but ptload reads it, and the case gives no reason why that is safe")
             }
@@ -186,10 +186,10 @@ final class HostileCorpusTests: XCTestCase {
     func testEveryCorpusFileHasATest() throws {
         XCTAssertFalse(Self.cases.isEmpty, "Fixtures/hostile/expected.json is missing or unreadable")
         XCTAssertEqual(Set(Self.generatedCases), Set(Self.cases.keys),
-                       "HostileCorpusTests+Cases.swift is stale: run python3 tools/make_hostile_corpus.py")
-        let torch = try XCTUnwrap(Self.torch, "Fixtures/hostile/torch_verdicts.json is missing: run tools/torch_verdicts.py")
+                       "HostileCorpusTests+Cases.swift is stale: run make hostile")
+        let torch = try XCTUnwrap(Self.torch, "Fixtures/hostile/torch_verdicts.json is missing: run make hostile")
         for c in Self.cases.values where c.reference == nil {
-            XCTAssertNotNil(torch.cases[c.file], "\(c.file) has no torch verdict: run tools/torch_verdicts.py")
+            XCTAssertNotNil(torch.cases[c.file], "\(c.file) has no torch verdict: run make hostile")
         }
     }
 }

@@ -6,7 +6,7 @@ import XCTest
 /// Outputs never destroy anything and names survive exactly (issue 18): `--export`, `--output`
 /// and `--junit` write a new file beside the destination and rename it over; an output that is
 /// an input is refused; keys are compared by their bytes; names a format cannot hold are refused.
-/// Fixtures from torch: Fixtures/export/outputs (tools/make_output_fixtures.py).
+/// Fixtures from torch: Fixtures/export/outputs (ptload_tools.fixtures.outputs).
 final class OutputSafetyCLITests: XCTestCase {
     struct Verdict: Decodable { let keys_utf8_hex: [String]?; let shapes: [[Int]]? }
     struct Manifest: Decodable { let fixtures: [String: Verdict] }

@@ -8,7 +8,7 @@ import PTTestSupport
 import XCTest
 
 /// The nn layer through its library API, on checkpoints and references PyTorch wrote
-/// (Fixtures/rnn, tools/make_rnn_fixtures.py).
+/// (Fixtures/rnn, ptload_tools.fixtures.rnn).
 final class RecurrentTests: XCTestCase {
     static let folder = fixtureURL("rnn")
 

@@ -9,7 +9,7 @@ import PTVerify
 import XCTest
 
 /// Recurrent weights torch stores under weight norm (Fixtures/weightnorm,
-/// tools/make_weight_norm_fixtures.py): `NAME_g`/`NAME_v` and `parametrizations.NAME.original0/1`,
+/// ptload_tools.fixtures.weight_norm): `NAME_g`/`NAME_v` and `parametrizations.NAME.original0/1`,
 /// norm over every dimension but dim 0, dim 1, or all of them. Each weight ptload computes equals
 /// the one torch's module computes (`getattr(module, NAME)`), and the module's outputs equal
 /// torch's; a parametrization ptload does not compute is named, never called a missing module.

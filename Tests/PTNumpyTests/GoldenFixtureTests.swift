@@ -2,7 +2,7 @@ import PTNumpy
 import PTTensor
 import XCTest
 
-/// Files written by real numpy (`tools/make_numpy_fixtures.py`), read back and compared with
+/// Files written by real numpy (`ptload_tools.fixtures.numpy_files`), read back and compared with
 /// the dtype, shape, values and little-endian C-order bytes numpy itself reported.
 final class GoldenFixtureTests: NumpyTestCase {
     /// Reads every `.npy` fixture starting with `prefix`, checks it against its sidecar and

@@ -3,7 +3,7 @@ import PTNumpy
 import PTTensor
 import XCTest
 
-/// Shared helpers: the golden fixtures written by numpy (`tools/make_numpy_fixtures.py`), a
+/// Shared helpers: the golden fixtures written by numpy (`ptload_tools.fixtures.numpy_files`), a
 /// scratch directory per test, `.npy` images built from bytes, and exact-refusal assertions.
 class NumpyTestCase: XCTestCase {
     /// `Fixtures/numpy` at the repository root: this file is Tests/PTNumpyTests/NumpyTestCase.swift.

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import PTPickle
 
-/// Pickles written by python's own pickle module (tools/make_pickle_fixtures.py), compared in
+/// Pickles written by python's own pickle module (ptload_tools.fixtures.pickles), compared in
 /// full with the value python got back from them.
 final class GoldenTests: XCTestCase {
     struct Manifest {

@@ -15,7 +15,7 @@ let fixturesDir = repoRoot.appendingPathComponent("Fixtures/pickles")
 func fixtureBytes(_ name: String) throws -> [UInt8] {
     let url = fixturesDir.appendingPathComponent(name)
     guard let data = FileManager.default.contents(atPath: url.path) else {
-        throw XCTSkip("missing fixture \(url.path); run tools/make_pickle_fixtures.py")
+        throw XCTSkip("missing fixture \(url.path); run python -m ptload_tools.fixtures.pickles")
     }
     return [UInt8](data)
 }
@@ -86,7 +86,7 @@ func pythonLikeHooks(
     )
 }
 
-// MARK: - The JSON encoding of tools/make_pickle_fixtures.py
+// MARK: - The JSON encoding of ptload_tools.fixtures.pickles
 
 /// A JSON value with only strings, arrays and objects (the fixture encoding has no numbers).
 indirect enum J: Equatable, CustomStringConvertible {

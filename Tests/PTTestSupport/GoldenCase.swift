@@ -1,6 +1,6 @@
 import Foundation
 
-/// One golden RNN case PyTorch wrote (tools/make_rnn_fixtures.py → Fixtures/rnn/cases.json):
+/// One golden RNN case PyTorch wrote (ptload_tools.fixtures.rnn → Fixtures/rnn/cases.json):
 /// a checkpoint, a reference `.npz`, the CLI arguments a run needs, and what it must give.
 public struct GoldenCase: Decodable, Sendable, CustomStringConvertible {
     /// The module's torch.nn arguments, as the fixture tool recorded them.

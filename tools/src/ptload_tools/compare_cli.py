@@ -1,27 +1,33 @@
-#!/usr/bin/env python3
 """Runs two ptload binaries over every fixture and corpus file and says whether their outputs
 are byte-identical: stdout, stderr, exit status and written .npz files, in text and JSON, with
 timings taken out. For refactors that must not change what users see.
 
-    tools/compare_cli_output.py OLD_PTLOAD NEW_PTLOAD [--show N]
+    python -m ptload_tools.compare_cli OLD_PTLOAD NEW_PTLOAD [--show N]
 
 Invocations: every checkpoint under Fixtures/ listed (text, --json, --skip-crc, --strict), every golden
 RNN case verified (text, --json, --output), every hostile-corpus case with its arguments, and
 the usage errors and options the CLI tests exercise. Exit status 0 when every invocation matches,
 1 otherwise (the differing ones are printed, the first N in full). Needs only Python 3.
 """
+from __future__ import annotations
+
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+from typing import List, Tuple
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from ptload_tools.common.paths import repo_root
+
+ROOT = str(repo_root())
 FIX = os.path.join(ROOT, "Fixtures")
+#: (label, ptload's arguments); `{out}` in them is a per-run output path.
+Invocation = Tuple[str, List[str]]
 
 
-def invocations():
+def invocations() -> List[Invocation]:
     """(label, args) pairs; `{out}` in args is a per-run output path."""
     runs = []
     for folder in ["checkpoints", "rnn", "hostile"]:
@@ -47,7 +53,10 @@ def invocations():
         args = [a.replace("{dir}", hostile) for a in c.get("args", [])]
         runs += [("hostile %d %s" % (i, c["file"]), [path] + args),
                  ("hostile %d %s --strict" % (i, c["file"]), [path, "--strict"] + args)]
-    rnn = lambda n: os.path.join("Fixtures", "rnn", n)
+
+    def rnn(n: str) -> str:
+        return os.path.join("Fixtures", "rnn", n)
+
     lstm, ref = rnn("lstm_long.pt"), rnn("lstm_long.npz")
     runs += [
         ("module+pipeline", [lstm, "--verify", ref, "--module", "a", "--pipeline", "a,b"]),
@@ -80,11 +89,11 @@ TIMING_JSON = re.compile(r'"(load_s|forward_s|crc_s)" : [-0-9.e+]+')
 TIMING_TEXT = re.compile(r"\b\d+(\.\d+)?(e-?\d+)? ?(ms|µs|s)\b")
 
 
-def strip(text):
+def strip(text: str) -> str:
     return TIMING_TEXT.sub("<time>", TIMING_JSON.sub(r'"\1" : <time>', text))
 
 
-def run(binary, args, out):
+def run(binary: str, args: List[str], out: str) -> Tuple[int, str, str, bytes]:
     argv = [binary] + [a.replace("{out}", out) for a in args]
     p = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=300,
                        env=dict(os.environ, PTLOAD_WORK_REPORT=""))
@@ -96,7 +105,7 @@ def run(binary, args, out):
     return p.returncode, strip(p.stdout.decode("utf-8", "replace")), strip(p.stderr.decode("utf-8", "replace")), written
 
 
-def main():
+def main() -> int:
     if len(sys.argv) < 3:
         print(__doc__)
         return 2

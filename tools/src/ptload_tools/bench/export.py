@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Checkpoint conversion benchmark: a 1 GB LSTM state dict (torch.save) turned into .safetensors
 by ptload, and the Python ways, side by side in one run on the same machine:
 
@@ -15,27 +14,32 @@ Each is run ROUNDS times, alternated (the first run of each warms the page cache
 counted); the table gives the median wall time, the ratio to ptload's, and the peak resident set
 of the whole process (Tests/PeakRSS: the child's own high-water mark, file-backed pages included).
 
-    /tmp/torch-venv/bin/python tools/bench_export.py [--rounds 3] [--gb 1.0] [--dir /tmp/ptload-export-bench]
+    python -m ptload_tools.bench.export [--rounds 3] [--gb 1.0] [--dir .build/bench/export]
 
 Needs torch and safetensors in the venv, and builds ptload (release) and peak-rss.
 """
+from __future__ import annotations
+
 import argparse
 import os
 import statistics
 import subprocess
 import sys
 import time
+from typing import Dict, List, Tuple
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def build():
-    subprocess.run(["swift", "build", "-c", "release", "--product", "ptload"], cwd=ROOT, check=True, stdout=sys.stderr)
-    subprocess.run(["swift", "build", "-c", "release", "--product", "peak-rss"], cwd=ROOT, check=True, stdout=sys.stderr)
-    return os.path.join(ROOT, ".build/release/ptload"), os.path.join(ROOT, ".build/release/peak-rss")
+from ptload_tools.common.paths import repo_root
 
 
-def make_checkpoint(path, gigabytes):
+def build() -> Tuple[str, str]:
+    """Builds ptload and peak-rss in release mode; their paths."""
+    root = str(repo_root())
+    subprocess.run(["swift", "build", "-c", "release", "--product", "ptload"], cwd=root, check=True, stdout=sys.stderr)
+    subprocess.run(["swift", "build", "-c", "release", "--product", "peak-rss"], cwd=root, check=True, stdout=sys.stderr)
+    return os.path.join(root, ".build/release/ptload"), os.path.join(root, ".build/release/peak-rss")
+
+
+def make_checkpoint(path: str, gigabytes: float) -> None:
     import torch
     if os.path.exists(path):
         return
@@ -48,7 +52,8 @@ def make_checkpoint(path, gigabytes):
     torch.save(lstm.state_dict(), path)
 
 
-def measure(peak_rss, argv):
+def measure(peak_rss: str, argv: List[str]) -> Tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one run of argv, as Tests/PeakRSS measures it."""
     report = argv[-1] + ".rss"
     start = time.monotonic()
     run = subprocess.run([peak_rss, "600", report] + argv, capture_output=True, text=True)
@@ -60,11 +65,11 @@ def measure(peak_rss, argv):
     return seconds, kib / 1024
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--gb", type=float, default=1.0)
-    parser.add_argument("--dir", default="/tmp/ptload-export-bench")
+    parser.add_argument("--dir", default=str(repo_root() / ".build" / "bench" / "export"))
     a = parser.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     ptload, peak_rss = build()
@@ -72,7 +77,10 @@ def main():
     make_checkpoint(model, a.gb)
     size_mb = os.path.getsize(model) / 2 ** 20
     python = sys.executable
-    out = lambda name: os.path.join(a.dir, name)
+
+    def out(name: str) -> str:
+        return os.path.join(a.dir, name)
+
     ways = {
         "ptload --export": [ptload, model, "--export", out("ptload.safetensors")],
         "safetensors.save_file(torch.load)": [python, "-c",
@@ -86,8 +94,8 @@ def main():
         "torch.save(torch.load)": [python, "-c",
             "import sys, torch; torch.save(torch.load(sys.argv[1], weights_only=True), sys.argv[2])", model, out("torch.pt")],
     }
-    times = {k: [] for k in ways}
-    rss = {k: [] for k in ways}
+    times: Dict[str, List[float]] = {k: [] for k in ways}
+    rss: Dict[str, List[float]] = {k: [] for k in ways}
     for round_ in range(a.rounds + 1):
         for name, argv in ways.items():
             seconds, peak = measure(peak_rss, argv)

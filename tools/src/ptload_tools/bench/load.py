@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """Opening a 1 GB state dict: ptload against torch.load(mmap=True), side by side in one run.
 
-    /tmp/torch-venv/bin/python tools/bench_load.py [--repeat N] [--ptload PATH]
+    python -m ptload_tools.bench.load [--repeat N] [--ptload PATH]
 
-Writes /tmp/ptload-bench/lstm_1g.pt once (the state dict of
+Writes .build/bench/lstm_1g.pt once (the state dict of
 nn.LSTM(1024, 2048, 3, bidirectional=True), about 1 GB), then alternates, N times each:
 
 * torch: `torch.load(path, mmap=True, weights_only=True)` and a walk over every tensor's
@@ -17,6 +16,8 @@ nn.LSTM(1024, 2048, 3, bidirectional=True), about 1 GB), then alternates, N time
 Prints medians and the ratio torch / ptload (> 1 means ptload is faster). The page cache is warm
 for both (the file was just written and is read once before timing).
 """
+from __future__ import annotations
+
 import argparse
 import json
 import os
@@ -24,11 +25,14 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import List, Optional, Tuple
 
 import torch
 
+from ptload_tools.common.paths import repo_root
 
-def make_checkpoint(path):
+
+def make_checkpoint(path: str) -> None:
     if os.path.exists(path):
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -37,7 +41,7 @@ def make_checkpoint(path):
     torch.save(lstm.state_dict(), path)
 
 
-def run_ptload(binary, path, extra):
+def run_ptload(binary: str, path: str, extra: List[str]) -> Tuple[float, Optional[float], float, int]:
     start = time.perf_counter()
     proc = subprocess.Popen([binary, path, "--json"] + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate()
@@ -48,7 +52,7 @@ def run_ptload(binary, path, extra):
     return report["timings"]["load_s"], report["timings"].get("crc_s"), wall, report["tensor_count"]
 
 
-def ptload_peak_rss_mb(binary, path, extra):
+def ptload_peak_rss_mb(binary: str, path: str, extra: List[str]) -> Optional[float]:
     """Peak RSS of one ptload run, as GNU time (Debian's `time` package) reports it.
 
     Not from this process's wait4: a child forked or vforked from a Python process that holds a
@@ -61,7 +65,7 @@ def ptload_peak_rss_mb(binary, path, extra):
     return int(out.stderr.strip().splitlines()[-1]) / 1024.0
 
 
-def torch_load(path):
+def torch_load(path: str) -> Tuple[float, int]:
     start = time.perf_counter()
     sd = torch.load(path, mmap=True, weights_only=True)
     listing = [(k, tuple(v.shape), v.dtype, v.stride(), v.storage_offset()) for k, v in sd.items()]
@@ -69,11 +73,11 @@ def torch_load(path):
     return elapsed, len(listing)
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=21)
     parser.add_argument("--ptload", default=".build/release/ptload")
-    parser.add_argument("--path", default="/tmp/ptload-bench/lstm_1g.pt")
+    parser.add_argument("--path", default=str(repo_root() / ".build" / "bench" / "lstm_1g.pt"))
     args = parser.parse_args()
 
     make_checkpoint(args.path)

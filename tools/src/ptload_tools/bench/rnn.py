@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Forward-pass benchmark of ptload's recurrent layers against PyTorch and ONNX Runtime.
 
 Run through tools/bench (which builds ptload in release mode first). For every case it builds the
@@ -15,6 +14,8 @@ It also measures the machine's single-precision GEMM throughput (torch.mm, 2 thr
 ptload's GFLOP/s (2·T·N·G·H·(I + Hout) per layer and direction: the matrix products) as a share of
 it, the ratio best-peer-time / ptload-time, and ptload's peak RSS (GNU time, if installed).
 """
+from __future__ import annotations
+
 import argparse
 import json
 import os
@@ -22,12 +23,16 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 import torch
 
-CASES = [
-    # name, kind, input_size, hidden, layers, bidirectional, T, N, proj_size, dtype
+from ptload_tools.common.paths import repo_root
+
+#: name, kind, input_size, hidden, layers, bidirectional, T, N, proj_size, dtype
+Case = Tuple[str, str, int, int, int, bool, int, int, int, str]
+CASES: Tuple[Case, ...] = (
     ("lstm_small_b1", "LSTM", 64, 128, 1, False, 50, 1, 0, "float32"),
     ("lstm_med_bi2", "LSTM", 256, 512, 2, True, 100, 32, 0, "float32"),
     ("gru_med_2", "GRU", 256, 512, 2, False, 100, 32, 0, "float32"),
@@ -36,12 +41,14 @@ CASES = [
     ("lstm_proj", "LSTM", 256, 512, 2, False, 100, 32, 128, "float32"),
     ("lstm_f64", "LSTM", 256, 512, 2, True, 100, 32, 0, "float64"),
     ("gru_b1", "GRU", 256, 512, 1, False, 200, 1, 0, "float32"),
-]
+)
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 THREADS = 2
 
 
-def flops(kind, i, h, layers, bi, t, n, proj=0, dtype="float32"):
+def flops(kind: str, i: int, h: int, layers: int, bi: bool, t: int, n: int, proj: int = 0,
+          dtype: str = "float32") -> int:
+    """The matrix products' multiply-adds ×2 of one forward pass."""
     d = 2 if bi else 1
     out = proj or h
     total = 0
@@ -51,7 +58,7 @@ def flops(kind, i, h, layers, bi, t, n, proj=0, dtype="float32"):
     return total
 
 
-def median_time(fn, repeat, warmup=2):
+def median_time(fn: Callable[[], Any], repeat: int, warmup: int = 2) -> float:
     for _ in range(warmup):
         fn()
     times = []
@@ -62,7 +69,7 @@ def median_time(fn, repeat, warmup=2):
     return statistics.median(times)
 
 
-def cpu_model():
+def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             info = f.read()
@@ -74,14 +81,14 @@ def cpu_model():
         return "?"
 
 
-def gemm_peak(repeat):
+def gemm_peak(repeat: int) -> float:
     a = torch.randn(2048, 2048)
     b = torch.randn(2048, 2048)
     t = median_time(lambda: torch.mm(a, b), repeat)
     return 2 * 2048 ** 3 / t / 1e9
 
 
-def build(case, folder):
+def build(case: Case, folder: str) -> Tuple[torch.nn.Module, torch.Tensor, str, str, Optional[str]]:
     name, kind, i, h, layers, bi, t, n, proj, dtype = case
     torch.manual_seed(0)
     extra = {"proj_size": proj} if proj else {}
@@ -111,7 +118,7 @@ def build(case, folder):
     return module, x, model_path, ref_path, onnx_path
 
 
-def run_ptload(binary, model, ref, repeat):
+def run_ptload(binary: str, model: str, ref: str, repeat: int) -> Tuple[float, bool, float, str]:
     out = subprocess.run([binary, model, "--verify", ref, "--repeat", str(repeat), "--json", "--threads", str(THREADS)],
                          capture_output=True, text=True)
     if out.returncode not in (0, 1):
@@ -121,7 +128,7 @@ def run_ptload(binary, model, ref, repeat):
     return report["timings"]["forward_s"], report["passed"], worst, ",".join(report.get("module_kernels", []))
 
 
-def peak_rss_mb(binary, model, ref):
+def peak_rss_mb(binary: str, model: str, ref: str) -> Optional[float]:
     if not os.path.exists("/usr/bin/time"):
         return None
     out = subprocess.run(["/usr/bin/time", "-f", "%M", binary, model, "--verify", ref, "--threads", str(THREADS)],
@@ -129,11 +136,11 @@ def peak_rss_mb(binary, model, ref):
     return int(out.stderr.strip().splitlines()[-1]) / 1024.0
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=11)
     parser.add_argument("--ptload", default=".build/release/ptload")
-    parser.add_argument("--folder", default="/tmp/ptload-bench")
+    parser.add_argument("--folder", default=str(repo_root() / ".build" / "bench"))
     parser.add_argument("--cases", default=",".join(c[0] for c in CASES))
     parser.add_argument("--rounds", type=int, default=5,
                         help="interleaved rounds of torch / onnxruntime / ptload per case; medians over all runs")
