@@ -82,13 +82,13 @@ def test_write_aligned_zip_zip64_and_deflate(tmp_path: Path) -> None:
     assert read_entries(str(path)) == MEMBERS
 
 
-def test_fixed_zip_clock_dates_members_written_from_a_name(tmp_path: Path, monkeypatch: object) -> None:
+def test_fixed_zip_clock_dates_members_written_from_a_name() -> None:
     buffer = io.BytesIO()
     with fixed_zip_clock():
         with zipfile.ZipFile(buffer, "w") as zf:
             zf.writestr("a", b"x")
     assert zipfile.ZipFile(buffer).infolist()[0].date_time == (1980, 1, 1, 0, 0, 0)
-    assert zipfile.time is time  # restored
+    assert getattr(zipfile, "time") is time  # restored
 
 
 def test_savez_under_the_clock_is_byte_stable(tmp_path: Path) -> None:

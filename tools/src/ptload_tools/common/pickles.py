@@ -3,6 +3,7 @@ pickler would never write: torch-shaped state dicts with one thing wrong, and th
 attacks. Each method appends one opcode and returns the writer, so a pickle reads as a chain."""
 from __future__ import annotations
 
+import builtins
 import pickletools
 import struct
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple
@@ -55,9 +56,9 @@ class PickleWriter:
     def none(self) -> "PickleWriter": return self.raw(b"N")
     def false(self) -> "PickleWriter": return self.raw(b"\x89")
     def stop(self) -> "PickleWriter": return self.raw(b".")
-    def put(self, i: int) -> "PickleWriter": return self.raw(b"q" + bytes([i]))  # BINPUT
-    def get(self, i: int) -> "PickleWriter": return self.raw(b"h" + bytes([i]))  # BINGET
-    def long_get(self, i: int) -> "PickleWriter": return self.raw(b"j" + struct.pack("<I", i))  # LONG_BINGET
+    def put(self, i: builtins.int) -> "PickleWriter": return self.raw(b"q" + bytes([i]))  # BINPUT
+    def get(self, i: builtins.int) -> "PickleWriter": return self.raw(b"h" + bytes([i]))  # BINGET
+    def long_get(self, i: builtins.int) -> "PickleWriter": return self.raw(b"j" + struct.pack("<I", i))  # LONG_BINGET
 
     def bytes(self) -> bytes:
         return bytes(self.b)
@@ -116,7 +117,7 @@ def pickle_protocol(data: bytes) -> int:
     """PROTO's argument, else the highest protocol of any opcode in the pickle (pickletools)."""
     highest = 0
     for op, arg, _pos in pickletools.genops(data):
-        if op.name == "PROTO":
-            return int(arg)
+        if op.name == "PROTO" and isinstance(arg, int):
+            return arg
         highest = max(highest, op.proto)
     return highest

@@ -26,25 +26,27 @@ def fixed_zip_clock() -> Iterator[None]:
     """While it is open, ``zipfile`` stamps members written from a name (as ``numpy.savez`` writes
     them) with 1980-01-01 instead of the time of day, so the same arrays give the same bytes
     whichever numpy and Python write them. The member bytes are the writer's own."""
-    saved = zipfile.time
-    zipfile.time = types.SimpleNamespace(time=lambda: 315532800.0, localtime=lambda *_: ZIP_EPOCH)  # type: ignore[assignment]
+    saved = getattr(zipfile, "time")
+    setattr(zipfile, "time", types.SimpleNamespace(time=lambda: 315532800.0, localtime=lambda *_: ZIP_EPOCH))
     try:
         yield
     finally:
-        zipfile.time = saved
+        setattr(zipfile, "time", saved)
 
 
 @contextlib.contextmanager
 def _zip64_everywhere() -> Iterator[None]:
     """Python's zipfile writes zip64 wherever it can: central-directory zip64 extras (sizes for
     non-empty entries, offsets for entries past 0) and the zip64 end record and locator."""
-    saved = (zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT)
-    zipfile.ZIP64_LIMIT = 0
-    zipfile.ZIP_FILECOUNT_LIMIT = 0
+    limits = ("ZIP64_LIMIT", "ZIP_FILECOUNT_LIMIT")
+    saved = [getattr(zipfile, name) for name in limits]
+    for name in limits:
+        setattr(zipfile, name, 0)
     try:
         yield
     finally:
-        zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = saved
+        for name, value in zip(limits, saved):
+            setattr(zipfile, name, value)
 
 
 def payload_offset(archive: bytes, header_offset: int) -> int:
