@@ -18,23 +18,15 @@ import Testing
         #expect(report.compute_dtype == c.compute_dtype)
     }
 
-    /// The request the case's CLI arguments describe.
+    /// The request the case's options describe.
     static func request(_ c: GoldenCase) throws -> ModuleRunner.Request {
         var r = ModuleRunner.Request(modelPath: c.modelPath, referencePath: c.referencePath)
-        var args = c.args[...]
-        while let flag = args.popFirst() {
-            let value = ["--nonlinearity", "--module", "--pipeline"].contains(flag) ? args.popFirst() : nil
-            switch flag {
-            case "--batch-first": r.options.batchFirst = true
-            case "--nonlinearity":
-                r.options.nonlinearity = try #require(value.flatMap(Activation.init(rawValue:)) as Activation?)
-            case "--module":
-                r.module = try #require(value as String?)
-            case "--pipeline":
-                r.pipeline = try #require(value as String?).split(separator: ",").map(String.init)
-            default: Issue.record("unknown flag \(flag) in case \(c.name)")
-            }
+        r.options.batchFirst = c.options.batch_first ? true : nil
+        if let name = c.options.nonlinearity {
+            r.options.nonlinearity = try #require(Activation(rawValue: name), "case \(c.name): nonlinearity '\(name)'")
         }
+        r.module = c.options.module
+        r.pipeline = c.options.pipeline
         return r
     }
 }

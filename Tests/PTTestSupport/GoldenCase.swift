@@ -1,7 +1,8 @@
 import Foundation
 
 /// One golden RNN case PyTorch wrote (ptload_tools.fixtures.rnn → Fixtures/rnn/cases.json):
-/// a checkpoint, a reference `.npz`, the CLI arguments a run needs, and what it must give.
+/// a checkpoint, a reference `.npz`, the options a run needs (as values and as CLI arguments),
+/// and what it must give.
 public struct GoldenCase: Decodable, Sendable, CustomStringConvertible {
     /// The module's torch.nn arguments, as the fixture tool recorded them.
     public struct Config: Decodable, Sendable {
@@ -15,12 +16,24 @@ public struct GoldenCase: Decodable, Sendable, CustomStringConvertible {
         public let nonlinearity: String?
     }
 
+    /// The run's options as values, for the library's requests.
+    public struct Options: Decodable, Sendable {
+        public let batch_first: Bool
+        public let nonlinearity: String?
+        /// The module to run, by its prefix.
+        public let module: String?
+        /// Modules to run in order.
+        public let pipeline: [String]?
+    }
+
     public let name: String
     /// File names inside Fixtures/rnn.
     public let model: String
     public let reference: String
-    /// `--batch-first`, `--nonlinearity relu`, `--module P`, `--pipeline P1,P2`.
+    /// The same options as ptload's flags, for the command-line tests: `--batch-first`,
+    /// `--nonlinearity relu`, `--module P`, `--pipeline P1,P2`.
     public let args: [String]
+    public let options: Options
     /// `RNN`, `LSTM`, `GRU`, `RNNCell`, … or `pipeline`.
     public let kind: String
     public let config: Config
