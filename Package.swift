@@ -4,7 +4,8 @@
 // Dependencies point one way:
 //   CLibzip ← PTZip ← PTCheckpoint ← PTNN ← PTRunner ← ptload
 //   PTPickle, PTTensor ← PTCheckpoint;  PTKernelsC ← PTKernels ← PTNN;
-//   PTZip, PTTensor ← PTNumpy ← PTRunner;  PTTensor ← PTVerify ← PTRunner
+//   PTZip, PTTensor ← PTNumpy ← PTRunner;  PTTensor ← PTVerify ← PTRunner;
+//   PTNumpy, PTTensor, PTZip ← PTExport ← PTRunner
 // C sits at two named boundaries: libzip in the zip layer (only PTZip imports CLibzip) and the
 // kernels (only PTKernels imports PTKernelsC); nothing above them touches C.
 import PackageDescription
@@ -65,9 +66,10 @@ let package = Package(
         .target(name: "PTNumpy", dependencies: ["PTZip", "PTTensor"]),
         // Judging computed arrays against PyTorch's: the tolerance policy and the comparison.
         .target(name: "PTVerify", dependencies: ["PTTensor"]),
-        // The application service: list a checkpoint; load, locate, run, write and compare its
-        // modules against reference files (ModuleRunner).
-        .target(name: "PTRunner", dependencies: ["PTCheckpoint", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTVerify", "PTZip"]),
+        // The application service, every mode of the command: list a checkpoint
+        // (CheckpointListing), convert it (CheckpointExport), load, locate, run, write and compare
+        // its modules against reference files (ModuleRunner) or a golden manifest (GoldenSuite).
+        .target(name: "PTRunner", dependencies: ["PTCheckpoint", "PTExport", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTVerify", "PTZip"]),
         // Writing checkpoints: .safetensors and .npz from a loaded checkpoint or Swift arrays,
         // streamed one tensor at a time, with PyTorch's rounding for casts.
         .target(name: "PTExport", dependencies: ["PTNumpy", "PTTensor", "PTZip"]),
@@ -81,6 +83,7 @@ let package = Package(
                 "PTNN",
                 "PTRunner",
                 "PTTensor",
+                "PTVerify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -91,10 +94,10 @@ let package = Package(
         .testTarget(name: "PTZipTests", dependencies: ["PTZip", "PTTestSupport"]),
         .testTarget(name: "PTPickleTests", dependencies: ["PTPickle"]),
         .testTarget(name: "PTTensorTests", dependencies: ["PTTensor"]),
-        .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint", "PTTestSupport"]),
+        .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint", "PTTensor", "PTTestSupport", "PTZip"]),
         .testTarget(name: "PTKernelsTests", dependencies: ["PTKernels"]),
         .testTarget(name: "PTNNTests", dependencies: ["PTCheckpoint", "PTNN", "PTKernels", "PTNumpy", "PTTensor", "PTTestSupport", "PTVerify"]),
-        .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTZip"]),
+        .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTTensor", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTTensor"]),
         .testTarget(name: "PTExportTests", dependencies: ["PTExport", "PTTensor", "PTTestSupport"]),
         .testTarget(name: "PTRunnerTests", dependencies: ["PTRunner", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTTestSupport"]),

@@ -136,7 +136,7 @@ public struct CheckpointWriter {
                 if let why = ZipWriter.unsafeNameReason(item.name + ".npy") {
                     throw .unwritableName(name: item.name, format: format, reason: "the member name is not a plain relative path (\(why)), which readers refuse")
                 }
-                if !NpzDTypes.holds(item.dtype) {
+                if !Numpy.holds(item.dtype) {
                     let hint = item.dtype.isFloatingPoint ? "cast it to float32 or float16" : nil
                     throw .unsupportedDType(name: item.name, dtype: item.dtype, format: format, hint: hint)
                 }
@@ -169,31 +169,21 @@ public struct CheckpointWriter {
         }
     }
 
-    /// An `.npz` as `numpy.savez` writes one: stored members `name.npy`, each numpy's preamble
-    /// then the tensor's bytes (the CRC-32 from a first pass).
+    /// An `.npz` as `numpy.savez` writes one (`NpzWriter`): stored members `name.npy`, each
+    /// numpy's preamble then the tensor's bytes.
     private func writeNpz(to path: String) throws(ExportError) {
         try writeBeside(path) { sink in
-            var zip = ZipWriter(streamingTo: sink)
+            var npz = NpzWriter(streamingTo: sink)
             for item in items {
-                guard !item.name.isEmpty else {
-                    throw ExportError.numpy(.invalidArrayName(name: "", reason: "names must not be empty"))
-                }
-                guard let preamble = Numpy.npyPreamble(dtype: item.dtype, shape: item.shape) else {
-                    throw ExportError.unsupportedDType(name: item.name, dtype: item.dtype, format: .npz, hint: nil)
-                }
-                let member: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void = { write in
-                    try preamble.withUnsafeBytes { try write($0) }
-                    try send(item, to: write)
-                }
-                var crc: UInt32 = 0
-                try member { crc = crc32($0, continuing: crc) }
                 do {
-                    try zip.add(name: item.name + ".npy", size: preamble.count + item.byteCount, crc: crc, body: member)
-                } catch let e as ZipWriterError {
-                    throw ExportError.numpy(.invalidArrayName(name: String(item.name.prefix(64)), reason: e.description))
+                    try npz.add(name: item.name, dtype: item.dtype, shape: item.shape, byteCount: item.byteCount) { write in
+                        try send(item, to: write)
+                    }
+                } catch let e as NumpyError {
+                    throw ExportError.numpy(e)
                 }
             }
-            try zip.finish(into: sink)
+            try npz.finish()
         }
     }
 
@@ -243,18 +233,6 @@ public struct CheckpointWriter {
             throw e
         } catch {
             throw ExportError.unreadable(name: item.name, reason: "\(error)")
-        }
-    }
-}
-/// The dtypes numpy's `.npy` format holds.
-enum NpzDTypes {
-    static func holds(_ dtype: DType) -> Bool {
-        switch dtype {
-        case .float16, .float32, .float64, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64, .bool,
-             .complex64, .complex128:
-            return true
-        default:
-            return false
         }
     }
 }

@@ -51,7 +51,8 @@ public enum NNError: Error, CustomStringConvertible, Sendable {
         case let .optionContradictsPickled(option, pickled, module):
             return "\(spelling.given(option)) contradicts \(module)'s pickled \(option.attribute)\(option.pickledValue(pickled))"
         case let .optionNotApplicable(option, module, kind):
-            return "\(spelling.name(option)) applies to RNN modules; \(module) is an \(kind)"
+            // "an LSTM", "an RNNCell", "a GRU": the article the kind's spoken initial takes.
+            return "\(spelling.name(option)) applies to RNN modules; \(module) is \(kind.hasPrefix("G") ? "a" : "an") \(kind)"
         case let .unknownParametrization(key, why):
             return "\(key): \(why)"
         case let .noSuchModule(name, candidates):

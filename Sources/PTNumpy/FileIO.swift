@@ -22,5 +22,17 @@ enum FileIO {
             throw NumpyError.cannotWrite(path: path, reason: error.reason)
         }
     }
-}
 
+    /// Writes through `body` into a new file beside `path`, renamed over it once `body` returns
+    /// (`FileSink`): a failure part way leaves `path` as it was.
+    /// - Throws: `NumpyError.cannotWrite` for the file's own failures; `body`'s errors pass.
+    static func writeStreaming(to path: String, inputs: [String] = [], _ body: (FileSink) throws -> Void) throws {
+        do {
+            let sink = try FileSink(replacing: path, inputs: inputs)
+            try body(sink)
+            try sink.commit()
+        } catch let error as FileSinkError {
+            throw NumpyError.cannotWrite(path: path, reason: error.reason)
+        }
+    }
+}

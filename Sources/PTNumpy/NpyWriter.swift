@@ -14,9 +14,9 @@ enum NpyWriter {
         guard let descr = Descr.string(for: tensor.dtype) else {
             throw NumpyError.unsupportedDType(name: name, dtype: tensor.dtype)
         }
-        let data: [UInt8]
+        var data: [UInt8] = []
         do {
-            data = try tensor.contiguousBytes()
+            try tensor.streamBytes { data.append(contentsOf: $0) }
         } catch {
             throw NumpyError.unreadableTensor(name: name, reason: String(describing: error))
         }

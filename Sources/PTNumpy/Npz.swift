@@ -60,24 +60,4 @@ enum Npz {
         }
         return (names, arrays)
     }
-
-    /// The archive image: one stored member "NAME.npy" per array, in the order given.
-    static func bytes(of arrays: [(name: String, array: any NumpyWritable)]) throws -> [UInt8] {
-        var seen: Set<ExactName> = []
-        for (name, _) in arrays {
-            guard !name.isEmpty else { throw NumpyError.invalidArrayName(name: name, reason: "names must not be empty") }
-            guard seen.insert(ExactName(name)).inserted else { throw NumpyError.duplicateArrayName(name) }
-        }
-        var writer = ZipWriter()
-        for (name, array) in arrays {
-            let member = name + suffix
-            let image = try NpyWriter.bytes(of: array, name: member)
-            do {
-                try writer.add(name: member, bytes: image)
-            } catch let error as ZipWriterError {
-                throw NumpyError.invalidArrayName(name: String(name.prefix(64)), reason: error.description)
-            }
-        }
-        return writer.finish()
-    }
 }

@@ -58,24 +58,26 @@ public enum Numpy {
         try FileIO.write(try NpyWriter.bytes(of: tensor, name: path), to: path)
     }
 
-    /// The `.npy` image's bytes before the data, for an array of `dtype` and `shape` written in
-    /// C order, little-endian (`npyBytes` is this followed by the data); nil for dtypes numpy lacks.
-    public static func npyPreamble(dtype: DType, shape: [Int]) -> [UInt8]? {
-        Descr.string(for: dtype).map { NpyWriter.preamble(descr: $0, shape: shape) }
-    }
+    /// Whether numpy has `dtype` (`.npy` and `.npz` can hold it).
+    public static func holds(_ dtype: DType) -> Bool { Descr.string(for: dtype) != nil }
 
-    /// Writes an .npz of stored members "name.npy", in the order given (as `numpy.savez`; the
-    /// zip timestamps are fixed at 1980-01-01 so the output is reproducible).
-    /// - Throws: `NumpyError.invalidArrayName` (empty), `.duplicateArrayName`, any `npyBytes`
-    ///   refusal, `.cannotWrite`.
-    public static func writeNpz(_ arrays: [(name: String, tensor: Tensor)], to path: String) throws {
-        try FileIO.write(try Npz.bytes(of: arrays.map { ($0.name, $0.tensor) }), to: path)
-    }
-
-    /// `writeNpz` for any mix of tensors and computed arrays.
+    /// Writes an .npz of stored members "name.npy", in the order given, as `numpy.savez` does
+    /// (the zip timestamps are fixed at 1980-01-01 so the output is reproducible), streamed
+    /// through `NpzWriter` into a new file renamed over `path` once complete.
     /// - Parameter inputs: files the output must not replace (the model, the references).
+    /// - Throws: `NumpyError.invalidArrayName` (empty), `.duplicateArrayName`, `.unsupportedDType`,
+    ///   `.unreadableTensor`, `.cannotWrite`.
     public static func writeNpz(arrays: [(name: String, array: any NumpyWritable)], to path: String,
                                 inputs: [String] = []) throws {
-        try FileIO.write(try Npz.bytes(of: arrays), to: path, inputs: inputs)
+        try FileIO.writeStreaming(to: path, inputs: inputs) { sink in
+            var writer = NpzWriter(streamingTo: sink)
+            for (name, array) in arrays { try writer.add(name: name, array: array) }
+            try writer.finish()
+        }
+    }
+
+    /// `writeNpz(arrays:to:inputs:)` for tensors.
+    public static func writeNpz(_ arrays: [(name: String, tensor: Tensor)], to path: String) throws {
+        try writeNpz(arrays: arrays.map { ($0.name, $0.tensor as any NumpyWritable) }, to: path)
     }
 }

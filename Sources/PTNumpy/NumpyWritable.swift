@@ -5,12 +5,19 @@ import PTTensor
 public protocol NumpyWritable {
     var dtype: DType { get }
     var shape: [Int] { get }
-    /// The elements' bytes, little-endian, C order.
-    func contiguousBytes() throws -> [UInt8]
+    /// Hands the elements' bytes (little-endian, C order) to `body`, piece by piece, in order.
+    func streamBytes(into body: (UnsafeRawBufferPointer) throws -> Void) throws
 }
 
-extension Tensor: NumpyWritable {}
+extension Tensor: NumpyWritable {
+    /// Streamed from the storage (`Tensor.streamBytes`): a view is gathered a piece at a time.
+    public func streamBytes(into body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try streamBytes(body)
+    }
+}
 
 extension ShapedArray: NumpyWritable {
-    public func contiguousBytes() -> [UInt8] { values.withUnsafeBytes { Array($0) } }
+    public func streamBytes(into body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try values.withUnsafeBytes { try body($0) }
+    }
 }

@@ -1,4 +1,5 @@
 import PTCheckpoint
+import PTExport
 import PTNN
 import PTNumpy
 import PTTensor
@@ -30,6 +31,12 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
     case badManifest(file: String, why: String)
     /// Case `name` of the manifest at `manifest` could not be run.
     indirect case inCase(manifest: String, name: String, ModuleRunError)
+    /// No tensor of the checkpoint `file` is under `prefix` (with its trailing '.'); `modules`
+    /// are the module prefixes it has.
+    case nothingUnder(file: String, prefix: String, modules: [String])
+    /// Converting the checkpoint `model` failed: a tensor the format cannot hold, a record
+    /// failing its check when read, or the output cannot be written.
+    case export(model: String, ExportError)
     /// An error of a kind no layer documents; kept as its description.
     case unexpected(String)
 
@@ -54,6 +61,15 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
         case let .inCase(manifest, name, inner):
             if case let .badManifest(file, why) = inner, file == manifest { return "\(manifest): case '\(name)': \(why)" }
             return "\(manifest): case '\(name)': \(inner.description(spelling: spelling))"
+        case let .nothingUnder(file, prefix, modules):
+            return "\(file): no tensor under '\(prefix)'; modules: \(modules.isEmpty ? "none" : modules.joined(separator: ", "))"
+        case let .export(model, error):
+            switch error {
+            case .cannotWrite, .numpy: return error.description
+            case let .unreadable(name, reason) where reason.hasPrefix(model + ": "):
+                return "\(model): tensor '\(name)': \(reason.dropFirst(model.count + 2))"
+            default: return "\(model): \(error)"
+            }
         case .unexpected(let text): return text
         }
     }

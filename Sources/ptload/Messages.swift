@@ -6,13 +6,9 @@ import PTRunner
 func commandLineMessage(_ error: ModuleRunError) -> String {
     switch error {
     case .noInput: return "no input: give --input X.npy, or a REF.npz holding 'input'"
+    case .export(_, .unsupportedDType(_, _, _, .some)): return "\(error.description(spelling: .commandLine)) (--cast float32 or --cast float16)"
     default: return error.description(spelling: .commandLine)
     }
-}
-
-/// A checkpoint's refusal in the command line's words.
-func commandLineMessage(_ error: CheckpointError) -> String {
-    error.description(strictLoading: OptionSpelling.commandLine.strictLoading)
 }
 
 extension OptionSpelling {

@@ -151,28 +151,17 @@ struct PTLoad: ParsableCommand {
     }
 
     func inspect() throws {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let checkpoint: Checkpoint
+        let listing: CheckpointListing.Listing
         do {
-            checkpoint = try Checkpoint.load(path: model, options: LoadOptions(strict: strict, work: WorkReport.work))
-        } catch let e as CheckpointError {
-            fail(commandLineMessage(e))
-        }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        var summary = CheckpointSummary(ModuleCatalog(checkpoint), loadSeconds: seconds, listingTensors: false)
-        if !skipCrc {
-            let checkStart = DispatchTime.now().uptimeNanoseconds
-            do {
-                summary.records_checked = try checkpoint.verifyRecords()
-            } catch let e as CheckpointError {
-                fail(commandLineMessage(e))
-            }
-            summary.timings.crc_s = Double(DispatchTime.now().uptimeNanoseconds - checkStart) / 1e9
+            listing = try CheckpointListing.run(CheckpointListing.Request(modelPath: model, strict: strict, checkRecords: !skipCrc,
+                                                                           work: WorkReport.work))
+        } catch {
+            fail(commandLineMessage(error))
         }
         if json {
-            try SummaryJSON(summary: summary, tensors: checkpoint.tensors).write(encode) { print($0, terminator: "") }
+            try SummaryJSON(summary: listing.summary, tensors: listing.tensors).write(encode) { print($0, terminator: "") }
         } else {
-            TextReport(summary, tensors: checkpoint.tensors).render { print($0, terminator: "") }
+            TextReport(listing.summary, tensors: listing.tensors).render { print($0, terminator: "") }
         }
     }
 
@@ -195,47 +184,22 @@ struct PTLoad: ParsableCommand {
 
     /// Writes the checkpoint's tensors (or one submodule's) to `path`, in the format its extension names.
     func exportTensors(to path: String) throws {
-        let checkpoint: Checkpoint
+        let report: ExportReport
         do {
-            checkpoint = try Checkpoint.load(path: model, options: LoadOptions(strict: strict, work: WorkReport.work))
-        } catch let e as CheckpointError {
-            fail(commandLineMessage(e))
-        }
-        var selected: [(String, Tensor)] = checkpoint.tensors.map { ($0.key, $0.tensor) }
-        if let module {
-            let prefix = module + "."
-            selected = checkpoint.tensors.compactMap { t in t.key.droppingExactPrefix(prefix).map { ($0, t.tensor) } }
-            if selected.isEmpty {
-                let catalog = ModuleCatalog(checkpoint)
-                let listed = catalog.prefixes.filter { !$0.isEmpty }.joined(separator: ", ")
-                fail("\(model): no tensor under '\(prefix)'; modules: \(listed.isEmpty ? "none" : listed)")
-            }
-        }
-        let summary: CheckpointWriter.Summary
-        do throws(ExportError) {
-            var writer = try CheckpointWriter(cast: cast.flatMap { DType(rawValue: $0) })
-            writer.inputs = [model]
-            for (name, tensor) in selected { try writer.add(name, tensor: tensor) }
-            summary = try writer.write(to: path)
+            report = try CheckpointExport.run(CheckpointExport.Request(
+                modelPath: model, outputPath: path, module: module, cast: cast.flatMap { DType(rawValue: $0) },
+                strict: strict, work: WorkReport.work))
         } catch {
-            switch error {
-            case .unsupportedDType(_, _, _, .some): fail("\(model): \(error) (--cast float32 or --cast float16)")
-            case .cannotWrite, .numpy: fail(error.description)
-            case let .unreadable(name, reason) where reason.hasPrefix(model + ": "):
-                fail("\(model): tensor '\(name)': \(reason.dropFirst(model.count + 2))")
-            default: fail("\(model): \(error)")
-            }
+            fail(commandLineMessage(error))
         }
-        let format = CheckpointWriter.Format(path: path)?.rawValue ?? ""
         if json {
-            print(try encode(ExportJSON(model: model, output: path, format: format, tensors: summary.tensors,
-                                        bytes: summary.bytes, materialized: summary.materialized, cast: summary.cast)))
+            print(try encode(report))
         } else {
-            var text = "exported: \(path) (\(format)): \(summary.tensors) tensors, \(summary.bytes) bytes\n"
-            if summary.materialized > 0 {
-                text += "views and shared storages written as separate contiguous tensors: \(summary.materialized)\n"
+            var text = "exported: \(report.output) (\(report.format)): \(report.tensors) tensors, \(report.bytes) bytes\n"
+            if report.materialized > 0 {
+                text += "views and shared storages written as separate contiguous tensors: \(report.materialized)\n"
             }
-            if let cast, summary.cast > 0 { text += "cast to \(cast): \(summary.cast) tensors\n" }
+            if let cast = report.cast_to, report.cast > 0 { text += "cast to \(cast): \(report.cast) tensors\n" }
             print(text, terminator: "")
         }
     }
@@ -294,17 +258,6 @@ struct PTLoad: ParsableCommand {
             fail(message)
         }
     }
-}
-
-/// `--export --json`: what was written, counts as numbers.
-struct ExportJSON: Encodable {
-    let model: String
-    let output: String
-    let format: String
-    let tensors: Int
-    let bytes: Int
-    let materialized: Int
-    let cast: Int
 }
 
 /// The position (1-based) of the first command-line argument whose bytes are not valid UTF-8.

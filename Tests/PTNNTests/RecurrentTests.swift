@@ -273,7 +273,7 @@ final class RecurrentTests: XCTestCase {
             XCTAssertEqual("\($0)", "batch_first=True contradicts the module's pickled batch_first=False")
         }
         XCTAssertThrowsError(try configuration(gru, "", ModuleOptions(nonlinearity: .relu))) {
-            XCTAssertEqual("\($0)", "nonlinearity applies to RNN modules; the module is an GRU")
+            XCTAssertEqual("\($0)", "nonlinearity applies to RNN modules; the module is a GRU")
         }
     }
 

@@ -131,14 +131,28 @@ final class LifetimeTests: XCTestCase {
         // A value built entirely outside the machine is also freed without recursion.
         var v: PickleValue = .none
         for _ in 0..<200_000 { v = .list(PickleList([v])) }
-        v = .none
+        XCTAssertEqual(chainLength(v) { if case .list(let l) = $0 { return l.items.first } else { return nil } }, 200_000)
+        v = .none  // a recursive release would overflow the stack here
         var d: PickleValue = .none
         for i in 0..<100_000 {
             let dict = PickleDict()
             dict.set(.int(Int64(i)), d)
             d = .dict(dict)
         }
+        XCTAssertEqual(chainLength(d) { if case .dict(let m) = $0 { return m.items.first?.value } else { return nil } }, 100_000)
         d = .none
+    }
+
+    /// How many containers `next` follows from `value` before it meets a leaf (counted in a loop,
+    /// so that a chain too deep for recursion can be measured).
+    private func chainLength(_ value: PickleValue, next: (PickleValue) -> PickleValue?) -> Int {
+        var count = 0
+        var current = value
+        while let inner = next(current) {
+            count += 1
+            current = inner
+        }
+        return count
     }
 
     func testMillionDeepWithRaisedLimits() throws {
