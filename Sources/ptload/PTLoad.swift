@@ -155,8 +155,8 @@ struct PTLoad: ParsableCommand {
         let checkpoint: Checkpoint
         do {
             checkpoint = try Checkpoint.load(path: model, options: LoadOptions(strict: strict, work: WorkReport.work))
-        } catch let e as CheckpointError {
-            fail(commandLineMessage(e))
+        } catch {
+            fail(commandLineMessage(error))
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         var summary = CheckpointSummary(ModuleCatalog(checkpoint), loadSeconds: seconds, listingTensors: false)
@@ -164,8 +164,8 @@ struct PTLoad: ParsableCommand {
             let checkStart = DispatchTime.now().uptimeNanoseconds
             do {
                 summary.records_checked = try checkpoint.verifyRecords()
-            } catch let e as CheckpointError {
-                fail(commandLineMessage(e))
+            } catch {
+                fail(commandLineMessage(error))
             }
             summary.timings.crc_s = Double(DispatchTime.now().uptimeNanoseconds - checkStart) / 1e9
         }
@@ -198,8 +198,8 @@ struct PTLoad: ParsableCommand {
         let checkpoint: Checkpoint
         do {
             checkpoint = try Checkpoint.load(path: model, options: LoadOptions(strict: strict, work: WorkReport.work))
-        } catch let e as CheckpointError {
-            fail(commandLineMessage(e))
+        } catch {
+            fail(commandLineMessage(error))
         }
         var selected: [(String, Tensor)] = checkpoint.tensors.map { ($0.key, $0.tensor) }
         if let module {
