@@ -110,19 +110,19 @@ enum CentralDirectoryReader {
         // The ZIP64 extra field holds, in this order, only the values whose 32-bit field is the
         // placeholder (APPNOTE 4.5.3).
         var zip64 = try zip64Field(in: extra, entry: name, path: path)
-        func wide(_ value: UInt32, _ field: String) throws(ZipError) -> UInt64 {
+        func wide(_ value: UInt32, _ field: ZipError.Field) throws(ZipError) -> UInt64 {
             guard value == 0xFFFF_FFFF else { return UInt64(value) }
             guard zip64?.remaining ?? 0 >= 8, let extended = try zip64?.u64() else {
                 throw ZipError(path: path, .missingZip64Field(entry: name, field: field))
             }
             return extended
         }
-        let uncompressedSize = try wide(uncompressedSize32, "uncompressed size")
-        let compressedSize = try wide(compressedSize32, "compressed size")
-        let localHeaderOffset = try wide(localOffset32, "local header offset")
+        let uncompressedSize = try wide(uncompressedSize32, .uncompressedSize)
+        let compressedSize = try wide(compressedSize32, .compressedSize)
+        let localHeaderOffset = try wide(localOffset32, .localHeaderOffset)
         if diskStart == 0xFFFF {
             guard zip64?.remaining ?? 0 >= 4, let disk = try zip64?.u32() else {
-                throw ZipError(path: path, .missingZip64Field(entry: name, field: "starting disk number"))
+                throw ZipError(path: path, .missingZip64Field(entry: name, field: .startingDiskNumber))
             }
             guard disk == 0 else { throw ZipError(path: path, .multiDiskArchive) }
         } else if diskStart != 0 {
@@ -152,7 +152,7 @@ enum CentralDirectoryReader {
             let data = try fields.take(length)
             if id == zip64ExtraID {
                 return try ByteCursor(data, offset: 0, length: UInt64(data.count),
-                                      overrun: ZipError(path: path, .missingZip64Field(entry: entry, field: "ZIP64 values")))
+                                      overrun: ZipError(path: path, .missingZip64Field(entry: entry, field: .zip64Values)))
             }
         }
         return nil

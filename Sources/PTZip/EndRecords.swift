@@ -47,13 +47,13 @@ enum EndRecordsReader {
 
         // Writers put either the real value or the placeholder in the classic record; any other
         // value means the two records describe different archives.
-        let pairs: [(String, UInt64, UInt64, UInt64)] = [
-            ("disk number", UInt64(disk), 0xFFFF, UInt64(zip64.disk)),
-            ("central directory disk", UInt64(directoryDisk), 0xFFFF, UInt64(zip64.directoryDisk)),
-            ("entries on this disk", UInt64(entriesOnDisk), 0xFFFF, zip64.entriesOnDisk),
-            ("total entries", UInt64(entries), 0xFFFF, zip64.entries),
-            ("central directory size", UInt64(directorySize), 0xFFFF_FFFF, zip64.directorySize),
-            ("central directory offset", UInt64(directoryOffset), 0xFFFF_FFFF, zip64.directoryOffset),
+        let pairs: [(ZipError.Field, UInt64, UInt64, UInt64)] = [
+            (.diskNumber, UInt64(disk), 0xFFFF, UInt64(zip64.disk)),
+            (.centralDirectoryDisk, UInt64(directoryDisk), 0xFFFF, UInt64(zip64.directoryDisk)),
+            (.entriesOnDisk, UInt64(entriesOnDisk), 0xFFFF, zip64.entriesOnDisk),
+            (.totalEntries, UInt64(entries), 0xFFFF, zip64.entries),
+            (.centralDirectorySize, UInt64(directorySize), 0xFFFF_FFFF, zip64.directorySize),
+            (.centralDirectoryOffset, UInt64(directoryOffset), 0xFFFF_FFFF, zip64.directoryOffset),
         ]
         for (field, classic, placeholder, wide) in pairs where classic != placeholder && classic != wide {
             throw ZipError(path: path, .zip64EndOfCentralDirectoryMismatch(field: field, endRecord: classic, zip64Record: wide))

@@ -49,16 +49,16 @@ enum LocalHeaderReader {
         // The two headers of one entry must agree: readers that trust the local one (streaming
         // unzip tools) would otherwise see other bytes than this reader. With a data descriptor
         // the local CRC and sizes are zero by design; 0xFFFFFFFF defers to the ZIP64 field.
-        func agree(_ field: String, _ local: UInt64, _ central: UInt64) throws(ZipError) {
+        func agree(_ field: ZipError.Field, _ local: UInt64, _ central: UInt64) throws(ZipError) {
             guard local == central else {
                 throw ZipError(path: path, .localHeaderMismatch(entry: record.name, field: field, local: local, central: central))
             }
         }
-        try agree("compression method", UInt64(localMethod), UInt64(record.method))
+        try agree(.compressionMethod, UInt64(localMethod), UInt64(record.method))
         if !record.hasDataDescriptor {
-            try agree("CRC-32", UInt64(localCRC), UInt64(record.crc32))
-            if compressedSize32 != 0xFFFF_FFFF { try agree("compressed size", UInt64(compressedSize32), record.compressedSize) }
-            if uncompressedSize32 != 0xFFFF_FFFF { try agree("uncompressed size", UInt64(uncompressedSize32), record.uncompressedSize) }
+            try agree(.crc32, UInt64(localCRC), UInt64(record.crc32))
+            if compressedSize32 != 0xFFFF_FFFF { try agree(.compressedSize, UInt64(compressedSize32), record.compressedSize) }
+            if uncompressedSize32 != 0xFFFF_FFFF { try agree(.uncompressedSize, UInt64(uncompressedSize32), record.uncompressedSize) }
         }
 
         guard let data = ByteCursor.range(offset: UInt64(dataOffset), length: record.compressedSize, within: fileSize) else {

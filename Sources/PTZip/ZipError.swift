@@ -27,6 +27,27 @@ public struct ZipError: Error, CustomStringConvertible, Equatable, Sendable {
         case dataDescriptor = "data descriptor"
     }
 
+    /// A header field named in a refusal, as APPNOTE names it.
+    public enum Field: String, CustomStringConvertible, Equatable, Sendable {
+        case diskNumber = "disk number"
+        case centralDirectoryDisk = "central directory disk"
+        case entriesOnDisk = "entries on this disk"
+        case totalEntries = "total entries"
+        case centralDirectorySize = "central directory size"
+        case centralDirectoryOffset = "central directory offset"
+        case compressionMethod = "compression method"
+        case crc32 = "CRC-32"
+        case compressedSize = "compressed size"
+        case uncompressedSize = "uncompressed size"
+        case localHeaderOffset = "local header offset"
+        case startingDiskNumber = "starting disk number"
+        case entryCount = "entry count"
+        case name = "name"
+        case zip64Values = "ZIP64 values"
+
+        public var description: String { rawValue }
+    }
+
     /// What is wrong with the archive at `path`.
     public enum Reason: CustomStringConvertible, Equatable, Sendable {
         /// The file could not be opened, inspected or mapped; `reason` is the system's message.
@@ -46,7 +67,7 @@ public struct ZipError: Error, CustomStringConvertible, Equatable, Sendable {
         /// The ZIP64 end of central directory record does not end where its locator begins, or declares a size too small to hold its fields.
         case zip64EndOfCentralDirectoryMisplaced(offset: UInt64, recordSize: UInt64, locatorOffset: Int)
         /// A value in the end of central directory record is neither the ZIP64 placeholder nor equal to the ZIP64 record's value.
-        case zip64EndOfCentralDirectoryMismatch(field: String, endRecord: UInt64, zip64Record: UInt64)
+        case zip64EndOfCentralDirectoryMismatch(field: Field, endRecord: UInt64, zip64Record: UInt64)
         /// A structure (a record, a name, entry data…) lies partly or wholly beyond the end of the file, or its end cannot be computed without overflow.
         case outOfBounds(entry: String?, region: Region, offset: UInt64, length: UInt64, fileSize: Int)
         /// The central directory does not end exactly where the end of central directory records begin.
@@ -66,7 +87,7 @@ public struct ZipError: Error, CustomStringConvertible, Equatable, Sendable {
         /// An extra field's header declares more bytes than the extra-field block holds.
         case malformedExtraField(entry: String, headerID: UInt16, declaredLength: Int, available: Int)
         /// A size or offset is marked 0xFFFFFFFF (stored in the ZIP64 extra field), but the ZIP64 extra field is missing or too short to hold it.
-        case missingZip64Field(entry: String, field: String)
+        case missingZip64Field(entry: String, field: Field)
         /// The entry is encrypted (general-purpose bit 0 or 6, or libzip reports an encryption method).
         case encryptedEntry(entry: String)
         /// The entry's compression method is neither 0 (stored) nor 8 (deflated).
@@ -80,7 +101,7 @@ public struct ZipError: Error, CustomStringConvertible, Equatable, Sendable {
         /// A local header names a different file than the central directory does for the same entry.
         case localHeaderNameMismatch(entry: String, localName: String)
         /// A local header gives another compression method, CRC-32 or size than the central directory for the same entry.
-        case localHeaderMismatch(entry: String, field: String, local: UInt64, central: UInt64)
+        case localHeaderMismatch(entry: String, field: Field, local: UInt64, central: UInt64)
         /// Two entries have the same name (compared as Swift strings, so canonically equivalent names collide too).
         case duplicateEntryName(entry: String, firstIndex: Int, secondIndex: Int)
         /// The archive does not start with its first local header: bytes (such as a self-extractor stub) precede it.
@@ -90,7 +111,7 @@ public struct ZipError: Error, CustomStringConvertible, Equatable, Sendable {
         /// An entry's bytes run into (or lie after the start of) the central directory.
         case entryOverlapsCentralDirectory(entry: String, entryEnd: Int, centralDirectoryOffset: Int)
         /// libzip read the archive differently from this parser (entry count, a name, a size, a CRC or a method).
-        case libzipDisagrees(entry: String?, field: String, ours: String, libzip: String)
+        case libzipDisagrees(entry: String?, field: Field, ours: String, libzip: String)
         /// libzip refused the archive or an entry; `code` is libzip's ZIP_ER_* value and `message` its text.
         case libzip(entry: String?, code: Int32, message: String)
         /// The entry's bytes do not have the CRC-32 its headers declare.
@@ -158,7 +179,7 @@ public struct ZipError: Error, CustomStringConvertible, Equatable, Sendable {
             case let .localHeaderNameMismatch(entry, localName):
                 return "entry '\(entry)': its local header names it '\(localName)'"
             case let .localHeaderMismatch(entry, field, local, central):
-                let show = { (v: UInt64) in field == "CRC-32" ? hex32(UInt32(truncatingIfNeeded: v)) : String(v) }
+                let show = { (v: UInt64) in field == .crc32 ? hex32(UInt32(truncatingIfNeeded: v)) : String(v) }
                 return "entry '\(entry)': its local header gives \(field) \(show(local)); the central directory gives \(show(central))"
             case let .duplicateEntryName(entry, first, second):
                 return "entries #\(first) and #\(second) are both named '\(entry)'"

@@ -199,7 +199,7 @@ final class ZipRefusalTests: ZipTestCase {
     func testZip64ExtraFieldMissing() throws {
         var built = ZipFixture([.stored("a", [1])]).build()
         built.put32(0xFFFF_FFFF, at: built.centralHeaders[0] + Central.localHeaderOffset)
-        try assertRefused(built.bytes) { ZipError(path: $0, .missingZip64Field(entry: "a", field: "local header offset")) }
+        try assertRefused(built.bytes) { ZipError(path: $0, .missingZip64Field(entry: "a", field: .localHeaderOffset)) }
     }
 
     func testMalformedExtraField() throws {
@@ -468,7 +468,7 @@ final class ZipRefusalTests: ZipTestCase {
         var built = fixture.build()
         built.put16(1, at: built.endRecord + End.entriesOnDisk)
         try assertRefused(built.bytes) {
-            ZipError(path: $0, .zip64EndOfCentralDirectoryMismatch(field: "entries on this disk", endRecord: 1, zip64Record: 2))
+            ZipError(path: $0, .zip64EndOfCentralDirectoryMismatch(field: .entriesOnDisk, endRecord: 1, zip64Record: 2))
         }
     }
 
@@ -488,6 +488,21 @@ final class ZipRefusalTests: ZipTestCase {
                 XCTAssertEqual(error as? ZipError, ZipError(path: path, .unsafeEntryName(index: 0, name: name, reason: reason)))
             }
         }
+    }
+
+    // MARK: Descriptions
+
+    /// The path, then the reason's own line; fields and regions read as APPNOTE names them.
+    func testDescriptionIsThePathThenTheReason() {
+        let mismatch = ZipError(path: "m.pt", .zip64EndOfCentralDirectoryMismatch(field: .entriesOnDisk, endRecord: 1, zip64Record: 2))
+        XCTAssertEqual(mismatch.description, "m.pt: the end of central directory record gives entries on this disk 1; the ZIP64 record gives 2 (expected equal values or the ZIP64 placeholder)")
+        XCTAssertEqual(mismatch.description, "m.pt: \(mismatch.reason)")
+        let local = ZipError(path: "m.pt", .localHeaderMismatch(entry: "a", field: .crc32, local: 0xAB, central: 0xCD))
+        XCTAssertEqual(local.description, "m.pt: entry 'a': its local header gives CRC-32 0x000000ab; the central directory gives 0x000000cd")
+        let bounds = ZipError(path: "m.pt", .outOfBounds(entry: nil, region: .centralDirectory, offset: 9, length: 4, fileSize: 10))
+        XCTAssertEqual(bounds.description, "m.pt: central directory at offset 9, 4 bytes long, runs past the end of the file (10 bytes)")
+        let name = ZipError(path: "m.pt", .unsafeEntryName(index: 2, name: "../x", reason: .parentComponent))
+        XCTAssertEqual(name.description, "m.pt: entry #2 is named '../x', which is not a plain relative path: it has a '..' component")
     }
 
     // MARK: Opening files
