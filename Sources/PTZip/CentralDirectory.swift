@@ -44,12 +44,12 @@ enum CentralDirectoryReader {
                      path: String) throws(ZipError) -> [CentralDirectoryRecord] {
         guard let directory = ByteCursor.range(offset: location.offset, length: location.size, within: bytes.count) else {
             throw ZipError(path: path, .outOfBounds(entry: nil, region: .centralDirectory, offset: location.offset,
-                                       length: location.size, fileSize: bytes.count))
+                                                    length: location.size, fileSize: bytes.count))
         }
         guard directory.upperBound == location.endRecordsOffset else {
             throw ZipError(path: path, .centralDirectoryMisplaced(centralDirectoryOffset: location.offset,
-                                                     centralDirectorySize: location.size,
-                                                     endRecordsOffset: location.endRecordsOffset))
+                                                                  centralDirectorySize: location.size,
+                                                                  endRecordsOffset: location.endRecordsOffset))
         }
         // Checked before anything is reserved, so a hostile count cannot drive allocation.
         guard location.entryCount <= location.size / fixedHeaderSize, let declared = Int(exactly: location.entryCount) else {
@@ -65,7 +65,7 @@ enum CentralDirectoryReader {
             var header = try ByteCursor(
                 bytes, offset: UInt64(position), length: UInt64(directory.upperBound - position),
                 overrun: ZipError(path: path, .truncatedCentralDirectoryHeader(index: records.count, offset: position,
-                                                          centralDirectoryEnd: directory.upperBound)))
+                                                                               centralDirectoryEnd: directory.upperBound)))
             records.append(try readHeader(&header, index: records.count, path: path))
             position = header.position
         }
@@ -139,7 +139,7 @@ enum CentralDirectoryReader {
     private static func zip64Field(in extra: UnsafeRawBufferPointer, entry: String, path: String) throws(ZipError) -> ByteCursor? {
         var fields = try ByteCursor(extra, offset: 0, length: UInt64(extra.count),
                                     overrun: ZipError(path: path, .malformedExtraField(entry: entry, headerID: 0,
-                                                                  declaredLength: 4, available: extra.count)))
+                                                                                       declaredLength: 4, available: extra.count)))
         // Fewer than 4 trailing bytes cannot hold a field header; like Python's zipfile, they
         // are ignored as padding.
         while fields.remaining >= 4 {
@@ -147,7 +147,7 @@ enum CentralDirectoryReader {
             let length = Int(try fields.u16())
             guard length <= fields.remaining else {
                 throw ZipError(path: path, .malformedExtraField(entry: entry, headerID: id, declaredLength: length,
-                                                   available: fields.remaining))
+                                                                available: fields.remaining))
             }
             let data = try fields.take(length)
             if id == zip64ExtraID {

@@ -27,8 +27,8 @@ enum EndRecordsReader {
         let endOffset = try findEndRecord(in: bytes, path: path)
         var end = try ByteCursor(bytes, offset: UInt64(endOffset), length: UInt64(endRecordSize),
                                  overrun: ZipError(path: path, .truncatedEndOfCentralDirectory(
-                                     offset: endOffset, needed: UInt64(endRecordSize),
-                                     available: bytes.count - endOffset)))
+                                                                                               offset: endOffset, needed: UInt64(endRecordSize),
+                                                                                               available: bytes.count - endOffset)))
         _ = try end.u32()
         let disk = try end.u16()
         let directoryDisk = try end.u16()
@@ -79,7 +79,7 @@ enum EndRecordsReader {
             let available = count - candidate
             guard available >= endRecordSize else {
                 nearMiss = nearMiss ?? ZipError(path: path, .truncatedEndOfCentralDirectory(
-                    offset: candidate, needed: UInt64(endRecordSize), available: available))
+                                                                                            offset: candidate, needed: UInt64(endRecordSize), available: available))
                 continue
             }
             let commentLength = Int(bytes[candidate + 20]) | Int(bytes[candidate + 21]) << 8
@@ -114,8 +114,8 @@ enum EndRecordsReader {
         }
         var locator = try ByteCursor(bytes, offset: UInt64(locatorOffset), length: UInt64(locatorSize),
                                      overrun: ZipError(path: path, .outOfBounds(entry: nil, region: .zip64Locator,
-                                                           offset: UInt64(locatorOffset), length: UInt64(locatorSize),
-                                                           fileSize: bytes.count)))
+                                                                                offset: UInt64(locatorOffset), length: UInt64(locatorSize),
+                                                                                fileSize: bytes.count)))
         _ = try locator.u32()
         let recordDisk = try locator.u32()
         let recordOffset = try locator.u64()
@@ -124,8 +124,8 @@ enum EndRecordsReader {
 
         var record = try ByteCursor(bytes, offset: recordOffset, length: zip64EndFixedSize,
                                     overrun: ZipError(path: path, .outOfBounds(entry: nil, region: .zip64EndOfCentralDirectory,
-                                                          offset: recordOffset, length: zip64EndFixedSize,
-                                                          fileSize: bytes.count)))
+                                                                               offset: recordOffset, length: zip64EndFixedSize,
+                                                                               fileSize: bytes.count)))
         let found = try record.u32()
         guard found == zip64EndSignature else {
             throw ZipError(path: path, .badZip64EndOfCentralDirectorySignature(offset: recordOffset, found: found))
@@ -137,7 +137,7 @@ enum EndRecordsReader {
         guard !overflow, recordSize >= zip64EndFixedSize - 12, recordEnd == UInt64(locatorOffset),
               let start = Int(exactly: recordOffset) else {
             throw ZipError(path: path, .zip64EndOfCentralDirectoryMisplaced(offset: recordOffset, recordSize: recordSize,
-                                                               locatorOffset: locatorOffset))
+                                                                            locatorOffset: locatorOffset))
         }
         _ = try record.u16()  // version made by
         _ = try record.u16()  // version needed

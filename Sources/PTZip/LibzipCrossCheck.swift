@@ -4,7 +4,7 @@ enum LibzipCrossCheck {
     static func compare(_ directory: ValidatedDirectory, with libzip: LibzipArchive, path: String) throws(ZipError) {
         guard libzip.entryCount == directory.entries.count else {
             throw ZipError(path: path, .libzipDisagrees(entry: nil, field: .entryCount,
-                                           ours: String(directory.entries.count), libzip: String(libzip.entryCount)))
+                                                        ours: String(directory.entries.count), libzip: String(libzip.entryCount)))
         }
         for (entry, rawName) in zip(directory.entries, directory.rawNames) {
             let stat = try libzip.stat(index: entry.index, entry: entry.name)

@@ -17,7 +17,7 @@ enum LocalHeaderReader {
         let fileSize = bytes.count
         var header = try ByteCursor(bytes, offset: offset, length: fixedSize,
                                     overrun: ZipError(path: path, .outOfBounds(entry: record.name, region: .localHeader,
-                                                          offset: offset, length: fixedSize, fileSize: fileSize)))
+                                                                               offset: offset, length: fixedSize, fileSize: fileSize)))
         let headerStart = header.position
         let signature = try header.u32()
         guard signature == EndRecordsReader.localHeaderSignature else {
@@ -36,12 +36,12 @@ enum LocalHeaderReader {
         let variableStart = offset + fixedSize
         var variable = try ByteCursor(bytes, offset: variableStart, length: nameLength + extraLength,
                                       overrun: ZipError(path: path, .outOfBounds(entry: record.name, region: .localHeader,
-                                                            offset: offset, length: fixedSize + nameLength + extraLength,
-                                                            fileSize: fileSize)))
+                                                                                 offset: offset, length: fixedSize + nameLength + extraLength,
+                                                                                 fileSize: fileSize)))
         let localName = try variable.take(Int(nameLength))
         guard localName.elementsEqual(record.nameBytes) else {
             throw ZipError(path: path, .localHeaderNameMismatch(entry: record.name,
-                                                   localName: String(decoding: localName, as: UTF8.self)))
+                                                                localName: String(decoding: localName, as: UTF8.self)))
         }
         try variable.skip(Int(extraLength))
         let dataOffset = variable.position
@@ -63,7 +63,7 @@ enum LocalHeaderReader {
 
         guard let data = ByteCursor.range(offset: UInt64(dataOffset), length: record.compressedSize, within: fileSize) else {
             throw ZipError(path: path, .outOfBounds(entry: record.name, region: .entryData, offset: UInt64(dataOffset),
-                                       length: record.compressedSize, fileSize: fileSize))
+                                                    length: record.compressedSize, fileSize: fileSize))
         }
         var end = data.upperBound
         if record.hasDataDescriptor {
@@ -87,7 +87,7 @@ enum LocalHeaderReader {
         let length = EndRecordsReader.signature(in: bytes, at: offset) == descriptorSignature ? unsigned + 4 : unsigned
         guard ByteCursor.range(offset: UInt64(offset), length: UInt64(length), within: bytes.count) != nil else {
             throw ZipError(path: path, .outOfBounds(entry: entry, region: .dataDescriptor, offset: UInt64(offset),
-                                       length: UInt64(length), fileSize: bytes.count))
+                                                    length: UInt64(length), fileSize: bytes.count))
         }
         return length
     }

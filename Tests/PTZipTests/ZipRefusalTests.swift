@@ -44,7 +44,7 @@ final class ZipRefusalTests: ZipTestCase {
         let firstEnd = 30 + "archive/data.pkl".utf8.count + 46
         try assertRefused(built.bytes) {
             ZipError(path: $0, .overlappingEntries(first: "archive/data.pkl", firstEnd: firstEnd,
-                                second: "archive/data/0", secondStart: built.localHeaders[1]))
+                                                   second: "archive/data/0", secondStart: built.localHeaders[1]))
         }
     }
 
@@ -56,7 +56,7 @@ final class ZipRefusalTests: ZipTestCase {
         }
         try assertRefused(built.bytes) {
             ZipError(path: $0, .entryOverlapsCentralDirectory(entry: "archive/data/0", entryEnd: built.centralDirectoryOffset + 10,
-                                           centralDirectoryOffset: built.centralDirectoryOffset))
+                                                              centralDirectoryOffset: built.centralDirectoryOffset))
         }
     }
 
@@ -73,7 +73,7 @@ final class ZipRefusalTests: ZipTestCase {
         built.put32(UInt32(built.centralDirectoryOffset - shift), at: built.endRecord - shift + End.offset)
         try assertRefused(built.bytes) {
             ZipError(path: $0, .overlappingEntries(first: "a", firstEnd: descriptorStart + 16, second: "b",
-                                secondStart: built.localHeaders[1] - shift))
+                                                   secondStart: built.localHeaders[1] - shift))
         }
     }
 
@@ -119,7 +119,7 @@ final class ZipRefusalTests: ZipTestCase {
         let nameLength = UInt64("archive/data/0".utf8.count)
         try assertRefused(built.bytes) {
             ZipError(path: $0, .outOfBounds(entry: "archive/data/0", region: .localHeader, offset: UInt64(built.localHeaders[1]),
-                         length: 30 + nameLength + 0xFFFF, fileSize: size))
+                                            length: 30 + nameLength + 0xFFFF, fileSize: size))
         }
     }
 
@@ -133,7 +133,7 @@ final class ZipRefusalTests: ZipTestCase {
         let dataOffset = built.localHeaders[1] + 30 + "archive/data/0".utf8.count
         try assertRefused(built.bytes) {
             ZipError(path: $0, .outOfBounds(entry: "archive/data/0", region: .entryData, offset: UInt64(dataOffset),
-                         length: 0x7FFF_0000, fileSize: size))
+                                            length: 0x7FFF_0000, fileSize: size))
         }
     }
 
@@ -143,7 +143,7 @@ final class ZipRefusalTests: ZipTestCase {
         let size = built.bytes.count
         try assertRefused(built.bytes) {
             ZipError(path: $0, .outOfBounds(entry: nil, region: .centralDirectory, offset: 0x1000_0000,
-                         length: UInt64(built.centralDirectorySize), fileSize: size))
+                                            length: UInt64(built.centralDirectorySize), fileSize: size))
         }
     }
 
@@ -152,8 +152,8 @@ final class ZipRefusalTests: ZipTestCase {
         built.put32(UInt32(built.centralDirectoryOffset - 1), at: built.endRecord + End.offset)
         try assertRefused(built.bytes) {
             ZipError(path: $0, .centralDirectoryMisplaced(centralDirectoryOffset: UInt64(built.centralDirectoryOffset - 1),
-                                       centralDirectorySize: UInt64(built.centralDirectorySize),
-                                       endRecordsOffset: built.endRecord))
+                                                          centralDirectorySize: UInt64(built.centralDirectorySize),
+                                                          endRecordsOffset: built.endRecord))
         }
     }
 
@@ -259,7 +259,7 @@ final class ZipRefusalTests: ZipTestCase {
         fixture.entries[0].zip64 = true
         try assertRefused(fixture.build().bytes) {
             ZipError(path: $0, .implausibleUncompressedSize(entry: "bomb", compressedSize: Samples.foxDeflated.count,
-                                         uncompressedSize: 1 << 40))
+                                                            uncompressedSize: 1 << 40))
         }
     }
 
@@ -275,7 +275,7 @@ final class ZipRefusalTests: ZipTestCase {
         for _ in 0 ..< 2 {
             XCTAssertThrowsError(try archive.bytes(of: bad)) { error in
                 XCTAssertEqual(error as? ZipError, ZipError(path: archive.path, .crcMismatch(entry: "archive/data/0",
-                                                                declared: 0xDEAD_BEEF, actual: checksum([1, 2, 3, 4]))))
+                                                                                             declared: 0xDEAD_BEEF, actual: checksum([1, 2, 3, 4]))))
                 XCTAssertEqual(String(describing: error),
                                "\(archive.path): entry 'archive/data/0' has CRC-32 0xb63cfbcd; its header declares 0xdeadbeef")
             }
@@ -288,7 +288,7 @@ final class ZipRefusalTests: ZipTestCase {
         let archive = try open(fixture.build().bytes)
         XCTAssertThrowsError(try archive.bytes(of: archive.entries[0])) { error in
             XCTAssertEqual(error as? ZipError, ZipError(path: archive.path, .crcMismatch(entry: "fox", declared: 0x1234_ABCD,
-                                                            actual: Samples.foxCRC)))
+                                                                                         actual: Samples.foxCRC)))
         }
     }
 
@@ -298,7 +298,7 @@ final class ZipRefusalTests: ZipTestCase {
         let archive = try open(fixture.build().bytes)
         XCTAssertThrowsError(try archive.bytes(of: archive.entries[0])) { error in
             XCTAssertEqual(error as? ZipError, ZipError(path: archive.path, .sizeMismatch(entry: "fox",
-                                                             declared: Samples.foxText.count + 10, actual: Samples.foxText.count)))
+                                                                                          declared: Samples.foxText.count + 10, actual: Samples.foxText.count)))
         }
     }
 
@@ -309,7 +309,7 @@ final class ZipRefusalTests: ZipTestCase {
         let archive = try open(fixture.build().bytes)
         XCTAssertThrowsError(try archive.bytes(of: archive.entries[0])) { error in
             XCTAssertEqual(error as? ZipError, ZipError(path: archive.path, .sizeMismatch(entry: "fox",
-                                                             declared: Samples.foxText.count - 10, actual: Samples.foxText.count)))
+                                                                                          declared: Samples.foxText.count - 10, actual: Samples.foxText.count)))
         }
     }
 
@@ -457,7 +457,7 @@ final class ZipRefusalTests: ZipTestCase {
         built.put64(40, at: record + 4)
         try assertRefused(built.bytes) {
             ZipError(path: $0, .zip64EndOfCentralDirectoryMisplaced(offset: UInt64(record), recordSize: 40,
-                                                 locatorOffset: built.endRecord - 20))
+                                                                    locatorOffset: built.endRecord - 20))
         }
     }
 
