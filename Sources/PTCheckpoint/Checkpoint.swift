@@ -66,11 +66,11 @@ public final class Checkpoint {
     /// Position of each key in `tensors` (its first occurrence), for lookups by key.
     private let index: [ExactName: Int]
     /// Checks every record's checksum (zip formats); nil for legacy files, which have none.
-    private let recordCheck: (() throws -> Void)?
+    private let recordCheck: (() throws(ZipError) -> Void)?
 
     init(path: String, format: Format, archiveName: String?, pickleProtocol: Int,
          records: [(name: String, value: String)], tensors: [NamedTensor], modules: [ModuleInfo],
-         opaqueClasses: [String], globals: [String], constants: [Tensor], recordCheck: (() throws -> Void)? = nil) {
+         opaqueClasses: [String], globals: [String], constants: [Tensor], recordCheck: (() throws(ZipError) -> Void)? = nil) {
         self.recordCheck = recordCheck
         self.path = path
         self.format = format
@@ -92,12 +92,12 @@ public final class Checkpoint {
     /// first read. Returns false for legacy files, whose format has no checksums.
     /// - Throws: `CheckpointError` naming the first record whose bytes do not match their header.
     @discardableResult
-    public func verifyRecords() throws -> Bool {
+    public func verifyRecords() throws(CheckpointError) -> Bool {
         guard let recordCheck else { return false }
         do {
             try recordCheck()
-        } catch let e as ZipError {
-            throw CheckpointError(path: path, .zip(e))
+        } catch {
+            throw CheckpointError(error)
         }
         return true
     }
@@ -114,44 +114,50 @@ public final class Checkpoint {
     /// - Parameters:
     ///   - options: policy for globals (`strict` = weights-only allowlist) and pickle limits.
     /// - Throws: `CheckpointError` naming the file and what is wrong.
-    public static func load(path: String, options: LoadOptions = LoadOptions()) throws -> Checkpoint {
+    public static func load(path: String, options: LoadOptions = LoadOptions()) throws(CheckpointError) -> Checkpoint {
         let file: MappedFile
         do {
             file = try MappedFile(path: path)
-        } catch let e as ZipError {
-            throw CheckpointError(path: path, .zip(e))
+        } catch {
+            throw CheckpointError(error)
         }
         return try load(file: file, options: options)
     }
 
     /// Reads a checkpoint held in memory (copied first); `name` stands for the file in errors.
-    public static func load(bytes: UnsafeRawBufferPointer, name: String, options: LoadOptions = LoadOptions()) throws -> Checkpoint {
+    /// - Throws: as `load(path:options:)`.
+    public static func load(bytes: UnsafeRawBufferPointer, name: String,
+                            options: LoadOptions = LoadOptions()) throws(CheckpointError) -> Checkpoint {
         try load(file: MappedFile(copying: bytes, path: name), options: options)
     }
 
-    private static func load(file: MappedFile, options: LoadOptions) throws -> Checkpoint {
+    private static func load(file: MappedFile, options: LoadOptions) throws(CheckpointError) -> Checkpoint {
         let path = file.path
         let bytes = file.bytes
         if ZipArchive.isZip(bytes) {
             let archive: ZipArchive
             do {
                 archive = try ZipArchive(mapped: file)
-            } catch let e as ZipError {
-                throw CheckpointError(path: path, .zip(e))
+            } catch {
+                throw CheckpointError(error)
             }
             return try ZipCheckpointReader(path: path, archive: archive, options: options).read()
         }
         if path.hasSuffix(".safetensors") || SafetensorsReader.recognises(bytes) {
-            return try SafetensorsReader(path: path, file: file).read()
+            do {
+                return try SafetensorsReader(path: path, file: file).read()
+            } catch {
+                throw CheckpointError.unerased(error, path: path)
+            }
         }
         if bytes.count >= 262, String(decoding: bytes[257..<262], as: UTF8.self) == "ustar" {
-            throw CheckpointError(path: path, .notACheckpoint("a tar archive (the format of PyTorch before 0.4), which ptload does not read"))
+            throw CheckpointError(path: path, .notACheckpoint(.tarArchive))
         }
         if let first = bytes.first, first == PickleOpcodeByte.proto || first == PickleOpcodeByte.long {
             return try LegacyCheckpointReader(path: path, file: file, options: options).read()
         }
-        if bytes.isEmpty { throw CheckpointError(path: path, .notACheckpoint("the file is empty")) }
-        throw CheckpointError(path: path, .notACheckpoint("it starts with neither a zip header nor a pickle"))
+        if bytes.isEmpty { throw CheckpointError(path: path, .notACheckpoint(.emptyFile)) }
+        throw CheckpointError(path: path, .notACheckpoint(.unknownStart))
     }
 }
 

@@ -1,17 +1,18 @@
 import PTPickle
 
 /// Why a global is refused.
-public enum GlobalRefusal: Equatable, Sendable {
+public enum GlobalRefusal: CustomStringConvertible, Equatable, Sendable {
     /// On the deny list: `why` says what it would do ("runs shell commands", …).
     case denied(String)
     /// Strict loading (`LoadOptions.strict`): not on `torch.load(weights_only=True)`'s allowlist.
     case notWeightsOnly
 
-    /// `strictLoading` names the caller's strict option in the message.
-    public func description(strictLoading: String) -> String {
+    /// The refusal as it follows "which": a caller that names strict loading otherwise (a
+    /// command-line flag) matches `.notWeightsOnly` and words its own line.
+    public var description: String {
         switch self {
         case .denied(let why): return why
-        case .notWeightsOnly: return "is not on the weights-only allowlist (\(strictLoading))"
+        case .notWeightsOnly: return "is not on the weights-only allowlist (strict loading)"
         }
     }
 }

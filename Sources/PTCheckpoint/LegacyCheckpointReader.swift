@@ -16,21 +16,22 @@ struct LegacyCheckpointReader {
     static let magic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
     static let protocolVersion: Int64 = 1001
 
-    func read() throws -> Checkpoint {
+    func read() throws(CheckpointError) -> Checkpoint {
+        func layout(_ fault: CheckpointError.LayoutFault) -> CheckpointError { CheckpointError(path: path, .layout(fault)) }
         let bytes = file.bytes
         var offset = 0
 
         let magic = try pickle(bytes, &offset, record: "magic number")
         guard case .bigInt(let big) = magic.root, LegacyCheckpointReader.trimmed(big.bytes) == LegacyCheckpointReader.magic else {
-            throw CheckpointError(path: path, .notACheckpoint("the first pickle is \(magic.root), not torch's magic number"))
+            throw CheckpointError(path: path, .notACheckpoint(.noLegacyMagic(found: "\(magic.root)")))
         }
         let version = try pickle(bytes, &offset, record: "protocol version")
         guard case .int(let v) = version.root, v == LegacyCheckpointReader.protocolVersion else {
-            throw CheckpointError(path: path, .layout("legacy protocol version is \(version.root); expected 1001"))
+            throw layout(.legacyProtocolVersion(found: "\(version.root)"))
         }
         let sysInfo = try pickle(bytes, &offset, record: "sys_info")
         if case .dict(let info) = sysInfo.root, case .bool(false)? = info.value(forStringKey: "little_endian") {
-            throw CheckpointError(path: path, .layout("sys_info says the file was written big-endian; legacy big-endian files are not read"))
+            throw layout(.legacyBigEndian)
         }
 
         let storages = LegacyStorages(path: path, file: file)
@@ -43,12 +44,12 @@ struct LegacyCheckpointReader {
 
         let keys = try pickle(bytes, &offset, record: "storage key list")
         guard case .list(let keyList) = keys.root else {
-            throw CheckpointError(path: path, .layout("the storage key list is \(kindName(keys.root)); expected a list"))
+            throw layout(.keyListNotAList(found: kindName(keys.root)))
         }
         var order: [String] = []
         for item in keyList.items {
             guard let key = StorageID.text(item) else {
-                throw CheckpointError(path: path, .layout("storage key list holds \(item); expected strings"))
+                throw layout(.keyListItem(found: "\(item)"))
             }
             order.append(key)
         }
@@ -61,9 +62,9 @@ struct LegacyCheckpointReader {
     }
 
     private func pickle(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, record: String,
-                        persistentLoad: ((PickleValue) throws -> PickleValue)? = nil) throws -> Unpickled {
+                        persistentLoad: ((PickleValue) throws -> PickleValue)? = nil) throws(CheckpointError) -> Unpickled {
         guard offset < bytes.count else {
-            throw CheckpointError(path: path, .layout("the file ends before the \(record)"))
+            throw CheckpointError(path: path, .layout(.endsBefore(record: record)))
         }
         let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
         let result = try PickleReading(path: path, record: record, options: options).unpickle(rest, persistentLoad: persistentLoad)
@@ -95,7 +96,8 @@ final class LegacyStorages {
         self.file = file
     }
 
-    func resolve(_ pid: PickleValue) throws -> PickleValue {
+    /// - Throws: `HookError` with a `StorageFault`.
+    func resolve(_ pid: PickleValue) throws(HookError) -> PickleValue {
         // ('module', cls, source_file, source): a full module's class, returned as is.
         if case .tuple(let t) = pid, let first = t.items.first, StorageID.text(first) == "module", t.items.count == 4 {
             return t.items[1]
@@ -106,19 +108,21 @@ final class LegacyStorages {
         // (view_key, offset, size) in elements: torch slices the root's bytes.
         let (end, overflow) = view.offset.addingReportingOverflow(view.size)
         guard !overflow, end <= id.numel else {
-            throw HookError(reason: .storage("storage view '\(view.key)' covers elements \(view.offset)..<\(view.offset &+ view.size) of '\(id.key)', which has \(id.numel)"))
+            throw HookError(reason: .storage(.viewOutOfRange(view: view.key, offset: view.offset, size: view.size,
+                                                             storage: id.key, elements: id.numel)))
         }
         if let first = views[ExactName(view.key)], first != (view.offset, view.size) {
-            throw HookError(reason: .storage("storage view '\(view.key)' is declared twice with different extents"))
+            throw HookError(reason: .storage(.viewRedeclared(view: view.key)))
         }
         views[ExactName(view.key)] = (view.offset, view.size)
         return .custom(StorageRef(root, viewOffset: view.offset, viewCount: view.size))
     }
 
-    private func rootStorage(_ id: StorageID) throws -> Storage {
+    private func rootStorage(_ id: StorageID) throws(HookError) -> Storage {
         if let existing = roots[ExactName(id.key)], let first = declared[ExactName(id.key)] {
             guard first.dtype == id.dtype, first.numel == id.numel else {
-                throw HookError(reason: .storage("storage '\(id.key)' is declared as \(first.numel) × \(first.dtype.rawValue) and as \(id.numel) × \(id.dtype.rawValue)"))
+                throw HookError(reason: .storage(.declarationConflict(storage: id.key, firstElements: first.numel,
+                                                                      firstDType: first.dtype, elements: id.numel, dtype: id.dtype)))
             }
             return existing
         }
@@ -126,9 +130,10 @@ final class LegacyStorages {
         let key = id.key
         let located = self.located
         let path = self.path
+        // The loader throws `CheckpointError`, as a zip record's does.
         let storage = Storage(key: id.key, dtype: id.dtype, byteCount: id.byteCount, origin: "legacy storage \(id.key)") {
             guard let start = located.offsets[ExactName(key)] else {
-                throw CheckpointError(path: path, .storage("storage '\(key)' was never located"))
+                throw CheckpointError(path: path, .storage(.notLocated(storage: key)))
             }
             return StorageBytes(borrowing: UnsafeRawBufferPointer(rebasing: file.bytes[start..<(start + id.byteCount)]), owner: file)
         }
@@ -139,35 +144,36 @@ final class LegacyStorages {
 
     /// Walks the raw storages that follow the key list, checking each count against its
     /// declaration and each extent against the file.
-    func locate(keys: [String], dataStart: Int) throws {
+    func locate(keys: [String], dataStart: Int) throws(CheckpointError) {
+        func fault(_ fault: CheckpointError.StorageFault) -> CheckpointError { CheckpointError(path: path, .storage(fault)) }
         var offset = dataStart
         let bytes = file.bytes
         for key in keys {
             guard let id = declared[ExactName(key)] else {
-                throw CheckpointError(path: path, .storage("storage key list names '\(key)', which no tensor uses"))
+                throw fault(.unusedKey(key))
             }
             guard located.offsets[ExactName(key)] == nil else {
-                throw CheckpointError(path: path, .storage("storage key list names '\(key)' twice"))
+                throw fault(.keyListedTwice(key))
             }
             guard bytes.count - offset >= 8 else {
-                throw CheckpointError(path: path, .storage("file ends at byte \(bytes.count) before the size of storage '\(key)' (offset \(offset))"))
+                throw fault(.endsBeforeCount(storage: key, fileSize: bytes.count, offset: offset))
             }
             let count = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: Int64.self))
             guard count == Int64(id.numel) else {
-                throw CheckpointError(path: path, .storage("storage '\(key)' at offset \(offset) holds \(count) elements; its id declares \(id.numel)"))
+                throw fault(.countMismatch(storage: key, offset: offset, count: count, declared: id.numel))
             }
             offset += 8
             guard bytes.count - offset >= id.byteCount else {
-                throw CheckpointError(path: path, .storage("storage '\(key)' needs \(id.byteCount) bytes at offset \(offset); the file has \(bytes.count - offset) left"))
+                throw fault(.bytesPastEnd(storage: key, needed: id.byteCount, offset: offset, left: bytes.count - offset))
             }
             located.offsets[ExactName(key)] = offset
             offset += id.byteCount
         }
         if let missing = declared.keys.sorted(by: { $0.string < $1.string }).first(where: { located.offsets[$0] == nil }) {
-            throw CheckpointError(path: path, .storage("storage '\(missing)' is used but missing from the storage key list"))
+            throw fault(.notInKeyList(storage: missing.string))
         }
         if offset != bytes.count {
-            throw CheckpointError(path: path, .layout("\(bytes.count - offset) bytes follow the last storage"))
+            throw CheckpointError(path: path, .layout(.bytesAfterLastStorage(count: bytes.count - offset)))
         }
     }
 }

@@ -8,8 +8,10 @@ struct PickleReading {
     let record: String
     let options: LoadOptions
 
+    /// - Throws: `CheckpointError`: the pickle machine's own `PickleError` for `record`, or
+    ///   what a hook refused (`HookError`), given the path.
     func unpickle(_ bytes: UnsafeRawBufferPointer,
-                  persistentLoad: ((PickleValue) throws -> PickleValue)?) throws -> Unpickled {
+                  persistentLoad: ((PickleValue) throws -> PickleValue)?) throws(CheckpointError) -> Unpickled {
         let interpreter = TorchInterpreter(path: path)
         let policy = options.policy
         let record = self.record
@@ -24,12 +26,10 @@ struct PickleReading {
         do {
             let work = options.work
             return try PTPickle.unpickle(bytes, hooks: hooks, limits: options.limits) { work?.add($0, bytes: bytes.count) }
-        } catch let e as HookError {
-            throw CheckpointError(path: path, e.reason)
         } catch let e as PickleError {
             throw CheckpointError(path: path, .pickle(record: record, e))
-        } catch let e as CheckpointError {
-            throw e
+        } catch {
+            throw CheckpointError.unerased(error, path: path)
         }
     }
 }
@@ -47,39 +47,41 @@ struct StorageID {
 
     /// Decodes and checks a persistent id (`torch/serialization.py persistent_load`).
     /// - Parameter fields: 5 for zip and TorchScript files, 6 for legacy files.
-    init(_ pid: PickleValue, fields: Int) throws {
+    /// - Throws: `HookError` with a `StorageFault`.
+    init(_ pid: PickleValue, fields: Int) throws(HookError) {
+        func fault(_ fault: CheckpointError.StorageFault) -> HookError { HookError(reason: .storage(fault)) }
         guard case .tuple(let t) = pid else {
-            throw HookError(reason: .storage("persistent id must be a tuple, got \(kindName(pid))"))
+            throw fault(.idNotATuple(found: kindName(pid)))
         }
         let items = t.items
         guard let first = items.first, let typename = StorageID.text(first) else {
-            throw HookError(reason: .storage("persistent id must start with a type name, got \(pid)"))
+            throw fault(.idWithoutTypeName(found: "\(pid)"))
         }
         guard typename == "storage" else {
-            throw HookError(reason: .storage("persistent id has type '\(typename)'; expected 'storage'"))
+            throw fault(.idNotAStorage(typeName: typename))
         }
         guard items.count == fields else {
-            throw HookError(reason: .storage("storage persistent id has \(items.count) fields; expected \(fields)"))
+            throw fault(.idFieldCount(found: items.count, expected: fields))
         }
         // `torch.FloatStorage` and friends, or `torch.storage.UntypedStorage` (bytes, for the
         // dtypes `_rebuild_tensor_v3` rebuilds); `torch.cuda.*Storage` in files from GPUs.
         guard case .global(let cls) = items[1],
               ["torch", "torch.cuda", "torch.storage"].contains(cls.module),
               let dtype = DType(storageClass: cls.name) else {
-            throw HookError(reason: .storage("storage persistent id names \(items[1]), not a known torch storage class"))
+            throw fault(.unknownStorageClass(found: "\(items[1])"))
         }
         guard let key = StorageID.text(items[2]), StorageID.isPlainKey(key) else {
-            throw HookError(reason: .storage("storage key \(items[2]) is not a plain record name"))
+            throw fault(.keyNotPlain(found: "\(items[2])"))
         }
         guard let location = StorageID.text(items[3]) else {
-            throw HookError(reason: .storage("storage '\(key)' has location \(items[3]); expected a string"))
+            throw fault(.badLocation(key: key, found: "\(items[3])"))
         }
         guard case .int(let n) = items[4], n >= 0 else {
-            throw HookError(reason: .storage("storage '\(key)' has size \(items[4]); expected a non-negative int"))
+            throw fault(.badSize(key: key, found: "\(items[4])"))
         }
         let (bytes, overflow) = Int(n).multipliedReportingOverflow(by: dtype.itemSize)
         guard !overflow else {
-            throw HookError(reason: .storage("storage '\(key)' declares \(n) elements of \(dtype.rawValue), which overflows"))
+            throw fault(.sizeOverflow(key: key, elements: n, dtype: dtype))
         }
         self.dtype = dtype
         self.key = key
@@ -89,13 +91,13 @@ struct StorageID {
         if fields == 6, case .tuple(let v) = items[5] {
             guard v.items.count == 3, let viewKey = StorageID.text(v.items[0]), StorageID.isPlainKey(viewKey),
                   case .int(let off) = v.items[1], case .int(let size) = v.items[2], off >= 0, size >= 0 else {
-                throw HookError(reason: .storage("storage '\(key)' has malformed view metadata \(items[5])"))
+                throw fault(.malformedView(key: key, found: "\(items[5])"))
             }
             self.view = (viewKey, Int(off), Int(size))
         } else if fields == 6, case .none = items[5] {
             self.view = nil
         } else if fields == 6 {
-            throw HookError(reason: .storage("storage '\(key)' has view metadata \(items[5]); expected None or a tuple"))
+            throw fault(.badViewMetadata(key: key, found: "\(items[5])"))
         } else {
             self.view = nil
         }

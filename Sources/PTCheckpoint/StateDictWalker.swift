@@ -37,37 +37,37 @@ struct StateDictWalker {
         self.torchScript = torchScript
     }
 
-    private mutating func step() throws {
+    private mutating func step() throws(CheckpointError) {
         steps += 1
         work?.walkSteps += 1
         guard steps <= maxSteps else { throw CheckpointError(path: path, .walkTooLong(limit: maxSteps)) }
     }
 
     /// Walks the file's root object.
-    mutating func walkRoot(_ root: PickleValue) throws {
+    mutating func walkRoot(_ root: PickleValue) throws(CheckpointError) {
         try walk(root, prefix: "", depth: 0)
     }
 
-    mutating func walk(_ value: PickleValue, prefix: String, depth: Int) throws {
+    mutating func walk(_ value: PickleValue, prefix: String, depth: Int) throws(CheckpointError) {
         guard depth <= maxDepth else { throw CheckpointError(path: path, .tooDeep(limit: maxDepth)) }
         switch value {
         case .custom(let box as TensorBox):
             try step()
             tensors.append(NamedTensor(key: prefix, tensor: box.tensor, isParameter: box.isParameter))
         case .dict(let d):
-            try enter(d) { walker in try walker.walkPairs(d.items, prefix: prefix, depth: depth) }
+            try enter(d) { walker throws(CheckpointError) in try walker.walkPairs(d.items, prefix: prefix, depth: depth) }
         case .list(let l):
-            try enter(l) { walker in try walker.walkItems(l.items, prefix: prefix, depth: depth) }
+            try enter(l) { walker throws(CheckpointError) in try walker.walkItems(l.items, prefix: prefix, depth: depth) }
         case .tuple(let t):
-            try enter(t) { walker in try walker.walkItems(t.items, prefix: prefix, depth: depth) }
+            try enter(t) { walker throws(CheckpointError) in try walker.walkItems(t.items, prefix: prefix, depth: depth) }
         case .object(let o):
-            try enter(o) { walker in try walker.walkObject(o, prefix: prefix, depth: depth) }
+            try enter(o) { walker throws(CheckpointError) in try walker.walkObject(o, prefix: prefix, depth: depth) }
         default:
             break
         }
     }
 
-    private mutating func enter(_ container: AnyObject, _ body: (inout StateDictWalker) throws -> Void) throws {
+    private mutating func enter(_ container: AnyObject, _ body: (inout StateDictWalker) throws(CheckpointError) -> Void) throws(CheckpointError) {
         let id = ObjectIdentifier(container)
         guard !onPath.contains(id), !barren.contains(id) else { return }
         try step()
@@ -78,20 +78,20 @@ struct StateDictWalker {
         if tensors.count == tensorCount && modules.count == moduleCount { barren.insert(id) }
     }
 
-    private mutating func walkPairs(_ pairs: [(key: PickleValue, value: PickleValue)], prefix: String, depth: Int) throws {
+    private mutating func walkPairs(_ pairs: [(key: PickleValue, value: PickleValue)], prefix: String, depth: Int) throws(CheckpointError) {
         for (key, value) in pairs {
             guard let name = StateDictWalker.keyName(key) else { continue }
             try walk(value, prefix: join(prefix, name), depth: depth + 1)
         }
     }
 
-    private mutating func walkItems(_ items: [PickleValue], prefix: String, depth: Int) throws {
+    private mutating func walkItems(_ items: [PickleValue], prefix: String, depth: Int) throws(CheckpointError) {
         for (i, item) in items.enumerated() {
             try walk(item, prefix: join(prefix, String(i)), depth: depth + 1)
         }
     }
 
-    private mutating func walkObject(_ o: PickleObject, prefix: String, depth: Int) throws {
+    private mutating func walkObject(_ o: PickleObject, prefix: String, depth: Int) throws(CheckpointError) {
         let cls = StateDictWalker.className(o)
         if InterpretedGlobals.dictClasses.contains(cls) {
             // OrderedDict([(k, v), …]) in protocol 0/1, or items set afterwards by SETITEMS.
@@ -115,7 +115,7 @@ struct StateDictWalker {
         }
     }
 
-    private mutating func walkPairList(_ value: PickleValue, prefix: String, depth: Int) throws {
+    private mutating func walkPairList(_ value: PickleValue, prefix: String, depth: Int) throws(CheckpointError) {
         let items: [PickleValue]
         switch value {
         case .list(let l): items = l.items
@@ -135,7 +135,7 @@ struct StateDictWalker {
     }
 
     /// `nn.Module.state_dict`: parameters, persistent buffers, then children, recursively.
-    private mutating func walkModule(_ cls: String, _ state: [(key: String, value: PickleValue)], prefix: String, depth: Int) throws {
+    private mutating func walkModule(_ cls: String, _ state: [(key: String, value: PickleValue)], prefix: String, depth: Int) throws(CheckpointError) {
         guard depth <= maxDepth else { throw CheckpointError(path: path, .tooDeep(limit: maxDepth)) }
         let attributes = Dictionary(state.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
         modules.append(ModuleInfo(path: prefix, className: cls, config: StateDictWalker.config(state, includePrivate: false)))
@@ -152,7 +152,7 @@ struct StateDictWalker {
         }
         for (name, value) in StateDictWalker.pairs(attributes["_modules"]) {
             guard case .object(let child) = value else { continue }
-            try enter(child) { walker in
+            try enter(child) { walker throws(CheckpointError) in
                 let childState = StateDictWalker.stateDict(child) ?? []
                 if StateDictWalker.isModuleState(childState) {
                     try walker.walkModule(StateDictWalker.className(child), childState, prefix: join(prefix, name), depth: depth + 1)
@@ -164,7 +164,7 @@ struct StateDictWalker {
     /// A TorchScript object, as `ScriptModule.state_dict()` lists it: its declared parameters,
     /// then its declared buffers, then each `__torch__` submodule, recursively. Without a
     /// declaration, every tensor attribute in attribute order.
-    private mutating func walkScriptObject(_ cls: String, _ state: [(key: String, value: PickleValue)], prefix: String, depth: Int) throws {
+    private mutating func walkScriptObject(_ cls: String, _ state: [(key: String, value: PickleValue)], prefix: String, depth: Int) throws(CheckpointError) {
         guard depth <= maxDepth else { throw CheckpointError(path: path, .tooDeep(limit: maxDepth)) }
         modules.append(ModuleInfo(path: prefix, className: cls, config: StateDictWalker.config(state, includePrivate: false)))
         func appendTensors(_ names: Set<ExactName>?) {
@@ -182,7 +182,7 @@ struct StateDictWalker {
         }
         for (name, value) in state {
             guard case .object(let child) = value, child.callable.module.hasPrefix("__torch__") else { continue }
-            try enter(child) { walker in
+            try enter(child) { walker throws(CheckpointError) in
                 if let childState = StateDictWalker.stateDict(child) {
                     try walker.walkScriptObject(StateDictWalker.className(child), childState, prefix: join(prefix, name), depth: depth + 1)
                 }

@@ -26,7 +26,8 @@ final class TensorBox {
 }
 
 /// How torch's rebuild functions and a few plain-data callables are interpreted. Everything
-/// else stays an opaque `PickleObject`: a name and its arguments, never a call.
+/// else stays an opaque `PickleObject`: a name and its arguments, never a call. Called from the
+/// pickle machine's `construct` hook, so it throws `HookError` only (`RebuildFault`, `TensorError`).
 struct TorchInterpreter {
     let path: String
 
@@ -68,17 +69,17 @@ struct TorchInterpreter {
             // (func, new_type, args, state): a tensor subclass; func rebuilds the plain tensor.
             try expectCount(callable, args, 4...4)
             guard case .global(let inner) = args[0], case .tuple(let innerArgs) = args[2] else {
-                throw rebuildError(callable, "expects (function, type, args tuple, state)")
+                throw rebuildError(callable, .notFromTypeArguments)
             }
             guard let result = try construct(inner, innerArgs.items), case .custom(let box) = result, box is TensorBox else {
-                throw rebuildError(callable, "wraps \(inner), which does not rebuild a tensor")
+                throw rebuildError(callable, .wrapsNonTensor(inner: "\(inner)"))
             }
             return result
         case ("torch._utils", "_rebuild_device_tensor_from_cpu_tensor"):
             // (data, dtype, device, requires_grad): the CPU tensor is the data.
             try expectCount(callable, args, 4...4)
             guard case .custom(let box as TensorBox) = args[0] else {
-                throw rebuildError(callable, "expects a tensor as its first argument")
+                throw rebuildError(callable, .firstArgumentNotATensor)
             }
             return .custom(box)
         case ("torch._utils", "_rebuild_sparse_tensor"), ("torch._utils", "_rebuild_qtensor"),
@@ -86,7 +87,7 @@ struct TorchInterpreter {
              ("torch._utils", "_rebuild_nested_tensor"), ("torch._utils", "_rebuild_xla_tensor"),
              ("torch._utils", "_rebuild_mtia_tensor"), ("torch._utils", "_rebuild_device_tensor_from_numpy"):
             // Refused rather than dropped: leaving a tensor out would present a partial result.
-            throw rebuildError(callable, "builds a tensor kind ptload does not read (sparse, quantized, meta, nested or device-only)")
+            throw rebuildError(callable, .unsupportedTensorKind)
         case ("torch.jit._pickle", "build_intlist"), ("torch.jit._pickle", "build_tensorlist"),
              ("torch.jit._pickle", "build_doublelist"), ("torch.jit._pickle", "build_boollist"),
              ("torch.jit._pickle", "build_complexlist"):
@@ -110,18 +111,17 @@ struct TorchInterpreter {
 
     private func expectCount(_ c: PickleGlobal, _ args: [PickleValue], _ range: ClosedRange<Int>) throws {
         guard range.contains(args.count) else {
-            let want = range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
-            throw rebuildError(c, "takes \(want) arguments, got \(args.count)")
+            throw rebuildError(c, .argumentCount(expected: range, found: args.count))
         }
     }
 
-    private func rebuildError(_ c: PickleGlobal, _ why: String) -> HookError {
-        HookError(reason: .rebuild("\(c) \(why)"))
+    private func rebuildError(_ c: PickleGlobal, _ fault: CheckpointError.RebuildFault) -> HookError {
+        HookError(reason: .rebuild(callable: c.description, fault))
     }
 
     private func storageArg(_ c: PickleGlobal, _ v: PickleValue) throws -> StorageRef {
         guard case .custom(let ref as StorageRef) = v else {
-            throw rebuildError(c, "expects a storage (a persistent id) as its first argument, got \(kindName(v))")
+            throw rebuildError(c, .notAStorage(found: kindName(v)))
         }
         return ref
     }
@@ -130,13 +130,13 @@ struct TorchInterpreter {
         switch v {
         case .bool(let b): return b
         case .int(let i) where i == 0 || i == 1: return i == 1
-        default: throw rebuildError(c, "expects a bool \(name), got \(kindName(v))")
+        default: throw rebuildError(c, .notABool(name: name, found: kindName(v)))
         }
     }
 
     private func dtypeArg(_ c: PickleGlobal, _ v: PickleValue) throws -> DType {
         guard case .global(let g) = v, g.module == "torch", let d = DType(torchAttribute: g.name) else {
-            throw rebuildError(c, "expects a torch dtype, got \(kindName(v))")
+            throw rebuildError(c, .notADType(found: kindName(v)))
         }
         return d
     }
@@ -146,20 +146,20 @@ struct TorchInterpreter {
         switch v {
         case .tuple(let t): items = t.items
         case .list(let l): items = l.items
-        default: throw rebuildError(c, "expects \(name) as a tuple of ints, got \(kindName(v))")
+        default: throw rebuildError(c, .notAnIntTuple(name: name, found: kindName(v)))
         }
         guard items.count <= Tensor.maxRank else {
             throw HookError(reason: .tensor(key: nil, .absurdRank(rank: items.count, limit: Tensor.maxRank)))
         }
         return try items.map { item in
-            guard case .int(let i) = item else { throw rebuildError(c, "expects \(name) as a tuple of ints, found \(kindName(item))") }
+            guard case .int(let i) = item else { throw rebuildError(c, .notAnInt(name: name, found: kindName(item))) }
             return Int(i)
         }
     }
 
     private func view(_ c: PickleGlobal, _ ref: StorageRef, dtype: DType, _ offset: PickleValue, _ size: PickleValue,
                       _ stride: PickleValue, requiresGrad: Bool) throws -> Tensor {
-        guard case .int(let off) = offset else { throw rebuildError(c, "expects an int storage_offset, got \(kindName(offset))") }
+        guard case .int(let off) = offset else { throw rebuildError(c, .offsetNotAnInt(found: kindName(offset))) }
         let shape = try intList(c, size, "size")
         let strides = try intList(c, stride, "stride")
         do {
@@ -181,7 +181,7 @@ struct TorchInterpreter {
 
     private func parameter(_ c: PickleGlobal, _ data: PickleValue, requiresGrad: PickleValue) throws -> TensorBox {
         guard case .custom(let box as TensorBox) = data else {
-            throw rebuildError(c, "expects a tensor as its data, got \(kindName(data))")
+            throw rebuildError(c, .dataNotATensor(found: kindName(data)))
         }
         var t = box.tensor
         t.requiresGrad = try boolArg(c, requiresGrad, "requires_grad")
@@ -193,11 +193,11 @@ struct TorchInterpreter {
     private func applyMetadata(_ c: PickleGlobal, _ v: PickleValue, _ t: Tensor) throws -> Tensor {
         guard case .dict(let d) = v else {
             if case .none = v { return t }
-            throw rebuildError(c, "expects a metadata dict, got \(kindName(v))")
+            throw rebuildError(c, .metadataNotADict(found: kindName(v)))
         }
         for (key, value) in d.items {
             if case .bool(false) = value { continue }
-            throw rebuildError(c, "sets tensor metadata \(key) = \(value); conjugate and negative views are not read")
+            throw rebuildError(c, .metadataSet(key: "\(key)", value: "\(value)"))
         }
         return t
     }

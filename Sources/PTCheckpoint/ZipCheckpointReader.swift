@@ -14,20 +14,21 @@ struct ZipCheckpointReader {
     /// File format versions PyTorch reads (`caffe2/serialize/versions.h`).
     static let supportedVersions: ClosedRange<UInt64> = 1...10
 
-    func read() throws -> Checkpoint {
+    func read() throws(CheckpointError) -> Checkpoint {
         let prefix = try archiveFolder()
         var records: [(name: String, value: String)] = []
 
         // The version lives in `.data/version` when present, else `version` (inline_container.cc).
         let versionName = archive.entry(named: prefix + "/.data/version") != nil ? ".data/version" : "version"
         guard let versionText = try smallRecord(prefix, versionName) else {
-            throw CheckpointError(path: path, .layout("record '\(prefix)/version' is missing"))
+            throw layout(.missingRecord("\(prefix)/version"))
         }
         guard let version = ZipCheckpointReader.parseVersion(versionText) else {
-            throw CheckpointError(path: path, .layout("record '\(prefix)/\(versionName)' holds \(quoted(versionText)); expected a decimal file format version"))
+            throw layout(.unreadableVersion(record: "\(prefix)/\(versionName)", text: versionText))
         }
         guard ZipCheckpointReader.supportedVersions.contains(version) else {
-            throw CheckpointError(path: path, .layout("record '\(prefix)/\(versionName)' says format version \(version); PyTorch reads \(ZipCheckpointReader.supportedVersions.lowerBound) to \(ZipCheckpointReader.supportedVersions.upperBound)"))
+            throw layout(.unsupportedVersion(record: "\(prefix)/\(versionName)", version: version,
+                                             supported: ZipCheckpointReader.supportedVersions))
         }
         records.append((versionName, String(version)))
 
@@ -38,7 +39,7 @@ struct ZipCheckpointReader {
             case "little": bigEndian = false
             case "big": bigEndian = true
             default:
-                throw CheckpointError(path: path, .layout("record '\(prefix)/byteorder' holds \(quoted(order)); expected 'little' or 'big'"))
+                throw layout(.badByteOrder(record: "\(prefix)/byteorder", text: order))
             }
             records.append(("byteorder", order))
         }
@@ -47,7 +48,7 @@ struct ZipCheckpointReader {
         }
         if let alignment = try smallRecord(prefix, ".storage_alignment") {
             guard let value = Int(alignment.trimmingWhitespace()), value > 0 else {
-                throw CheckpointError(path: path, .layout("record '\(prefix)/.storage_alignment' holds \(quoted(alignment)); expected a positive integer"))
+                throw layout(.badStorageAlignment(record: "\(prefix)/.storage_alignment", text: alignment))
             }
             records.append((".storage_alignment", String(value)))
         }
@@ -71,57 +72,62 @@ struct ZipCheckpointReader {
                           pickleProtocol: main.protocol, records: records, tensors: walker.tensors,
                           modules: walker.modules, opaqueClasses: opaqueClasses(main.globals),
                           globals: main.globals.map(\.description), constants: constants,
-                          recordCheck: { [archive] in try archive.verifyAllEntries() })
+                          recordCheck: { [archive] () throws(ZipError) in try archive.verifyAllEntries() })
     }
 
     /// The one folder holding `data.pkl`. `torch.save` names it after the file's stem, or
     /// `archive` when saving to a buffer; torch takes the first entry's folder, we look by name.
-    private func archiveFolder() throws -> String {
+    private func layout(_ fault: CheckpointError.LayoutFault) -> CheckpointError {
+        CheckpointError(path: path, .layout(fault))
+    }
+
+    private func archiveFolder() throws(CheckpointError) -> String {
         let folders = archive.entries.compactMap { entry -> String? in
             let parts = entry.name.split(separator: "/", omittingEmptySubsequences: false)
             return parts.count == 2 && parts[1] == "data.pkl" && !parts[0].isEmpty ? String(parts[0]) : nil
         }
         guard let folder = folders.first else {
-            throw CheckpointError(path: path, .layout("no '<archive>/data.pkl' record: a zip file, but not a PyTorch checkpoint"))
+            throw layout(.noDataPickle)
         }
         guard folders.count == 1 else {
-            throw CheckpointError(path: path, .layout("records of several archives (\(folders.map { "'\($0)/data.pkl'" }.joined(separator: ", "))); expected one"))
+            throw layout(.severalArchives(folders: folders))
         }
         return folder
     }
 
     /// A small text record (`version`, `byteorder`), or nil when absent.
-    private func smallRecord(_ prefix: String, _ name: String) throws -> String? {
+    private func smallRecord(_ prefix: String, _ name: String) throws(CheckpointError) -> String? {
         guard let entry = archive.entry(named: prefix + "/" + name) else { return nil }
         guard entry.uncompressedSize <= 64 else {
-            throw CheckpointError(path: path, .layout("record '\(entry.name)' has \(entry.uncompressedSize) bytes; expected a short text"))
+            throw layout(.recordTooLong(record: entry.name, byteCount: entry.uncompressedSize))
         }
         let bytes = try zipBytes(entry)
         return String(decoding: bytes.buffer, as: UTF8.self)
     }
 
-    private func zipBytes(_ entry: ZipEntry) throws -> ZipBytes {
+    private func zipBytes(_ entry: ZipEntry) throws(CheckpointError) -> ZipBytes {
         do {
             return try archive.bytes(of: entry)
-        } catch let e as ZipError {
-            throw CheckpointError(path: path, .zip(e))
+        } catch {
+            throw CheckpointError(error)
         }
     }
 
-    private func unpickle(_ prefix: String, _ name: String, storages: StorageTable, folder: String) throws -> Unpickled {
+    private func unpickle(_ prefix: String, _ name: String, storages: StorageTable, folder: String) throws(CheckpointError) -> Unpickled {
         guard let entry = archive.entry(named: prefix + "/" + name) else {
-            throw CheckpointError(path: path, .layout("record '\(prefix)/\(name)' is missing"))
+            throw layout(.missingRecord("\(prefix)/\(name)"))
         }
         let bytes = try zipBytes(entry)
         let reading = PickleReading(path: path, record: entry.name, options: options)
-        let result = try withExtendedLifetime(bytes) {
+        let result = try withExtendedLifetime(bytes) { () throws(CheckpointError) in
             try reading.unpickle(bytes.buffer) { pid in
                 .custom(StorageRef(try storages.storage(for: StorageID(pid, fields: 5), folder: folder)))
             }
         }
         // torch writes one pickle per record; bytes after its STOP are a payload for some other reader.
         guard result.bytesConsumed == bytes.buffer.count else {
-            throw CheckpointError(path: path, .layout("record '\(entry.name)' has \(bytes.buffer.count - result.bytesConsumed) bytes after the pickle's STOP opcode at offset \(result.bytesConsumed - 1); expected the record to end there"))
+            throw layout(.bytesAfterStop(record: entry.name, count: bytes.buffer.count - result.bytesConsumed,
+                                         stopOffset: result.bytesConsumed - 1))
         }
         return result
     }
@@ -151,41 +157,45 @@ final class StorageTable {
         self.bigEndian = bigEndian
     }
 
-    func storage(for id: StorageID, folder: String) throws -> Storage {
+    /// The storage `id` names, made on first reference: its loader and streamer throw
+    /// `CheckpointError` (`.zip`: a CRC-32 mismatch, an inflate failure) when the record is read.
+    /// - Throws: `HookError` with a `StorageFault` when `id` disagrees with the record or with
+    ///   an earlier reference.
+    func storage(for id: StorageID, folder: String) throws(HookError) -> Storage {
         let name = "\(folder)/\(id.key)"
         if let existing = byKey[ExactName(name)] {
             // torch/serialization.py _save writes one dtype per record that has data.
             guard existing.dtype == id.dtype || (existing.byteCount == 0 && id.byteCount == 0) else {
-                throw HookError(reason: .storage("storage '\(name)' is referenced as \(existing.dtype.rawValue) and as \(id.dtype.rawValue)"))
+                throw HookError(reason: .storage(.dtypeConflict(storage: name, first: existing.dtype, second: id.dtype)))
             }
             guard existing.byteCount == id.byteCount else {
-                throw HookError(reason: .storage("storage '\(name)' is declared with \(existing.byteCount) and with \(id.byteCount) bytes"))
+                throw HookError(reason: .storage(.sizeConflict(storage: name, first: existing.byteCount, second: id.byteCount)))
             }
             return existing
         }
         guard let entry = archive.entry(named: "\(prefix)/\(name)") else {
-            throw HookError(reason: .storage("storage record '\(prefix)/\(name)' is missing"))
+            throw HookError(reason: .storage(.missingRecord("\(prefix)/\(name)")))
         }
         guard entry.uncompressedSize == id.byteCount else {
-            throw HookError(reason: .storage("storage record '\(entry.name)' has \(entry.uncompressedSize) bytes; \(id.numel) elements of \(id.dtype.rawValue) need \(id.byteCount)"))
+            throw HookError(reason: .storage(.recordSize(record: entry.name, byteCount: entry.uncompressedSize,
+                                                         elements: id.numel, dtype: id.dtype, needed: id.byteCount)))
         }
         let archive = self.archive
-        let path = self.path
         let swapUnit = bigEndian ? id.dtype.swapUnit : 1
         // Unswapped records stream straight from the mapping (exports); swapped ones load whole.
         let streamer: Storage.Streamer? = swapUnit > 1 ? nil : { range, body in
             do {
                 try archive.stream(entry, range: range, body)
             } catch let e as ZipError {
-                throw CheckpointError(path: path, .zip(e))
+                throw CheckpointError(e)
             }
         }
         let storage = Storage(key: id.key, dtype: id.dtype, byteCount: id.byteCount, origin: name, streamer: streamer) {
             let bytes: ZipBytes
-            do {
+            do throws(ZipError) {
                 bytes = try archive.bytes(of: entry)
-            } catch let e as ZipError {
-                throw CheckpointError(path: path, .zip(e))
+            } catch {
+                throw CheckpointError(error)
             }
             if swapUnit > 1 {
                 return StorageBytes.byteSwapped(bytes.buffer, unit: swapUnit)

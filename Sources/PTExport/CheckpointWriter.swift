@@ -207,7 +207,7 @@ public struct CheckpointWriter {
             try body(sink)
             try sink.commit()
         } catch let e as FileSinkError {
-            throw .cannotWrite(path: path, reason: e.reason)
+            throw .cannotWrite(path: path, reason: e.reason.description)
         } catch let e as ExportError {
             throw e
         } catch {

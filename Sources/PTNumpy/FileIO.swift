@@ -8,7 +8,8 @@ enum FileIO {
         let file: MappedFile
         do {
             file = try MappedFile(path: path)
-        } catch ZipError.cannotOpen(_, let reason) {
+        } catch {
+            guard case .cannotOpen(let reason) = error.reason else { throw error }
             throw NumpyError.cannotOpen(path: path, reason: reason)
         }
         return try withExtendedLifetime(file) { try body(file.bytes) }
@@ -19,7 +20,7 @@ enum FileIO {
         do throws(FileSinkError) {
             try FileOutput.write(bytes, to: path, inputs: inputs)
         } catch {
-            throw NumpyError.cannotWrite(path: path, reason: error.reason)
+            throw NumpyError.cannotWrite(path: path, reason: error.reason.description)
         }
     }
 
@@ -32,7 +33,7 @@ enum FileIO {
             try body(sink)
             try sink.commit()
         } catch let error as FileSinkError {
-            throw NumpyError.cannotWrite(path: path, reason: error.reason)
+            throw NumpyError.cannotWrite(path: path, reason: error.reason.description)
         }
     }
 }

@@ -23,7 +23,7 @@ enum Npz {
     private static func open(_ path: String) throws -> ZipArchive {
         do {
             return try ZipArchive(path: path)
-        } catch let error as ZipError {
+        } catch {
             throw NumpyError.archive(error)
         }
     }
@@ -33,7 +33,7 @@ enum Npz {
         let archive: ZipArchive
         do {
             archive = try ZipArchive(mapped: MappedFile(copying: bytes, path: name))
-        } catch let error as ZipError {
+        } catch {
             throw NumpyError.archive(error)
         }
         return try read(archive, only: nil).arrays

@@ -77,10 +77,11 @@ public struct GoldenManifest: Sendable {
         let mapped: MappedFile
         do {
             mapped = try MappedFile(path: path)
-        } catch ZipError.cannotOpen(_, let reason) {
-            throw .badManifest(file: path, why: "cannot read the file: \(reason)")
         } catch {
-            throw .badManifest(file: path, why: "cannot read the file")
+            guard case .cannotOpen(let reason) = error.reason else {
+                throw .badManifest(file: path, why: "cannot read the file")
+            }
+            throw .badManifest(file: path, why: "cannot read the file: \(reason)")
         }
         try self.init(bytes: mapped.bytes, path: path)
     }

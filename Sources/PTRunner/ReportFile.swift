@@ -10,7 +10,7 @@ public enum ReportFile {
             try FileOutput.write(Array(text.utf8), to: path, inputs: inputs)
             return nil
         } catch {
-            return error.reason
+            return error.reason.description
         }
     }
 }

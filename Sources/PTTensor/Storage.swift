@@ -4,6 +4,12 @@
 /// memory-mapped zip record, a region of a legacy file, or a byte-swapped copy). The loader runs
 /// on first use, which is when a zip record's CRC-32 is checked, so listing a 1 GB checkpoint
 /// reads no tensor bytes. The result is kept for later uses.
+///
+/// Errors: this layer cannot name the checkpoint layer's error type, so the loader and streamer
+/// are untyped `throws`, and what they throw is passed on unchanged, never wrapped: the storages
+/// of a `Checkpoint` throw `CheckpointError` only (a record failing its CRC-32 check is
+/// `CheckpointError` with reason `.zip(.crcMismatch)`, the same value `verifyRecords()` gives),
+/// so a caller catches that one type, whichever way (`bytes()`, `stream`) the bytes were read.
 public final class Storage {
     /// The record key (`data/<key>` in a zip archive, the root key in a legacy file).
     public let key: String
@@ -20,6 +26,7 @@ public final class Storage {
     /// Hands a byte range of the storage to `body` piece by piece, in order, without keeping it
     /// in memory (a mapped record's pages are given back as it goes), and checks the record
     /// (CRC-32) by the end: a throw after some pieces means the pieces were not to be trusted.
+    /// Throws the loader's error type for the record's own failures, and `body`'s errors unchanged.
     public typealias Streamer = (Range<Int>, (UnsafeRawBufferPointer) throws -> Void) throws -> Void
     private let streamer: Streamer?
 
@@ -61,7 +68,9 @@ public final class Storage {
     public var isLoaded: Bool { loaded != nil }
 
     /// The storage's bytes, produced on first call.
-    /// - Throws: whatever the loader throws (a CRC mismatch, a short record), every time it is asked.
+    /// - Throws: whatever the loader throws (a checkpoint's: `CheckpointError`), unchanged, every
+    ///   time it is asked; `TensorError.storageSizeMismatch` when a loader breaks its contract
+    ///   (the checkpoint layer checks every record's size before it makes a storage).
     public func bytes() throws -> UnsafeRawBufferPointer {
         if let loaded { return loaded.buffer }
         let fresh = try loader()

@@ -11,7 +11,7 @@ struct ByteCursor {
 
     /// A cursor over `bytes[offset ..< offset + length]`; throws `overrun` if that range is not
     /// inside `bytes` (or cannot be computed).
-    init(_ bytes: UnsafeRawBufferPointer, offset: UInt64, length: UInt64, overrun: ZipError) throws {
+    init(_ bytes: UnsafeRawBufferPointer, offset: UInt64, length: UInt64, overrun: ZipError) throws(ZipError) {
         guard let range = ByteCursor.range(offset: offset, length: length, within: bytes.count) else {
             throw overrun
         }
@@ -33,36 +33,36 @@ struct ByteCursor {
     var remaining: Int { end - position }
     var isAtEnd: Bool { position == end }
 
-    mutating func u8() throws -> UInt8 {
+    mutating func u8() throws(ZipError) -> UInt8 {
         try UInt8(truncatingIfNeeded: read(1))
     }
 
-    mutating func u16() throws -> UInt16 {
+    mutating func u16() throws(ZipError) -> UInt16 {
         try UInt16(truncatingIfNeeded: read(2))
     }
 
-    mutating func u32() throws -> UInt32 {
+    mutating func u32() throws(ZipError) -> UInt32 {
         try UInt32(truncatingIfNeeded: read(4))
     }
 
-    mutating func u64() throws -> UInt64 {
+    mutating func u64() throws(ZipError) -> UInt64 {
         try read(8)
     }
 
     /// The next `count` bytes as a view into the buffer.
-    mutating func take(_ count: Int) throws -> UnsafeRawBufferPointer {
+    mutating func take(_ count: Int) throws(ZipError) -> UnsafeRawBufferPointer {
         guard count >= 0, count <= remaining else { throw overrun }
         let slice = UnsafeRawBufferPointer(rebasing: bytes[position ..< position + count])
         position += count
         return slice
     }
 
-    mutating func skip(_ count: Int) throws {
+    mutating func skip(_ count: Int) throws(ZipError) {
         _ = try take(count)
     }
 
     /// Assembles `width` bytes little-endian; done bytewise so alignment and host order never matter.
-    private mutating func read(_ width: Int) throws -> UInt64 {
+    private mutating func read(_ width: Int) throws(ZipError) -> UInt64 {
         let field = try take(width)
         var value: UInt64 = 0
         for (shift, byte) in field.enumerated() {

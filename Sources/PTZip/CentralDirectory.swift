@@ -4,15 +4,15 @@ struct CentralDirectoryRecord {
     /// produces (torch: `<archive>/data/<key>`; numpy: `<array>.npy`), or nil. Nothing is ever
     /// extracted, but such a name in an archive is a sign of tampering (zip-slip paths, a name
     /// that C code would cut at the NUL), so the archive is refused whole.
-    static func unsafeNameReason(_ name: String) -> String? {
-        if name.isEmpty { return "it is empty" }
-        if name.utf8.contains(0) { return "it contains a NUL byte" }
-        if name.hasPrefix("/") { return "it is an absolute path" }
-        if name.contains("\\") { return "it contains a backslash" }
+    static func unsafeNameReason(_ name: String) -> UnsafeNameReason? {
+        if name.isEmpty { return .empty }
+        if name.utf8.contains(0) { return .nul }
+        if name.hasPrefix("/") { return .absolute }
+        if name.contains("\\") { return .backslash }
         if name.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." }) {
-            return "it has a '..' component"
+            return .parentComponent
         }
-        if name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return "it contains a control character" }
+        if name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return .controlCharacter }
         return nil
     }
 
@@ -41,19 +41,19 @@ enum CentralDirectoryReader {
     private static let zip64ExtraID: UInt16 = 0x0001
 
     static func read(_ bytes: UnsafeRawBufferPointer, at location: CentralDirectoryLocation,
-                     path: String) throws -> [CentralDirectoryRecord] {
+                     path: String) throws(ZipError) -> [CentralDirectoryRecord] {
         guard let directory = ByteCursor.range(offset: location.offset, length: location.size, within: bytes.count) else {
-            throw ZipError.outOfBounds(path: path, entry: nil, region: .centralDirectory, offset: location.offset,
-                                       length: location.size, fileSize: bytes.count)
+            throw ZipError(path: path, .outOfBounds(entry: nil, region: .centralDirectory, offset: location.offset,
+                                                    length: location.size, fileSize: bytes.count))
         }
         guard directory.upperBound == location.endRecordsOffset else {
-            throw ZipError.centralDirectoryMisplaced(path: path, centralDirectoryOffset: location.offset,
-                                                     centralDirectorySize: location.size,
-                                                     endRecordsOffset: location.endRecordsOffset)
+            throw ZipError(path: path, .centralDirectoryMisplaced(centralDirectoryOffset: location.offset,
+                                                                  centralDirectorySize: location.size,
+                                                                  endRecordsOffset: location.endRecordsOffset))
         }
         // Checked before anything is reserved, so a hostile count cannot drive allocation.
         guard location.entryCount <= location.size / fixedHeaderSize, let declared = Int(exactly: location.entryCount) else {
-            throw ZipError.absurdEntryCount(path: path, declared: location.entryCount, centralDirectorySize: location.size)
+            throw ZipError(path: path, .absurdEntryCount(declared: location.entryCount, centralDirectorySize: location.size))
         }
 
         var records: [CentralDirectoryRecord] = []
@@ -64,22 +64,22 @@ enum CentralDirectoryReader {
         while position < directory.upperBound {
             var header = try ByteCursor(
                 bytes, offset: UInt64(position), length: UInt64(directory.upperBound - position),
-                overrun: .truncatedCentralDirectoryHeader(path: path, index: records.count, offset: position,
-                                                          centralDirectoryEnd: directory.upperBound))
+                overrun: ZipError(path: path, .truncatedCentralDirectoryHeader(index: records.count, offset: position,
+                                                                               centralDirectoryEnd: directory.upperBound)))
             records.append(try readHeader(&header, index: records.count, path: path))
             position = header.position
         }
         guard records.count == declared else {
-            throw ZipError.entryCountMismatch(path: path, declared: declared, found: records.count)
+            throw ZipError(path: path, .entryCountMismatch(declared: declared, found: records.count))
         }
         return records
     }
 
-    private static func readHeader(_ header: inout ByteCursor, index: Int, path: String) throws -> CentralDirectoryRecord {
+    private static func readHeader(_ header: inout ByteCursor, index: Int, path: String) throws(ZipError) -> CentralDirectoryRecord {
         let offset = header.position
         let signature = try header.u32()
         guard signature == headerSignature else {
-            throw ZipError.badCentralDirectoryHeaderSignature(path: path, index: index, offset: offset, found: signature)
+            throw ZipError(path: path, .badCentralDirectoryHeaderSignature(index: index, offset: offset, found: signature))
         }
         _ = try header.u16()  // version made by
         _ = try header.u16()  // version needed
@@ -101,32 +101,32 @@ enum CentralDirectoryReader {
         try header.skip(commentLength)
 
         guard let name = String(validating: nameBytes, as: UTF8.self) else {
-            throw ZipError.invalidEntryName(path: path, index: index, bytes: nameBytes)
+            throw ZipError(path: path, .invalidEntryName(index: index, bytes: nameBytes))
         }
         if let why = CentralDirectoryRecord.unsafeNameReason(name) {
-            throw ZipError.unsafeEntryName(path: path, index: index, name: name, reason: why)
+            throw ZipError(path: path, .unsafeEntryName(index: index, name: name, reason: why))
         }
 
         // The ZIP64 extra field holds, in this order, only the values whose 32-bit field is the
         // placeholder (APPNOTE 4.5.3).
         var zip64 = try zip64Field(in: extra, entry: name, path: path)
-        func wide(_ value: UInt32, _ field: String) throws -> UInt64 {
+        func wide(_ value: UInt32, _ field: ZipError.Field) throws(ZipError) -> UInt64 {
             guard value == 0xFFFF_FFFF else { return UInt64(value) }
             guard zip64?.remaining ?? 0 >= 8, let extended = try zip64?.u64() else {
-                throw ZipError.missingZip64Field(path: path, entry: name, field: field)
+                throw ZipError(path: path, .missingZip64Field(entry: name, field: field))
             }
             return extended
         }
-        let uncompressedSize = try wide(uncompressedSize32, "uncompressed size")
-        let compressedSize = try wide(compressedSize32, "compressed size")
-        let localHeaderOffset = try wide(localOffset32, "local header offset")
+        let uncompressedSize = try wide(uncompressedSize32, .uncompressedSize)
+        let compressedSize = try wide(compressedSize32, .compressedSize)
+        let localHeaderOffset = try wide(localOffset32, .localHeaderOffset)
         if diskStart == 0xFFFF {
             guard zip64?.remaining ?? 0 >= 4, let disk = try zip64?.u32() else {
-                throw ZipError.missingZip64Field(path: path, entry: name, field: "starting disk number")
+                throw ZipError(path: path, .missingZip64Field(entry: name, field: .startingDiskNumber))
             }
-            guard disk == 0 else { throw ZipError.multiDiskArchive(path: path) }
+            guard disk == 0 else { throw ZipError(path: path, .multiDiskArchive) }
         } else if diskStart != 0 {
-            throw ZipError.multiDiskArchive(path: path)
+            throw ZipError(path: path, .multiDiskArchive)
         }
 
         return CentralDirectoryRecord(
@@ -136,23 +136,23 @@ enum CentralDirectoryReader {
     }
 
     /// A cursor over the data of the first ZIP64 extra field, if there is one.
-    private static func zip64Field(in extra: UnsafeRawBufferPointer, entry: String, path: String) throws -> ByteCursor? {
+    private static func zip64Field(in extra: UnsafeRawBufferPointer, entry: String, path: String) throws(ZipError) -> ByteCursor? {
         var fields = try ByteCursor(extra, offset: 0, length: UInt64(extra.count),
-                                    overrun: .malformedExtraField(path: path, entry: entry, headerID: 0,
-                                                                  declaredLength: 4, available: extra.count))
+                                    overrun: ZipError(path: path, .malformedExtraField(entry: entry, headerID: 0,
+                                                                                       declaredLength: 4, available: extra.count)))
         // Fewer than 4 trailing bytes cannot hold a field header; like Python's zipfile, they
         // are ignored as padding.
         while fields.remaining >= 4 {
             let id = try fields.u16()
             let length = Int(try fields.u16())
             guard length <= fields.remaining else {
-                throw ZipError.malformedExtraField(path: path, entry: entry, headerID: id, declaredLength: length,
-                                                   available: fields.remaining)
+                throw ZipError(path: path, .malformedExtraField(entry: entry, headerID: id, declaredLength: length,
+                                                                available: fields.remaining))
             }
             let data = try fields.take(length)
             if id == zip64ExtraID {
                 return try ByteCursor(data, offset: 0, length: UInt64(data.count),
-                                      overrun: .missingZip64Field(path: path, entry: entry, field: "ZIP64 values"))
+                                      overrun: ZipError(path: path, .missingZip64Field(entry: entry, field: .zip64Values)))
             }
         }
         return nil

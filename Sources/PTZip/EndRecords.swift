@@ -23,12 +23,12 @@ enum EndRecordsReader {
     /// The record plus the longest comment it can declare.
     private static let searchWindow = endRecordSize + 0xFFFF
 
-    static func locate(in bytes: UnsafeRawBufferPointer, path: String) throws -> CentralDirectoryLocation {
+    static func locate(in bytes: UnsafeRawBufferPointer, path: String) throws(ZipError) -> CentralDirectoryLocation {
         let endOffset = try findEndRecord(in: bytes, path: path)
         var end = try ByteCursor(bytes, offset: UInt64(endOffset), length: UInt64(endRecordSize),
-                                 overrun: .truncatedEndOfCentralDirectory(
-                                     path: path, offset: endOffset, needed: UInt64(endRecordSize),
-                                     available: bytes.count - endOffset))
+                                 overrun: ZipError(path: path, .truncatedEndOfCentralDirectory(
+                                                                                               offset: endOffset, needed: UInt64(endRecordSize),
+                                                                                               available: bytes.count - endOffset)))
         _ = try end.u32()
         let disk = try end.u16()
         let directoryDisk = try end.u16()
@@ -39,7 +39,7 @@ enum EndRecordsReader {
 
         guard let zip64 = try readZip64(in: bytes, endOffset: endOffset, path: path) else {
             guard disk == 0, directoryDisk == 0, entriesOnDisk == entries else {
-                throw ZipError.multiDiskArchive(path: path)
+                throw ZipError(path: path, .multiDiskArchive)
             }
             return CentralDirectoryLocation(offset: UInt64(directoryOffset), size: UInt64(directorySize),
                                             entryCount: UInt64(entries), endRecordsOffset: endOffset)
@@ -47,19 +47,19 @@ enum EndRecordsReader {
 
         // Writers put either the real value or the placeholder in the classic record; any other
         // value means the two records describe different archives.
-        let pairs: [(String, UInt64, UInt64, UInt64)] = [
-            ("disk number", UInt64(disk), 0xFFFF, UInt64(zip64.disk)),
-            ("central directory disk", UInt64(directoryDisk), 0xFFFF, UInt64(zip64.directoryDisk)),
-            ("entries on this disk", UInt64(entriesOnDisk), 0xFFFF, zip64.entriesOnDisk),
-            ("total entries", UInt64(entries), 0xFFFF, zip64.entries),
-            ("central directory size", UInt64(directorySize), 0xFFFF_FFFF, zip64.directorySize),
-            ("central directory offset", UInt64(directoryOffset), 0xFFFF_FFFF, zip64.directoryOffset),
+        let pairs: [(ZipError.Field, UInt64, UInt64, UInt64)] = [
+            (.diskNumber, UInt64(disk), 0xFFFF, UInt64(zip64.disk)),
+            (.centralDirectoryDisk, UInt64(directoryDisk), 0xFFFF, UInt64(zip64.directoryDisk)),
+            (.entriesOnDisk, UInt64(entriesOnDisk), 0xFFFF, zip64.entriesOnDisk),
+            (.totalEntries, UInt64(entries), 0xFFFF, zip64.entries),
+            (.centralDirectorySize, UInt64(directorySize), 0xFFFF_FFFF, zip64.directorySize),
+            (.centralDirectoryOffset, UInt64(directoryOffset), 0xFFFF_FFFF, zip64.directoryOffset),
         ]
         for (field, classic, placeholder, wide) in pairs where classic != placeholder && classic != wide {
-            throw ZipError.zip64EndOfCentralDirectoryMismatch(path: path, field: field, endRecord: classic, zip64Record: wide)
+            throw ZipError(path: path, .zip64EndOfCentralDirectoryMismatch(field: field, endRecord: classic, zip64Record: wide))
         }
         guard zip64.disk == 0, zip64.directoryDisk == 0, zip64.entriesOnDisk == zip64.entries else {
-            throw ZipError.multiDiskArchive(path: path)
+            throw ZipError(path: path, .multiDiskArchive)
         }
         return CentralDirectoryLocation(offset: zip64.directoryOffset, size: zip64.directorySize,
                                         entryCount: zip64.entries, endRecordsOffset: zip64.recordOffset)
@@ -67,7 +67,7 @@ enum EndRecordsReader {
 
     /// The offset of the end of central directory record: the last signature in the search
     /// window whose record and comment end exactly at the end of the file.
-    private static func findEndRecord(in bytes: UnsafeRawBufferPointer, path: String) throws -> Int {
+    private static func findEndRecord(in bytes: UnsafeRawBufferPointer, path: String) throws(ZipError) -> Int {
         let count = bytes.count
         // The first near miss (nearest the end of the file) explains the failure best.
         var nearMiss: ZipError?
@@ -78,22 +78,22 @@ enum EndRecordsReader {
             guard signature(in: bytes, at: candidate) == endSignature else { continue }
             let available = count - candidate
             guard available >= endRecordSize else {
-                nearMiss = nearMiss ?? .truncatedEndOfCentralDirectory(
-                    path: path, offset: candidate, needed: UInt64(endRecordSize), available: available)
+                nearMiss = nearMiss ?? ZipError(path: path, .truncatedEndOfCentralDirectory(
+                                                                                            offset: candidate, needed: UInt64(endRecordSize), available: available))
                 continue
             }
             let commentLength = Int(bytes[candidate + 20]) | Int(bytes[candidate + 21]) << 8
             let needed = endRecordSize + commentLength
             if needed == available { return candidate }
             nearMiss = nearMiss ?? (needed > available
-                ? .truncatedEndOfCentralDirectory(path: path, offset: candidate, needed: UInt64(needed), available: available)
-                : .bytesAfterEndOfCentralDirectory(path: path, offset: candidate + needed, count: available - needed))
+                ? ZipError(path: path, .truncatedEndOfCentralDirectory(offset: candidate, needed: UInt64(needed), available: available))
+                : ZipError(path: path, .bytesAfterEndOfCentralDirectory(offset: candidate + needed, count: available - needed)))
         }
         if let nearMiss { throw nearMiss }
         if count >= 4, signature(in: bytes, at: 0) == localHeaderSignature {
-            throw ZipError.endOfCentralDirectoryNotFound(path: path)
+            throw ZipError(path: path, .endOfCentralDirectoryNotFound)
         }
-        throw ZipError.notAZip(path: path, leadingBytes: Array(bytes.prefix(4)))
+        throw ZipError(path: path, .notAZip(leadingBytes: Array(bytes.prefix(4))))
     }
 
     private struct Zip64End {
@@ -107,28 +107,28 @@ enum EndRecordsReader {
     }
 
     /// The ZIP64 record, if a locator sits immediately before the classic end record.
-    private static func readZip64(in bytes: UnsafeRawBufferPointer, endOffset: Int, path: String) throws -> Zip64End? {
+    private static func readZip64(in bytes: UnsafeRawBufferPointer, endOffset: Int, path: String) throws(ZipError) -> Zip64End? {
         let locatorOffset = endOffset - locatorSize
         guard locatorOffset >= 0, signature(in: bytes, at: locatorOffset) == zip64LocatorSignature else {
             return nil
         }
         var locator = try ByteCursor(bytes, offset: UInt64(locatorOffset), length: UInt64(locatorSize),
-                                     overrun: .outOfBounds(path: path, entry: nil, region: .zip64Locator,
-                                                           offset: UInt64(locatorOffset), length: UInt64(locatorSize),
-                                                           fileSize: bytes.count))
+                                     overrun: ZipError(path: path, .outOfBounds(entry: nil, region: .zip64Locator,
+                                                                                offset: UInt64(locatorOffset), length: UInt64(locatorSize),
+                                                                                fileSize: bytes.count)))
         _ = try locator.u32()
         let recordDisk = try locator.u32()
         let recordOffset = try locator.u64()
         let diskCount = try locator.u32()
-        guard recordDisk == 0, diskCount <= 1 else { throw ZipError.multiDiskArchive(path: path) }
+        guard recordDisk == 0, diskCount <= 1 else { throw ZipError(path: path, .multiDiskArchive) }
 
         var record = try ByteCursor(bytes, offset: recordOffset, length: zip64EndFixedSize,
-                                    overrun: .outOfBounds(path: path, entry: nil, region: .zip64EndOfCentralDirectory,
-                                                          offset: recordOffset, length: zip64EndFixedSize,
-                                                          fileSize: bytes.count))
+                                    overrun: ZipError(path: path, .outOfBounds(entry: nil, region: .zip64EndOfCentralDirectory,
+                                                                               offset: recordOffset, length: zip64EndFixedSize,
+                                                                               fileSize: bytes.count)))
         let found = try record.u32()
         guard found == zip64EndSignature else {
-            throw ZipError.badZip64EndOfCentralDirectorySignature(path: path, offset: recordOffset, found: found)
+            throw ZipError(path: path, .badZip64EndOfCentralDirectorySignature(offset: recordOffset, found: found))
         }
         let recordSize = try record.u64()
         // The size excludes the signature and the size field itself (12 bytes). The cursor has
@@ -136,8 +136,8 @@ enum EndRecordsReader {
         let (recordEnd, overflow) = (recordOffset + 12).addingReportingOverflow(recordSize)
         guard !overflow, recordSize >= zip64EndFixedSize - 12, recordEnd == UInt64(locatorOffset),
               let start = Int(exactly: recordOffset) else {
-            throw ZipError.zip64EndOfCentralDirectoryMisplaced(path: path, offset: recordOffset, recordSize: recordSize,
-                                                               locatorOffset: locatorOffset)
+            throw ZipError(path: path, .zip64EndOfCentralDirectoryMisplaced(offset: recordOffset, recordSize: recordSize,
+                                                                            locatorOffset: locatorOffset))
         }
         _ = try record.u16()  // version made by
         _ = try record.u16()  // version needed

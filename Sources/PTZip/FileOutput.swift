@@ -53,7 +53,7 @@ public final class FileSink {
             for input in inputs {
                 var source = stat()
                 if stat(input, &source) == 0, source.st_dev == target.st_dev, source.st_ino == target.st_ino {
-                    throw FileSinkError(path: path, .isInput(input))
+                    throw FileSinkError(path: path, .isInput(input == path ? nil : input))
                 }
             }
         }
@@ -141,35 +141,38 @@ public final class FileSink {
     deinit { discard() }
 }
 
-/// Why a file could not be written: the destination and what went wrong.
+/// Why a file could not be written: the destination and a typed reason.
 public struct FileSinkError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Reason: Sendable, Equatable {
+    public enum Reason: CustomStringConvertible, Sendable, Equatable {
         /// The system refused (a full disk, no permission, a missing folder): its message.
         case system(String)
-        /// The destination is this input (the same file, a hard link or a symlink to it).
-        case isInput(String)
+        /// The destination is one of the inputs (the same file, a hard link or a symlink to it);
+        /// the input's name when it is named otherwise than the destination.
+        case isInput(String?)
         /// The destination is a folder.
         case isFolder
         /// Written to after `commit()` or `discard()`.
         case closed
-    }
 
-    public let path: String
-    public let kind: Reason
-
-    public init(path: String, _ kind: Reason) {
-        self.path = path
-        self.kind = kind
-    }
-
-    /// What went wrong, without the path.
-    public var reason: String {
-        switch kind {
-        case .system(let message): return message
-        case .isInput(let input): return input == path ? "it is the input" : "it is the input '\(input)'"
-        case .isFolder: return "it is a folder"
-        case .closed: return "the output is already closed"
+        /// What went wrong, without the path.
+        public var description: String {
+            switch self {
+            case .system(let message): return message
+            case .isInput(let input): return input.map { "it is the input '\($0)'" } ?? "it is the input"
+            case .isFolder: return "it is a folder"
+            case .closed: return "the output is already closed"
+            }
         }
+    }
+
+    /// The destination.
+    public let path: String
+    /// What went wrong.
+    public let reason: Reason
+
+    public init(path: String, _ reason: Reason) {
+        self.path = path
+        self.reason = reason
     }
 
     public var description: String { "\(path): cannot write: \(reason)" }

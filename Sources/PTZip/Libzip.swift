@@ -26,7 +26,7 @@ final class LibzipArchive {
     /// libzip reads the same mapping this reader parsed, rather than reopening the path: a
     /// file replaced in between could otherwise give libzip different bytes from the ones
     /// that were validated and that stored entries are served from.
-    init(file: MappedFile) throws {
+    init(file: MappedFile) throws(ZipError) {
         let path = file.path
         let bytes = file.bytes
         self.path = path
@@ -58,7 +58,7 @@ final class LibzipArchive {
 
     /// The entry's metadata as libzip decoded it; fields libzip marks invalid are nil.
     /// The corresponding libzip function is `zip_stat_index`.
-    func stat(index: Int, entry: String) throws -> LibzipStat {
+    func stat(index: Int, entry: String) throws(ZipError) -> LibzipStat {
         var info = zip_stat_t()
         zip_stat_init(&info)
         guard zip_stat_index(handle, UInt64(index), ZIP_FL_ENC_RAW, &info) == 0 else {
@@ -81,7 +81,7 @@ final class LibzipArchive {
     /// is read and dropped).
     /// The corresponding libzip functions are `zip_fopen_index` and `zip_fread`.
     func inflate(index: Int, entry: String, declaredCRC: UInt32,
-                 into destination: UnsafeMutableRawBufferPointer) throws -> Int {
+                 into destination: UnsafeMutableRawBufferPointer) throws(ZipError) -> Int {
         guard let file = zip_fopen_index(handle, UInt64(index), 0) else {
             throw LibzipArchive.zipError(zip_get_error(handle), path: path, entry: entry)
         }
@@ -116,11 +116,11 @@ final class LibzipArchive {
                            destination: UnsafeRawBufferPointer, total: Int) -> ZipError {
         let code = zip_error_code_zip(error)
         if total > destination.count || (code == ZIP_ER_INCONS && total != destination.count) {
-            return .sizeMismatch(path: path, entry: entry, declared: destination.count, actual: total)
+            return ZipError(path: path, .sizeMismatch(entry: entry, declared: destination.count, actual: total))
         }
         if code == ZIP_ER_CRC {
             let produced = UnsafeRawBufferPointer(rebasing: destination[..<total])
-            return .crcMismatch(path: path, entry: entry, declared: declaredCRC, actual: crc32(produced))
+            return ZipError(path: path, .crcMismatch(entry: entry, declared: declaredCRC, actual: crc32(produced)))
         }
         return LibzipArchive.zipError(error, path: path, entry: entry)
     }
@@ -138,6 +138,6 @@ final class LibzipArchive {
 
     /// The corresponding libzip functions are `zip_error_code_zip` and `zip_error_strerror`.
     private static func zipError(_ error: UnsafeMutablePointer<zip_error_t>, path: String, entry: String?) -> ZipError {
-        .libzip(path: path, entry: entry, code: zip_error_code_zip(error), message: String(cString: zip_error_strerror(error)))
+        ZipError(path: path, .libzip(entry: entry, code: zip_error_code_zip(error), message: String(cString: zip_error_strerror(error))))
     }
 }

@@ -12,16 +12,16 @@ enum LocalHeaderReader {
     private static let descriptorSignature: UInt32 = 0x0807_4b50
 
     static func layout(of record: CentralDirectoryRecord, method: ZipMethod,
-                       in bytes: UnsafeRawBufferPointer, path: String) throws -> EntryLayout {
+                       in bytes: UnsafeRawBufferPointer, path: String) throws(ZipError) -> EntryLayout {
         let offset = record.localHeaderOffset
         let fileSize = bytes.count
         var header = try ByteCursor(bytes, offset: offset, length: fixedSize,
-                                    overrun: .outOfBounds(path: path, entry: record.name, region: .localHeader,
-                                                          offset: offset, length: fixedSize, fileSize: fileSize))
+                                    overrun: ZipError(path: path, .outOfBounds(entry: record.name, region: .localHeader,
+                                                                               offset: offset, length: fixedSize, fileSize: fileSize)))
         let headerStart = header.position
         let signature = try header.u32()
         guard signature == EndRecordsReader.localHeaderSignature else {
-            throw ZipError.badLocalHeaderSignature(path: path, entry: record.name, offset: headerStart, found: signature)
+            throw ZipError(path: path, .badLocalHeaderSignature(entry: record.name, offset: headerStart, found: signature))
         }
         try header.skip(4)  // versions, flags
         let localMethod = try header.u16()
@@ -35,13 +35,13 @@ enum LocalHeaderReader {
         // The header start is inside the file, so these sums stay far below overflow.
         let variableStart = offset + fixedSize
         var variable = try ByteCursor(bytes, offset: variableStart, length: nameLength + extraLength,
-                                      overrun: .outOfBounds(path: path, entry: record.name, region: .localHeader,
-                                                            offset: offset, length: fixedSize + nameLength + extraLength,
-                                                            fileSize: fileSize))
+                                      overrun: ZipError(path: path, .outOfBounds(entry: record.name, region: .localHeader,
+                                                                                 offset: offset, length: fixedSize + nameLength + extraLength,
+                                                                                 fileSize: fileSize)))
         let localName = try variable.take(Int(nameLength))
         guard localName.elementsEqual(record.nameBytes) else {
-            throw ZipError.localHeaderNameMismatch(path: path, entry: record.name,
-                                                   localName: String(decoding: localName, as: UTF8.self))
+            throw ZipError(path: path, .localHeaderNameMismatch(entry: record.name,
+                                                                localName: String(decoding: localName, as: UTF8.self)))
         }
         try variable.skip(Int(extraLength))
         let dataOffset = variable.position
@@ -49,21 +49,21 @@ enum LocalHeaderReader {
         // The two headers of one entry must agree: readers that trust the local one (streaming
         // unzip tools) would otherwise see other bytes than this reader. With a data descriptor
         // the local CRC and sizes are zero by design; 0xFFFFFFFF defers to the ZIP64 field.
-        func agree(_ field: String, _ local: UInt64, _ central: UInt64) throws {
+        func agree(_ field: ZipError.Field, _ local: UInt64, _ central: UInt64) throws(ZipError) {
             guard local == central else {
-                throw ZipError.localHeaderMismatch(path: path, entry: record.name, field: field, local: local, central: central)
+                throw ZipError(path: path, .localHeaderMismatch(entry: record.name, field: field, local: local, central: central))
             }
         }
-        try agree("compression method", UInt64(localMethod), UInt64(record.method))
+        try agree(.compressionMethod, UInt64(localMethod), UInt64(record.method))
         if !record.hasDataDescriptor {
-            try agree("CRC-32", UInt64(localCRC), UInt64(record.crc32))
-            if compressedSize32 != 0xFFFF_FFFF { try agree("compressed size", UInt64(compressedSize32), record.compressedSize) }
-            if uncompressedSize32 != 0xFFFF_FFFF { try agree("uncompressed size", UInt64(uncompressedSize32), record.uncompressedSize) }
+            try agree(.crc32, UInt64(localCRC), UInt64(record.crc32))
+            if compressedSize32 != 0xFFFF_FFFF { try agree(.compressedSize, UInt64(compressedSize32), record.compressedSize) }
+            if uncompressedSize32 != 0xFFFF_FFFF { try agree(.uncompressedSize, UInt64(uncompressedSize32), record.uncompressedSize) }
         }
 
         guard let data = ByteCursor.range(offset: UInt64(dataOffset), length: record.compressedSize, within: fileSize) else {
-            throw ZipError.outOfBounds(path: path, entry: record.name, region: .entryData, offset: UInt64(dataOffset),
-                                       length: record.compressedSize, fileSize: fileSize)
+            throw ZipError(path: path, .outOfBounds(entry: record.name, region: .entryData, offset: UInt64(dataOffset),
+                                                    length: record.compressedSize, fileSize: fileSize))
         }
         var end = data.upperBound
         if record.hasDataDescriptor {
@@ -82,12 +82,12 @@ enum LocalHeaderReader {
     /// A data descriptor is CRC-32 and two sizes (4 or 8 bytes each), optionally preceded by
     /// its own signature; which form is used can only be seen by looking for that signature.
     private static func descriptorLength(at offset: Int, zip64: Bool, in bytes: UnsafeRawBufferPointer,
-                                         entry: String, path: String) throws -> Int {
+                                         entry: String, path: String) throws(ZipError) -> Int {
         let unsigned = zip64 ? 20 : 12
         let length = EndRecordsReader.signature(in: bytes, at: offset) == descriptorSignature ? unsigned + 4 : unsigned
         guard ByteCursor.range(offset: UInt64(offset), length: UInt64(length), within: bytes.count) != nil else {
-            throw ZipError.outOfBounds(path: path, entry: entry, region: .dataDescriptor, offset: UInt64(offset),
-                                       length: UInt64(length), fileSize: bytes.count)
+            throw ZipError(path: path, .outOfBounds(entry: entry, region: .dataDescriptor, offset: UInt64(offset),
+                                                    length: UInt64(length), fileSize: bytes.count))
         }
         return length
     }

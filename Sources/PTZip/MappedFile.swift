@@ -27,20 +27,20 @@ public final class MappedFile: @unchecked Sendable {
     /// Only regular files are read: the file is opened without blocking (`O_NONBLOCK`, so a FIFO
     /// or a device that would wait for a writer does not) and checked with `fstat` before any
     /// byte is read.
-    /// Throws `ZipError.cannotOpen` with the system's message when the file cannot be opened,
-    /// is not a regular file, or cannot be mapped.
-    public init(path: String) throws {
+    /// - Throws: `ZipError` with reason `.cannotOpen` and the system's message when the file
+    ///   cannot be opened, is not a regular file, or cannot be mapped.
+    public init(path: String) throws(ZipError) {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else {
-            throw ZipError.cannotOpen(path: path, reason: FileOutput.systemMessage(errno))
+            throw ZipError(path: path, .cannotOpen(reason: FileOutput.systemMessage(errno)))
         }
         // The mapping outlives the descriptor, so it is closed on every path.
         defer { close(fd) }
 
         var info = stat()
         guard fstat(fd, &info) == 0 else {
-            throw ZipError.cannotOpen(path: path, reason: FileOutput.systemMessage(errno))
+            throw ZipError(path: path, .cannotOpen(reason: FileOutput.systemMessage(errno)))
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             let reason = switch info.st_mode & S_IFMT {
@@ -50,7 +50,7 @@ public final class MappedFile: @unchecked Sendable {
             case S_IFSOCK: "a socket, not a regular file"
             default: "not a regular file"
             }
-            throw ZipError.cannotOpen(path: path, reason: reason)
+            throw ZipError(path: path, .cannotOpen(reason: reason))
         }
         guard info.st_size > 0 else {
             base = nil
@@ -59,11 +59,11 @@ public final class MappedFile: @unchecked Sendable {
             return
         }
         guard let size = Int(exactly: info.st_size) else {
-            throw ZipError.cannotOpen(path: path, reason: FileOutput.systemMessage(EFBIG))
+            throw ZipError(path: path, .cannotOpen(reason: FileOutput.systemMessage(EFBIG)))
         }
         let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let address, address != UnsafeMutableRawPointer(bitPattern: -1) else {
-            throw ZipError.cannotOpen(path: path, reason: FileOutput.systemMessage(errno))
+            throw ZipError(path: path, .cannotOpen(reason: FileOutput.systemMessage(errno)))
         }
         base = UnsafeRawPointer(address)
         length = size

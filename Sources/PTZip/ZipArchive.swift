@@ -34,14 +34,14 @@ public final class ZipArchive: @unchecked Sendable {
 
     /// Maps the file at `path`, then validates it as `init(mapped:)` does. Reads no entry data.
     /// The corresponding libzip function is `zip_open_from_source`.
-    public convenience init(path: String) throws {
+    public convenience init(path: String) throws(ZipError) {
         try self.init(mapped: MappedFile(path: path))
     }
 
     /// Validates an archive that is already mapped (for callers that sniffed the magic first).
     /// Throws the `ZipError` for the first problem found. Reads no entry data.
     /// The corresponding libzip function is `zip_open_from_source`.
-    public convenience init(mapped: MappedFile) throws {
+    public convenience init(mapped: MappedFile) throws(ZipError) {
         let directory = try ArchiveValidator.validate(mapped.bytes, path: mapped.path)
         let libzip = try LibzipArchive(file: mapped)
         try LibzipCrossCheck.compare(directory, with: libzip, path: mapped.path)
@@ -69,9 +69,9 @@ public final class ZipArchive: @unchecked Sendable {
     /// (checked once per entry). Deflated: inflated by libzip into a new buffer, read to the
     /// end so that libzip checks the CRC-32, and checked to have the declared size.
     /// The corresponding libzip functions are `zip_fopen_index` and `zip_fread`.
-    public func bytes(of entry: ZipEntry) throws -> ZipBytes {
+    public func bytes(of entry: ZipEntry) throws(ZipError) -> ZipBytes {
         guard entries.indices.contains(entry.index), entries[entry.index] == entry else {
-            throw ZipError.noSuchEntry(path: path, entry: entry.name)
+            throw ZipError(path: path, .noSuchEntry(entry: entry.name))
         }
         switch entry.method {
         case .stored:
@@ -85,7 +85,7 @@ public final class ZipArchive: @unchecked Sendable {
     /// size — instead of when its bytes are first read, keeping none of it in memory: stored
     /// entries are read 64 MB at a time and their pages handed back, inflated ones are freed.
     /// Throws the first `ZipError` (`crcMismatch`, `sizeMismatch`, `libzip`) in archive order.
-    public func verifyAllEntries() throws {
+    public func verifyAllEntries() throws(ZipError) {
         let chunk = 64 << 20
         for entry in entries {
             switch entry.method {
@@ -103,7 +103,7 @@ public final class ZipArchive: @unchecked Sendable {
                     start = next
                 }
                 guard crc == entry.crc32 else {
-                    throw ZipError.crcMismatch(path: path, entry: entry.name, declared: entry.crc32, actual: crc)
+                    throw ZipError(path: path, .crcMismatch(entry: entry.name, declared: entry.crc32, actual: crc))
                 }
                 lock.withLock { _ = verified.insert(entry.index) }
             }
@@ -116,6 +116,7 @@ public final class ZipArchive: @unchecked Sendable {
     /// it, so that streaming a large entry keeps little of it resident; the CRC-32 is compared
     /// at the end (`crcMismatch` then, after the pieces). A deflated entry is inflated whole
     /// first, as `bytes(of:)` does.
+    /// - Throws: `ZipError` for the entry's own failures, and whatever `body` throws, unchanged.
     public func stream(_ entry: ZipEntry, range: Range<Int>, chunk: Int = 8 << 20,
                        _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         precondition(range.lowerBound >= 0 && range.upperBound <= entry.uncompressedSize, "range outside the entry")
@@ -141,39 +142,43 @@ public final class ZipArchive: @unchecked Sendable {
         }
         if !known {
             guard crc == entry.crc32 else {
-                throw ZipError.crcMismatch(path: path, entry: entry.name, declared: entry.crc32, actual: crc)
+                throw ZipError(path: path, .crcMismatch(entry: entry.name, declared: entry.crc32, actual: crc))
             }
             lock.withLock { _ = verified.insert(entry.index) }
         }
     }
 
-    private func storedBytes(of entry: ZipEntry) throws -> ZipBytes {
+    private func storedBytes(of entry: ZipEntry) throws(ZipError) -> ZipBytes {
         // Validation placed dataOffset + compressedSize inside the file.
         let view = UnsafeRawBufferPointer(rebasing: file.bytes[entry.dataOffset ..< entry.dataOffset + entry.compressedSize])
         if !lock.withLock({ verified.contains(entry.index) }) {
             // Outside the lock: a large entry takes a while, and checking twice is harmless.
             let actual = crc32(view)
             guard actual == entry.crc32 else {
-                throw ZipError.crcMismatch(path: path, entry: entry.name, declared: entry.crc32, actual: actual)
+                throw ZipError(path: path, .crcMismatch(entry: entry.name, declared: entry.crc32, actual: actual))
             }
             lock.withLock { _ = verified.insert(entry.index) }
         }
         return ZipBytes(view: view, in: file)
     }
 
-    private func inflatedBytes(of entry: ZipEntry) throws -> ZipBytes {
+    private func inflatedBytes(of entry: ZipEntry) throws(ZipError) -> ZipBytes {
         var allocation: UnsafeMutableRawPointer?
         // 64-byte alignment matches what PyTorch gives stored tensor data.
         guard posix_memalign(&allocation, 64, max(entry.uncompressedSize, 1)) == 0, let allocation else {
-            throw ZipError.outOfMemory(path: path, entry: entry.name, bytes: entry.uncompressedSize)
+            throw ZipError(path: path, .outOfMemory(entry: entry.name, bytes: entry.uncompressedSize))
         }
-        do {
-            let destination = UnsafeMutableRawBufferPointer(start: allocation, count: entry.uncompressedSize)
-            let produced = try lock.withLock {
+        let destination = UnsafeMutableRawBufferPointer(start: allocation, count: entry.uncompressedSize)
+        // `withLock` rethrows untyped errors; the result carries the typed one out.
+        let inflated = lock.withLock {
+            Result { () throws(ZipError) in
                 try libzip.inflate(index: entry.index, entry: entry.name, declaredCRC: entry.crc32, into: destination)
             }
+        }
+        do throws(ZipError) {
+            let produced = try inflated.get()
             guard produced == entry.uncompressedSize else {
-                throw ZipError.sizeMismatch(path: path, entry: entry.name, declared: entry.uncompressedSize, actual: produced)
+                throw ZipError(path: path, .sizeMismatch(entry: entry.name, declared: entry.uncompressedSize, actual: produced))
             }
         } catch {
             free(allocation)

@@ -58,13 +58,13 @@ public struct ZipWriter {
         self.sink = sink
     }
 
-    private mutating func emit(_ bytes: UnsafeRawBufferPointer) throws {
+    private mutating func emit(_ bytes: UnsafeRawBufferPointer) throws(FileSinkError) {
         if let sink { try sink.write(bytes) } else { output.append(contentsOf: bytes) }
         position += UInt64(bytes.count)
     }
 
     /// Why `name` cannot be an entry name (readers, ptload's among them, refuse it), or nil.
-    public static func unsafeNameReason(_ name: String) -> String? { CentralDirectoryRecord.unsafeNameReason(name) }
+    public static func unsafeNameReason(_ name: String) -> UnsafeNameReason? { CentralDirectoryRecord.unsafeNameReason(name) }
 
     /// The number of entries added so far.
     public var count: Int { records.count }
@@ -147,8 +147,8 @@ public struct ZipWriter {
     }
 
     /// Ends a streaming archive: the central directory and the end records go to the sink.
-    public func finish(into sink: FileSink) throws {
-        try finishRecords().withUnsafeBytes { try sink.write($0) }
+    public func finish(into sink: FileSink) throws(FileSinkError) {
+        try sink.write(finishRecords())
     }
 
     /// The whole archive: the entries added so far, their central directory and the end records.
@@ -201,12 +201,12 @@ public struct ZipWriter {
     }
 
     /// Writes `finish()` to `path`, replacing any file there.
-    /// - Throws: `ZipWriterError.cannotWrite` with the system's message.
-    public func write(to path: String) throws {
+    /// - Throws: `ZipWriterError.cannotWrite` with the file's error.
+    public func write(to path: String) throws(ZipWriterError) {
         do throws(FileSinkError) {
             try FileOutput.write(finish(), to: path)
         } catch {
-            throw ZipWriterError.cannotWrite(path: path, reason: error.reason)
+            throw .cannotWrite(error)
         }
     }
 
@@ -262,9 +262,9 @@ public enum ZipWriterError: Error, CustomStringConvertible, Equatable, Sendable 
     case duplicateName(String)
     /// A name ptload's reader (and any careful one) would refuse: absolute, a '..' component, a
     /// backslash, a NUL or another control character (`CentralDirectoryRecord.unsafeNameReason`).
-    case unsafeName(name: String, reason: String)
-    /// The archive file could not be created or written; `reason` is the system's message.
-    case cannotWrite(path: String, reason: String)
+    case unsafeName(name: String, reason: UnsafeNameReason)
+    /// The archive file could not be created or written.
+    case cannotWrite(FileSinkError)
     /// A streamed entry's data was not the size declared for it.
     case sizeMismatch(name: String, declared: Int, given: Int)
 
@@ -276,8 +276,8 @@ public enum ZipWriterError: Error, CustomStringConvertible, Equatable, Sendable 
             return "zip entry name '\(name)…' is \(byteCount) bytes of UTF-8; at most 65,535 fit in a zip header"
         case let .duplicateName(name):
             return "an entry named '\(name)' is already in the archive; entry names must be unique"
-        case let .cannotWrite(path, reason):
-            return "\(path): cannot write: \(reason)"
+        case let .cannotWrite(error):
+            return error.description
         case let .unsafeName(name, reason):
             return "zip entry name '\(name)' is not a plain relative path: \(reason)"
         case let .sizeMismatch(name, declared, given):

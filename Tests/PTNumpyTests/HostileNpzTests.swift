@@ -29,12 +29,12 @@ final class HostileNpzTests: NumpyTestCase {
 
     func testNotAZip() throws {
         let path = try write(Array("not a zip archive at all".utf8), name: "broken.npz")
-        assertNpzRefused(path, .archive(.notAZip(path: path, leadingBytes: Array("not ".utf8))))
+        assertNpzRefused(path, .archive(ZipError(path: path, .notAZip(leadingBytes: Array("not ".utf8)))))
         // A lone .npy is not an .npz either.
         let npyPath = try write(validMember, name: "lone.npz")
-        assertNpzRefused(npyPath, .archive(.notAZip(path: npyPath, leadingBytes: [0x93, 0x4E, 0x55, 0x4D])))
+        assertNpzRefused(npyPath, .archive(ZipError(path: npyPath, .notAZip(leadingBytes: [0x93, 0x4E, 0x55, 0x4D]))))
         let missing = scratchPath("missing.npz")
-        assertNpzRefused(missing, .archive(.cannotOpen(path: missing, reason: "No such file or directory")))
+        assertNpzRefused(missing, .archive(ZipError(path: missing, .cannotOpen(reason: "No such file or directory"))))
     }
 
     func testCorruptMemberNamesTheMember() throws {
@@ -64,7 +64,7 @@ final class HostileNpzTests: NumpyTestCase {
         bytes[position] ^= 0xFF
         let path = try write(bytes, name: "crc.npz")
         let actual = bytes[entry.dataOffset ..< entry.dataOffset + entry.compressedSize].withUnsafeBytes { crc32($0) }
-        assertNpzRefused(path, .archive(.crcMismatch(path: path, entry: entry.name, declared: entry.crc32, actual: actual)))
+        assertNpzRefused(path, .archive(ZipError(path: path, .crcMismatch(entry: entry.name, declared: entry.crc32, actual: actual))))
     }
 
     func testDuplicateMemberNamesAreRefusedByTheZipLayer() throws {
@@ -74,7 +74,7 @@ final class HostileNpzTests: NumpyTestCase {
             bytes[index] = UInt8(ascii: "a")
         }
         let path = try write(bytes, name: "dup.npz")
-        assertNpzRefused(path, .archive(.duplicateEntryName(path: path, entry: "a.npy", firstIndex: 0, secondIndex: 1)))
+        assertNpzRefused(path, .archive(ZipError(path: path, .duplicateEntryName(entry: "a.npy", firstIndex: 0, secondIndex: 1))))
     }
 
     func testEveryTruncationOfAnNpzIsRefused() throws {

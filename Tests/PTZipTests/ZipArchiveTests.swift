@@ -127,7 +127,7 @@ final class ZipArchiveTests: ZipTestCase {
         let path = try write([])
         XCTAssertEqual(try MappedFile(path: path).bytes.count, 0)
         XCTAssertThrowsError(try ZipArchive(path: path)) { error in
-            XCTAssertEqual(error as? ZipError, .notAZip(path: path, leadingBytes: []))
+            XCTAssertEqual(error as? ZipError, ZipError(path: path, .notAZip(leadingBytes: [])))
         }
     }
 
@@ -201,7 +201,7 @@ final class ZipArchiveTests: ZipTestCase {
         let first = try open(ZipFixture([.stored("a", [1, 2])]).build().bytes, name: "first.zip")
         let second = try open(ZipFixture([.stored("a", [1, 2, 3])]).build().bytes, name: "second.zip")
         XCTAssertThrowsError(try first.bytes(of: second.entries[0])) { error in
-            XCTAssertEqual(error as? ZipError, .noSuchEntry(path: first.path, entry: "a"))
+            XCTAssertEqual(error as? ZipError, ZipError(path: first.path, .noSuchEntry(entry: "a")))
         }
     }
 

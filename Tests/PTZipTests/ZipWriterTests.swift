@@ -71,11 +71,15 @@ final class ZipWriterTests: ZipTestCase {
         try writer.add(name: "caf\u{E9}", bytes: [])
         try writer.add(name: "cafe\u{301}", bytes: [])
         // Names the reader refuses are refused here too.
-        for (name, why) in [("../evil", "it has a '..' component"), ("/abs", "it is an absolute path"),
-                            ("a\\b", "it contains a backslash"), ("a\nb", "it contains a control character")] {
+        let unsafe: [(String, UnsafeNameReason)] = [("../evil", .parentComponent), ("/abs", .absolute),
+                                                    ("a\\b", .backslash), ("a\nb", .controlCharacter)]
+        for (name, why) in unsafe {
             XCTAssertThrowsError(try writer.add(name: name, bytes: [])) { error in
                 XCTAssertEqual(error as? ZipWriterError, .unsafeName(name: name, reason: why))
             }
+        }
+        XCTAssertThrowsError(try writer.add(name: "../evil", bytes: [])) { error in
+            XCTAssertEqual("\(error)", "zip entry name '../evil' is not a plain relative path: it has a '..' component")
         }
         XCTAssertThrowsError(try writer.add(name: "", bytes: [])) { error in
             XCTAssertEqual(error as? ZipWriterError, .emptyName)
@@ -140,7 +144,8 @@ final class ZipWriterTests: ZipTestCase {
         XCTAssertEqual([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))), writer.finish())
         let bad = scratchPath("no/such/dir.zip")
         XCTAssertThrowsError(try writer.write(to: bad)) { error in
-            XCTAssertEqual(error as? ZipWriterError, .cannotWrite(path: bad, reason: "No such file or directory"))
+            XCTAssertEqual(error as? ZipWriterError, .cannotWrite(FileSinkError(path: bad, .system("No such file or directory"))))
+            XCTAssertEqual("\(error)", "\(bad): cannot write: No such file or directory")
         }
     }
 
