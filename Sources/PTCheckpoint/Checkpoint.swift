@@ -1,4 +1,5 @@
 import PTPickle
+import PTSafetensors
 import PTTensor
 import PTZip
 
@@ -141,13 +142,15 @@ public final class Checkpoint {
             }
             return try ZipCheckpointReader(path: path, archive: archive, options: options).read()
         }
-        if path.hasSuffix(".safetensors") || SafetensorsReader.recognises(bytes) {
+        if path.hasSuffix(".safetensors") || Safetensors.recognises(bytes) {
             return try SafetensorsReader(path: path, file: file).read()
         }
         if bytes.count >= 262, String(decoding: bytes[257..<262], as: UTF8.self) == "ustar" {
             throw CheckpointError(path: path, .notACheckpoint("a tar archive (the format of PyTorch before 0.4), which ptload does not read"))
         }
-        if let first = bytes.first, first == PickleOpcodeByte.proto || first == PickleOpcodeByte.long {
+        // A legacy stream's first pickle is the magic number: after PROTO, or (protocols 0 and
+        // 1) as a text LONG.
+        if let first = bytes.first, first == PickleOpcode.proto.rawValue || first == PickleOpcode.long.rawValue {
             return try LegacyCheckpointReader(path: path, file: file, options: options).read()
         }
         if bytes.isEmpty { throw CheckpointError(path: path, .notACheckpoint("the file is empty")) }
@@ -201,10 +204,4 @@ public final class LoadWork {
         pickle.keyWork += w.keyWork
         pickleBytes += bytes
     }
-}
-
-enum PickleOpcodeByte {
-    static let proto: UInt8 = 0x80
-    /// Protocol 0 and 1 write the legacy magic number as a text LONG.
-    static let long: UInt8 = 0x4C
 }

@@ -1,4 +1,5 @@
 import PTPickle
+import PTSafetensors
 import PTTensor
 import PTZip
 
@@ -28,7 +29,7 @@ public struct CheckpointError: Error, CustomStringConvertible {
         /// A tensor view is out of bounds or malformed.
         case tensor(key: String?, TensorError)
         /// A safetensors header that lies or breaks the format's rules.
-        case safetensors(String)
+        case safetensors(SafetensorsError)
         /// A value nests deeper than the walker accepts.
         case tooDeep(limit: Int)
         /// Walking the value meets more containers and tensors than the walker accepts.

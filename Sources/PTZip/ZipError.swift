@@ -1,3 +1,5 @@
+import PTText
+
 /// Why an archive, or one of its entries, was refused.
 ///
 /// Every case carries the file path so that a message read out of context still says which
@@ -123,8 +125,7 @@ public enum ZipError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .invalidEntryName(path, index, bytes):
             return "\(path): entry #\(index) has a name that is not valid UTF-8: \(hex(Array(bytes.prefix(64))))\(bytes.count > 64 ? "…" : "")"
         case let .unsafeEntryName(path, index, name, reason):
-            let shown = name.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
-            return "\(path): entry #\(index) is named '\(shown)', which is not a plain relative path: \(reason)"
+            return "\(path): entry #\(index) is named '\(Escaped.line(name, controlCodes: true))', which is not a plain relative path: \(reason)"
         case let .malformedExtraField(path, entry, headerID, declaredLength, available):
             return "\(path): entry '\(entry)' has an extra field 0x\(String(headerID, radix: 16)) declaring \(declaredLength) bytes; only \(available) remain in the extra-field block"
         case let .missingZip64Field(path, entry, field):

@@ -3,6 +3,7 @@ import PTCheckpoint
 import PTKernels
 @testable import PTNN
 import PTNumpy
+import PTPickle
 import PTTensor
 import PTTestSupport
 import XCTest
@@ -98,8 +99,8 @@ final class RecurrentTests: XCTestCase {
                         shapes["weight_hr" + suffix] = [proj, hidden]
                     }
                 }
-                var p = PickleBuilder()
-                p.global("collections", "OrderedDict"); p.emptyTuple(); p.reduce(); p.mark()
+                var p = PickleWriter()
+                p.global("collections", "OrderedDict"); p.op(.emptyTuple); p.op(.reduce); p.op(.mark)
                 var storages: [(String, [UInt8])] = []
                 for (i, key) in values.keys.sorted().enumerated() {
                     p.string(key)
@@ -107,7 +108,7 @@ final class RecurrentTests: XCTestCase {
                                stride: Tensor.contiguousStrides(for: shapes[key]!))
                     storages.append(("\(i)", values[key]!.withUnsafeBytes { Array($0) }))
                 }
-                p.setItems(); p.stop()
+                p.op(.setitems); p.op(.stop)
                 let c = try Checkpoint.load(path: temporaryFile(torchZip(pickle: p.bytes, storages: storages)))
                 let config = try configuration(c, "", ModuleOptions())
                 XCTAssertEqual(config.kind.rawValue, kind)
@@ -186,8 +187,8 @@ final class RecurrentTests: XCTestCase {
                                          "bias_ih_l0": Array(repeating: 0, count: 4), "bias_hh_l0": Array(repeating: 0, count: 4)]
         var shapes: [String: [Int]] = ["weight_ih_l0": [4, 2], "weight_hh_l0": [4, 1], "bias_ih_l0": [4], "bias_hh_l0": [4]]
         mutate(&values, &shapes)
-        var p = PickleBuilder()
-        p.global("collections", "OrderedDict"); p.emptyTuple(); p.reduce(); p.mark()
+        var p = PickleWriter()
+        p.global("collections", "OrderedDict"); p.op(.emptyTuple); p.op(.reduce); p.op(.mark)
         var storages: [(String, [UInt8])] = []
         for (i, key) in values.keys.sorted().enumerated() {
             let shape = shapes[key]!
@@ -196,7 +197,7 @@ final class RecurrentTests: XCTestCase {
                        stride: Tensor.contiguousStrides(for: shape))
             storages.append(("\(i)", values[key]!.withUnsafeBytes { Array($0) }))
         }
-        p.setItems(); p.stop()
+        p.op(.setitems); p.op(.stop)
         return try Checkpoint.load(path: temporaryFile(torchZip(pickle: p.bytes, storages: storages)))
     }
 
