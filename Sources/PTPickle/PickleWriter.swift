@@ -90,23 +90,18 @@ public struct PickleWriter: Sendable {
     }
 
     /// BINPUT or LONG_BINPUT: stores the top of the stack at memo `index`.
-    public mutating func put(_ index: Int) {
-        if let byte = UInt8(exactly: index) {
-            op(.binput)
-            bytes.append(byte)
-        } else {
-            op(.longBinput)
-            append(littleEndian: UInt32(index))
-        }
-    }
+    public mutating func put(_ index: Int) { memo(index, .binput, .longBinput) }
 
     /// BINGET or LONG_BINGET: pushes memo `index`.
-    public mutating func get(_ index: Int) {
+    public mutating func get(_ index: Int) { memo(index, .binget, .longBinget) }
+
+    /// A memo opcode: the 1-byte form where `index` fits, else the 4-byte little-endian one.
+    private mutating func memo(_ index: Int, _ short: PickleOpcode, _ long: PickleOpcode) {
         if let byte = UInt8(exactly: index) {
-            op(.binget)
+            op(short)
             bytes.append(byte)
         } else {
-            op(.longBinget)
+            op(long)
             append(littleEndian: UInt32(index))
         }
     }

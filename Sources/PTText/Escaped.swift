@@ -9,23 +9,17 @@ package enum Escaped {
     /// U+2028 and U+2029) as `\u{hex}`; cut after `limit` characters of output, with `…`.
     /// - Parameter controlCodes: write `\n`, `\r` and `\t` as `\u{a}`, `\u{d}`, `\u{9}` too.
     package static func line(_ text: String, limit: Int = .max, controlCodes: Bool = false) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            if out.count >= limit { return out + "…" }
+        replacing(text, limit: limit) { scalar in
             switch scalar {
-            case "\n" where !controlCodes: out += "\\n"
-            case "\r" where !controlCodes: out += "\\r"
-            case "\t" where !controlCodes: out += "\\t"
+            case "\n" where !controlCodes: return "\\n"
+            case "\r" where !controlCodes: return "\\r"
+            case "\t" where !controlCodes: return "\\t"
             default:
                 let v = scalar.value
-                if v < 0x20 || v == 0x7F || (0x80..<0xA0).contains(v) || v == 0x2028 || v == 0x2029 {
-                    out += "\\u{\(String(v, radix: 16))}"
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+                let control = v < 0x20 || v == 0x7F || (0x80..<0xA0).contains(v) || v == 0x2028 || v == 0x2029
+                return control ? "\\u{\(String(v, radix: 16))}" : nil
             }
         }
-        return out
     }
 
     // MARK: Python
@@ -34,27 +28,19 @@ package enum Escaped {
     /// `\t` escaped, the other C0 controls and DEL as `\xhh`, everything else as is; after
     /// `clip` characters, `…` and no more.
     package static func python(_ text: String, clip: Int = .max) -> String {
-        var out = "'"
-        for (n, scalar) in text.unicodeScalars.enumerated() {
-            if n >= clip {
-                out += "…"
-                break
-            }
+        let scalars = text.unicodeScalars
+        let shown = String(Substring(scalars.prefix(clip)))
+        let escaped = replacing(shown) { scalar in
             switch scalar {
-            case "\\": out += "\\\\"
-            case "'": out += "\\'"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += "\\x" + hex2(UInt8(scalar.value))
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+            case "\\": return "\\\\"
+            case "'": return "\\'"
+            case "\n": return "\\n"
+            case "\r": return "\\r"
+            case "\t": return "\\t"
+            default: return scalar.value < 0x20 || scalar.value == 0x7F ? "\\x" + hex2(UInt8(scalar.value)) : nil
             }
         }
-        return out + "'"
+        return "'" + escaped + (scalars.dropFirst(clip).isEmpty ? "" : "…") + "'"
     }
 
     /// A Python `bytes` literal as `repr` writes one: `b'…'`, printable ASCII as is (quote and
@@ -90,25 +76,19 @@ package enum Escaped {
     /// A JSON string as serde_json writes it: `"` and `\` escaped, the control characters as
     /// `\b \f \n \r \t` or `\u00xx` (lowercase hex), everything else, non-ASCII included, as is.
     package static func json(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
+        let escaped = replacing(text) { scalar in
             switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u00" + hex2(UInt8(scalar.value))
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+            case "\"": return "\\\""
+            case "\\": return "\\\\"
+            case "\u{08}": return "\\b"
+            case "\u{0C}": return "\\f"
+            case "\n": return "\\n"
+            case "\r": return "\\r"
+            case "\t": return "\\t"
+            default: return scalar.value < 0x20 ? "\\u00" + hex2(UInt8(scalar.value)) : nil
             }
         }
-        return out + "\""
+        return "\"" + escaped + "\""
     }
 
     // MARK: XML
@@ -116,23 +96,36 @@ package enum Escaped {
     /// Text as XML character data or an attribute value: markup escaped, and characters XML 1.0
     /// cannot hold (most control characters, lone surrogates, U+FFFE, U+FFFF) written as `\u{…}`.
     package static func xml(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
+        replacing(text) { scalar in
             switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\n": out += "&#10;"
-            case "\t": out += "&#9;"
+            case "&": return "&amp;"
+            case "<": return "&lt;"
+            case ">": return "&gt;"
+            case "\"": return "&quot;"
+            case "'": return "&apos;"
+            case "\n": return "&#10;"
+            case "\t": return "&#9;"
             default:
                 let v = scalar.value
-                if v < 0x20 || v == 0xFFFE || v == 0xFFFF || (0xD800...0xDFFF).contains(v) {
-                    out += "\\u{\(String(v, radix: 16))}"
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+                let unheld = v < 0x20 || v == 0xFFFE || v == 0xFFFF || (0xD800...0xDFFF).contains(v)
+                return unheld ? "\\u{\(String(v, radix: 16))}" : nil
+            }
+        }
+    }
+
+    // MARK: the one loop
+
+    /// `text` with each scalar `replacement` gives a string for replaced by it; with a `limit`,
+    /// cut with `…` once the output holds that many characters.
+    private static func replacing(_ text: String, limit: Int = .max, _ replacement: (Unicode.Scalar) -> String?) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            // Counting is linear in the output: done only where there is a limit.
+            if limit < .max && out.count >= limit { return out + "…" }
+            if let replaced = replacement(scalar) {
+                out += replaced
+            } else {
+                out.unicodeScalars.append(scalar)
             }
         }
         return out

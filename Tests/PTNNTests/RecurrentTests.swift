@@ -6,6 +6,7 @@ import PTNumpy
 import PTPickle
 import PTTensor
 import PTTestSupport
+import Synchronization
 import XCTest
 
 /// The nn layer through its library API, on checkpoints and references PyTorch wrote
@@ -60,12 +61,12 @@ final class RecurrentTests: XCTestCase {
     }
 
     private final class Results: @unchecked Sendable {
-        // @unchecked: `values` is only touched under `lock`.
-        private let lock = NSLock()
+        // @unchecked: `values` is only touched under `mutex`.
+        private let mutex = Mutex(())
         private var values: [Recurrent<Float>.Output?]
         init(count: Int) { values = Array(repeating: nil, count: count) }
-        func set(_ i: Int, _ value: Recurrent<Float>.Output?) { lock.lock(); values[i] = value; lock.unlock() }
-        func get(_ i: Int) -> Recurrent<Float>.Output? { lock.lock(); defer { lock.unlock() }; return values[i] }
+        func set(_ i: Int, _ value: Recurrent<Float>.Output?) { mutex.withLock { _ in values[i] = value } }
+        func get(_ i: Int) -> Recurrent<Float>.Output? { mutex.withLock { _ in values[i] } }
     }
 
     /// Every thread count computes what one thread computes: 2, 3 and 8 threads against 1, for
