@@ -14,9 +14,9 @@ import PackageDescription
 
 let package = Package(
     name: "ptload",
-    // Synchronization's Atomic and Mutex (the thread pool) need the Swift 6 toolchain and, on
-    // Apple platforms, macOS 15. Every target builds in the Swift 6 language mode, with complete
-    // concurrency checking.
+    // Synchronization's Atomic and Mutex (the thread pool; Mutex is the one lock type) need the
+    // Swift 6 toolchain and, on Apple platforms, macOS 15. Every target builds in the Swift 6
+    // language mode, with complete concurrency checking.
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "PTPickle", targets: ["PTPickle"]),

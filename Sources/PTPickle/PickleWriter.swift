@@ -31,8 +31,9 @@ public struct PickleWriter: Sendable {
         bytes += Array("\(module)\n\(name)\n".utf8)
     }
 
-    /// The shortest of BININT1, BININT2 (both unsigned), BININT (signed 32-bit) and LONG1 (8
-    /// bytes, signed little-endian) that holds `value`, as CPython's `save_long` chooses.
+    /// The first of BININT1, BININT2 (both unsigned), BININT (signed 32-bit) and LONG1 that
+    /// holds `value`, as CPython's `save_long` chooses; LONG1 here always of 8 bytes, signed
+    /// little-endian (CPython writes the fewest bytes that hold the value).
     public mutating func int(_ value: Int) {
         if let byte = UInt8(exactly: value) {
             op(.binint1)
