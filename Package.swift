@@ -3,22 +3,25 @@
 //
 // Dependencies point one way:
 //   CLibzip ← PTZip ← PTCheckpoint ← PTNN ← PTRunner ← ptload
-//   PTPickle, PTTensor ← PTCheckpoint;  PTKernelsC ← PTKernels ← PTNN;
+//   PTPickle, PTTensor, PTSafetensors ← PTCheckpoint;  PTTensor ← PTSafetensors;
+//   PTKernelsC ← PTKernels ← PTNN;
 //   PTZip, PTTensor ← PTNumpy ← PTRunner;  PTTensor ← PTVerify ← PTRunner;
-//   PTNumpy, PTTensor, PTZip ← PTExport ← PTRunner
+//   PTNumpy, PTPickle, PTSafetensors, PTTensor, PTZip ← PTExport ← PTRunner
+//   PTText (escaping for output, no dependencies) ← PTZip, PTPickle, PTNumpy, PTSafetensors, PTCheckpoint, ptload
 // C sits at two named boundaries: libzip in the zip layer (only PTZip imports CLibzip) and the
 // kernels (only PTKernels imports PTKernelsC); nothing above them touches C.
 import PackageDescription
 
 let package = Package(
     name: "ptload",
-    // Synchronization's Atomic and Mutex (the thread pool) need the Swift 6 toolchain and, on
-    // Apple platforms, macOS 15. Every target builds in the Swift 6 language mode, with complete
-    // concurrency checking.
+    // Synchronization's Atomic and Mutex (the thread pool; Mutex is the one lock type) need the
+    // Swift 6 toolchain and, on Apple platforms, macOS 15. Every target builds in the Swift 6
+    // language mode, with complete concurrency checking.
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "PTPickle", targets: ["PTPickle"]),
         .library(name: "PTTensor", targets: ["PTTensor"]),
+        .library(name: "PTSafetensors", targets: ["PTSafetensors"]),
         .library(name: "PTCheckpoint", targets: ["PTCheckpoint"]),
         .library(name: "PTKernels", targets: ["PTKernels"]),
         .library(name: "PTNN", targets: ["PTNN"]),
@@ -39,15 +42,23 @@ let package = Package(
             pkgConfig: "libzip",
             providers: [.apt(["libzip-dev"])]
         ),
+        // Untrusted text written safely into each output language: one escaper for a terminal
+        // line, a Python literal, JSON and XML. Package-internal, no dependencies.
+        .target(name: "PTText"),
         // Zip archives and memory-mapped files: the only Swift target that touches C.
-        .target(name: "PTZip", dependencies: ["CLibzip"]),
-        // The pickle machine: opcodes, stack, memo, a value tree. Knows nothing of torch.
-        .target(name: "PTPickle"),
-        // DType, shapes, strides, storages (mapped or owned), contiguous copies.
+        .target(name: "PTZip", dependencies: ["CLibzip", "PTText"]),
+        // The pickle machine: opcodes, stack, memo, a value tree, and the writer. Knows nothing
+        // of torch.
+        .target(name: "PTPickle", dependencies: ["PTText"]),
+        // DType (and what each file format calls it), shapes, strides, storages (mapped or
+        // owned), contiguous copies.
         .target(name: "PTTensor"),
+        // The .safetensors format: the header's strict reader and the writer's layout.
+        .target(name: "PTSafetensors", dependencies: ["PTTensor", "PTText"]),
         // What torch means: rebuild functions, storages, state dicts, modules, legacy and
-        // TorchScript layouts, and the allow/deny policy for globals.
-        .target(name: "PTCheckpoint", dependencies: ["PTZip", "PTPickle", "PTTensor"]),
+        // TorchScript layouts, and the allow/deny policy for globals; .safetensors files read
+        // into the same Checkpoint.
+        .target(name: "PTCheckpoint", dependencies: ["PTZip", "PTPickle", "PTSafetensors", "PTTensor", "PTText"]),
         // Packed matrix products, fused recurrent gates and their maths in C, written once
         // (kernels.inc) and compiled once per instruction set under a target attribute
         // (AVX-512, AVX2+FMA, NEON, plain): no compiler flags. Only PTKernels calls it, after
@@ -63,16 +74,16 @@ let package = Package(
         // RNN, LSTM, GRU, their cells, Embedding, Linear: loading from checkpoints, running.
         .target(name: "PTNN", dependencies: ["PTCheckpoint", "PTKernels", "PTTensor"]),
         // .npy / .npz read and write (npz through the zip layer).
-        .target(name: "PTNumpy", dependencies: ["PTZip", "PTTensor"]),
+        .target(name: "PTNumpy", dependencies: ["PTZip", "PTTensor", "PTText"]),
         // Judging computed arrays against PyTorch's: the tolerance policy and the comparison.
         .target(name: "PTVerify", dependencies: ["PTTensor"]),
         // The application service, every mode of the command: list a checkpoint
         // (CheckpointListing), convert it (CheckpointExport), load, locate, run, write and compare
         // its modules against reference files (ModuleRunner) or a golden manifest (GoldenSuite).
         .target(name: "PTRunner", dependencies: ["PTCheckpoint", "PTExport", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTVerify", "PTZip"]),
-        // Writing checkpoints: .safetensors and .npz from a loaded checkpoint or Swift arrays,
-        // streamed one tensor at a time, with PyTorch's rounding for casts.
-        .target(name: "PTExport", dependencies: ["PTNumpy", "PTTensor", "PTZip"]),
+        // Writing checkpoints: .safetensors, .npz and .pt from a loaded checkpoint or Swift
+        // arrays, streamed one tensor at a time, with PyTorch's rounding for casts.
+        .target(name: "PTExport", dependencies: ["PTNumpy", "PTPickle", "PTSafetensors", "PTTensor", "PTZip"]),
         // The command: argument parsing and printing only.
         .executableTarget(
             name: "ptload",
@@ -83,25 +94,28 @@ let package = Package(
                 "PTNN",
                 "PTRunner",
                 "PTTensor",
+                "PTText",
                 "PTVerify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Byte-level builders for test inputs (zip archives, pickles); used by tests only.
-        .target(name: "PTTestSupport", dependencies: ["PTZip"], path: "Tests/PTTestSupport"),
+        // Byte-level builders for test inputs (zip archives, torch pickles); used by tests only.
+        .target(name: "PTTestSupport", dependencies: ["PTPickle", "PTZip"], path: "Tests/PTTestSupport"),
         // Runs a command and reports its own peak RSS and CPU time; used by the CLI tests only.
         .executableTarget(name: "peak-rss", path: "Tests/PeakRSS"),
         .testTarget(name: "PTZipTests", dependencies: ["PTZip", "PTTestSupport"]),
         .testTarget(name: "PTPickleTests", dependencies: ["PTPickle"]),
         .testTarget(name: "PTTensorTests", dependencies: ["PTTensor"]),
-        .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint", "PTTensor", "PTTestSupport", "PTZip"]),
+        .testTarget(name: "PTSafetensorsTests", dependencies: ["PTSafetensors", "PTTensor"]),
+        .testTarget(name: "PTTextTests", dependencies: ["PTText"]),
+        .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint", "PTPickle", "PTTensor", "PTTestSupport", "PTZip"]),
         .testTarget(name: "PTKernelsTests", dependencies: ["PTKernels"]),
-        .testTarget(name: "PTNNTests", dependencies: ["PTCheckpoint", "PTNN", "PTKernels", "PTNumpy", "PTTensor", "PTTestSupport", "PTVerify"]),
+        .testTarget(name: "PTNNTests", dependencies: ["PTCheckpoint", "PTNN", "PTPickle", "PTKernels", "PTNumpy", "PTTensor", "PTTestSupport", "PTVerify"]),
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTTensor", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTTensor"]),
         .testTarget(name: "PTExportTests", dependencies: ["PTExport", "PTTensor", "PTTestSupport"]),
         .testTarget(name: "PTRunnerTests", dependencies: ["PTRunner", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTTestSupport"]),
-        .testTarget(name: "PTLoadCLITests", dependencies: ["PTCheckpoint", "PTKernels", "PTNumpy", "PTTensor", "PTTestSupport", "PTZip"]),
+        .testTarget(name: "PTLoadCLITests", dependencies: ["PTCheckpoint", "PTKernels", "PTNumpy", "PTPickle", "PTTensor", "PTTestSupport", "PTZip"]),
     ],
     swiftLanguageModes: [.v6]
 )

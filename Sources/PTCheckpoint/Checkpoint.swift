@@ -1,4 +1,5 @@
 import PTPickle
+import PTSafetensors
 import PTTensor
 import PTZip
 
@@ -143,7 +144,7 @@ public final class Checkpoint {
             }
             return try ZipCheckpointReader(path: path, archive: archive, options: options).read()
         }
-        if path.hasSuffix(".safetensors") || SafetensorsReader.recognises(bytes) {
+        if path.hasSuffix(".safetensors") || Safetensors.recognises(bytes) {
             do {
                 return try SafetensorsReader(path: path, file: file).read()
             } catch {
@@ -153,7 +154,9 @@ public final class Checkpoint {
         if bytes.count >= 262, String(decoding: bytes[257..<262], as: UTF8.self) == "ustar" {
             throw CheckpointError(path: path, .notACheckpoint(.tarArchive))
         }
-        if let first = bytes.first, first == PickleOpcodeByte.proto || first == PickleOpcodeByte.long {
+        // A legacy stream's first pickle is the magic number: after PROTO, or (protocols 0 and
+        // 1) as a text LONG.
+        if let first = bytes.first, first == PickleOpcode.proto.rawValue || first == PickleOpcode.long.rawValue {
             return try LegacyCheckpointReader(path: path, file: file, options: options).read()
         }
         if bytes.isEmpty { throw CheckpointError(path: path, .notACheckpoint(.emptyFile)) }
@@ -207,10 +210,4 @@ public final class LoadWork {
         pickle.keyWork += w.keyWork
         pickleBytes += bytes
     }
-}
-
-enum PickleOpcodeByte {
-    static let proto: UInt8 = 0x80
-    /// Protocol 0 and 1 write the legacy magic number as a text LONG.
-    static let long: UInt8 = 0x4C
 }

@@ -1,4 +1,5 @@
 import PTPickle
+import PTSafetensors
 import PTTensor
 import PTZip
 
@@ -36,7 +37,7 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
         /// A tensor view is out of bounds or malformed (`key`, once known).
         case tensor(key: String?, TensorError)
         /// A safetensors header that lies or breaks the format's rules.
-        case safetensors(String)
+        case safetensors(SafetensorsError)
         /// A value nests deeper than the walker accepts.
         case tooDeep(limit: Int)
         /// Walking the value meets more containers and tensors than the walker accepts.
@@ -55,7 +56,7 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
             case let .tensor(key, error):
                 if let key { return "tensor '\(key)': \(error)" }
                 return error.description
-            case .safetensors(let why): return why
+            case .safetensors(let error): return error.description
             case .tooDeep(let limit): return "value nests deeper than \(limit) levels"
             case .walkTooLong(let limit):
                 return "walking the pickled value meets more than \(limit) containers and tensors (shared references are met once per path); refused as an expansion attack"

@@ -1,4 +1,5 @@
 import PTPickle
+import PTTensor
 
 /// Why a global is refused.
 public enum GlobalRefusal: CustomStringConvertible, Equatable, Sendable {
@@ -127,9 +128,17 @@ public struct GlobalPolicy: Sendable {
             "torch.per_channel_symmetric", "torch.per_channel_affine_float_qparams",
             "torch.storage.UntypedStorage", "torch.storage.TypedStorage", "torch.UntypedStorage", "torch.TypedStorage",
         ]
-        for d in DTypeNames.all { s.insert("torch." + d) }
+        for dtype in DType.allCases {
+            s.insert(dtype.torchName)
+            if let storage = dtype.storageClass { s.insert("torch." + storage) }
+        }
+        for alias in DType.torchAliases.keys { s.insert("torch." + alias) }
+        // torch's dtypes and storages that ptload has no DType for.
+        for name in ["bits8", "bits16", "bits1x8", "bits2x4", "bits4x2", "bcomplex32", "quint4x2", "quint2x4",
+                     "QUInt4x2Storage", "QUInt2x4Storage"] {
+            s.insert("torch." + name)
+        }
         for x in 1...7 { s.insert("torch.uint\(x)"); s.insert("torch.int\(x)") }
-        for c in StorageClassNames.all { s.insert("torch." + c) }
         for t in ["FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "ByteTensor", "CharTensor",
                   "ShortTensor", "IntTensor", "LongTensor", "BoolTensor"] {
             s.insert("torch." + t)
@@ -140,20 +149,4 @@ public struct GlobalPolicy: Sendable {
     static func isWeightsOnlyAllowed(_ g: PickleGlobal) -> Bool {
         weightsOnlyGlobals.contains(g.module + "." + g.name)
     }
-}
-
-enum DTypeNames {
-    static let all = ["float32", "float64", "float16", "bfloat16", "int8", "int16", "int32", "int64", "uint8",
-                      "uint16", "uint32", "uint64", "bool", "complex32", "complex64", "complex128",
-                      "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu",
-                      "float4_e2m1fn_x2", "bits8", "bits16", "bits1x8", "bits2x4", "bits4x2", "bcomplex32",
-                      "qint8", "quint8", "qint32", "quint4x2", "quint2x4",
-                      "float", "double", "half", "long", "int", "short", "cfloat", "cdouble", "chalf"]
-}
-
-enum StorageClassNames {
-    static let all = ["DoubleStorage", "FloatStorage", "HalfStorage", "LongStorage", "IntStorage",
-                      "ShortStorage", "CharStorage", "ByteStorage", "BoolStorage", "BFloat16Storage",
-                      "ComplexDoubleStorage", "ComplexFloatStorage", "QInt8Storage", "QInt32Storage",
-                      "QUInt8Storage", "QUInt4x2Storage", "QUInt2x4Storage", "UntypedStorage"]
 }

@@ -1,5 +1,6 @@
 import PTPickle
 import PTTensor
+import PTText
 import PTZip
 
 /// Reads `torch.save` zip archives and `torch.jit.save` TorchScript archives
@@ -207,9 +208,9 @@ final class StorageTable {
     }
 }
 
+/// A record's text in a message: quoted, one line, at most 40 characters of it.
 func quoted(_ s: String) -> String {
-    let shown = s.count > 40 ? String(s.prefix(40)) + "…" : s
-    return "'" + shown.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n") + "'"
+    "'" + Escaped.line(s.count > 40 ? String(s.prefix(40)) + "…" : s) + "'"
 }
 
 extension String {

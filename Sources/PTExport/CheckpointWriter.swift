@@ -1,4 +1,5 @@
 import PTNumpy
+import PTSafetensors
 import PTTensor
 import PTZip
 
@@ -126,7 +127,7 @@ public struct CheckpointWriter {
                 if item.name.isExactly("__metadata__") {
                     throw .unwritableName(name: item.name, format: format, reason: "the header reserves '__metadata__' for the file's metadata")
                 }
-                if Safetensors.name(of: item.dtype) == nil {
+                if !Safetensors.holds(item.dtype) {
                     throw .unsupportedDType(name: item.name, dtype: item.dtype, format: format, hint: nil)
                 }
             case .npz:
@@ -162,9 +163,10 @@ public struct CheckpointWriter {
 
     /// The safetensors header, then every tensor in the format's order.
     private func writeSafetensors(to path: String) throws(ExportError) {
-        let ordered = Safetensors.order(items)
+        let ordered = Safetensors.storageOrder(items, name: \.name, dtype: \.dtype)
+        let header = Safetensors.header(metadata: [("format", "pt")], tensors: ordered.map { ($0.name, $0.dtype, $0.shape) })
         try writeBeside(path) { sink in
-            try sink.write(Safetensors.header(ordered, metadata: [("format", "pt")]))
+            try sink.write(header)
             for item in ordered { try send(item) { try sink.write($0) } }
         }
     }

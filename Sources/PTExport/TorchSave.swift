@@ -1,3 +1,4 @@
+import PTPickle
 import PTTensor
 import PTZip
 
@@ -54,59 +55,39 @@ enum TorchSave {
 
     /// `data.pkl`: the OrderedDict of rebuilt tensors.
     static func pickle(_ items: [Record]) -> [UInt8] {
-        var pickle = PickleWriter()
-        pickle.proto(2)
+        var pickle = PickleWriter(protocol: 2)
         pickle.global("collections", "OrderedDict")
-        pickle.emptyTuple()
-        pickle.reduce()
-        pickle.mark()
+        pickle.op(.emptyTuple)
+        pickle.op(.reduce)
+        pickle.op(.mark)
         for (i, item) in items.enumerated() {
             pickle.string(item.name)
-            let legacy = storageClass(item.dtype)
+            let legacy = item.dtype.storageClass
             pickle.global("torch._utils", legacy == nil ? "_rebuild_tensor_v3" : "_rebuild_tensor_v2")
-            pickle.mark()
+            pickle.op(.mark)
             // The persistent id: ('storage', class, key, location, numel of the class's elements).
-            pickle.mark()
+            pickle.op(.mark)
             pickle.string("storage")
             if let legacy { pickle.global("torch", legacy) } else { pickle.global("torch.storage", "UntypedStorage") }
             pickle.string(String(i))
             pickle.string("cpu")
             pickle.int(legacy == nil ? item.byteCount : item.shape.reduce(1, *))
-            pickle.tuple()
-            pickle.persistentID()
+            pickle.op(.tuple)
+            pickle.op(.binpersid)
             pickle.int(0)
             pickle.ints(item.shape)
             pickle.ints(Tensor.contiguousStrides(for: item.shape))
             pickle.bool(false)
             pickle.global("collections", "OrderedDict")
-            pickle.emptyTuple()
-            pickle.reduce()
+            pickle.op(.emptyTuple)
+            pickle.op(.reduce)
             if legacy == nil { pickle.global("torch", item.dtype.rawValue) }
-            pickle.tuple()
-            pickle.reduce()
+            pickle.op(.tuple)
+            pickle.op(.reduce)
         }
-        pickle.setItems()
-        pickle.stop()
+        pickle.op(.setitems)
+        pickle.op(.stop)
         return pickle.bytes
-    }
-
-    /// torch's legacy typed-storage class for `dtype`, where it has one.
-    static func storageClass(_ dtype: DType) -> String? {
-        switch dtype {
-        case .float32: return "FloatStorage"
-        case .float64: return "DoubleStorage"
-        case .float16: return "HalfStorage"
-        case .bfloat16: return "BFloat16Storage"
-        case .int64: return "LongStorage"
-        case .int32: return "IntStorage"
-        case .int16: return "ShortStorage"
-        case .int8: return "CharStorage"
-        case .uint8: return "ByteStorage"
-        case .bool: return "BoolStorage"
-        case .complex64: return "ComplexFloatStorage"
-        case .complex128: return "ComplexDoubleStorage"
-        default: return nil
-        }
     }
 
     /// Which dtypes a `.pt` can hold: every dtype torch has but the quantized ones, which need
@@ -128,50 +109,5 @@ enum TorchSave {
         }
         let text = String(hash)
         return String(repeating: "0", count: max(0, 20 - text.count)) + text
-    }
-}
-
-/// Protocol-2 pickle opcodes, written one by one (no memo: the unpickler needs none).
-struct PickleWriter {
-    private(set) var bytes: [UInt8] = []
-
-    mutating func proto(_ version: UInt8) { bytes += [0x80, version] }
-    mutating func global(_ module: String, _ name: String) { bytes += [0x63] + Array("\(module)\n\(name)\n".utf8) }
-    mutating func mark() { bytes.append(0x28) }
-    mutating func tuple() { bytes.append(0x74) }
-    mutating func emptyTuple() { bytes.append(0x29) }
-    mutating func reduce() { bytes.append(0x52) }
-    mutating func setItems() { bytes.append(0x75) }
-    mutating func persistentID() { bytes.append(0x51) }
-    mutating func bool(_ b: Bool) { bytes.append(b ? 0x88 : 0x89) }
-    mutating func stop() { bytes.append(0x2E) }
-
-    mutating func string(_ s: String) {
-        let utf8 = Array(s.utf8)
-        bytes.append(0x58)  // BINUNICODE
-        withUnsafeBytes(of: UInt32(utf8.count).littleEndian) { bytes += $0 }
-        bytes += utf8
-    }
-
-    /// BININT1, BININT2, BININT or LONG1, the shortest that holds `value`.
-    mutating func int(_ value: Int) {
-        if value >= 0 && value < 256 {
-            bytes += [0x4B, UInt8(value)]
-        } else if value >= 0 && value < 65_536 {
-            bytes += [0x4D, UInt8(value & 0xFF), UInt8(value >> 8)]
-        } else if let v = Int32(exactly: value) {
-            bytes.append(0x4A)
-            withUnsafeBytes(of: v.littleEndian) { bytes += $0 }
-        } else {
-            bytes += [0x8A, 8]
-            withUnsafeBytes(of: Int64(value).littleEndian) { bytes += $0 }
-        }
-    }
-
-    mutating func ints(_ values: [Int]) {
-        if values.isEmpty { emptyTuple(); return }
-        mark()
-        for v in values { int(v) }
-        tuple()
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import PTKernels
+import Synchronization
 
 /// What one forward pass writes besides its result: each direction's buffers and the outputs of
 /// the layers before the last. Kept between calls, so that steady-state calls fault in no pages.
@@ -35,22 +35,16 @@ final class Workspace<Scalar: GEMMScalar>: @unchecked Sendable {
 
 /// Workspaces for concurrent forward passes on one module: each call takes one (or makes one)
 /// and gives it back; at most two are kept.
-final class Workspaces<Scalar: GEMMScalar>: @unchecked Sendable {
-    // @unchecked: `free` is only touched under `lock`.
-    private let lock = NSLock()
-    private var free: [Workspace<Scalar>] = []
+final class Workspaces<Scalar: GEMMScalar>: Sendable {
+    private let free = Mutex<[Workspace<Scalar>]>([])
 
     func take(directions: Int) -> Workspace<Scalar> {
-        lock.lock()
-        let workspace = free.popLast() ?? Workspace<Scalar>()
-        lock.unlock()
+        let workspace = free.withLock { $0.popLast() } ?? Workspace<Scalar>()
         workspace.reserve(directions: directions)
         return workspace
     }
 
     func give(_ workspace: Workspace<Scalar>) {
-        lock.lock()
-        if free.count < 2 { free.append(workspace) }
-        lock.unlock()
+        free.withLock { if $0.count < 2 { $0.append(workspace) } }
     }
 }

@@ -30,26 +30,16 @@ enum Descr {
             // 'O', 'O4', 'O8': pointers to Python objects, whatever the width.
             return size.isEmpty || size.allSatisfy(\.isASCIIDigitCharacter) ? .object : .unknown
         }
-        guard let dtype = dtypes[String(kind) + size] else { return .unknown }
+        guard let dtype = DType(numpyCode: String(kind) + size) else { return .unknown }
         return .dtype(dtype, bigEndian: bigEndian && dtype.itemSize > 1)
     }
 
     /// The descr numpy writes for `dtype` on a little-endian machine (`dtype.str`): `'|'` for
     /// one-byte types, `'<'` otherwise; nil for dtypes numpy does not have.
     static func string(for dtype: DType) -> String? {
-        guard let code = codes[dtype] else { return nil }
+        guard let code = dtype.numpyCode else { return nil }
         return (dtype.itemSize == 1 ? "|" : "<") + code
     }
-
-    private static let codes: [DType: String] = [
-        .bool: "b1",
-        .int8: "i1", .int16: "i2", .int32: "i4", .int64: "i8",
-        .uint8: "u1", .uint16: "u2", .uint32: "u4", .uint64: "u8",
-        .float16: "f2", .float32: "f4", .float64: "f8",
-        .complex64: "c8", .complex128: "c16",
-    ]
-
-    private static let dtypes: [String: DType] = Dictionary(uniqueKeysWithValues: codes.map { ($1, $0) })
 }
 
 private extension Character {

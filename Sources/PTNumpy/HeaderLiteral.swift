@@ -1,3 +1,5 @@
+import PTText
+
 /// A value of the Python literal subset an `.npy` header may contain.
 ///
 /// numpy evaluates the header with `ast.literal_eval`; this is the part of that language the
@@ -37,7 +39,7 @@ indirect enum HeaderLiteral: Equatable, Sendable {
 
     private var fullRepr: String {
         switch self {
-        case let .string(text): return HeaderLiteral.quote(text)
+        case let .string(text): return Escaped.python(text)
         case let .bool(value): return value ? "True" : "False"
         case .none: return "None"
         case let .integer(text): return text
@@ -47,27 +49,5 @@ indirect enum HeaderLiteral: Equatable, Sendable {
         case let .dict(entries):
             return "{" + entries.map { "\($0.key.fullRepr): \($0.value.fullRepr)" }.joined(separator: ", ") + "}"
         }
-    }
-
-    /// Single-quoted, with quotes, backslashes and control characters escaped as Python would.
-    static func quote(_ text: String) -> String {
-        var out = "'"
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "'": out += "\\'"
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let digits = String(scalar.value, radix: 16)
-                    out += "\\x" + (digits.count == 1 ? "0" : "") + digits
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "'"
     }
 }

@@ -1,3 +1,5 @@
+import PTText
+
 // A python-repr-like description that is bounded in every direction: recursion stops at
 // `maxDepth` (printing "…"), containers show at most `maxItems` items, strings and bytes are
 // clipped, the whole text stops at `maxLength`, and a container met again on the current path
@@ -47,9 +49,9 @@ private struct DescriptionWriter {
         case .int(let i): emit(String(i))
         case .bigInt(let b): emit(b.description)
         case .float(let d): emit(Self.float(d))
-        case .string(let s): emit(Self.quoted(s))
+        case .string(let s): emit(Escaped.python(s, clip: Self.clip))
         case .bytes(let b):
-            let text = Self.bytesLiteral(b.bytes)
+            let text = Escaped.pythonBytes(b.bytes, clip: Self.clip)
             emit(b.isByteArray ? "bytearray(\(text))" : text)
         case .global(let g): emit(g.description)
         case .custom(let c): emit("<\(type(of: c))>")
@@ -164,56 +166,6 @@ private struct DescriptionWriter {
         return "\(d)"
     }
 
+    /// Strings and bytes show at most this many characters.
     static let clip = 200
-
-    static func quoted(_ s: String) -> String {
-        var out = "'"
-        var n = 0
-        for scalar in s.unicodeScalars {
-            if n >= clip {
-                out += "…"
-                break
-            }
-            n += 1
-            switch scalar {
-            case "\\": out += "\\\\"
-            case "'": out += "\\'"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += "\\x" + hex2(UInt8(scalar.value))
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "'"
-    }
-
-    static func bytesLiteral(_ bytes: [UInt8]) -> String {
-        var out = "b'"
-        for (i, b) in bytes.enumerated() {
-            if i >= clip {
-                out += "…"
-                break
-            }
-            switch b {
-            case 0x5C: out += "\\\\"
-            case 0x27: out += "\\'"
-            case 0x0A: out += "\\n"
-            case 0x0D: out += "\\r"
-            case 0x09: out += "\\t"
-            case 0x20..<0x7F: out.unicodeScalars.append(Unicode.Scalar(b))
-            default: out += "\\x" + hex2(b)
-            }
-        }
-        return out + "'"
-    }
-
-    static func hex2(_ b: UInt8) -> String {
-        let digits = Array("0123456789abcdef")
-        return String(digits[Int(b >> 4)]) + String(digits[Int(b & 0xF)])
-    }
 }

@@ -50,44 +50,102 @@ public enum DType: String, CaseIterable, Sendable {
     /// `torch.float32` etc., as `str(dtype)` prints it.
     public var torchName: String { "torch." + rawValue }
 
+    /// torch's legacy typed-storage class for this dtype (`torch/storage.py
+    /// _dtype_to_storage_type_map`: `FloatStorage`), where it has one.
+    public var storageClass: String? { formatNames.storageClass }
+
+    /// The name safetensors gives this dtype (`safetensors/src/tensor.rs Dtype`: `F32`), where
+    /// it has one.
+    public var safetensorsName: String? { formatNames.safetensors }
+
+    /// numpy's type code for this dtype, its descr without the byte order (`f4` of `'<f4'`),
+    /// where numpy has the dtype.
+    public var numpyCode: String? { formatNames.numpy }
+
     /// The dtype a legacy typed-storage class stands for (`torch/storage.py
     /// _dtype_to_storage_type_map`); `nil` for an unknown name. `UntypedStorage` is bytes.
     public init?(storageClass name: String) {
-        switch name {
-        case "DoubleStorage": self = .float64
-        case "FloatStorage": self = .float32
-        case "HalfStorage": self = .float16
-        case "LongStorage": self = .int64
-        case "IntStorage": self = .int32
-        case "ShortStorage": self = .int16
-        case "CharStorage": self = .int8
-        case "ByteStorage", "UntypedStorage": self = .uint8
-        case "BoolStorage": self = .bool
-        case "BFloat16Storage": self = .bfloat16
-        case "ComplexDoubleStorage": self = .complex128
-        case "ComplexFloatStorage": self = .complex64
-        case "QInt8Storage": self = .qint8
-        case "QUInt8Storage": self = .quint8
-        case "QInt32Storage": self = .qint32
-        default: return nil
+        if name == "UntypedStorage" { self = .uint8; return }
+        guard let dtype = DType.byStorageClass[name] else { return nil }
+        self = dtype
+    }
+
+    /// The dtype safetensors calls `name` (`F32`); `nil` for a name it does not have.
+    public init?(safetensorsName name: String) {
+        guard let dtype = DType.bySafetensorsName[name] else { return nil }
+        self = dtype
+    }
+
+    /// The dtype numpy's type `code` (`f4`, a descr less its byte order) stands for; `nil` for
+    /// any other code.
+    public init?(numpyCode code: String) {
+        guard let dtype = DType.byNumpyCode[code] else { return nil }
+        self = dtype
+    }
+
+    /// What each file format calls a dtype, `nil` where the format lacks it.
+    private struct FormatNames {
+        let storageClass: String?
+        let safetensors: String?
+        let numpy: String?
+
+        init(_ storageClass: String?, _ safetensors: String?, _ numpy: String?) {
+            (self.storageClass, self.safetensors, self.numpy) = (storageClass, safetensors, numpy)
         }
+    }
+
+    /// The one table of format names: torch's legacy storage class, the safetensors name,
+    /// numpy's type code. Readers and writers of every format look them up here.
+    private var formatNames: FormatNames {
+        switch self {
+        case .float32: return FormatNames("FloatStorage", "F32", "f4")
+        case .float64: return FormatNames("DoubleStorage", "F64", "f8")
+        case .float16: return FormatNames("HalfStorage", "F16", "f2")
+        case .bfloat16: return FormatNames("BFloat16Storage", "BF16", nil)
+        case .int8: return FormatNames("CharStorage", "I8", "i1")
+        case .int16: return FormatNames("ShortStorage", "I16", "i2")
+        case .int32: return FormatNames("IntStorage", "I32", "i4")
+        case .int64: return FormatNames("LongStorage", "I64", "i8")
+        case .uint8: return FormatNames("ByteStorage", "U8", "u1")
+        case .uint16: return FormatNames(nil, "U16", "u2")
+        case .uint32: return FormatNames(nil, "U32", "u4")
+        case .uint64: return FormatNames(nil, "U64", "u8")
+        case .bool: return FormatNames("BoolStorage", "BOOL", "b1")
+        case .complex32: return FormatNames(nil, nil, nil)
+        case .complex64: return FormatNames("ComplexFloatStorage", "C64", "c8")
+        case .complex128: return FormatNames("ComplexDoubleStorage", nil, "c16")
+        case .float8_e4m3fn: return FormatNames(nil, "F8_E4M3", nil)
+        case .float8_e5m2: return FormatNames(nil, "F8_E5M2", nil)
+        case .float8_e4m3fnuz: return FormatNames(nil, "F8_E4M3FNUZ", nil)
+        case .float8_e5m2fnuz: return FormatNames(nil, "F8_E5M2FNUZ", nil)
+        case .float8_e8m0fnu: return FormatNames(nil, "F8_E8M0", nil)
+        case .float4_e2m1fn_x2: return FormatNames(nil, nil, nil)
+        case .qint8: return FormatNames("QInt8Storage", nil, nil)
+        case .quint8: return FormatNames("QUInt8Storage", nil, nil)
+        case .qint32: return FormatNames("QInt32Storage", nil, nil)
+        }
+    }
+
+    private static let byStorageClass = inverse(\.storageClass)
+    private static let bySafetensorsName = inverse(\.safetensors)
+    private static let byNumpyCode = inverse(\.numpy)
+
+    private static func inverse(_ column: KeyPath<FormatNames, String?>) -> [String: DType] {
+        var dtypes: [String: DType] = [:]
+        for dtype in allCases { if let name = dtype.formatNames[keyPath: column] { dtypes[name] = dtype } }
+        return dtypes
     }
 
     /// The dtype a `torch.<name>` global names, with torch's aliases (`torch.float` is float32,
     /// `torch.long` is int64, …); `nil` for anything else.
     public init?(torchAttribute name: String) {
-        if let d = DType(rawValue: name) { self = d; return }
-        switch name {
-        case "float": self = .float32
-        case "double": self = .float64
-        case "half": self = .float16
-        case "long": self = .int64
-        case "int": self = .int32
-        case "short": self = .int16
-        case "cfloat": self = .complex64
-        case "cdouble": self = .complex128
-        case "chalf": self = .complex32
-        default: return nil
-        }
+        guard let dtype = DType(rawValue: name) ?? DType.torchAliases[name] else { return nil }
+        self = dtype
     }
+
+    /// The other names torch gives dtypes (`torch.float` is float32, `torch.long` is int64).
+    public static let torchAliases: [String: DType] = [
+        "float": .float32, "double": .float64, "half": .float16, "long": .int64, "int": .int32, "short": .int16,
+        "cfloat": .complex64, "cdouble": .complex128, "chalf": .complex32,
+    ]
 }

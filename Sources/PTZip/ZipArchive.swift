@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// A validated, read-only zip archive backed by a memory-mapped file.
 ///
@@ -10,9 +11,7 @@ import Darwin
 /// without reading entry data, then opens the same bytes with libzip and checks it agrees.
 /// Entry data is checked against its CRC-32 when first handed out by `bytes(of:)`.
 /// Safe to share between threads.
-public final class ZipArchive: @unchecked Sendable {
-    // @unchecked: the libzip handle and the verified-entry set are only touched under `lock`.
-
+public final class ZipArchive: Sendable {
     public let path: String
     public let file: MappedFile
     /// Entries in central-directory order; `entries[i].index == i`.
@@ -20,10 +19,15 @@ public final class ZipArchive: @unchecked Sendable {
 
     /// Entry positions by name, compared by their bytes (UTF-8).
     private let indexByName: [[UInt8]: Int]
-    private let libzip: LibzipArchive
-    private let lock = Lock()
-    /// Stored entries whose CRC-32 has been checked, so that each is checked only once.
-    private var verified: Set<Int> = []
+    /// The libzip handle (not safe to share) and the stored entries whose CRC-32 has been
+    /// checked, so that each is checked only once.
+    // @unchecked: reached only through `shared`'s lock, which libzip's calls (writing into a
+    // caller's buffer) stay inside.
+    private struct Shared: @unchecked Sendable {
+        let libzip: LibzipArchive
+        var verified: Set<Int> = []
+    }
+    private let shared: Mutex<Shared>
 
     /// Whether `bytes` start like a zip archive: a local header ("PK\u{3}\u{4}"), or the end
     /// record of an archive with no entries ("PK\u{5}\u{6}"). A cheap sniff, not a validation.
@@ -48,11 +52,11 @@ public final class ZipArchive: @unchecked Sendable {
         self.init(file: mapped, entries: directory.entries, libzip: libzip)
     }
 
-    private init(file: MappedFile, entries: [ZipEntry], libzip: LibzipArchive) {
+    private init(file: MappedFile, entries: [ZipEntry], libzip: sending LibzipArchive) {
         self.path = file.path
         self.file = file
         self.entries = entries
-        self.libzip = libzip
+        self.shared = Mutex(Shared(libzip: libzip))
         // Names are unique: validation refused duplicates.
         self.indexByName = Dictionary(entries.map { (Array($0.name.utf8), $0.index) }, uniquingKeysWith: { first, _ in first })
     }
@@ -92,7 +96,7 @@ public final class ZipArchive: @unchecked Sendable {
             case .deflated:
                 _ = try inflatedBytes(of: entry)
             case .stored:
-                if lock.withLock({ verified.contains(entry.index) }) { continue }
+                if shared.withLock({ $0.verified.contains(entry.index) }) { continue }
                 var crc: UInt32 = 0
                 var start = entry.dataOffset
                 let end = entry.dataOffset + entry.compressedSize
@@ -105,7 +109,7 @@ public final class ZipArchive: @unchecked Sendable {
                 guard crc == entry.crc32 else {
                     throw ZipError(path: path, .crcMismatch(entry: entry.name, declared: entry.crc32, actual: crc))
                 }
-                lock.withLock { _ = verified.insert(entry.index) }
+                shared.withLock { _ = $0.verified.insert(entry.index) }
             }
         }
     }
@@ -125,7 +129,7 @@ public final class ZipArchive: @unchecked Sendable {
             try body(UnsafeRawBufferPointer(rebasing: whole.buffer[range]))
             return
         }
-        let known = lock.withLock { verified.contains(entry.index) }
+        let known = shared.withLock { $0.verified.contains(entry.index) }
         var crc: UInt32 = 0
         var start = known ? range.lowerBound : 0
         let end = known ? range.upperBound : entry.compressedSize
@@ -144,20 +148,20 @@ public final class ZipArchive: @unchecked Sendable {
             guard crc == entry.crc32 else {
                 throw ZipError(path: path, .crcMismatch(entry: entry.name, declared: entry.crc32, actual: crc))
             }
-            lock.withLock { _ = verified.insert(entry.index) }
+            shared.withLock { _ = $0.verified.insert(entry.index) }
         }
     }
 
     private func storedBytes(of entry: ZipEntry) throws(ZipError) -> ZipBytes {
         // Validation placed dataOffset + compressedSize inside the file.
         let view = UnsafeRawBufferPointer(rebasing: file.bytes[entry.dataOffset ..< entry.dataOffset + entry.compressedSize])
-        if !lock.withLock({ verified.contains(entry.index) }) {
+        if !shared.withLock({ $0.verified.contains(entry.index) }) {
             // Outside the lock: a large entry takes a while, and checking twice is harmless.
             let actual = crc32(view)
             guard actual == entry.crc32 else {
                 throw ZipError(path: path, .crcMismatch(entry: entry.name, declared: entry.crc32, actual: actual))
             }
-            lock.withLock { _ = verified.insert(entry.index) }
+            shared.withLock { _ = $0.verified.insert(entry.index) }
         }
         return ZipBytes(view: view, in: file)
     }
@@ -169,10 +173,10 @@ public final class ZipArchive: @unchecked Sendable {
             throw ZipError(path: path, .outOfMemory(entry: entry.name, bytes: entry.uncompressedSize))
         }
         let destination = UnsafeMutableRawBufferPointer(start: allocation, count: entry.uncompressedSize)
-        // `withLock` rethrows untyped errors; the result carries the typed one out.
-        let inflated = lock.withLock {
+        // The result carries the typed error out of the lock.
+        let inflated = shared.withLock { state in
             Result { () throws(ZipError) in
-                try libzip.inflate(index: entry.index, entry: entry.name, declaredCRC: entry.crc32, into: destination)
+                try state.libzip.inflate(index: entry.index, entry: entry.name, declaredCRC: entry.crc32, into: destination)
             }
         }
         do throws(ZipError) {

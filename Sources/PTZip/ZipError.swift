@@ -1,3 +1,5 @@
+import PTText
+
 /// Why an archive, or one of its entries, was refused: the file's path and a typed reason.
 ///
 /// The description starts with the path, so that a message read out of context still says which
@@ -160,8 +162,7 @@ public struct ZipError: Error, CustomStringConvertible, Equatable, Sendable {
             case let .invalidEntryName(index, bytes):
                 return "entry #\(index) has a name that is not valid UTF-8: \(hex(Array(bytes.prefix(64))))\(bytes.count > 64 ? "…" : "")"
             case let .unsafeEntryName(index, name, reason):
-                let shown = name.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
-                return "entry #\(index) is named '\(shown)', which is not a plain relative path: \(reason)"
+                return "entry #\(index) is named '\(Escaped.line(name, controlCodes: true))', which is not a plain relative path: \(reason)"
             case let .malformedExtraField(entry, headerID, declaredLength, available):
                 return "entry '\(entry)' has an extra field 0x\(String(headerID, radix: 16)) declaring \(declaredLength) bytes; only \(available) remain in the extra-field block"
             case let .missingZip64Field(entry, field):

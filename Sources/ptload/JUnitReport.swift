@@ -1,5 +1,6 @@
 import Foundation
 import PTRunner
+import PTText
 import PTVerify
 
 /// JUnit XML as Jenkins, GitLab and GitHub's test reporters read it: one `testsuite`, one
@@ -37,45 +38,20 @@ struct JUnitReport {
         let failures = cases.filter { !$0.passed }.count
         let total = cases.reduce(0) { $0 + $1.seconds }
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        out += "<testsuite name=\"\(xml(suiteName))\" tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\" time=\"\(seconds(total))\">\n"
+        out += "<testsuite name=\"\(Escaped.xml(suiteName))\" tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\" time=\"\(seconds(total))\">\n"
         for c in cases {
-            out += "  <testcase name=\"\(xml(c.name))\" classname=\"\(xml(c.className))\" time=\"\(seconds(c.seconds))\""
+            out += "  <testcase name=\"\(Escaped.xml(c.name))\" classname=\"\(Escaped.xml(c.className))\" time=\"\(seconds(c.seconds))\""
             if c.passed {
                 out += "/>\n"
                 continue
             }
             let message = c.failures.first ?? "mismatch"
             let body = c.failures.joined(separator: "\n")
-            out += ">\n    <failure type=\"mismatch\" message=\"\(xml(message))\">\(xml(body))</failure>\n  </testcase>\n"
+            out += ">\n    <failure type=\"mismatch\" message=\"\(Escaped.xml(message))\">\(Escaped.xml(body))</failure>\n  </testcase>\n"
         }
         out += "</testsuite>\n"
         return out
     }
 
     private func seconds(_ s: Double) -> String { String(format: "%.6f", s) }
-
-    /// Text as XML character data or an attribute value: markup escaped, and characters XML 1.0
-    /// cannot hold (most control characters) written as `\u{…}`.
-    private func xml(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\n": out += "&#10;"
-            case "\t": out += "&#9;"
-            default:
-                let v = scalar.value
-                if v < 0x20 || v == 0xFFFE || v == 0xFFFF || (0xD800...0xDFFF).contains(v) {
-                    out += "\\u{\(String(v, radix: 16))}"
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out
-    }
 }

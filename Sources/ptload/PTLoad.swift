@@ -6,6 +6,7 @@ import PTKernels
 import PTNN
 import PTRunner
 import PTTensor
+import PTText
 
 /// `ptload MODEL`: inspect a PyTorch checkpoint without Python; with `--verify` or `--output`,
 /// run its recurrent module and compare with PyTorch's outputs.
@@ -281,22 +282,4 @@ func fail(_ message: String) -> Never {
 
 /// `text` with control characters escaped (`\n`, `\u{1}`) and cut to `limit` characters: a
 /// hostile file's names must not break the one-line error or the listing's columns.
-func oneLine(_ text: String, limit: Int = 2000) -> String {
-    var out = ""
-    for scalar in text.unicodeScalars {
-        if out.count >= limit { return out + "…" }
-        switch scalar {
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value)
-                || scalar.value == 0x2028 || scalar.value == 0x2029 {
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out
-}
+func oneLine(_ text: String, limit: Int = 2000) -> String { Escaped.line(text, limit: limit) }

@@ -1,4 +1,5 @@
 import PTCheckpoint
+import PTPickle
 import PTTensor
 import PTTestSupport
 import PTZip
@@ -41,8 +42,8 @@ extension HostileCheckpointTests {
                       "storage record 'ckpt/data/0' has 16 bytes; 5 elements of float32 need 20")
         assertRefusal(torchZip(pickle: stateDict(key: "1"), storages: storages), .storage(.missingRecord("ckpt/data/1")),
                       "storage record 'ckpt/data/1' is missing")
-        var p = PickleBuilder()
-        p.global("torch._utils", "_rebuild_tensor_v2"); p.mark(); p.int(1); p.tuple(); p.reduce(); p.stop()
+        var p = PickleWriter()
+        p.global("torch._utils", "_rebuild_tensor_v2"); p.op(.mark); p.int(1); p.op(.tuple); p.op(.reduce); p.op(.stop)
         assertRefusal(torchZip(pickle: p.bytes),
                       .rebuild(callable: "torch._utils._rebuild_tensor_v2", .argumentCount(expected: 6...7, found: 1)),
                       "torch._utils._rebuild_tensor_v2 takes 6 to 7 arguments, got 1")
@@ -53,7 +54,7 @@ extension HostileCheckpointTests {
     /// The library says "strict loading"; the typed reason lets a command line name its flag.
     func testAStrictRefusalCarriesItsData() throws {
         let pickle = stateDict { p in
-            p.global("__main__", "Net"); p.emptyTuple(); p.newobj(); p.raw([0x30])
+            p.global("__main__", "Net"); p.op(.emptyTuple); p.op(.newobj); p.op(.pop)
         }
         let bytes = torchZip(pickle: pickle, storages: [("0", fourFloats)])
         assertRefusal(bytes, .refusedGlobal(record: "ckpt/data.pkl", global: "__main__.Net", why: .notWeightsOnly),

@@ -1,4 +1,5 @@
 import PTCheckpoint
+import PTPickle
 import PTTensor
 import PTTestSupport
 import PTZip
@@ -10,15 +11,15 @@ import XCTest
 final class HostileCheckpointTests: XCTestCase {
     /// A state dict `{'w': tensor of 4 float32 at storage '0'}` with tweaks.
     func stateDict(key: String = "0", cls: String = "FloatStorage", numel: Int = 4, offset: Int = 0,
-                   size: [Int] = [4], stride: [Int] = [1], before: (inout PickleBuilder) -> Void = { _ in }) -> [UInt8] {
-        var p = PickleBuilder()
+                   size: [Int] = [4], stride: [Int] = [1], before: (inout PickleWriter) -> Void = { _ in }) -> [UInt8] {
+        var p = PickleWriter()
         before(&p)
-        p.global("collections", "OrderedDict"); p.emptyTuple(); p.reduce()
-        p.mark()
+        p.global("collections", "OrderedDict"); p.op(.emptyTuple); p.op(.reduce)
+        p.op(.mark)
         p.string("w")
         p.tensorV2(cls, key: key, numel: numel, offset: offset, size: size, stride: stride)
-        p.setItems()
-        p.stop()
+        p.op(.setitems)
+        p.op(.stop)
         return p.bytes
     }
 
@@ -59,7 +60,7 @@ final class HostileCheckpointTests: XCTestCase {
                                ("webbrowser", "open"), ("torch", "serialization.os.system")] {
             let pickle = stateDict { p in
                 // An unused reference still refuses the file: pushed, then popped.
-                p.global(module, name); p.raw([0x30])  // POP
+                p.global(module, name); p.op(.pop)
             }
             assertRefused(torchZip(pickle: pickle, storages: [("0", fourFloats)]), "\(module).\(name)", "refused")
         }
@@ -67,7 +68,7 @@ final class HostileCheckpointTests: XCTestCase {
 
     func testStrictRefusesUserClassesDefaultKeepsThemOpaque() throws {
         let pickle = stateDict { p in
-            p.global("__main__", "Net"); p.emptyTuple(); p.newobj(); p.raw([0x30])
+            p.global("__main__", "Net"); p.op(.emptyTuple); p.op(.newobj); p.op(.pop)
         }
         let bytes = torchZip(pickle: pickle, storages: [("0", fourFloats)])
         let c = try load(bytes)
@@ -87,8 +88,8 @@ final class HostileCheckpointTests: XCTestCase {
     // MARK: storages
 
     func testStorageIdMustBeWellFormed() {
-        var p = PickleBuilder()
-        p.mark(); p.string("module"); p.int(1); p.tuple(); p.binpersid(); p.stop()
+        var p = PickleWriter()
+        p.op(.mark); p.string("module"); p.int(1); p.op(.tuple); p.op(.binpersid); p.op(.stop)
         assertRefused(torchZip(pickle: p.bytes), "type 'module'", "expected 'storage'")
         assertRefused(torchZip(pickle: stateDict(cls: "EvilStorage"), storages: [("0", fourFloats)]), "not a known torch storage class")
         assertRefused(torchZip(pickle: stateDict(key: "../0"), storages: [("0", fourFloats)]), "not a plain record name")
@@ -103,12 +104,12 @@ final class HostileCheckpointTests: XCTestCase {
     }
 
     func testOneKeyReusedAsTwoDTypes() {
-        var p = PickleBuilder()
-        p.global("collections", "OrderedDict"); p.emptyTuple(); p.reduce()
-        p.mark()
+        var p = PickleWriter()
+        p.global("collections", "OrderedDict"); p.op(.emptyTuple); p.op(.reduce)
+        p.op(.mark)
         p.string("a"); p.tensorV2("FloatStorage", key: "0", numel: 4, offset: 0, size: [4], stride: [1])
         p.string("b"); p.tensorV2("IntStorage", key: "0", numel: 4, offset: 0, size: [4], stride: [1])
-        p.setItems(); p.stop()
+        p.op(.setitems); p.op(.stop)
         assertRefused(torchZip(pickle: p.bytes, storages: [("0", fourFloats)]), "referenced as float32 and as int32")
     }
 
@@ -191,7 +192,9 @@ final class HostileCheckpointTests: XCTestCase {
 
     func testBytesAfterStopAreRefused() {
         // A second pickle hidden after data.pkl's STOP is a payload for some other reader.
-        let hidden = stateDict() + [0x80, 0x02, 0x4E, 0x2E]
+        var second = PickleWriter()
+        second.op(.none); second.op(.stop)
+        let hidden = stateDict() + second.bytes
         assertRefused(torchZip(pickle: hidden, storages: [("0", fourFloats)]),
                       "record 'ckpt/data.pkl' has 4 bytes after the pickle's STOP opcode")
     }
@@ -199,19 +202,19 @@ final class HostileCheckpointTests: XCTestCase {
     func testSharedReferencesCannotExpandTheWalkWithoutLimit() throws {
         // A tensor in a list of ten references to it, that list ten times in the next, six deep:
         // a million keys. The walk stops at its step limit with a fixed error.
-        var p = PickleBuilder()
-        p.emptyDict()
+        var p = PickleWriter()
+        p.op(.emptyDict)
         p.string("w")
         p.tensorV2("FloatStorage", key: "0", numel: 4, offset: 0, size: [4], stride: [1])
-        p.raw([0x71, 0, 0x30])                // BINPUT 0, POP
+        p.put(0); p.op(.pop)
         for level in 1...6 {
-            p.emptyList(); p.mark()
-            for _ in 0..<10 { p.raw([0x68, UInt8(level - 1)]) }   // BINGET
-            p.appends(); p.raw([0x71, UInt8(level)])
-            if level < 6 { p.raw([0x30]) }                       // POP
+            p.op(.emptyList); p.op(.mark)
+            for _ in 0..<10 { p.get(level - 1) }
+            p.op(.appends); p.put(level)
+            if level < 6 { p.op(.pop) }
         }
-        p.setItem()                           // {'w': <level 6>}
-        p.stop()
+        p.op(.setitem)                           // {'w': <level 6>}
+        p.op(.stop)
         let bytes = torchZip(pickle: p.bytes, storages: [("0", fourFloats)])
         let path = temporaryFile(bytes)
         XCTAssertThrowsError(try Checkpoint.load(path: path, options: LoadOptions(maxWalkSteps: 50_000))) { error in
@@ -226,25 +229,25 @@ final class HostileCheckpointTests: XCTestCase {
     // MARK: rebuild calls
 
     func testRebuildArgumentsAreChecked() {
-        var p = PickleBuilder()
-        p.global("torch._utils", "_rebuild_tensor_v2"); p.mark(); p.int(1); p.tuple(); p.reduce(); p.stop()
+        var p = PickleWriter()
+        p.global("torch._utils", "_rebuild_tensor_v2"); p.op(.mark); p.int(1); p.op(.tuple); p.op(.reduce); p.op(.stop)
         assertRefused(torchZip(pickle: p.bytes), "_rebuild_tensor_v2 takes 6 to 7 arguments, got 1")
-        var q = PickleBuilder()
-        q.global("torch._utils", "_rebuild_tensor_v2"); q.mark()
-        q.string("not a storage"); q.int(0); q.ints([1]); q.ints([1]); q.bool(false); q.none(); q.tuple(); q.reduce(); q.stop()
+        var q = PickleWriter()
+        q.global("torch._utils", "_rebuild_tensor_v2"); q.op(.mark)
+        q.string("not a storage"); q.int(0); q.ints([1]); q.ints([1]); q.bool(false); q.op(.none); q.op(.tuple); q.op(.reduce); q.op(.stop)
         assertRefused(torchZip(pickle: q.bytes), "expects a storage")
-        var s = PickleBuilder()
-        s.global("torch._utils", "_rebuild_sparse_tensor"); s.emptyTuple(); s.reduce(); s.stop()
+        var s = PickleWriter()
+        s.global("torch._utils", "_rebuild_sparse_tensor"); s.op(.emptyTuple); s.op(.reduce); s.op(.stop)
         assertRefused(torchZip(pickle: s.bytes), "sparse")
     }
 
     // MARK: resource limits and structure
 
     func testDeepNestingIsAnErrorNotACrash() {
-        var p = PickleBuilder()
-        for _ in 0..<200_000 { p.emptyList() }
-        for _ in 0..<(200_000 - 1) { p.raw([0x61]) }  // APPEND
-        p.stop()
+        var p = PickleWriter()
+        for _ in 0..<200_000 { p.op(.emptyList) }
+        for _ in 0..<(200_000 - 1) { p.op(.append) }
+        p.op(.stop)
         assertRefused(torchZip(pickle: p.bytes), "data.pkl")
     }
 

@@ -42,11 +42,6 @@ final class ExportTests: XCTestCase {
         }
     }
 
-    func testSafetensorsHeaderEscapesAsSerdeJSON() {
-        XCTAssertEqual(Safetensors.quoted("a\"b\\c\n\u{1}é"), "\"a\\\"b\\\\c\\n\\u0001é\"")
-        XCTAssertEqual(Array(Safetensors.header([], metadata: []).dropFirst(8)), Array("{}      ".utf8))
-    }
-
     func testRefusals() throws {
         XCTAssertThrowsError(try CheckpointWriter(cast: .int8)) { XCTAssertEqual("\($0)", "cannot cast to int8; casts go to float16, bfloat16 or float32") }
         var writer = try CheckpointWriter()

@@ -1,4 +1,5 @@
 import Foundation
+import PTPickle
 import PTTestSupport
 import XCTest
 
@@ -105,24 +106,24 @@ final class CLITests: XCTestCase {
     }
 
     func testHostileFileExitsTwoWithOneLine() throws {
-        var p = PickleBuilder()
-        p.global("posix", "system"); p.string("echo pwned"); p.raw([0x85]); p.reduce(); p.stop()  // TUPLE1
+        var p = PickleWriter()
+        p.global("posix", "system"); p.string("echo pwned"); p.op(.tuple1); p.op(.reduce); p.op(.stop)
         let path = temporaryFile(torchZip(pickle: p.bytes), name: "evil.pt")
         CLI.assertRefused(try CLI.run(path), naming: path, "posix.system", "refused")
     }
 
     /// Names from the file are escaped: the refusal stays one line and the listing keeps its rows.
     func testControlCharactersInNamesAreEscaped() throws {
-        var p = PickleBuilder()
+        var p = PickleWriter()
         let name = Array("sys\ntem\r\u{1}x".utf8)
-        p.raw([0x8C, 5] + Array("posix".utf8) + [0x8C, UInt8(name.count)] + name + [0x93])  // SHORT_BINUNICODE ×2, STACK_GLOBAL
-        p.stop()
+        p.shortString(utf8: Array("posix".utf8)); p.shortString(utf8: name); p.op(.stackGlobal)
+        p.op(.stop)
         let path = temporaryFile(torchZip(pickle: p.bytes), name: "newline.pt")
         CLI.assertRefused(try CLI.run(path), naming: path, "posix.sys\\ntem\\r\\u{1}x")
-        var q = PickleBuilder()
-        q.emptyDict(); q.mark(); q.string("a\nb")
+        var q = PickleWriter()
+        q.op(.emptyDict); q.op(.mark); q.string("a\nb")
         q.tensorV2("FloatStorage", key: "0", numel: 1, offset: 0, size: [1], stride: [1])
-        q.setItems(); q.stop()
+        q.op(.setitems); q.op(.stop)
         let listing = temporaryFile(torchZip(pickle: q.bytes, storages: [("0", [0, 0, 128, 63])]), name: "key.pt")
         let r = try CLI.run(listing)
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -3,8 +3,10 @@ import PTCheckpoint
 import PTKernels
 @testable import PTNN
 import PTNumpy
+import PTPickle
 import PTTensor
 import PTTestSupport
+import Synchronization
 import XCTest
 
 /// The nn layer through its library API, on checkpoints and references PyTorch wrote
@@ -59,12 +61,12 @@ final class RecurrentTests: XCTestCase {
     }
 
     private final class Results: @unchecked Sendable {
-        // @unchecked: `values` is only touched under `lock`.
-        private let lock = NSLock()
+        // @unchecked: `values` is only touched under `mutex`.
+        private let mutex = Mutex(())
         private var values: [Recurrent<Float>.Output?]
         init(count: Int) { values = Array(repeating: nil, count: count) }
-        func set(_ i: Int, _ value: Recurrent<Float>.Output?) { lock.lock(); values[i] = value; lock.unlock() }
-        func get(_ i: Int) -> Recurrent<Float>.Output? { lock.lock(); defer { lock.unlock() }; return values[i] }
+        func set(_ i: Int, _ value: Recurrent<Float>.Output?) { mutex.withLock { _ in values[i] = value } }
+        func get(_ i: Int) -> Recurrent<Float>.Output? { mutex.withLock { _ in values[i] } }
     }
 
     /// Every thread count computes what one thread computes: 2, 3 and 8 threads against 1, for
@@ -98,8 +100,8 @@ final class RecurrentTests: XCTestCase {
                         shapes["weight_hr" + suffix] = [proj, hidden]
                     }
                 }
-                var p = PickleBuilder()
-                p.global("collections", "OrderedDict"); p.emptyTuple(); p.reduce(); p.mark()
+                var p = PickleWriter()
+                p.global("collections", "OrderedDict"); p.op(.emptyTuple); p.op(.reduce); p.op(.mark)
                 var storages: [(String, [UInt8])] = []
                 for (i, key) in values.keys.sorted().enumerated() {
                     p.string(key)
@@ -107,7 +109,7 @@ final class RecurrentTests: XCTestCase {
                                stride: Tensor.contiguousStrides(for: shapes[key]!))
                     storages.append(("\(i)", values[key]!.withUnsafeBytes { Array($0) }))
                 }
-                p.setItems(); p.stop()
+                p.op(.setitems); p.op(.stop)
                 let c = try Checkpoint.load(path: temporaryFile(torchZip(pickle: p.bytes, storages: storages)))
                 let config = try configuration(c, "", ModuleOptions())
                 XCTAssertEqual(config.kind.rawValue, kind)
@@ -186,8 +188,8 @@ final class RecurrentTests: XCTestCase {
                                          "bias_ih_l0": Array(repeating: 0, count: 4), "bias_hh_l0": Array(repeating: 0, count: 4)]
         var shapes: [String: [Int]] = ["weight_ih_l0": [4, 2], "weight_hh_l0": [4, 1], "bias_ih_l0": [4], "bias_hh_l0": [4]]
         mutate(&values, &shapes)
-        var p = PickleBuilder()
-        p.global("collections", "OrderedDict"); p.emptyTuple(); p.reduce(); p.mark()
+        var p = PickleWriter()
+        p.global("collections", "OrderedDict"); p.op(.emptyTuple); p.op(.reduce); p.op(.mark)
         var storages: [(String, [UInt8])] = []
         for (i, key) in values.keys.sorted().enumerated() {
             let shape = shapes[key]!
@@ -196,7 +198,7 @@ final class RecurrentTests: XCTestCase {
                        stride: Tensor.contiguousStrides(for: shape))
             storages.append(("\(i)", values[key]!.withUnsafeBytes { Array($0) }))
         }
-        p.setItems(); p.stop()
+        p.op(.setitems); p.op(.stop)
         return try Checkpoint.load(path: temporaryFile(torchZip(pickle: p.bytes, storages: storages)))
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import PTTestSupport
+import Synchronization
 @testable import PTZip
 import XCTest
 
@@ -210,13 +211,13 @@ final class ZipArchiveTests: ZipTestCase {
             .stored("s", Array(repeating: 7, count: 4096)),
             .deflated("d", compressed: Samples.foxDeflated, uncompressed: Samples.foxText),
         ]).build().bytes)
-        let failures = LockedCounter()
+        let failures = Mutex(0)
         DispatchQueue.concurrentPerform(iterations: 64) { iteration in
             let entry = archive.entries[iteration % 2]
             let expected = iteration % 2 == 0 ? Array(repeating: 7, count: 4096) : Samples.foxText
-            if (try? archive.bytes(of: entry)).map({ Array($0.buffer) }) != expected { failures.increment() }
+            if (try? archive.bytes(of: entry)).map({ Array($0.buffer) }) != expected { failures.withLock { $0 += 1 } }
         }
-        XCTAssertEqual(failures.value, 0)
+        XCTAssertEqual(failures.withLock { $0 }, 0)
     }
 
     func testCRC32() {
@@ -255,12 +256,4 @@ final class ZipArchiveTests: ZipTestCase {
         XCTAssertLessThan(resident, mapped.count / 4, "opening brought \(resident >> 20) MiB of the file into memory")
         print("ZipArchiveTests: opening a 1 GiB archive brought \(resident >> 10) KiB into memory")
     }
-}
-
-final class LockedCounter: @unchecked Sendable {
-    // @unchecked: `count` is only touched under `lock`.
-    private let lock = NSLock()
-    private var count = 0
-    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
-    func increment() { lock.lock(); count += 1; lock.unlock() }
 }
