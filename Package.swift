@@ -43,8 +43,9 @@ let package = Package(
         .target(name: "PTZip", dependencies: ["CLibzip"]),
         // The pickle machine: opcodes, stack, memo, a value tree. Knows nothing of torch.
         .target(name: "PTPickle"),
-        // DType, shapes, strides, storages (mapped or owned), contiguous copies.
-        .target(name: "PTTensor"),
+        // DType, shapes, strides, storages (mapped or owned), contiguous copies; the element
+        // types computations use (Real: the elementary functions the layers' maths needs).
+        .target(name: "PTTensor", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
         // What torch means: rebuild functions, storages, state dicts, modules, legacy and
         // TorchScript layouts, and the allow/deny policy for globals.
         .target(name: "PTCheckpoint", dependencies: ["PTZip", "PTPickle", "PTTensor"]),
@@ -53,8 +54,8 @@ let package = Package(
         // (AVX-512, AVX2+FMA, NEON, plain): no compiler flags. Only PTKernels calls it, after
         // checking the CPU.
         .target(name: "PTKernelsC"),
-        // CPU detection, the kernel tables, packed weights, the reference product, threads: the
-        // only Swift target that imports PTKernelsC.
+        // CPU detection, the compute options, the kernel tables, packed weights, the reference
+        // product, threads: the only Swift target that imports PTKernelsC.
         .target(name: "PTKernels", dependencies: [
             "PTKernelsC",
             "PTTensor",
@@ -95,7 +96,7 @@ let package = Package(
         .testTarget(name: "PTPickleTests", dependencies: ["PTPickle"]),
         .testTarget(name: "PTTensorTests", dependencies: ["PTTensor"]),
         .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint", "PTTensor", "PTTestSupport", "PTZip"]),
-        .testTarget(name: "PTKernelsTests", dependencies: ["PTKernels"]),
+        .testTarget(name: "PTKernelsTests", dependencies: ["PTKernels", "PTTensor"]),
         .testTarget(name: "PTNNTests", dependencies: ["PTCheckpoint", "PTNN", "PTKernels", "PTNumpy", "PTTensor", "PTTestSupport", "PTVerify"]),
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTTensor", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTTensor"]),
