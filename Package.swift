@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "PTPickleTests", dependencies: ["PTPickle"]),
         .testTarget(name: "PTTensorTests", dependencies: ["PTTensor"]),
         .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint", "PTTensor", "PTTestSupport", "PTZip"]),
-        .testTarget(name: "PTKernelsTests", dependencies: ["PTKernels", "PTTensor"]),
+        .testTarget(name: "PTKernelsTests", dependencies: ["PTKernels", "PTTensor", .product(name: "RealModule", package: "swift-numerics")]),
         .testTarget(name: "PTNNTests", dependencies: ["PTCheckpoint", "PTNN", "PTKernels", "PTNumpy", "PTTensor", "PTTestSupport", "PTVerify"]),
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTTensor", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTTensor"]),

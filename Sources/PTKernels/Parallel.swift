@@ -144,7 +144,7 @@ public final class ThreadTeam: @unchecked Sendable {
     /// Runs `body(i)` for every `i` in `0..<count` (at most 64), on this thread and the workers;
     /// returns when all are done. One caller at a time.
     public func forEach(count: Int, _ body: @escaping (Int) -> Void) {
-        precondition(count <= 64, "ThreadPool.forEach takes at most 64 items")
+        precondition(count <= 64, "ThreadTeam.forEach takes at most 64 items")
         guard count > 1, workers > 0 else {
             for i in 0..<count { body(i) }
             return

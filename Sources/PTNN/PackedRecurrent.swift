@@ -2,8 +2,8 @@ import PTKernels
 import PTTensor
 
 /// `Recurrent`'s forward pass on the packed kernels of one instruction set (`Compute.kernelSet`),
-/// float32 or float64: the same maths, laid out for speed. Cells are one
-/// step of one layer; an LSTM with `proj_size` projects each step's h with W_hr, packed too.
+/// float32 or float64: the same maths, laid out for speed. Cells are one step of one layer; an
+/// LSTM with `proj_size` projects each step's h with W_hr, packed too.
 ///
 /// - W_hh is packed once, at load time, gate by gate with each gate padded to whole blocks of
 ///   one panel of hidden units (`KernelTable.panel`: 32 on AVX-512, 16 on AVX2, 8 on NEON and

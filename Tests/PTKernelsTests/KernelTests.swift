@@ -1,6 +1,7 @@
 import Foundation
 import PTKernels
 import PTTensor
+import RealModule
 import XCTest
 
 /// Every kernel set this CPU can run, for float32 and float64, against plain loops in double
@@ -45,6 +46,30 @@ final class KernelTests: XCTestCase {
             if CPUFeatures.canRun(set) { XCTAssertEqual(value.kernelSet, set) }
         }
         XCTAssertEqual(Compute(kernelSet: .plain).kernelSet, .plain)
+    }
+
+    /// The reference product is the C loops for float32 and float64, and Swift loops summing in
+    /// double for any other `ArrayScalar`, which has no kernel tables.
+    func testReferenceProductOfEveryScalar() {
+        var random = Random(seed: 11)
+        let (m, n, k) = (3, 5, 7)
+        let a: [Float] = random.array(m * k), b: [Float] = random.array(n * k)
+        /// The product in `S`, and Σ in double over the same values in the same order, rounded to
+        /// `S` once: the two agree to the bit.
+        func product<S: ArrayScalar>(_: S.Type) -> (got: [S], expected: [S]) {
+            let (a, b) = (a.map { S(Double($0)) }, b.map { S(Double($0)) })
+            var c = [S](repeating: .nan, count: m * n)
+            S.referenceProduct(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, c: &c, ldc: n)
+            let expected = (0..<(m * n)).map { ij in
+                S((0..<k).reduce(0.0) { $0 + Double(a[ij / n * k + $1]) * Double(b[ij % n * k + $1]) })
+            }
+            return (c, expected)
+        }
+        let double = product(Double.self), float = product(Float.self), half = product(Float16.self)
+        XCTAssertEqual(double.got, double.expected)
+        XCTAssertEqual(float.got, float.expected)
+        XCTAssertEqual(half.got, half.expected)
+        XCTAssertNil(Float16.kernels(.plain))
     }
 
     func checkEverything(_ set: KernelSet) throws {
@@ -277,4 +302,11 @@ final class KernelTests: XCTestCase {
         t.rnn(1, [.nan], [0], [0], true, &h, &out)
         XCTAssertTrue(h[0].isNaN, "\(t.set) \(S.self): relu(NaN)")
     }
+}
+
+/// An element type with no kernels, for the reference product's Swift loops.
+extension Float16: ArrayScalar {
+    public static var dtype: DType { .float16 }
+    public static func values(of tensor: Tensor) throws -> [Float16] { try tensor.floats().map { Float16($0) } }
+    public static func doubles(_ values: ArraySlice<Float16>) -> [Double] { values.map(Double.init) }
 }
