@@ -51,8 +51,9 @@ let package = Package(
         // of torch.
         .target(name: "PTPickle", dependencies: ["PTText"]),
         // DType (and what each file format calls it), shapes, strides, storages (mapped or
-        // owned), contiguous copies.
-        .target(name: "PTTensor"),
+        // owned), contiguous copies; the element types computations use (Real: the elementary
+        // functions the layers' maths needs).
+        .target(name: "PTTensor", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
         // The .safetensors format: the header's strict reader and the writer's layout.
         .target(name: "PTSafetensors", dependencies: ["PTTensor", "PTText"]),
         // What torch means: rebuild functions, storages, state dicts, modules, legacy and
@@ -64,8 +65,8 @@ let package = Package(
         // (AVX-512, AVX2+FMA, NEON, plain): no compiler flags. Only PTKernels calls it, after
         // checking the CPU.
         .target(name: "PTKernelsC"),
-        // CPU detection, the kernel tables, packed weights, the reference product, threads: the
-        // only Swift target that imports PTKernelsC.
+        // CPU detection, the compute options, the kernel tables, packed weights, the reference
+        // product, threads: the only Swift target that imports PTKernelsC.
         .target(name: "PTKernels", dependencies: [
             "PTKernelsC",
             "PTTensor",
@@ -109,7 +110,7 @@ let package = Package(
         .testTarget(name: "PTSafetensorsTests", dependencies: ["PTSafetensors", "PTTensor"]),
         .testTarget(name: "PTTextTests", dependencies: ["PTText"]),
         .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint", "PTPickle", "PTTensor", "PTTestSupport", "PTZip"]),
-        .testTarget(name: "PTKernelsTests", dependencies: ["PTKernels"]),
+        .testTarget(name: "PTKernelsTests", dependencies: ["PTKernels", "PTTensor", .product(name: "RealModule", package: "swift-numerics")]),
         .testTarget(name: "PTNNTests", dependencies: ["PTCheckpoint", "PTNN", "PTPickle", "PTKernels", "PTNumpy", "PTTensor", "PTTestSupport", "PTVerify"]),
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTTensor", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTTensor"]),

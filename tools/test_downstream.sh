@@ -60,7 +60,7 @@ func array(_ name: String) -> Tensor { reference.first { $0.name == name }!.tens
 let lstm: Recurrent<Float> = try ModuleCatalog(checkpoint).recurrent()
 let out = try lstm.forward(try ShapedArray(array("input")), h0: try ShapedArray(array("h0")),
                            c0: try ShapedArray(array("c0")), lengths: try array("lengths").doubles().map { Int($0) },
-                           threads: ThreadCount(2))
+                           compute: Compute(threads: ThreadCount(2), pool: ThreadPool()))
 let limits = PickleLimits.default
 var passed = limits.maxOpcodes > 0
 for (name, actual) in [("output", out.output!), ("h_n", out.hN), ("c_n", out.cN!)] {

@@ -89,25 +89,13 @@ public enum CPUFeatures {
         return missing.isEmpty ? nil : "\(set.rawValue): this CPU lacks \(missing.joined(separator: ", "))"
     }
 
-    /// The most capable set `PTLOAD_ISA` allows (every set when unset); nil when it names no set.
-    /// `PTLOAD_NO_AVX512=1`, the older spelling, caps at `avx2`.
-    public static let cap: KernelSet? = {
-        let environment = ProcessInfo.processInfo.environment
-        if let name = environment["PTLOAD_ISA"], !name.isEmpty { return KernelSet(rawValue: name) }
-        if environment["PTLOAD_NO_AVX512"] == "1" { return .avx2 }
-        return KernelSet.allCases.first
-    }()
+    /// The most capable set this CPU runs (`plain` runs everywhere): what `Compute.automatic` uses.
+    public static let best: KernelSet = best(atMost: KernelSet.allCases[0])
 
-    /// `PTLOAD_KERNELS=reference`: the recurrent layers run on the reference implementation
-    /// (plain loops for the products, portable gate loops) instead of the packed kernels, a second
-    /// implementation to check them against.
-    public static let usesReferencePath: Bool = ProcessInfo.processInfo.environment["PTLOAD_KERNELS"] == "reference"
-
-    /// The set the kernels use: the most capable one this CPU runs, at or below `cap`
-    /// (`plain` when the cap names no set; the command refuses such a value before running).
-    public static let active: KernelSet = {
+    /// The most capable set this CPU runs at or below `cap` in `KernelSet`'s order: `cap` itself
+    /// when the CPU runs it, else the next one down that it runs, `plain` at the latest.
+    public static func best(atMost cap: KernelSet) -> KernelSet {
         let order = KernelSet.allCases
-        let start = cap.flatMap(order.firstIndex(of:)) ?? order.count - 1
-        return order[start...].first(where: canRun) ?? .plain
-    }()
+        return order[order.firstIndex(of: cap)!...].first(where: canRun) ?? .plain
+    }
 }

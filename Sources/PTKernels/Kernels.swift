@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import PTKernelsC
+import PTTensor
 
 /// One element type's kernels for one instruction set (Sources/PTKernelsC/include/ptkernels.h):
 /// the packed product, the fused gates of one row, and the elementwise functions they use.
@@ -47,7 +48,8 @@ public struct KernelTable<Scalar>: Sendable {
 }
 
 extension Float {
-    public static func kernels(_ set: KernelSet) -> KernelTable<Float>? {
+    /// `ArrayScalar.kernels(_:)` for float32.
+    static func kernelTable(_ set: KernelSet) -> KernelTable<Float>? {
         guard let t = ptk_f32(set.isa)?.pointee, let packedCount = t.packed_count, let pack = t.pack, let gemm = t.gemm,
               let packRows = t.pack_rows, let gemmRows = t.gemm_rows,
               let lstm = t.lstm, let gru = t.gru, let rnn = t.rnn, let exp = t.exp, let sigmoid = t.sigmoid,
@@ -65,7 +67,8 @@ extension Float {
 }
 
 extension Double {
-    public static func kernels(_ set: KernelSet) -> KernelTable<Double>? {
+    /// `ArrayScalar.kernels(_:)` for float64.
+    static func kernelTable(_ set: KernelSet) -> KernelTable<Double>? {
         guard let t = ptk_f64(set.isa)?.pointee, let packedCount = t.packed_count, let pack = t.pack, let gemm = t.gemm,
               let packRows = t.pack_rows, let gemmRows = t.gemm_rows,
               let lstm = t.lstm, let gru = t.gru, let rnn = t.rnn, let exp = t.exp, let sigmoid = t.sigmoid,
@@ -86,7 +89,7 @@ extension Double {
 /// set: panels of `kernels.panel` rows stored k-major, so that `x · Wᵀ` streams it sequentially,
 /// a panel's outputs per k: `panels[(q · k + kk) · panel + j] = W[q · panel + j, kk]`, zero past
 /// `rows`.
-public struct PackedWeights<Scalar: GEMMScalar>: Sendable {
+public struct PackedWeights<Scalar: ArrayScalar>: Sendable {
     public let kernels: KernelTable<Scalar>
     public let rows: Int
     public let k: Int

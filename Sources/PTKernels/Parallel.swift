@@ -14,7 +14,67 @@ public struct ThreadCount: Equatable, Sendable {
     public static var machine: ThreadCount { ThreadCount(ProcessInfo.processInfo.activeProcessorCount) }
 }
 
-/// Threads for one forward pass: the caller and `workers` parked threads, sharing work items.
+/// Threads for forward passes, in teams: a layer shares its steps among one team, and a
+/// bidirectional layer runs its directions on a team of two whose members each share their own
+/// direction's steps among a team of their own (teams nest; one team serves one level).
+///
+/// Teams are made on first use, one per role and size (`team(_:workers:)`), and kept.
+///
+/// Lifetime: a pool made with `init()` belongs to whoever holds it. Pass it in `Compute.pool`;
+/// modules loaded with that value hold it too. When the last reference goes, every team's
+/// workers are told to stop and leave as soon as they are idle (at once when parked); no forward
+/// pass can be running then, since each holds its value. `ThreadPool.shared`, what a `Compute`
+/// with no pool uses, lives as long as the process.
+public final class ThreadPool: Sendable {
+    /// What a team does in a forward pass.
+    public enum Role: Hashable, Sendable, CustomStringConvertible {
+        /// Shares the steps of a layer's one direction.
+        case steps
+        /// Runs a bidirectional layer's two directions, one each.
+        case directions
+        /// Shares the steps of a bidirectional layer's direction `d` (0 forward, 1 reverse),
+        /// inside `directions`.
+        case direction(Int)
+
+        public var description: String {
+            switch self {
+            case .steps: return "steps"
+            case .directions: return "directions"
+            case .direction(let d): return "direction\(d)"
+            }
+        }
+    }
+
+    private struct Key: Hashable {
+        let role: Role
+        let workers: Int
+    }
+
+    private let teams = Mutex<[Key: ThreadTeam]>([:])
+
+    /// An empty pool: teams and their threads come on first use.
+    public init() {}
+
+    /// The process-wide pool, for values that name none.
+    public static let shared = ThreadPool()
+
+    /// The team for `role` with `workers` worker threads (besides its caller), made on first use.
+    public func team(_ role: Role, workers: Int) -> ThreadTeam {
+        teams.withLock { teams in
+            let key = Key(role: role, workers: max(0, workers))
+            if let team = teams[key] { return team }
+            let team = ThreadTeam(workers: key.workers, name: role.description)
+            teams[key] = team
+            return team
+        }
+    }
+
+    deinit {
+        teams.withLock { teams in for team in teams.values { team.stop() } }
+    }
+}
+
+/// One team of a `ThreadPool`: the caller and `workers` parked threads, sharing work items.
 ///
 /// `forEach(count:)` hands out items `0..<count` one at a time to whichever thread asks first,
 /// so a worker that the OS has descheduled never holds the caller up: the caller simply does the
@@ -25,10 +85,7 @@ public struct ThreadCount: Equatable, Sendable {
 /// running), before it returns. Between rounds the workers spin briefly on the spin-wait hint (a
 /// recurrent step takes microseconds to milliseconds, less than a futex round trip would cost) and
 /// then park on a semaphore, so an idle process burns no CPU.
-///
-/// Pools are made once per role and size (`shared(_:workers:)`) and never go away; nested use
-/// (a bidirectional layer's directions, each sharing its steps) takes a distinct pool per level.
-public final class ThreadPool: @unchecked Sendable {
+public final class ThreadTeam: @unchecked Sendable {
     // @unchecked: `job` is written by the caller only while the gate is closed (no worker can be
     // inside), and read by workers only after entering the gate, which orders it after the write.
 
@@ -41,6 +98,9 @@ public final class ThreadPool: @unchecked Sendable {
     /// Items of the current round already claimed, one bit each.
     private let claimed = Atomic<UInt64>(0)
     private let sleepers = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    /// Workers whose thread has not yet returned.
+    private let running = DispatchGroup()
     private let wake = DispatchSemaphore(value: 0)
     private var job: ((Int) -> Void)?
     private let lock = NSLock()
@@ -53,32 +113,38 @@ public final class ThreadPool: @unchecked Sendable {
     /// process's idle time.
     static let spinsBeforeParking = 8_192
 
-    private static let registry = Mutex<[String: ThreadPool]>([:])
-
-    /// The pool named `role` with `workers` threads, made on first use.
-    public static func shared(_ role: String, workers: Int) -> ThreadPool {
-        registry.withLock { pools in
-            let key = "\(role)/\(workers)"
-            if let pool = pools[key] { return pool }
-            let pool = ThreadPool(workers: workers, name: role)
-            pools[key] = pool
-            return pool
-        }
-    }
-
-    private init(workers: Int, name: String) {
+    /// Each worker holds the team until its thread returns (after `stop`).
+    init(workers: Int, name: String) {
         self.workers = max(0, workers)
         for i in 0..<self.workers {
-            let thread = Thread { [unowned self] in self.loop() }
+            running.enter()
+            let thread = Thread { [self] in
+                self.loop()
+                self.running.leave()
+            }
             thread.name = "ptload-\(name)-\(i + 1)"
             thread.start()
         }
     }
 
+    /// Tells the workers to return once idle; `forEach` still works after, on the caller alone.
+    func stop() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        posted.add(1, ordering: .sequentiallyConsistent)   // spinning workers look up
+        for _ in 0..<workers { wake.signal() }              // parked ones wake
+    }
+
+    /// Workers counted as parked (or about to park) on the semaphore.
+    var parkedWorkers: Int { sleepers.load(ordering: .sequentiallyConsistent) }
+
+    /// Waits until every worker's thread has returned after `stop`, at most until `deadline`.
+    /// - Returns: whether they all had.
+    func waitUntilStopped(deadline: DispatchTime) -> Bool { running.wait(timeout: deadline) == .success }
+
     /// Runs `body(i)` for every `i` in `0..<count` (at most 64), on this thread and the workers;
     /// returns when all are done. One caller at a time.
     public func forEach(count: Int, _ body: @escaping (Int) -> Void) {
-        precondition(count <= 64, "ThreadPool.forEach takes at most 64 items")
+        precondition(count <= 64, "ThreadTeam.forEach takes at most 64 items")
         guard count > 1, workers > 0 else {
             for i in 0..<count { body(i) }
             return
@@ -159,8 +225,11 @@ public final class ThreadPool: @unchecked Sendable {
                 sleepers.subtract(1, ordering: .sequentiallyConsistent)
                 spins = 0
             }
+            if stopping.load(ordering: .sequentiallyConsistent) { return }
             seen = posted.load(ordering: .acquiring)
             guard enter(seen) else { continue }   // the caller already finished this round
+            // The worker's copy of the closure goes at the end of this scope, before it leaves
+            // the gate: once `forEach` returns, nothing of the round is held.
             if let job { work(job, fromFront: false) }
             gate.subtract(1, ordering: .sequentiallyConsistent)
         }

@@ -1,9 +1,10 @@
 import PTKernels
+import PTTensor
 
 /// One direction of one layer of `PackedRecurrent` over all steps, with its buffers allocated once.
-final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
+final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
     // @unchecked: during a step each thread writes only its own blocks' columns (and rows of the
-    // projection's panels); the pool's rounds order the steps.
+    // projection's panels); the team's rounds order the steps.
     let kind: RecurrentConfig.Kind
     let kernels: KernelTable<Scalar>
     /// Hidden units per block (one panel).
@@ -35,8 +36,8 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
     let full: UnsafeMutablePointer<Scalar>    // [N, H]: h before the projection
     let projected: UnsafeMutablePointer<Scalar> // [N, ldp]: h · W_hrᵀ
     let rowsPacked: UnsafeMutablePointer<Scalar> // [N · max(Hout, H)]: h (or full) packed for a step shared among threads
-    let bias: UnsafeMutablePointer<Scalar>    // [G·Hp], folded (zeros without bias)
-    let bhn: UnsafeMutablePointer<Scalar>     // [H], GRU
+    let bias: UnsafePointer<Scalar>           // [G·Hp], folded (zeros without bias): the weights'
+    let bhn: UnsafePointer<Scalar>            // [H], GRU: the weights'
     /// Holds the buffers above for as long as this run lives.
     private let buffers: DirectionBuffers<Scalar>
 
@@ -74,13 +75,8 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
         full = buffers.full.pointer
         projected = buffers.projected.pointer
         rowsPacked = buffers.rowsPacked.pointer
-        func copy(_ values: [Scalar]) -> UnsafeMutablePointer<Scalar> {
-            let p = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, values.count))
-            p.initialize(from: values, count: values.count)
-            return p
-        }
-        bias = copy(weights.bias)
-        bhn = copy(weights.bhn)
+        bias = UnsafePointer(weights.bias.pointer)
+        bhn = UnsafePointer(weights.bhn.pointer)
         for i in 0..<(batch * outSize) {
             let h = h0?[i] ?? 0
             hCurrent[i] = h
@@ -88,10 +84,6 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
             hFinal[i] = h
         }
         for i in 0..<(batch * hidden) { cell[i] = c0?[i] ?? 0 }
-    }
-
-    deinit {
-        bias.deallocate(); bhn.deallocate()
     }
 
     func finalH() -> [Scalar] { Array(UnsafeBufferPointer(start: hFinal, count: batch * outSize)) }
@@ -117,30 +109,30 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
         }
     }
 
-    /// Every step on the caller and the workers of `pool`, sharing work item by item: a chunk's
+    /// Every step on the caller and the workers of `team`, sharing work item by item: a chunk's
     /// input projection in row slices, each step's recurrent product and gates in blocks of one
     /// panel, then (with proj_size) the projection of h in panels of W_hr. Workers the OS has
     /// descheduled leave their items to the others.
-    func runSplit(input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, pool: ThreadPool) {
-        let threads = pool.workers + 1
+    func runSplit(input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, team: ThreadTeam) {
+        let threads = team.workers + 1
         let projectionPanels = weights.projection?.panelCount ?? 0
         let projectionItems = min(projectionPanels, 2 * threads, 64)
         for chunk in chunks {
             let rows = chunk.count * batch
             let slices = min(max(8, 2 * threads), rows, 64)
-            pool.forEach(count: slices) { i in
+            team.forEach(count: slices) { i in
                 self.project(input: input, chunk: chunk, rows: (rows * i / slices)..<(rows * (i + 1) / slices))
             }
             let bounds = DirectionRun.stepItems(blocks: blocks, threads: threads, stepCost: DirectionRun.stepCost(batch: batch, outSize: outSize, gates: gates, hidden: hidden))
             for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
                 // h's rows packed once for every item's products, not once per item and gate.
                 if active[t] > 0 { kernels.packRows(active[t], outSize, hCurrent, outSize, rowsPacked) }
-                pool.forEach(count: bounds.count - 1) { i in
+                team.forEach(count: bounds.count - 1) { i in
                     self.step(t, chunk: chunk, blockRange: bounds[i]..<bounds[i + 1], output: output, packedRows: self.rowsPacked)
                 }
                 if projectionItems > 0 {
                     if active[t] > 0 { kernels.packRows(active[t], hidden, full, hidden, rowsPacked) }
-                    pool.forEach(count: projectionItems) { i in
+                    team.forEach(count: projectionItems) { i in
                         self.projectState(t, panels: (projectionPanels * i / projectionItems)..<(projectionPanels * (i + 1) / projectionItems),
                                           output: output, packedRows: self.rowsPacked)
                     }
@@ -284,7 +276,7 @@ final class DirectionRun<Scalar: GEMMScalar>: @unchecked Sendable {
 /// The working memory of one direction's run: kept by `PackedRecurrent` between layers and calls,
 /// so that a forward pass writes into pages it already has instead of faulting in fresh ones
 /// (measured in docs/PERFORMANCE.md). Grows, never shrinks.
-final class DirectionBuffers<Scalar: GEMMScalar>: @unchecked Sendable {
+final class DirectionBuffers<Scalar: ArrayScalar>: @unchecked Sendable {
     // @unchecked: used by one forward pass at a time (its workspace's).
     private(set) var xp = Buffer<Scalar>()
     private(set) var rec = Buffer<Scalar>()
@@ -312,9 +304,18 @@ final class DirectionBuffers<Scalar: GEMMScalar>: @unchecked Sendable {
 
 /// A block of elements that grows and never shrinks; contents are not kept when it grows.
 final class Buffer<Scalar>: @unchecked Sendable {
-    // @unchecked: owned by one DirectionBuffers.
+    // @unchecked: owned by one DirectionBuffers (one forward pass at a time), or holding values
+    // fixed at load that nothing writes after.
     private(set) var pointer: UnsafeMutablePointer<Scalar> = .allocate(capacity: 1)
     private var capacity = 1
+
+    init() {}
+
+    /// Holds `values`, allocated once: a layer's biases, which every step reads where they are.
+    init(_ values: [Scalar]) {
+        reserve(values.count)
+        pointer.initialize(from: values, count: values.count)
+    }
 
     func reserve(_ count: Int) {
         guard count > capacity else { return }

@@ -2,22 +2,23 @@ import PTKernels
 import PTTensor
 
 /// `torch.nn.Linear`: `y = x Wᵀ + b` over the last axis (`weight: [O, I]`, `bias: [O]`), on the
-/// packed kernels of the CPU's instruction set.
-public final class Linear<Scalar: GEMMScalar>: Sendable {
+/// packed kernels of the load value's kernel set (whatever its engine).
+public final class Linear<Scalar: ArrayScalar>: Sendable {
     public let inFeatures: Int
     public let outFeatures: Int
     let weight: PackedWeights<Scalar>
     let bias: [Scalar]?
 
-    /// Takes `weight` (and `bias` when present) from `weights`; sizes come from `weight`'s shape.
-    public init(weights: inout WeightMap, shape: [Int]) throws {
+    /// Takes `weight` (and `bias` when present) from `weights`, packed for `compute.kernelSet`;
+    /// sizes come from `weight`'s shape.
+    public init(weights: inout WeightMap, shape: [Int], compute: Compute = .automatic) throws {
         guard shape.count == 2 else {
             throw NNError.wrongShape(key: weights.dotted("weight"), shape: shape, expected: [shape.first ?? 0, shape.last ?? 0], module: weights.moduleName)
         }
         outFeatures = shape[0]
         inFeatures = shape[1]
         let values: [Scalar] = try weights.take("weight", shape: shape)
-        guard let kernels = Scalar.kernels(CPUFeatures.active) ?? Scalar.kernels(.plain) else {
+        guard let kernels = Scalar.kernels(compute.kernelSet) ?? Scalar.kernels(.plain) else {
             throw NNError.unsupportedDType(key: weights.dotted("weight"), dtype: "\(Scalar.self)")
         }
         weight = values.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: shape[0], k: shape[1], kernels: kernels) }
@@ -58,7 +59,7 @@ public final class Linear<Scalar: GEMMScalar>: Sendable {
 }
 
 /// `torch.nn.Embedding`: row lookup (`weight: [V, E]`).
-public final class Embedding<Scalar: GEMMScalar>: Sendable {
+public final class Embedding<Scalar: ArrayScalar>: Sendable {
     public let count: Int
     public let dimension: Int
     let weight: [Scalar]

@@ -69,18 +69,19 @@ public struct ModuleCatalog {
     }
 
     /// The recurrent module `name` (resolved as `resolve` does; the sole one when nil), loaded
-    /// strictly and ready to run: a checkpoint to a runnable module in one call.
+    /// strictly for `compute` and ready to run: a checkpoint to a runnable module in one call.
     /// - Throws: `NNError` for a name that finds no recurrent module, options that contradict the
     ///   file, and any missing, misshapen or unused weight.
-    public func recurrent<Scalar: GEMMScalar>(_ name: String? = nil, options: ModuleOptions = ModuleOptions(),
-                                                    as _: Scalar.Type = Scalar.self) throws -> Recurrent<Scalar> {
+    public func recurrent<Scalar: ArrayScalar>(_ name: String? = nil, options: ModuleOptions = ModuleOptions(),
+                                                    as _: Scalar.Type = Scalar.self,
+                                                    compute: Compute = .automatic) throws -> Recurrent<Scalar> {
         let prefix = try name.map(resolve) ?? soleRecurrent()
         guard let module = recurrentModule(at: prefix) else {
             throw NNError.unrecognised(prefix: prefix, why: unrecognisedReason(prefix))
         }
         let config = try module.configuration(options: options)
         var weights = WeightMap(parameters, prefix: prefix, moduleName: config.description)
-        return try Recurrent(config: config, weights: &weights)
+        return try Recurrent(config: config, weights: &weights, compute: compute)
     }
 
     /// Why `prefix` is not a recurrent module.

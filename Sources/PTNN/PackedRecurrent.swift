@@ -1,8 +1,9 @@
 import PTKernels
+import PTTensor
 
-/// `Recurrent`'s forward pass on the packed kernels of the CPU's instruction set
-/// (`CPUFeatures.active`), float32 or float64: the same maths, laid out for speed. Cells are one
-/// step of one layer; an LSTM with `proj_size` projects each step's h with W_hr, packed too.
+/// `Recurrent`'s forward pass on the packed kernels of one instruction set (`Compute.kernelSet`),
+/// float32 or float64: the same maths, laid out for speed. Cells are one step of one layer; an
+/// LSTM with `proj_size` projects each step's h with W_hr, packed too.
 ///
 /// - W_hh is packed once, at load time, gate by gate with each gate padded to whole blocks of
 ///   one panel of hidden units (`KernelTable.panel`: 32 on AVX-512, 16 on AVX2, 8 on NEON and
@@ -13,11 +14,11 @@ import PTKernels
 /// - One packed product per step (`PackedWeights.product`) and one fused pass of the gates.
 /// - A bidirectional layer runs its two directions on two teams of threads, with no sync between
 ///   them; a team (or the one team of a unidirectional layer) of two or more threads shares each
-///   step's blocks among its threads (`ThreadPool.forEach`: a descheduled worker never stalls a
-///   step) when a step is worth it (`splitsSteps`).
+///   step's blocks among its threads (`ThreadTeam.forEach`: a descheduled worker never stalls a
+///   step) when a step is worth it (`splitsSteps`). The teams come from `Compute.threadPool`.
 /// - Variable-length batches are sorted by length once, so the active sequences of every step
 ///   are a prefix: the products shrink instead of computing padding.
-final class PackedRecurrent<Scalar: GEMMScalar>: Sendable {
+final class PackedRecurrent<Scalar: ArrayScalar>: Sendable {
     let config: RecurrentConfig
     let kernels: KernelTable<Scalar>
     let blocks: Int
@@ -25,8 +26,8 @@ final class PackedRecurrent<Scalar: GEMMScalar>: Sendable {
     /// One direction's weights, gate-major with each gate padded to Hp = panel·blocks rows.
     struct Direction: Sendable {
         var wih: PackedWeights<Scalar>    // W_ih, [G·Hp, In] packed
-        var bias: [Scalar]                // [G·Hp]: b_ih + b_hh (GRU: b_ih + (b_hr, b_hz, 0)); zeros without bias
-        var bhn: [Scalar]                 // [H]: GRU's b_hn (zeros without bias); empty for LSTM and RNN
+        var bias: Buffer<Scalar>          // [G·Hp]: b_ih + b_hh (GRU: b_ih + (b_hr, b_hz, 0)); zeros without bias
+        var bhn: Buffer<Scalar>           // [H]: GRU's b_hn (zeros without bias); empty for LSTM and RNN
         var packed: PackedWeights<Scalar> // W_hh, [G·Hp, Hout] packed
         var projection: PackedWeights<Scalar>? // W_hr, [P, H] packed (LSTM with proj_size)
     }
@@ -77,7 +78,8 @@ final class PackedRecurrent<Scalar: GEMMScalar>: Sendable {
                 let projection = w.whr.map { whr in
                     whr.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: config.projSize, k: hidden, kernels: kernels) }
                 }
-                converted.append(Direction(wih: packedIH, bias: bias, bhn: bhn, packed: packed, projection: projection))
+                converted.append(Direction(wih: packedIH, bias: Buffer(bias), bhn: Buffer(bhn), packed: packed,
+                                           projection: projection))
             }
             layers.append(converted)
         }
@@ -99,12 +101,12 @@ final class PackedRecurrent<Scalar: GEMMScalar>: Sendable {
     /// - Parameters:
     ///   - x: `[T, N, I]`, time-major; `h0`: `[L·D, N, Hout]`; `c0`: `[L·D, N, H]`; lengths
     ///     validated by the caller. A cell is one step of one layer: T = 1.
-    ///   - threads: the caller and `threads − 1` workers.
+    ///   - compute: the caller and `threads − 1` workers of its pool.
     /// - Returns: output `[T, N, D·Hout]`, hN `[L·D, N, Hout]` and cN `[L·D, N, H]`.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func forward(x: [Scalar], steps: Int, batch: Int, h0: [Scalar]?, c0: [Scalar]?, lengths: [Int]?,
-                 threads threadCount: ThreadCount) -> (output: [Scalar], hN: [Scalar], cN: [Scalar]?) {
+                 compute: Compute) -> (output: [Scalar], hN: [Scalar], cN: [Scalar]?) {
         let hidden = config.hiddenSize, outSize = config.outputSize, directions = config.isCell ? 1 : config.directions
         // Sort the batch by length, longest first, so that active rows are always a prefix.
         let order = lengths.map { l in (0..<batch).sorted { l[$0] > l[$1] || (l[$0] == l[$1] && $0 < $1) } } ?? Array(0..<batch)
@@ -152,21 +154,23 @@ final class PackedRecurrent<Scalar: GEMMScalar>: Sendable {
             input.withUnsafeBufferPointer { inp in
                 output.withUnsafeMutableBufferPointer { out in
                     let (source, destination, allBlocks) = (inp.baseAddress!, out.baseAddress!, 0..<blocks)
-                    let threads = threadCount.value
+                    let threads = compute.threads.value, pool = compute.threadPool
+                    let splits = blocks >= 2 && splitsSteps(batch: batch)
                     if threads >= 2 && directions == 2 {
-                        // The directions on two teams, the caller's and one worker's; a team of
-                        // two or more threads shares its direction's steps among them.
-                        let teams = [threads / 2, threads - threads / 2]
-                        ThreadPool.shared("directions", workers: 1).forEach(count: 2) { d in
-                            if teams[d] >= 2 && self.blocks >= 2 && self.splitsSteps(batch: batch) {
-                                runs[d].runSplit(input: source, output: destination,
-                                                 pool: ThreadPool.shared("direction\(d)", workers: teams[d] - 1))
+                        // The directions on two teams of threads, the caller's and one worker's;
+                        // a team of two or more shares its direction's steps among its threads.
+                        // (Teams are found here, on the caller: the closure holds no pool.)
+                        let sizes = [threads / 2, threads - threads / 2]
+                        let teams = (0..<2).map { d in splits && sizes[d] >= 2 ? pool.team(.direction(d), workers: sizes[d] - 1) : nil }
+                        pool.team(.directions, workers: 1).forEach(count: 2) { d in
+                            if let team = teams[d] {
+                                runs[d].runSplit(input: source, output: destination, team: team)
                             } else {
                                 runs[d].runAll(input: source, output: destination, blockRange: allBlocks)
                             }
                         }
-                    } else if threads >= 2 && blocks >= 2 && splitsSteps(batch: batch) {
-                        runs[0].runSplit(input: source, output: destination, pool: ThreadPool.shared("steps", workers: threads - 1))
+                    } else if threads >= 2 && splits {
+                        runs[0].runSplit(input: source, output: destination, team: pool.team(.steps, workers: threads - 1))
                     } else {
                         for run in runs { run.runAll(input: source, output: destination, blockRange: allBlocks) }
                     }

@@ -10,7 +10,7 @@ public enum PipelineInput {
 
 /// Modules run in order, each fed the previous one's output (a recurrent module passes on its
 /// `output`): the seeds' "embedding → RNN → linear". One module is a pipeline of one stage.
-public final class Pipeline<Scalar: GEMMScalar> {
+public final class Pipeline<Scalar: ArrayScalar> {
     public enum Stage {
         case embedding(Embedding<Scalar>)
         case linear(Linear<Scalar>)
@@ -20,10 +20,11 @@ public final class Pipeline<Scalar: GEMMScalar> {
     public let prefixes: [String]
     public let stages: [Stage]
 
-    /// Loads every stage strictly. A stage is recurrent when the catalog found it so; otherwise
-    /// a `weight`-only stage fed token ids is an Embedding and any other a Linear.
+    /// Loads every stage strictly, for `compute`. A stage is recurrent when the catalog found it
+    /// so; otherwise a `weight`-only stage fed token ids is an Embedding and any other a Linear.
     /// - Throws: `NNError` naming the dotted key for anything missing, misshapen or unused.
-    public init(catalog: ModuleCatalog, prefixes: [String], options: ModuleOptions, firstInputIsIDs: Bool) throws {
+    public init(catalog: ModuleCatalog, prefixes: [String], options: ModuleOptions, firstInputIsIDs: Bool,
+                compute: Compute = .automatic) throws {
         let parameters = catalog.parameters
         var stages: [Stage] = []
         for (i, prefix) in prefixes.enumerated() {
@@ -31,14 +32,14 @@ public final class Pipeline<Scalar: GEMMScalar> {
             if let module = catalog.recurrentModule(at: prefix) {
                 let config = try module.configuration(options: options)
                 var weights = WeightMap(parameters, prefix: prefix, moduleName: config.description)
-                stages.append(.recurrent(try Recurrent(config: config, weights: &weights)))
+                stages.append(.recurrent(try Recurrent(config: config, weights: &weights, compute: compute)))
             } else if let weight = parameters[dot + "weight"] {
                 if i == 0 && firstInputIsIDs {
                     var weights = WeightMap(parameters, prefix: prefix, moduleName: "Embedding\(weight.shape)")
                     stages.append(.embedding(try Embedding(weights: &weights, shape: weight.shape)))
                 } else {
                     var weights = WeightMap(parameters, prefix: prefix, moduleName: "Linear\(weight.shape)")
-                    stages.append(.linear(try Linear(weights: &weights, shape: weight.shape)))
+                    stages.append(.linear(try Linear(weights: &weights, shape: weight.shape, compute: compute)))
                 }
             } else {
                 throw NNError.unrecognised(prefix: prefix, why: "it has neither recurrent weights nor \(dot)weight")
@@ -63,10 +64,10 @@ public final class Pipeline<Scalar: GEMMScalar> {
         public var cN: ShapedArray<Scalar>?
     }
 
-    /// Runs every stage on `threads`. `h0`, `c0` go to the first recurrent stage; `lengths` to
-    /// every recurrent stage.
+    /// Runs every stage, on `compute`'s threads and pool (each stage's load value's when nil).
+    /// `h0`, `c0` go to the first recurrent stage; `lengths` to every recurrent stage.
     public func forward(_ input: PipelineInput, h0: ShapedArray<Scalar>?, c0: ShapedArray<Scalar>?, lengths: [Int]?,
-                        threads: ThreadCount = .machine) throws -> Output {
+                        compute: Compute? = nil) throws -> Output {
         var current: ShapedArray<Scalar>?
         var result = Output()
         var firstRecurrent = true
@@ -81,7 +82,7 @@ public final class Pipeline<Scalar: GEMMScalar> {
                 current = try l.forward(try value(current, input))
             case .recurrent(let r):
                 let out = try r.forward(try value(current, input), h0: firstRecurrent ? h0 : nil,
-                                        c0: firstRecurrent ? c0 : nil, lengths: lengths, threads: threads)
+                                        c0: firstRecurrent ? c0 : nil, lengths: lengths, compute: compute)
                 firstRecurrent = false
                 current = out.output ?? out.hN
                 result.hN = out.hN

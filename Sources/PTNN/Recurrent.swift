@@ -13,34 +13,39 @@ import PTTensor
 /// An absent initial state is a zero state. Each layer projects all time steps' inputs with one
 /// matrix product, then does one product per step for the recurrent part:
 /// O(T·N·G·H·(I + Hout)) work, no per-element allocation.
-public final class Recurrent<Scalar: GEMMScalar>: Sendable {
+public final class Recurrent<Scalar: ArrayScalar>: Sendable {
     public let config: RecurrentConfig
     /// The dotted key prefix the weights came from, for messages.
     public let name: String
 
-    /// What runs the layers; each keeps only the weights it uses.
-    enum Engine: Sendable {
-        /// The packed kernels of the CPU's instruction set.
+    /// The value the module was loaded with: `forward`'s threads and pool when it is given none.
+    public let compute: Compute
+
+    /// What runs the layers (`Compute.Engine`); each keeps only the weights it uses.
+    enum Implementation: Sendable {
+        /// The packed kernels of the load value's kernel set.
         case packed(PackedRecurrent<Scalar>)
-        /// Plain loops (`PTLOAD_KERNELS=reference`), sharing no code with the kernels.
+        /// Plain loops, sharing no code with the kernels.
         case reference(ReferenceRecurrent<Scalar>)
     }
-    let engine: Engine
+    let implementation: Implementation
 
     /// What `forward` runs on: the kernel set's name (avx512, avx2, neon, plain), or "reference"
-    /// for the reference implementation (`PTLOAD_KERNELS=reference`: plain loops).
+    /// for the reference implementation (plain loops).
     public var kernels: String {
-        switch engine {
+        switch implementation {
         case .packed(let packed): return packed.kernels.set.rawValue
         case .reference: return "reference"
         }
     }
 
-    /// Takes every weight of `config` from `weights` and checks that none is left over.
+    /// Takes every weight of `config` from `weights` and checks that none is left over, then
+    /// prepares them for `compute`'s engine and kernel set (packed, biases folded).
     /// - Throws: `NNError.missingKey`, `.wrongShape`, `.unusedKey`, `.unsupportedDType`, naming the dotted key.
-    public init(config: RecurrentConfig, weights: inout WeightMap) throws {
+    public init(config: RecurrentConfig, weights: inout WeightMap, compute: Compute = .automatic) throws {
         self.config = config
         self.name = weights.prefix
+        self.compute = compute
         var layers: [[DirectionWeights<Scalar>]] = []
         let rows = config.gates * config.hiddenSize
         for layer in 0..<(config.isCell ? 1 : config.numLayers) {
@@ -63,10 +68,10 @@ public final class Recurrent<Scalar: GEMMScalar>: Sendable {
             layers.append(directions)
         }
         try weights.finish()
-        if !CPUFeatures.usesReferencePath, let kernels = Scalar.kernels(CPUFeatures.active) {
-            engine = .packed(PackedRecurrent(config: config, layers: layers, kernels: kernels))
+        if compute.engine == .packed, let kernels = Scalar.kernels(compute.kernelSet) {
+            implementation = .packed(PackedRecurrent(config: config, layers: layers, kernels: kernels))
         } else {
-            engine = .reference(ReferenceRecurrent(config: config, layers: layers))
+            implementation = .reference(ReferenceRecurrent(config: config, layers: layers))
         }
     }
 
@@ -89,11 +94,13 @@ public final class Recurrent<Scalar: GEMMScalar>: Sendable {
     ///   - lengths: one length in `1...T` per batch element (PyTorch's packed sequences, unsorted
     ///     allowed): each sequence's forward pass stops at its length, its reverse pass starts at its
     ///     own last step, `h_n` holds its own final states, and `output` is zero past its length.
-    ///   - threads: how many threads the packed kernels may use.
+    ///   - compute: the threads the packed kernels may use and the pool they come from; the
+    ///     engine and kernel set are the load value's. The load value when nil.
     /// - Throws: `NNError.badInput` for shapes that do not fit, as PyTorch would refuse them.
     public func forward(_ input: ShapedArray<Scalar>, h0: ShapedArray<Scalar>? = nil, c0: ShapedArray<Scalar>? = nil,
-                        lengths: [Int]? = nil, threads: ThreadCount = .machine) throws -> Output {
-        if config.isCell { return try cellForward(input, h0: h0, c0: c0, lengths: lengths, threads: threads) }
+                        lengths: [Int]? = nil, compute: Compute? = nil) throws -> Output {
+        let compute = compute ?? self.compute
+        if config.isCell { return try cellForward(input, h0: h0, c0: c0, lengths: lengths, compute: compute) }
         var module: String { config.description }   // only built for error messages
         let batched: Bool
         switch input.rank {
@@ -126,17 +133,17 @@ public final class Recurrent<Scalar: GEMMScalar>: Sendable {
             throw NNError.badInput("input has shape \(input.shape); PyTorch needs at least one step and one sequence")
         }
 
-        let result = run(x.values, steps: steps, batch: batch, h0: h0?.values, c0: c0?.values, lengths: lengths, threads: threads)
+        let result = run(x.values, steps: steps, batch: batch, h0: h0?.values, c0: c0?.values, lengths: lengths, compute: compute)
         return finish(output: result.output, hN: result.hN, cN: result.cN,
                       steps: steps, batch: batch, batched: batched, hShape: hShape, cShape: cShape)
     }
 
     /// The engine's forward pass over validated, time-major values (see `PackedRecurrent.forward`).
     private func run(_ x: [Scalar], steps: Int, batch: Int, h0: [Scalar]?, c0: [Scalar]?, lengths: [Int]?,
-                     threads: ThreadCount) -> (output: [Scalar], hN: [Scalar], cN: [Scalar]?) {
-        switch engine {
+                     compute: Compute) -> (output: [Scalar], hN: [Scalar], cN: [Scalar]?) {
+        switch implementation {
         case .packed(let packed):
-            return packed.forward(x: x, steps: steps, batch: batch, h0: h0, c0: c0, lengths: lengths, threads: threads)
+            return packed.forward(x: x, steps: steps, batch: batch, h0: h0, c0: c0, lengths: lengths, compute: compute)
         case .reference(let reference):
             return reference.forward(x: x, steps: steps, batch: batch, h0: h0, c0: c0, lengths: lengths)
         }
@@ -171,7 +178,7 @@ public final class Recurrent<Scalar: GEMMScalar>: Sendable {
     }
 
     private func cellForward(_ input: ShapedArray<Scalar>, h0: ShapedArray<Scalar>?, c0: ShapedArray<Scalar>?, lengths: [Int]?,
-                             threads: ThreadCount) throws -> Output {
+                             compute: Compute) throws -> Output {
         guard lengths == nil else { throw NNError.badInput("lengths apply to RNN/LSTM/GRU layers, not to \(config)") }
         guard input.rank == 1 || input.rank == 2, input.shape.last == config.inputSize else {
             throw NNError.badInput("input has shape \(input.shape); \(config) takes [N, \(config.inputSize)] or [\(config.inputSize)]")
@@ -180,14 +187,14 @@ public final class Recurrent<Scalar: GEMMScalar>: Sendable {
         let batch = batched ? input.shape[0] : 1
         let hShape = batched ? [batch, config.hiddenSize] : [config.hiddenSize]
         try checkStates(h0, hShape, c0, hShape)
-        let result = run(input.values, steps: 1, batch: batch, h0: h0?.values, c0: c0?.values, lengths: nil, threads: threads)
+        let result = run(input.values, steps: 1, batch: batch, h0: h0?.values, c0: c0?.values, lengths: nil, compute: compute)
         return Output(output: nil, hN: ShapedArray(shape: hShape, values: result.hN),
                       cN: result.cN.map { ShapedArray(shape: hShape, values: $0) })
     }
 }
 
 /// One direction's weights as the checkpoint holds them, widened to `Scalar`.
-struct DirectionWeights<Scalar: GEMMScalar>: Sendable {
+struct DirectionWeights<Scalar: ArrayScalar>: Sendable {
     var wih: [Scalar]   // [G·H, In]
     var whh: [Scalar]   // [G·H, Hout]
     var bih: [Scalar]?  // [G·H]

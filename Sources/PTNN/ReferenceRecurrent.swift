@@ -1,9 +1,10 @@
 import PTKernels
+import PTTensor
 
-/// `Recurrent`'s forward pass in plain loops (`PTLOAD_KERNELS=reference`): the maths exactly as
+/// `Recurrent`'s forward pass in plain loops (`Compute.Engine.reference`): the maths exactly as
 /// written in `Recurrent`'s documentation, one product per step through `referenceProduct`,
 /// sharing no code with the packed kernels, so that each checks the other.
-final class ReferenceRecurrent<Scalar: GEMMScalar>: Sendable {
+final class ReferenceRecurrent<Scalar: ArrayScalar>: Sendable {
     let config: RecurrentConfig
     let layers: [[DirectionWeights<Scalar>]]
 

@@ -1,7 +1,8 @@
 import PTKernels
+import PTTensor
 
 /// `out[r, s, :] = x[r, order[s], :]` for `rows` groups of `batch` rows of `width`.
-func permuteRows<Scalar: GEMMScalar>(_ x: [Scalar], rows: Int, batch: Int, width: Int, order: [Int]) -> [Scalar] {
+func permuteRows<Scalar: ArrayScalar>(_ x: [Scalar], rows: Int, batch: Int, width: Int, order: [Int]) -> [Scalar] {
     if order.enumerated().allSatisfy({ $0.offset == $0.element }) { return x }
     var out = [Scalar](repeating: 0, count: x.count)
     for r in 0..<rows {

@@ -40,7 +40,7 @@ public struct WeightMap {
 
     /// Takes `name`, which must have `shape`, widened to the compute type; a weight-normed one is
     /// computed from its g and v in float64 (`ModuleParameters.weightNorm`) and then rounded.
-    public mutating func take<Scalar>(_ name: String, shape: [Int], as _: Scalar.Type = Scalar.self) throws -> [Scalar] where Scalar: GEMMScalar {
+    public mutating func take<Scalar>(_ name: String, shape: [Int], as _: Scalar.Type = Scalar.self) throws -> [Scalar] where Scalar: ArrayScalar {
         guard let entry = remaining.removeValue(forKey: ExactName(name)) else {
             if let why = parameters.whyUnknown(dotted(name)) {
                 throw NNError.unknownParametrization(key: dotted(name), why: why)

@@ -1,9 +1,10 @@
 import PTKernels
+import PTTensor
 import Synchronization
 
 /// What one forward pass writes besides its result: each direction's buffers and the outputs of
 /// the layers before the last. Kept between calls, so that steady-state calls fault in no pages.
-final class Workspace<Scalar: GEMMScalar>: @unchecked Sendable {
+final class Workspace<Scalar: ArrayScalar>: @unchecked Sendable {
     // @unchecked: a workspace belongs to one forward pass at a time (Workspaces hands it out).
     private(set) var directions: [DirectionBuffers<Scalar>] = []
     private var spareOutputs: [[Scalar]] = []
@@ -35,7 +36,7 @@ final class Workspace<Scalar: GEMMScalar>: @unchecked Sendable {
 
 /// Workspaces for concurrent forward passes on one module: each call takes one (or makes one)
 /// and gives it back; at most two are kept.
-final class Workspaces<Scalar: GEMMScalar>: Sendable {
+final class Workspaces<Scalar: ArrayScalar>: Sendable {
     private let free = Mutex<[Workspace<Scalar>]>([])
 
     func take(directions: Int) -> Workspace<Scalar> {

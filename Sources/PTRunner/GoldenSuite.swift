@@ -18,17 +18,18 @@ public enum GoldenSuite {
         public var rtol: Double?
         public var atol: Double?
         public var strict: Bool
-        public var threads: ThreadCount
+        /// How every case loads and runs: engine, kernel set, threads, pool.
+        public var compute: Compute
         public var work: LoadWork?
 
         public init(modelPath: String, manifestPath: String, rtol: Double? = nil, atol: Double? = nil,
-                    strict: Bool = false, threads: ThreadCount = .machine, work: LoadWork? = nil) {
+                    strict: Bool = false, compute: Compute = .automatic, work: LoadWork? = nil) {
             self.modelPath = modelPath
             self.manifestPath = manifestPath
             self.rtol = rtol
             self.atol = atol
             self.strict = strict
-            self.threads = threads
+            self.compute = compute
             self.work = work
         }
     }
@@ -50,7 +51,7 @@ public enum GoldenSuite {
                 modelPath: request.modelPath, referencePath: try manifest.npzPath(of: c),
                 module: c.pipeline == nil ? c.module : nil, pipeline: c.pipeline,
                 options: ModuleOptions(batchFirst: c.batch_first, nonlinearity: c.nonlinearity.flatMap(Activation.init(rawValue:))),
-                rtol: request.rtol, atol: request.atol, strict: request.strict, threads: request.threads)
+                rtol: request.rtol, atol: request.atol, strict: request.strict, compute: request.compute)
             caseRequest.allowance = c.torch_distance
             caseRequest.checkFloat64 = c.truth == "float64"
             let report: ModuleRunReport

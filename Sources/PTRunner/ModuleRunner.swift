@@ -34,8 +34,8 @@ public enum ModuleRunner {
         public var strict: Bool
         /// Forward passes to time (the median is reported); outputs come from the first.
         public var repeatCount: Int
-        /// Threads for the forward pass.
-        public var threads: ThreadCount
+        /// How to load and run: engine, kernel set, threads, pool.
+        public var compute: Compute
         /// Where to count what reading the checkpoint costs (nil: not counted).
         public var work: LoadWork?
         /// Per output tensor, an absolute allowance added to the float32 tolerance: how far
@@ -49,7 +49,7 @@ public enum ModuleRunner {
         public init(modelPath: String, referencePath: String? = nil, inputPath: String? = nil, outputPath: String? = nil,
                     module: String? = nil, pipeline: [String]? = nil, options: ModuleOptions = ModuleOptions(),
                     rtol: Double? = nil, atol: Double? = nil, strict: Bool = false, repeatCount: Int = 1,
-                    threads: ThreadCount = .machine, work: LoadWork? = nil) {
+                    compute: Compute = .automatic, work: LoadWork? = nil) {
             self.modelPath = modelPath
             self.referencePath = referencePath
             self.inputPath = inputPath
@@ -61,7 +61,7 @@ public enum ModuleRunner {
             self.atol = atol
             self.strict = strict
             self.repeatCount = repeatCount
-            self.threads = threads
+            self.compute = compute
             self.work = work
         }
     }
@@ -120,11 +120,12 @@ public enum ModuleRunner {
         let reference: ReferenceArrays?
         let loadSeconds: Double
 
-        func execute<Scalar: GEMMScalar>(_: Scalar.Type) throws(ModuleRunError) -> ModuleRunReport {
+        func execute<Scalar: ArrayScalar>(_: Scalar.Type) throws(ModuleRunError) -> ModuleRunReport {
             let isIDs = !input.dtype.isFloatingPoint
             let loadStart = DispatchTime.now().uptimeNanoseconds
             let pipeline = try attempt(file: request.modelPath) {
-                try Pipeline<Scalar>(catalog: catalog, prefixes: prefixes, options: request.options, firstInputIsIDs: isIDs)
+                try Pipeline<Scalar>(catalog: catalog, prefixes: prefixes, options: request.options, firstInputIsIDs: isIDs,
+                                     compute: request.compute)
             }
             let stageLoad = seconds(since: loadStart)
 
@@ -145,7 +146,7 @@ public enum ModuleRunner {
             let forward = { () throws(ModuleRunError) -> Pipeline<Scalar>.Output in
                 let start = DispatchTime.now().uptimeNanoseconds
                 let out = try attempt(file: inputs.path) {
-                    try pipeline.forward(pipelineInput, h0: h0, c0: c0, lengths: lengths, threads: request.threads)
+                    try pipeline.forward(pipelineInput, h0: h0, c0: c0, lengths: lengths)
                 }
                 times.append(seconds(since: start))
                 return out
@@ -247,12 +248,13 @@ public enum ModuleRunner {
         /// The same modules and inputs in float64, the weights widened exactly.
         func runFloat64(input: PipelineInput, lengths: [Int]?) throws(ModuleRunError) -> Pipeline<Double>.Output {
             let pipeline = try attempt(file: request.modelPath) {
-                try Pipeline<Double>(catalog: catalog, prefixes: prefixes, options: request.options, firstInputIsIDs: !self.input.dtype.isFloatingPoint)
+                try Pipeline<Double>(catalog: catalog, prefixes: prefixes, options: request.options,
+                                     firstInputIsIDs: !self.input.dtype.isFloatingPoint, compute: request.compute)
             }
             let h0 = try inputs["h0"].map { t throws(ModuleRunError) in try inputs.values(t, Double.self, "h0") }
             let c0 = try inputs["c0"].map { t throws(ModuleRunError) in try inputs.values(t, Double.self, "c0") }
             return try attempt(file: inputs.path) {
-                try pipeline.forward(input, h0: h0, c0: c0, lengths: lengths, threads: request.threads)
+                try pipeline.forward(input, h0: h0, c0: c0, lengths: lengths)
             }
         }
     }

@@ -33,7 +33,7 @@ struct ReferenceArrays {
     subscript(name: String) -> Tensor? { arrays.first { $0.name.isExactly(name) }?.tensor }
 
     /// A floating-point array (`h0`, `c0`) in the compute type.
-    func values<Scalar: GEMMScalar>(_ t: Tensor, _: Scalar.Type, _ name: String) throws(ModuleRunError) -> ShapedArray<Scalar> {
+    func values<Scalar: ArrayScalar>(_ t: Tensor, _: Scalar.Type, _ name: String) throws(ModuleRunError) -> ShapedArray<Scalar> {
         guard t.dtype.isFloatingPoint else {
             throw .badArray(file: path, name: name, why: "is \(t.dtype.rawValue); expected floating-point values")
         }

@@ -1,5 +1,9 @@
-/// The element types ptload computes in: float32 and float64.
-public protocol ArrayScalar: BinaryFloatingPoint, Sendable {
+import RealModule
+
+/// The element types ptload computes in: float32 and float64. `Real` gives the layers' maths its
+/// elementary functions (tanh, exp); PTKernels hangs the kernel tables and the reference product
+/// off this protocol (`ArrayScalar.kernels(_:)`).
+public protocol ArrayScalar: BinaryFloatingPoint, Real, Sendable {
     /// The dtype of this element type.
     static var dtype: DType { get }
     /// Every element of a real tensor, widened exactly (float16/bfloat16 → Float) or rounded

@@ -134,18 +134,16 @@ struct PTLoad: ParsableCommand {
     }
 
     mutating func run() throws {
-        if CPUFeatures.cap == nil {
-            let value = ProcessInfo.processInfo.environment["PTLOAD_ISA"] ?? ""
-            let names = KernelSet.allCases.map(\.rawValue).joined(separator: ", ")
-            fail("PTLOAD_ISA is '\(value)'; expected one of \(names) (the most capable kernel set to use)")
-        }
-        if let value = ProcessInfo.processInfo.environment["PTLOAD_KERNELS"], !value.isEmpty, value != "reference" {
-            fail("PTLOAD_KERNELS is '\(value)'; expected reference (the plain-loop implementation) or nothing")
+        let compute: Compute
+        do {
+            compute = try Compute.command(environment: ProcessInfo.processInfo.environment, threads: threads)
+        } catch {
+            fail(error.message)
         }
         if let export {
             try exportTensors(to: export)
         } else if verify != nil || output != nil {
-            try runModule()
+            try runModule(compute)
         } else {
             try inspect()
         }
@@ -166,14 +164,13 @@ struct PTLoad: ParsableCommand {
         }
     }
 
-    func runModule() throws {
-        if let verify, GoldenManifest.isManifest(verify) { return try runSuite(manifest: verify) }
+    func runModule(_ compute: Compute) throws {
+        if let verify, GoldenManifest.isManifest(verify) { return try runSuite(manifest: verify, compute) }
         let request = ModuleRunner.Request(
             modelPath: model, referencePath: verify, inputPath: input, outputPath: output, module: module,
             pipeline: pipeline.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } },
             options: ModuleOptions(batchFirst: batchFirst ? true : nil, nonlinearity: nonlinearity.flatMap(Activation.init(rawValue:))),
-            rtol: rtol, atol: atol, strict: strict, repeatCount: `repeat`,
-            threads: threads.map(ThreadCount.init) ?? .machine, work: WorkReport.work)
+            rtol: rtol, atol: atol, strict: strict, repeatCount: `repeat`, compute: compute, work: WorkReport.work)
         let report: ModuleRunReport
         do {
             report = try ModuleRunner.run(request)
@@ -206,9 +203,9 @@ struct PTLoad: ParsableCommand {
     }
 
     /// Every case of a golden manifest on this checkpoint, read once.
-    func runSuite(manifest: String) throws {
+    func runSuite(manifest: String, _ compute: Compute) throws {
         let request = GoldenSuite.Request(modelPath: model, manifestPath: manifest, rtol: rtol, atol: atol, strict: strict,
-                                          threads: threads.map(ThreadCount.init) ?? .machine, work: WorkReport.work)
+                                          compute: compute, work: WorkReport.work)
         let report: GoldenSuiteReport
         do {
             report = try GoldenSuite.run(request)

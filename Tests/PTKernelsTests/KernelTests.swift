@@ -1,5 +1,7 @@
 import Foundation
 import PTKernels
+import PTTensor
+import RealModule
 import XCTest
 
 /// Every kernel set this CPU can run, for float32 and float64, against plain loops in double
@@ -12,9 +14,13 @@ final class KernelTests: XCTestCase {
     func testNEON() throws { try checkEverything(.neon) }
     func testPlain() throws { try checkEverything(.plain) }
 
-    /// The set in use is one the CPU runs, and every set the CPU runs has both tables.
-    func testActiveSetAndTables() {
-        XCTAssertTrue(CPUFeatures.canRun(CPUFeatures.active))
+    /// The automatic value's set is the most capable one the CPU runs, and every set the CPU
+    /// runs has both tables.
+    func testAutomaticSetAndTables() {
+        XCTAssertEqual(Compute.automatic.kernelSet, KernelSet.allCases.first(where: CPUFeatures.canRun))
+        XCTAssertEqual(Compute.automatic.engine, .packed)
+        XCTAssertEqual(Compute.automatic.threads, .machine)
+        XCTAssertNil(Compute.automatic.pool)
         for set in KernelSet.allCases where CPUFeatures.canRun(set) {
             XCTAssertNotNil(Float.kernels(set), "\(set)")
             XCTAssertNotNil(Double.kernels(set), "\(set)")
@@ -24,6 +30,46 @@ final class KernelTests: XCTestCase {
         let skipped = KernelSet.allCases.compactMap(CPUFeatures.whyNot)
         print("kernel sets tested on this CPU: \(ran.joined(separator: ", ")); not tested: "
               + (skipped.isEmpty ? "none" : skipped.joined(separator: "; ")))
+    }
+
+    /// A value holds only sets this CPU runs: a set it runs is kept, and one it cannot run
+    /// becomes the most capable one below it that it can, whether given at `init` or set later.
+    func testAValueClampsToASetTheCPURuns() {
+        let order = KernelSet.allCases
+        for (i, set) in order.enumerated() {
+            let expected = order[i...].first(where: CPUFeatures.canRun)
+            XCTAssertEqual(Compute(kernelSet: set).kernelSet, expected, "\(set)")
+            var value = Compute.automatic
+            value.kernelSet = set
+            XCTAssertEqual(value.kernelSet, expected, "\(set)")
+            XCTAssertEqual(CPUFeatures.best(atMost: set), expected, "\(set)")
+            if CPUFeatures.canRun(set) { XCTAssertEqual(value.kernelSet, set) }
+        }
+        XCTAssertEqual(Compute(kernelSet: .plain).kernelSet, .plain)
+    }
+
+    /// The reference product is the C loops for float32 and float64, and Swift loops summing in
+    /// double for any other `ArrayScalar`, which has no kernel tables.
+    func testReferenceProductOfEveryScalar() {
+        var random = Random(seed: 11)
+        let (m, n, k) = (3, 5, 7)
+        let a: [Float] = random.array(m * k), b: [Float] = random.array(n * k)
+        /// The product in `S`, and Σ in double over the same values in the same order, rounded to
+        /// `S` once: the two agree to the bit.
+        func product<S: ArrayScalar>(_: S.Type) -> (got: [S], expected: [S]) {
+            let (a, b) = (a.map { S(Double($0)) }, b.map { S(Double($0)) })
+            var c = [S](repeating: .nan, count: m * n)
+            S.referenceProduct(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, c: &c, ldc: n)
+            let expected = (0..<(m * n)).map { ij in
+                S((0..<k).reduce(0.0) { $0 + Double(a[ij / n * k + $1]) * Double(b[ij % n * k + $1]) })
+            }
+            return (c, expected)
+        }
+        let double = product(Double.self), float = product(Float.self), half = product(Float16.self)
+        XCTAssertEqual(double.got, double.expected)
+        XCTAssertEqual(float.got, float.expected)
+        XCTAssertEqual(half.got, half.expected)
+        XCTAssertNil(Float16.kernels(.plain))
     }
 
     func checkEverything(_ set: KernelSet) throws {
@@ -55,7 +101,7 @@ final class KernelTests: XCTestCase {
     }
 
     /// `a · Wᵀ` through the packed kernels, every panel, into `c` of row stride paddedRows.
-    func product<S: GEMMScalar>(_ t: KernelTable<S>, weight: [S], rows: Int, k: Int, a: [S], m: Int,
+    func product<S: ArrayScalar>(_ t: KernelTable<S>, weight: [S], rows: Int, k: Int, a: [S], m: Int,
                                   panels: Range<Int>? = nil, fill: S = .nan) -> (c: [S], ldc: Int, packed: PackedWeights<S>) {
         let packed = weight.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: rows, k: k, kernels: t) }
         let ldc = packed.paddedRows
@@ -80,7 +126,7 @@ final class KernelTests: XCTestCase {
 
     /// Every row count through 23 (each row kernel, its leftovers), 32, 33, 200; k below, at and
     /// past a chunk; weights whose row count is not a multiple of the panel.
-    func checkProduct<S: GEMMScalar>(_ t: KernelTable<S>, relative: Double) {
+    func checkProduct<S: ArrayScalar>(_ t: KernelTable<S>, relative: Double) {
         var random = Random(seed: 42)
         for (rows, k) in [(t.panel * 3 - 5, 7), (2 * t.panel, 128), (t.panel + 3, 300), (3 * t.panel, 513)] {
             let weight: [S] = random.array(rows * k)
@@ -104,7 +150,7 @@ final class KernelTests: XCTestCase {
 
     /// A range of panels (how a step is split between threads and gates) writes exactly its own
     /// columns, whichever panel comes next in the range or wraps to its start.
-    func checkPanelRanges<S: GEMMScalar>(_ t: KernelTable<S>) {
+    func checkPanelRanges<S: ArrayScalar>(_ t: KernelTable<S>) {
         let rows = 5 * t.panel, k = 600, m = 13
         let weight = (0..<(rows * k)).map { S(($0 * 7919) % 211) / 211 - 0.5 }
         let a = (0..<(m * k)).map { S(($0 * 104729) % 97) / 97 - 0.5 }
@@ -127,7 +173,7 @@ final class KernelTests: XCTestCase {
     /// Rows in groups (a layer's gates, each padded to whole panels): group g's row r is output
     /// column g·P·panel + r, its padding columns are zeros, and the packing is the one of each
     /// group's rows padded by hand.
-    func checkGroups<S: GEMMScalar>(_ t: KernelTable<S>) {
+    func checkGroups<S: ArrayScalar>(_ t: KernelTable<S>) {
         let groups = 3, groupRows = t.panel + 5, k = 37, m = 7
         let rows = groups * groupRows
         let weight = (0..<(rows * k)).map { S(($0 * 7919) % 211) / 211 - 0.5 }
@@ -161,7 +207,7 @@ final class KernelTests: XCTestCase {
 
     /// Every cache-blocking regime: steps (m ≤ 64, k in chunks of 128), the middle (256), and an
     /// output block past 1 MB (all of k up to 1,024, then the rest).
-    func checkChunkRegimes<S: GEMMScalar>(_ t: KernelTable<S>, relative: Double) {
+    func checkChunkRegimes<S: ArrayScalar>(_ t: KernelTable<S>, relative: Double) {
         let rows = 8 * t.panel, k = 1030
         let weight = (0..<(rows * k)).map { S(($0 * 7919) % 211) / 211 - 0.5 }
         for m in [64, 200, (1 << 20) / (rows * MemoryLayout<S>.size) + 9] {
@@ -185,7 +231,7 @@ final class KernelTests: XCTestCase {
         return v
     }
 
-    func checkFunctions<S: GEMMScalar>(_ t: KernelTable<S>, relative: Double) {
+    func checkFunctions<S: ArrayScalar>(_ t: KernelTable<S>, relative: Double) {
         let x: [S] = Self.values()
         let e = t.exp(x), s = t.sigmoid(x), h = t.tanh(x)
         for (i, v) in x.enumerated() {
@@ -209,7 +255,7 @@ final class KernelTests: XCTestCase {
 
     /// One row of each gate kind, `n` units: whole vectors plus every tail length, against the
     /// formulas in double precision.
-    func checkGates<S: GEMMScalar>(_ t: KernelTable<S>, relative: Double) {
+    func checkGates<S: ArrayScalar>(_ t: KernelTable<S>, relative: Double) {
         var random = Random(seed: 7)
         func sig(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
         for n in [1, t.panel / 2 - 1, t.panel / 2, t.panel / 2 + 1, t.panel + 3, 37] where n > 0 {
@@ -256,4 +302,11 @@ final class KernelTests: XCTestCase {
         t.rnn(1, [.nan], [0], [0], true, &h, &out)
         XCTAssertTrue(h[0].isNaN, "\(t.set) \(S.self): relu(NaN)")
     }
+}
+
+/// An element type with no kernels, for the reference product's Swift loops.
+extension Float16: ArrayScalar {
+    public static var dtype: DType { .float16 }
+    public static func values(of tensor: Tensor) throws -> [Float16] { try tensor.floats().map { Float16($0) } }
+    public static func doubles(_ values: ArraySlice<Float16>) -> [Double] { values.map(Double.init) }
 }

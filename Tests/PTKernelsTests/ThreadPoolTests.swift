@@ -1,10 +1,12 @@
+import Dispatch
 import Foundation
-import PTKernels
+@testable import PTKernels
 import Synchronization
 import XCTest
 
-/// ThreadPool: every item runs exactly once whatever the pool's size, nested pools work, and no
-/// closure outlives its round.
+/// ThreadPool and its teams: every item runs exactly once whatever the team's size, nested teams
+/// work, no closure outlives its round, teams are kept per role and size, and a caller's pool
+/// lets its threads go with it. No test sleeps: each waits on the event it is about.
 final class ThreadPoolTests: XCTestCase {
     final class Tracked {
         static let count = Mutex(0)
@@ -13,41 +15,54 @@ final class ThreadPoolTests: XCTestCase {
         deinit { Tracked.count.withLock { $0 -= 1 } }
     }
 
+    /// Waits (yielding the CPU) until every worker of `team` counts as parked: the next round
+    /// must wake them, the path on which a closure context (a forward pass's buffers) used to leak.
+    func waitUntilParked(_ team: ThreadTeam, file: StaticString = #filePath, line: UInt = #line) {
+        let deadline = DispatchTime.now() + .seconds(60)   // a bound on a hang, not a timing
+        while team.parkedWorkers < team.workers {
+            if DispatchTime.now() > deadline { return XCTFail("workers never parked", file: file, line: line) }
+            sched_yield()
+        }
+    }
+
     func testEveryItemRunsOnceAndNothingIsKeptAfterTheRound() {
+        let pool = ThreadPool()
         for workers in [0, 1, 2, 7] {
-            let pool = ThreadPool.shared("test", workers: workers)
-            XCTAssertEqual(pool.workers, workers)
-            // Pauses long enough for the workers to park on their semaphore: the round then wakes
-            // them, the path on which a closure context (a forward pass's buffers) used to leak.
+            let team = pool.team(.steps, workers: workers)
+            XCTAssertEqual(team.workers, workers)
             for round in 0..<40 {
+                // Every third round finds the workers parked; the others find them spinning.
+                if round % 3 == 0 { waitUntilParked(team) }
                 let tracked = Tracked()
                 let count = [1, 2, 8, 13, 64][round % 5]
                 let counts = UnsafeMutablePointer<Int>.allocate(capacity: count)
                 counts.initialize(repeating: 0, count: count)
-                pool.forEach(count: count) { i in
+                team.forEach(count: count) { i in
                     withExtendedLifetime(tracked) { counts[i] += 1 }
                 }
                 XCTAssertEqual(Array(UnsafeBufferPointer(start: counts, count: count)), [Int](repeating: 1, count: count),
                                "\(workers) workers, round \(round)")
                 counts.deallocate()
-                if round % 3 == 0 { usleep(5_000) }
             }
+            // Each worker drops its copy of the closure before it leaves the round's gate, and
+            // `forEach` returns only once none is inside: nothing of any round is held now.
+            XCTAssertEqual(Tracked.alive, 0, "closures given to \(workers) workers outlived their round")
         }
-        usleep(50_000)  // the workers' last release, if they hold one, happens by now
-        XCTAssertEqual(Tracked.alive, 0, "closures given to ThreadPool outlived their round")
     }
 
-    /// Two teams, each sharing its own items on its own pool, as a bidirectional layer's
+    /// Two teams, each sharing its own items, inside a team of two, as a bidirectional layer's
     /// directions do.
-    func testNestedPools() {
+    func testNestedTeams() {
+        let pool = ThreadPool()
         let sums = UnsafeMutablePointer<Int>.allocate(capacity: 2)
         sums.initialize(repeating: 0, count: 2)
         defer { sums.deallocate() }
         let lock = NSLock()
+        let teams = (0..<2).map { pool.team(.direction($0), workers: 3) }
         for _ in 0..<20 {
-            ThreadPool.shared("test-outer", workers: 1).forEach(count: 2) { team in
-                ThreadPool.shared("test-team\(team)", workers: 3).forEach(count: 10) { i in
-                    lock.withLock { sums[team] += i + 1 }
+            pool.team(.directions, workers: 1).forEach(count: 2) { d in
+                teams[d].forEach(count: 10) { i in
+                    lock.withLock { sums[d] += i + 1 }
                 }
             }
         }
@@ -55,9 +70,36 @@ final class ThreadPoolTests: XCTestCase {
         XCTAssertEqual(sums[1], 20 * 55)
     }
 
-    /// The same pool is asked for by role and size: made once.
-    func testPoolsAreSharedByRoleAndSize() {
-        XCTAssertTrue(ThreadPool.shared("test-same", workers: 2) === ThreadPool.shared("test-same", workers: 2))
-        XCTAssertFalse(ThreadPool.shared("test-same", workers: 2) === ThreadPool.shared("test-same", workers: 3))
+    /// A pool makes one team per role and size; two pools share none.
+    func testTeamsAreKeptByRoleAndSize() {
+        let pool = ThreadPool(), other = ThreadPool()
+        XCTAssertTrue(pool.team(.steps, workers: 2) === pool.team(.steps, workers: 2))
+        XCTAssertFalse(pool.team(.steps, workers: 2) === pool.team(.steps, workers: 3))
+        XCTAssertFalse(pool.team(.direction(0), workers: 2) === pool.team(.direction(1), workers: 2))
+        XCTAssertFalse(pool.team(.steps, workers: 2) === other.team(.steps, workers: 2))
+        XCTAssertTrue(ThreadPool.shared === ThreadPool.shared)
+        XCTAssertTrue(Compute.automatic.threadPool === ThreadPool.shared)
+        XCTAssertTrue(Compute(pool: pool).threadPool === pool)
+    }
+
+    /// When the last reference to a caller's pool goes, every worker of every team returns, parked
+    /// or spinning; a team still held afterwards runs its items on the caller alone.
+    func testAPoolsWorkersLeaveWithIt() {
+        var pool: ThreadPool? = ThreadPool()
+        let parked = pool!.team(.steps, workers: 3), spinning = pool!.team(.directions, workers: 2)
+        parked.forEach(count: 8) { _ in }
+        waitUntilParked(parked)
+        spinning.forEach(count: 8) { _ in }
+        weak var released = pool
+        pool = nil
+        XCTAssertNil(released)
+        XCTAssertTrue(parked.waitUntilStopped(deadline: .now() + .seconds(60)), "parked workers did not return")
+        XCTAssertTrue(spinning.waitUntilStopped(deadline: .now() + .seconds(60)), "spinning workers did not return")
+
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 8)
+        defer { counts.deallocate() }
+        counts.initialize(repeating: 0, count: 8)
+        parked.forEach(count: 8) { counts[$0] += 1 }
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: counts, count: 8)), [Int](repeating: 1, count: 8))
     }
 }

@@ -69,76 +69,6 @@ final class RecurrentTests: XCTestCase {
         func get(_ i: Int) -> Recurrent<Float>.Output? { mutex.withLock { _ in values[i] } }
     }
 
-    /// Every thread count computes what one thread computes: 2, 3 and 8 threads against 1, for
-    /// LSTM (with and without proj_size), GRU and RNN, unidirectional (steps shared among the threads: `splitsSteps`, here
-    /// 1 MB of W_hh) and bidirectional (the directions on two teams, each sharing its steps), at
-    /// batch 1 and at batch 8 with lengths. (Not bit for bit: the input projection is then done
-    /// in row slices, whose k chunks may differ.)
-    func testEveryThreadCountMatchesOneThread() throws {
-        for (kind, gates, proj) in [("LSTM", 4, 0), ("LSTM", 4, 72), ("GRU", 3, 0), ("RNN", 1, 0)] {
-            for directions in [1, 2] {
-                let (inputSize, hidden) = (96, gates == 1 ? 512 : 256)
-                let out = proj > 0 ? proj : hidden
-                var seed: UInt64 = 7
-                func next() -> Float {
-                    seed = seed &* 6364136223846793005 &+ 1442695040888963407
-                    return Float(Int(seed >> 40) % 2001 - 1000) / 16000
-                }
-                let rows = gates * hidden
-                var values: [String: [Float]] = [:], shapes: [String: [Int]] = [:]
-                for suffix in directions == 2 ? ["_l0", "_l0_reverse"] : ["_l0"] {
-                    values["weight_ih" + suffix] = (0..<(rows * inputSize)).map { _ in next() }
-                    values["weight_hh" + suffix] = (0..<(rows * out)).map { _ in next() }
-                    values["bias_ih" + suffix] = (0..<rows).map { _ in next() }
-                    values["bias_hh" + suffix] = (0..<rows).map { _ in next() }
-                    shapes["weight_ih" + suffix] = [rows, inputSize]
-                    shapes["weight_hh" + suffix] = [rows, out]
-                    shapes["bias_ih" + suffix] = [rows]
-                    shapes["bias_hh" + suffix] = [rows]
-                    if proj > 0 {
-                        values["weight_hr" + suffix] = (0..<(proj * hidden)).map { _ in next() }
-                        shapes["weight_hr" + suffix] = [proj, hidden]
-                    }
-                }
-                var p = PickleWriter()
-                p.global("collections", "OrderedDict"); p.op(.emptyTuple); p.op(.reduce); p.op(.mark)
-                var storages: [(String, [UInt8])] = []
-                for (i, key) in values.keys.sorted().enumerated() {
-                    p.string(key)
-                    p.tensorV2("FloatStorage", key: "\(i)", numel: values[key]!.count, offset: 0, size: shapes[key]!,
-                               stride: Tensor.contiguousStrides(for: shapes[key]!))
-                    storages.append(("\(i)", values[key]!.withUnsafeBytes { Array($0) }))
-                }
-                p.op(.setitems); p.op(.stop)
-                let c = try Checkpoint.load(path: temporaryFile(torchZip(pickle: p.bytes, storages: storages)))
-                let config = try configuration(c, "", ModuleOptions())
-                XCTAssertEqual(config.kind.rawValue, kind)
-                XCTAssertEqual(config.directions, directions)
-                XCTAssertEqual(config.projSize, proj)
-                var weights = WeightMap(c, prefix: "", moduleName: config.description)
-                let module = try Recurrent<Float>(config: config, weights: &weights)
-                guard case .packed(let packed) = module.engine else { return XCTFail("\(kind): not on the packed kernels") }
-                XCTAssertTrue(packed.splitsSteps(batch: 8), kind)
-
-                for (batch, lengths) in [(1, nil), (8, [20, 3, 17, 20, 1, 9, 20, 12])] as [(Int, [Int]?)] {
-                    let input = ShapedArray<Float>(shape: [20, batch, inputSize], values: (0..<(20 * batch * inputSize)).map { _ in next() * 8 })
-                    let alone = try module.forward(input, lengths: lengths, threads: ThreadCount(1))
-                    for threads in [2, 3, 8] {
-                        let shared = try module.forward(input, lengths: lengths, threads: ThreadCount(threads))
-                        let context = "\(config), batch \(batch), \(threads) threads"
-                        for (a, b) in zip(try XCTUnwrap(alone.output).values, try XCTUnwrap(shared.output).values) {
-                            XCTAssertEqual(a, b, accuracy: 1e-5, context)
-                        }
-                        for (a, b) in zip(alone.hN.values, shared.hN.values) { XCTAssertEqual(a, b, accuracy: 1e-5, context) }
-                        if let cA = alone.cN, let cB = shared.cN {
-                            for (a, b) in zip(cA.values, cB.values) { XCTAssertEqual(a, b, accuracy: 1e-5, context) }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// A step's work items cover every block once, in order, at most 10 of them, whole pairs of
     /// blocks from 16 blocks up, and the middle items (the last claimed) are the smallest.
     func testStepItemsCoverEveryBlockOnce() {
@@ -188,18 +118,7 @@ final class RecurrentTests: XCTestCase {
                                          "bias_ih_l0": Array(repeating: 0, count: 4), "bias_hh_l0": Array(repeating: 0, count: 4)]
         var shapes: [String: [Int]] = ["weight_ih_l0": [4, 2], "weight_hh_l0": [4, 1], "bias_ih_l0": [4], "bias_hh_l0": [4]]
         mutate(&values, &shapes)
-        var p = PickleWriter()
-        p.global("collections", "OrderedDict"); p.op(.emptyTuple); p.op(.reduce); p.op(.mark)
-        var storages: [(String, [UInt8])] = []
-        for (i, key) in values.keys.sorted().enumerated() {
-            let shape = shapes[key]!
-            p.string(key)
-            p.tensorV2("FloatStorage", key: "\(i)", numel: values[key]!.count, offset: 0, size: shape,
-                       stride: Tensor.contiguousStrides(for: shape))
-            storages.append(("\(i)", values[key]!.withUnsafeBytes { Array($0) }))
-        }
-        p.op(.setitems); p.op(.stop)
-        return try Checkpoint.load(path: temporaryFile(torchZip(pickle: p.bytes, storages: storages)))
+        return try floatStateDict(values, shapes: shapes)
     }
 
     func load(_ c: Checkpoint) throws -> Recurrent<Float> {

@@ -49,7 +49,7 @@ final class WeightNormTests: XCTestCase {
         let input = try ShapedArray<Float>(XCTUnwrap(torch["input"]))
         let h0 = try torch["h0"].map { try ShapedArray<Float>($0) }
         let c0 = try torch["c0"].map { try ShapedArray<Float>($0) }
-        let out = try module.forward(input, h0: h0, c0: c0, threads: ThreadCount(1))
+        let out = try module.forward(input, h0: h0, c0: c0, compute: Compute(threads: ThreadCount(1)))
         var produced: [(String, ShapedArray<Float>)] = [("h_n", out.hN)]
         if let o = out.output { produced.append(("output", o)) }
         if let cN = out.cN { produced.append(("c_n", cN)) }
