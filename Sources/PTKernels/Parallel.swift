@@ -103,7 +103,8 @@ public final class ThreadTeam: @unchecked Sendable {
     private let running = DispatchGroup()
     private let wake = DispatchSemaphore(value: 0)
     private var job: ((Int) -> Void)?
-    private let lock = NSLock()
+    /// Held by the one caller whose round is running.
+    private let caller = Mutex(())
 
     private static let openBit = 1 << 16
     private static let roundShift = 17
@@ -149,8 +150,11 @@ public final class ThreadTeam: @unchecked Sendable {
             for i in 0..<count { body(i) }
             return
         }
-        lock.lock()
-        defer { lock.unlock() }
+        caller.withLock { _ in runRound(count: count, body) }
+    }
+
+    /// One round of `forEach`, under `caller`.
+    private func runRound(count: Int, _ body: @escaping (Int) -> Void) {
         // The workers hold their own reference to `body` while they are inside the gate (an
         // escaping closure, so no withoutActuallyEscaping check can trip on those copies).
         let escaping = body

@@ -57,12 +57,12 @@ final class ThreadPoolTests: XCTestCase {
         let sums = UnsafeMutablePointer<Int>.allocate(capacity: 2)
         sums.initialize(repeating: 0, count: 2)
         defer { sums.deallocate() }
-        let lock = NSLock()
+        let lock = Mutex(())
         let teams = (0..<2).map { pool.team(.direction($0), workers: 3) }
         for _ in 0..<20 {
             pool.team(.directions, workers: 1).forEach(count: 2) { d in
                 teams[d].forEach(count: 10) { i in
-                    lock.withLock { sums[d] += i + 1 }
+                    lock.withLock { _ in sums[d] += i + 1 }
                 }
             }
         }
