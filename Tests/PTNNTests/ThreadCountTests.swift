@@ -33,10 +33,6 @@ import Testing
         [1, 8].flatMap { batch in [2, 3, 8].map { Case(layer: layer, batch: batch, threads: $0) } }
     }
 
-    @Test func everyCombinationIsACase() {
-        #expect(Self.cases.count == 48)
-    }
-
     @Test(arguments: cases)
     func matchesOneThread(_ c: Case) throws {
         let module = try Self.module(c.layer)
