@@ -29,7 +29,8 @@ enum ArchiveValidator {
             guard record.compressedSize == record.uncompressedSize else {
                 throw ZipError(path: path, .storedSizeMismatch(entry: record.name,
                                                                compressedSize: Int(clamping: record.compressedSize),
-                                                               uncompressedSize: Int(clamping: record.uncompressedSize)))
+                                                               uncompressedSize: Int(
+                                                                   clamping: record.uncompressedSize)))
             }
             return .stored
         case 8:
@@ -40,8 +41,10 @@ enum ArchiveValidator {
             let plausible = overflow || overflowAgain || record.uncompressedSize <= limit
             guard plausible, Int(exactly: record.uncompressedSize) != nil else {
                 throw ZipError(path: path, .implausibleUncompressedSize(entry: record.name,
-                                                                        compressedSize: Int(clamping: record.compressedSize),
-                                                                        uncompressedSize: Int(clamping: record.uncompressedSize)))
+                                                                        compressedSize: Int(
+                                                                            clamping: record.compressedSize),
+                                                                        uncompressedSize: Int(
+                                                                            clamping: record.uncompressedSize)))
             }
             return .deflated
         default:
@@ -54,7 +57,8 @@ enum ArchiveValidator {
         seen.reserveCapacity(records.count)
         for record in records {
             if let first = seen.updateValue(record.index, forKey: record.nameBytes) {
-                throw ZipError(path: path, .duplicateEntryName(entry: record.name, firstIndex: first, secondIndex: record.index))
+                throw ZipError(path: path, .duplicateEntryName(entry: record.name, firstIndex: first,
+                                                               secondIndex: record.index))
             }
         }
     }
@@ -69,15 +73,20 @@ enum ArchiveValidator {
 
     /// Overlapping entries are how "zip bombs" reuse one payload many times, and how two
     /// readers can be shown different contents; libzip does not check for them.
-    private static func checkDisjoint(_ layouts: [EntryLayout], centralDirectoryOffset: UInt64, path: String) throws(ZipError) {
+    private static func checkDisjoint(_ layouts: [EntryLayout], centralDirectoryOffset: UInt64,
+                                      path: String) throws(ZipError) {
         for layout in layouts where UInt64(layout.end) > centralDirectoryOffset {
             throw ZipError(path: path, .entryOverlapsCentralDirectory(entry: layout.entry.name, entryEnd: layout.end,
-                                                                      centralDirectoryOffset: Int(clamping: centralDirectoryOffset)))
+                                                                      centralDirectoryOffset: Int(
+                                                                          clamping: centralDirectoryOffset)))
         }
-        let ordered = layouts.sorted { ($0.entry.localHeaderOffset, $0.entry.index) < ($1.entry.localHeaderOffset, $1.entry.index) }
+        let ordered = layouts.sorted {
+            ($0.entry.localHeaderOffset, $0.entry.index) < ($1.entry.localHeaderOffset, $1.entry.index)
+        }
         for (previous, next) in zip(ordered, ordered.dropFirst()) where next.entry.localHeaderOffset < previous.end {
             throw ZipError(path: path, .overlappingEntries(first: previous.entry.name, firstEnd: previous.end,
-                                                           second: next.entry.name, secondStart: next.entry.localHeaderOffset))
+                                                           second: next.entry.name,
+                                                           secondStart: next.entry.localHeaderOffset))
         }
     }
 }

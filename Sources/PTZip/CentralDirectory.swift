@@ -42,7 +42,8 @@ enum CentralDirectoryReader {
 
     static func read(_ bytes: UnsafeRawBufferPointer, at location: CentralDirectoryLocation,
                      path: String) throws(ZipError) -> [CentralDirectoryRecord] {
-        guard let directory = ByteCursor.range(offset: location.offset, length: location.size, within: bytes.count) else {
+        guard let directory = ByteCursor.range(offset: location.offset, length: location.size,
+                                               within: bytes.count) else {
             throw ZipError(path: path, .outOfBounds(entry: nil, region: .centralDirectory, offset: location.offset,
                                                     length: location.size, fileSize: bytes.count))
         }
@@ -52,8 +53,10 @@ enum CentralDirectoryReader {
                                                                   endRecordsOffset: location.endRecordsOffset))
         }
         // Checked before anything is reserved, so a hostile count cannot drive allocation.
-        guard location.entryCount <= location.size / fixedHeaderSize, let declared = Int(exactly: location.entryCount) else {
-            throw ZipError(path: path, .absurdEntryCount(declared: location.entryCount, centralDirectorySize: location.size))
+        guard location.entryCount <= location.size / fixedHeaderSize,
+              let declared = Int(exactly: location.entryCount) else {
+            throw ZipError(path: path, .absurdEntryCount(declared: location.entryCount,
+                                                         centralDirectorySize: location.size))
         }
 
         var records: [CentralDirectoryRecord] = []
@@ -64,8 +67,8 @@ enum CentralDirectoryReader {
         while position < directory.upperBound {
             var header = try ByteCursor(
                 bytes, offset: UInt64(position), length: UInt64(directory.upperBound - position),
-                overrun: ZipError(path: path, .truncatedCentralDirectoryHeader(index: records.count, offset: position,
-                                                                               centralDirectoryEnd: directory.upperBound)))
+                overrun: ZipError(path: path, .truncatedCentralDirectoryHeader(
+                    index: records.count, offset: position, centralDirectoryEnd: directory.upperBound)))
             records.append(try readHeader(&header, index: records.count, path: path))
             position = header.position
         }
@@ -75,11 +78,13 @@ enum CentralDirectoryReader {
         return records
     }
 
-    private static func readHeader(_ header: inout ByteCursor, index: Int, path: String) throws(ZipError) -> CentralDirectoryRecord {
+    private static func readHeader(_ header: inout ByteCursor, index: Int,
+                                   path: String) throws(ZipError) -> CentralDirectoryRecord {
         let offset = header.position
         let signature = try header.u32()
         guard signature == headerSignature else {
-            throw ZipError(path: path, .badCentralDirectoryHeaderSignature(index: index, offset: offset, found: signature))
+            throw ZipError(path: path,
+                           .badCentralDirectoryHeaderSignature(index: index, offset: offset, found: signature))
         }
         _ = try header.u16()  // version made by
         _ = try header.u16()  // version needed
@@ -136,10 +141,12 @@ enum CentralDirectoryReader {
     }
 
     /// A cursor over the data of the first ZIP64 extra field, if there is one.
-    private static func zip64Field(in extra: UnsafeRawBufferPointer, entry: String, path: String) throws(ZipError) -> ByteCursor? {
+    private static func zip64Field(in extra: UnsafeRawBufferPointer, entry: String,
+                                   path: String) throws(ZipError) -> ByteCursor? {
         var fields = try ByteCursor(extra, offset: 0, length: UInt64(extra.count),
                                     overrun: ZipError(path: path, .malformedExtraField(entry: entry, headerID: 0,
-                                                                                       declaredLength: 4, available: extra.count)))
+                                                                                       declaredLength: 4,
+                                                                                       available: extra.count)))
         // Fewer than 4 trailing bytes cannot hold a field header; like Python's zipfile, they
         // are ignored as padding.
         while fields.remaining >= 4 {
@@ -152,7 +159,8 @@ enum CentralDirectoryReader {
             let data = try fields.take(length)
             if id == zip64ExtraID {
                 return try ByteCursor(data, offset: 0, length: UInt64(data.count),
-                                      overrun: ZipError(path: path, .missingZip64Field(entry: entry, field: .zip64Values)))
+                                      overrun: ZipError(path: path,
+                                                        .missingZip64Field(entry: entry, field: .zip64Values)))
             }
         }
         return nil

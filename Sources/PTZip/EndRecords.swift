@@ -27,8 +27,8 @@ enum EndRecordsReader {
         let endOffset = try findEndRecord(in: bytes, path: path)
         var end = try ByteCursor(bytes, offset: UInt64(endOffset), length: UInt64(endRecordSize),
                                  overrun: ZipError(path: path, .truncatedEndOfCentralDirectory(
-                                                                                               offset: endOffset, needed: UInt64(endRecordSize),
-                                                                                               available: bytes.count - endOffset)))
+                                     offset: endOffset, needed: UInt64(endRecordSize),
+                                     available: bytes.count - endOffset)))
         _ = try end.u32()
         let disk = try end.u16()
         let directoryDisk = try end.u16()
@@ -56,7 +56,8 @@ enum EndRecordsReader {
             (.centralDirectoryOffset, UInt64(directoryOffset), 0xFFFF_FFFF, zip64.directoryOffset),
         ]
         for (field, classic, placeholder, wide) in pairs where classic != placeholder && classic != wide {
-            throw ZipError(path: path, .zip64EndOfCentralDirectoryMismatch(field: field, endRecord: classic, zip64Record: wide))
+            throw ZipError(path: path,
+                           .zip64EndOfCentralDirectoryMismatch(field: field, endRecord: classic, zip64Record: wide))
         }
         guard zip64.disk == 0, zip64.directoryDisk == 0, zip64.entriesOnDisk == zip64.entries else {
             throw ZipError(path: path, .multiDiskArchive)
@@ -79,15 +80,18 @@ enum EndRecordsReader {
             let available = count - candidate
             guard available >= endRecordSize else {
                 nearMiss = nearMiss ?? ZipError(path: path, .truncatedEndOfCentralDirectory(
-                                                                                            offset: candidate, needed: UInt64(endRecordSize), available: available))
+                    offset: candidate, needed: UInt64(endRecordSize), available: available))
                 continue
             }
             let commentLength = Int(bytes[candidate + 20]) | Int(bytes[candidate + 21]) << 8
             let needed = endRecordSize + commentLength
             if needed == available { return candidate }
             nearMiss = nearMiss ?? (needed > available
-                ? ZipError(path: path, .truncatedEndOfCentralDirectory(offset: candidate, needed: UInt64(needed), available: available))
-                : ZipError(path: path, .bytesAfterEndOfCentralDirectory(offset: candidate + needed, count: available - needed)))
+                ? ZipError(path: path,
+                           .truncatedEndOfCentralDirectory(offset: candidate, needed: UInt64(needed),
+                                                           available: available))
+                : ZipError(path: path,
+                           .bytesAfterEndOfCentralDirectory(offset: candidate + needed, count: available - needed)))
         }
         if let nearMiss { throw nearMiss }
         if count >= 4, signature(in: bytes, at: 0) == localHeaderSignature {
@@ -107,14 +111,16 @@ enum EndRecordsReader {
     }
 
     /// The ZIP64 record, if a locator sits immediately before the classic end record.
-    private static func readZip64(in bytes: UnsafeRawBufferPointer, endOffset: Int, path: String) throws(ZipError) -> Zip64End? {
+    private static func readZip64(in bytes: UnsafeRawBufferPointer, endOffset: Int,
+                                  path: String) throws(ZipError) -> Zip64End? {
         let locatorOffset = endOffset - locatorSize
         guard locatorOffset >= 0, signature(in: bytes, at: locatorOffset) == zip64LocatorSignature else {
             return nil
         }
         var locator = try ByteCursor(bytes, offset: UInt64(locatorOffset), length: UInt64(locatorSize),
                                      overrun: ZipError(path: path, .outOfBounds(entry: nil, region: .zip64Locator,
-                                                                                offset: UInt64(locatorOffset), length: UInt64(locatorSize),
+                                                                                offset: UInt64(locatorOffset),
+                                                                                length: UInt64(locatorSize),
                                                                                 fileSize: bytes.count)))
         _ = try locator.u32()
         let recordDisk = try locator.u32()
@@ -123,8 +129,10 @@ enum EndRecordsReader {
         guard recordDisk == 0, diskCount <= 1 else { throw ZipError(path: path, .multiDiskArchive) }
 
         var record = try ByteCursor(bytes, offset: recordOffset, length: zip64EndFixedSize,
-                                    overrun: ZipError(path: path, .outOfBounds(entry: nil, region: .zip64EndOfCentralDirectory,
-                                                                               offset: recordOffset, length: zip64EndFixedSize,
+                                    overrun: ZipError(path: path,
+                                                      .outOfBounds(entry: nil, region: .zip64EndOfCentralDirectory,
+                                                                               offset: recordOffset,
+                                                                               length: zip64EndFixedSize,
                                                                                fileSize: bytes.count)))
         let found = try record.u32()
         guard found == zip64EndSignature else {
@@ -136,7 +144,8 @@ enum EndRecordsReader {
         let (recordEnd, overflow) = (recordOffset + 12).addingReportingOverflow(recordSize)
         guard !overflow, recordSize >= zip64EndFixedSize - 12, recordEnd == UInt64(locatorOffset),
               let start = Int(exactly: recordOffset) else {
-            throw ZipError(path: path, .zip64EndOfCentralDirectoryMisplaced(offset: recordOffset, recordSize: recordSize,
+            throw ZipError(path: path,
+                           .zip64EndOfCentralDirectoryMisplaced(offset: recordOffset, recordSize: recordSize,
                                                                             locatorOffset: locatorOffset))
         }
         _ = try record.u16()  // version made by

@@ -181,7 +181,8 @@ public struct FileSinkError: Error, CustomStringConvertible, Sendable, Equatable
 private extension String {
     /// Control characters and '/' replaced by '_': the stem of a temporary file's name.
     func replacingUnprintable() -> String {
-        String(String.UnicodeScalarView(unicodeScalars.map { $0.value < 0x20 || $0 == "/" || $0.value == 0x7F ? "_" : $0 }))
+        String(String.UnicodeScalarView(
+            unicodeScalars.map { $0.value < 0x20 || $0 == "/" || $0.value == 0x7F ? "_" : $0 }))
     }
 }
 

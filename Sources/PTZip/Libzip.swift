@@ -138,6 +138,7 @@ final class LibzipArchive {
 
     /// The corresponding libzip functions are `zip_error_code_zip` and `zip_error_strerror`.
     private static func zipError(_ error: UnsafeMutablePointer<zip_error_t>, path: String, entry: String?) -> ZipError {
-        ZipError(path: path, .libzip(entry: entry, code: zip_error_code_zip(error), message: String(cString: zip_error_strerror(error))))
+        ZipError(path: path, .libzip(entry: entry, code: zip_error_code_zip(error),
+                                     message: String(cString: zip_error_strerror(error))))
     }
 }

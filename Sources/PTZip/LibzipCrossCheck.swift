@@ -4,7 +4,8 @@ enum LibzipCrossCheck {
     static func compare(_ directory: ValidatedDirectory, with libzip: LibzipArchive, path: String) throws(ZipError) {
         guard libzip.entryCount == directory.entries.count else {
             throw ZipError(path: path, .libzipDisagrees(entry: nil, field: .entryCount,
-                                                        ours: String(directory.entries.count), libzip: String(libzip.entryCount)))
+                                                        ours: String(directory.entries.count),
+                                                        libzip: String(libzip.entryCount)))
         }
         for (entry, rawName) in zip(directory.entries, directory.rawNames) {
             let stat = try libzip.stat(index: entry.index, entry: entry.name)
@@ -12,7 +13,8 @@ enum LibzipCrossCheck {
                 ZipError(path: path, .libzipDisagrees(entry: entry.name, field: field, ours: ours, libzip: theirs))
             }
             guard let name = stat.rawName, name == rawName else {
-                throw disagree(.name, "'\(entry.name)'", stat.rawName.map { "'\(String(decoding: $0, as: UTF8.self))'" } ?? "none")
+                throw disagree(.name, "'\(entry.name)'",
+                               stat.rawName.map { "'\(String(decoding: $0, as: UTF8.self))'" } ?? "none")
             }
             guard !stat.isEncrypted else { throw ZipError(path: path, .encryptedEntry(entry: entry.name)) }
             let method: UInt16 = entry.method == .stored ? 0 : 8

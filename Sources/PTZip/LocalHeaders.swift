@@ -17,11 +17,13 @@ enum LocalHeaderReader {
         let fileSize = bytes.count
         var header = try ByteCursor(bytes, offset: offset, length: fixedSize,
                                     overrun: ZipError(path: path, .outOfBounds(entry: record.name, region: .localHeader,
-                                                                               offset: offset, length: fixedSize, fileSize: fileSize)))
+                                                                               offset: offset, length: fixedSize,
+                                                                               fileSize: fileSize)))
         let headerStart = header.position
         let signature = try header.u32()
         guard signature == EndRecordsReader.localHeaderSignature else {
-            throw ZipError(path: path, .badLocalHeaderSignature(entry: record.name, offset: headerStart, found: signature))
+            throw ZipError(path: path, .badLocalHeaderSignature(entry: record.name, offset: headerStart,
+                                                                found: signature))
         }
         try header.skip(4)  // versions, flags
         let localMethod = try header.u16()
@@ -35,8 +37,11 @@ enum LocalHeaderReader {
         // The header start is inside the file, so these sums stay far below overflow.
         let variableStart = offset + fixedSize
         var variable = try ByteCursor(bytes, offset: variableStart, length: nameLength + extraLength,
-                                      overrun: ZipError(path: path, .outOfBounds(entry: record.name, region: .localHeader,
-                                                                                 offset: offset, length: fixedSize + nameLength + extraLength,
+                                      overrun: ZipError(path: path,
+                                                        .outOfBounds(entry: record.name, region: .localHeader,
+                                                                                 offset: offset,
+                                                                                 length: fixedSize + nameLength
+                                                                                     + extraLength,
                                                                                  fileSize: fileSize)))
         let localName = try variable.take(Int(nameLength))
         guard localName.elementsEqual(record.nameBytes) else {
@@ -51,17 +56,23 @@ enum LocalHeaderReader {
         // the local CRC and sizes are zero by design; 0xFFFFFFFF defers to the ZIP64 field.
         func agree(_ field: ZipError.Field, _ local: UInt64, _ central: UInt64) throws(ZipError) {
             guard local == central else {
-                throw ZipError(path: path, .localHeaderMismatch(entry: record.name, field: field, local: local, central: central))
+                throw ZipError(path: path, .localHeaderMismatch(entry: record.name, field: field, local: local,
+                                                                central: central))
             }
         }
         try agree(.compressionMethod, UInt64(localMethod), UInt64(record.method))
         if !record.hasDataDescriptor {
             try agree(.crc32, UInt64(localCRC), UInt64(record.crc32))
-            if compressedSize32 != 0xFFFF_FFFF { try agree(.compressedSize, UInt64(compressedSize32), record.compressedSize) }
-            if uncompressedSize32 != 0xFFFF_FFFF { try agree(.uncompressedSize, UInt64(uncompressedSize32), record.uncompressedSize) }
+            if compressedSize32 != 0xFFFF_FFFF {
+                try agree(.compressedSize, UInt64(compressedSize32), record.compressedSize)
+            }
+            if uncompressedSize32 != 0xFFFF_FFFF {
+                try agree(.uncompressedSize, UInt64(uncompressedSize32), record.uncompressedSize)
+            }
         }
 
-        guard let data = ByteCursor.range(offset: UInt64(dataOffset), length: record.compressedSize, within: fileSize) else {
+        guard let data = ByteCursor.range(offset: UInt64(dataOffset), length: record.compressedSize,
+                                          within: fileSize) else {
             throw ZipError(path: path, .outOfBounds(entry: record.name, region: .entryData, offset: UInt64(dataOffset),
                                                     length: record.compressedSize, fileSize: fileSize))
         }

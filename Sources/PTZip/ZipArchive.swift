@@ -58,7 +58,8 @@ public final class ZipArchive: Sendable {
         self.entries = entries
         self.shared = Mutex(Shared(libzip: libzip))
         // Names are unique: validation refused duplicates.
-        self.indexByName = Dictionary(entries.map { (Array($0.name.utf8), $0.index) }, uniquingKeysWith: { first, _ in first })
+        self.indexByName = Dictionary(entries.map { (Array($0.name.utf8), $0.index) },
+                                      uniquingKeysWith: { first, _ in first })
     }
 
     /// The entry with this exact name, if any.
@@ -135,11 +136,13 @@ public final class ZipArchive: Sendable {
         let end = known ? range.upperBound : entry.compressedSize
         while start < end {
             let next = min(end, start + chunk)
-            let piece = UnsafeRawBufferPointer(rebasing: file.bytes[(entry.dataOffset + start) ..< (entry.dataOffset + next)])
+            let piece = UnsafeRawBufferPointer(
+                rebasing: file.bytes[(entry.dataOffset + start) ..< (entry.dataOffset + next)])
             if !known { crc = crc32(piece, continuing: crc) }
             let lower = max(start, range.lowerBound), upper = min(next, range.upperBound)
             if lower < upper {
-                try body(UnsafeRawBufferPointer(rebasing: file.bytes[(entry.dataOffset + lower) ..< (entry.dataOffset + upper)]))
+                try body(UnsafeRawBufferPointer(
+                    rebasing: file.bytes[(entry.dataOffset + lower) ..< (entry.dataOffset + upper)]))
             }
             file.releasePages((entry.dataOffset + start) ..< (entry.dataOffset + next))
             start = next
@@ -154,7 +157,8 @@ public final class ZipArchive: Sendable {
 
     private func storedBytes(of entry: ZipEntry) throws(ZipError) -> ZipBytes {
         // Validation placed dataOffset + compressedSize inside the file.
-        let view = UnsafeRawBufferPointer(rebasing: file.bytes[entry.dataOffset ..< entry.dataOffset + entry.compressedSize])
+        let view = UnsafeRawBufferPointer(
+            rebasing: file.bytes[entry.dataOffset ..< entry.dataOffset + entry.compressedSize])
         if !shared.withLock({ $0.verified.contains(entry.index) }) {
             // Outside the lock: a large entry takes a while, and checking twice is harmless.
             let actual = crc32(view)
@@ -176,13 +180,15 @@ public final class ZipArchive: Sendable {
         // The result carries the typed error out of the lock.
         let inflated = shared.withLock { state in
             Result { () throws(ZipError) in
-                try state.libzip.inflate(index: entry.index, entry: entry.name, declaredCRC: entry.crc32, into: destination)
+                try state.libzip.inflate(index: entry.index, entry: entry.name, declaredCRC: entry.crc32,
+                                         into: destination)
             }
         }
         do throws(ZipError) {
             let produced = try inflated.get()
             guard produced == entry.uncompressedSize else {
-                throw ZipError(path: path, .sizeMismatch(entry: entry.name, declared: entry.uncompressedSize, actual: produced))
+                throw ZipError(path: path, .sizeMismatch(entry: entry.name, declared: entry.uncompressedSize,
+                                                         actual: produced))
             }
         } catch {
             free(allocation)

@@ -56,9 +56,11 @@ public struct ZipError: Error, CustomStringConvertible, Equatable, Sendable {
         case cannotOpen(reason: String)
         /// The file has no end of central directory record and does not start like a zip archive.
         case notAZip(leadingBytes: [UInt8])
-        /// The file starts like a zip archive, but no end of central directory record is in its last 65,557 bytes (usually a truncated download).
+        /// The file starts like a zip archive, but no end of central directory record is in its last 65,557 bytes
+        /// (usually a truncated download).
         case endOfCentralDirectoryNotFound
-        /// An end of central directory signature was found, but the record (22 bytes plus its comment) runs past the end of the file.
+        /// An end of central directory signature was found, but the record (22 bytes plus its comment) runs past the
+        /// end of the file.
         case truncatedEndOfCentralDirectory(offset: Int, needed: UInt64, available: Int)
         /// Bytes follow the end of central directory record and its comment.
         case bytesAfterEndOfCentralDirectory(offset: Int, count: Int)
@@ -66,29 +68,37 @@ public struct ZipError: Error, CustomStringConvertible, Equatable, Sendable {
         case multiDiskArchive
         /// The ZIP64 locator points at something that is not a ZIP64 end of central directory record.
         case badZip64EndOfCentralDirectorySignature(offset: UInt64, found: UInt32)
-        /// The ZIP64 end of central directory record does not end where its locator begins, or declares a size too small to hold its fields.
+        /// The ZIP64 end of central directory record does not end where its locator begins, or declares a size too
+        /// small to hold its fields.
         case zip64EndOfCentralDirectoryMisplaced(offset: UInt64, recordSize: UInt64, locatorOffset: Int)
-        /// A value in the end of central directory record is neither the ZIP64 placeholder nor equal to the ZIP64 record's value.
+        /// A value in the end of central directory record is neither the ZIP64 placeholder nor equal to the ZIP64
+        /// record's value.
         case zip64EndOfCentralDirectoryMismatch(field: Field, endRecord: UInt64, zip64Record: UInt64)
-        /// A structure (a record, a name, entry data…) lies partly or wholly beyond the end of the file, or its end cannot be computed without overflow.
+        /// A structure (a record, a name, entry data…) lies partly or wholly beyond the end of the file, or its end
+        /// cannot be computed without overflow.
         case outOfBounds(entry: String?, region: Region, offset: UInt64, length: UInt64, fileSize: Int)
         /// The central directory does not end exactly where the end of central directory records begin.
-        case centralDirectoryMisplaced(centralDirectoryOffset: UInt64, centralDirectorySize: UInt64, endRecordsOffset: Int)
-        /// The declared entry count is more than the central directory's bytes could hold (46 bytes per header at least).
+        case centralDirectoryMisplaced(centralDirectoryOffset: UInt64, centralDirectorySize: UInt64,
+                                       endRecordsOffset: Int)
+        /// The declared entry count is more than the central directory's bytes could hold (46 bytes per header at
+        /// least).
         case absurdEntryCount(declared: UInt64, centralDirectorySize: UInt64)
         /// The central directory holds a different number of headers than the end record declares.
         case entryCountMismatch(declared: Int, found: Int)
-        /// A central directory header (with its name, extra field and comment) runs past the end of the central directory.
+        /// A central directory header (with its name, extra field and comment) runs past the end of the central
+        /// directory.
         case truncatedCentralDirectoryHeader(index: Int, offset: Int, centralDirectoryEnd: Int)
         /// A central directory header does not start with the signature PK\x01\x02.
         case badCentralDirectoryHeaderSignature(index: Int, offset: Int, found: UInt32)
         /// An entry name is not valid UTF-8.
         case invalidEntryName(index: Int, bytes: [UInt8])
-        /// An entry name is not a plain relative path (empty, absolute, a '..' component, a backslash, NUL or another control character).
+        /// An entry name is not a plain relative path (empty, absolute, a '..' component, a backslash, NUL or another
+        /// control character).
         case unsafeEntryName(index: Int, name: String, reason: UnsafeNameReason)
         /// An extra field's header declares more bytes than the extra-field block holds.
         case malformedExtraField(entry: String, headerID: UInt16, declaredLength: Int, available: Int)
-        /// A size or offset is marked 0xFFFFFFFF (stored in the ZIP64 extra field), but the ZIP64 extra field is missing or too short to hold it.
+        /// A size or offset is marked 0xFFFFFFFF (stored in the ZIP64 extra field), but the ZIP64 extra field is
+        /// missing or too short to hold it.
         case missingZip64Field(entry: String, field: Field)
         /// The entry is encrypted (general-purpose bit 0 or 6, or libzip reports an encryption method).
         case encryptedEntry(entry: String)
@@ -96,13 +106,15 @@ public struct ZipError: Error, CustomStringConvertible, Equatable, Sendable {
         case unsupportedCompressionMethod(entry: String, method: UInt16)
         /// A stored entry whose compressed and uncompressed sizes differ.
         case storedSizeMismatch(entry: String, compressedSize: Int, uncompressedSize: Int)
-        /// A deflated entry declares an uncompressed size that deflate cannot reach from its compressed size (at most 1,032 : 1).
+        /// A deflated entry declares an uncompressed size that deflate cannot reach from its compressed size (at most
+        /// 1,032 : 1).
         case implausibleUncompressedSize(entry: String, compressedSize: Int, uncompressedSize: Int)
         /// A local header does not start with the signature PK\x03\x04.
         case badLocalHeaderSignature(entry: String, offset: Int, found: UInt32)
         /// A local header names a different file than the central directory does for the same entry.
         case localHeaderNameMismatch(entry: String, localName: String)
-        /// A local header gives another compression method, CRC-32 or size than the central directory for the same entry.
+        /// A local header gives another compression method, CRC-32 or size than the central directory for the same
+        /// entry.
         case localHeaderMismatch(entry: String, field: Field, local: UInt64, central: UInt64)
         /// Two entries have the same name (compared as Swift strings, so canonically equivalent names collide too).
         case duplicateEntryName(entry: String, firstIndex: Int, secondIndex: Int)
@@ -132,64 +144,87 @@ public struct ZipError: Error, CustomStringConvertible, Equatable, Sendable {
                 return "cannot open: \(reason)"
             case let .notAZip(leadingBytes):
                 let found = leadingBytes.isEmpty ? "an empty file" : "bytes \(hex(leadingBytes))"
-                return "not a zip archive: expected 'PK\\x03\\x04' at offset 0 and an end of central directory record, found \(found) and no end record"
+                return "not a zip archive: expected 'PK\\x03\\x04' at offset 0 and an end of central directory record,"
+                    + " found \(found) and no end record"
             case .endOfCentralDirectoryNotFound:
                 return "no end of central directory record in the last 65,557 bytes; the file looks truncated"
             case let .truncatedEndOfCentralDirectory(offset, needed, available):
-                return "the end of central directory record at offset \(offset) needs \(needed) bytes (22 plus its comment) but only \(available) remain in the file; the file looks truncated"
+                return "the end of central directory record at offset \(offset) needs \(needed) bytes (22 plus its"
+                    + " comment) but only \(available) remain in the file; the file looks truncated"
             case let .bytesAfterEndOfCentralDirectory(offset, count):
-                return "expected the file to end with the end of central directory record; \(count) unexpected bytes follow it at offset \(offset)"
+                return "expected the file to end with the end of central directory record; \(count) unexpected bytes"
+                    + " follow it at offset \(offset)"
             case .multiDiskArchive:
-                return "the archive spans several disks (disk numbers are not 0 or entry counts per disk differ); only single-file archives are supported"
+                return "the archive spans several disks (disk numbers are not 0 or entry counts per disk differ); only"
+                    + " single-file archives are supported"
             case let .badZip64EndOfCentralDirectorySignature(offset, found):
-                return "the ZIP64 locator points at offset \(offset), expected signature 'PK\\x06\\x06' there, found \(hex32(found))"
+                return "the ZIP64 locator points at offset \(offset), expected signature 'PK\\x06\\x06' there, found"
+                    + " \(hex32(found))"
             case let .zip64EndOfCentralDirectoryMisplaced(offset, recordSize, locatorOffset):
-                return "the ZIP64 end of central directory record at offset \(offset) declares \(recordSize) bytes after its first 12; expected at least 44 and to end at the locator at offset \(locatorOffset)"
+                return "the ZIP64 end of central directory record at offset \(offset) declares \(recordSize) bytes"
+                    + " after its first 12; expected at least 44 and to end at the locator at offset \(locatorOffset)"
             case let .zip64EndOfCentralDirectoryMismatch(field, endRecord, zip64Record):
-                return "the end of central directory record gives \(field) \(endRecord); the ZIP64 record gives \(zip64Record) (expected equal values or the ZIP64 placeholder)"
+                return "the end of central directory record gives \(field) \(endRecord); the ZIP64 record gives"
+                    + " \(zip64Record) (expected equal values or the ZIP64 placeholder)"
             case let .outOfBounds(entry, region, offset, length, fileSize):
-                return "\(entryPrefix(entry))\(region.rawValue) at offset \(offset), \(length) bytes long, runs past the end of the file (\(fileSize) bytes)"
+                return "\(entryPrefix(entry))\(region.rawValue) at offset \(offset), \(length) bytes long, runs past"
+                    + " the end of the file (\(fileSize) bytes)"
             case let .centralDirectoryMisplaced(offset, size, endOffset):
-                return "the central directory (offset \(offset), \(size) bytes) should end where the end records begin, at offset \(endOffset)"
+                return "the central directory (offset \(offset), \(size) bytes) should end where the end records begin,"
+                    + " at offset \(endOffset)"
             case let .absurdEntryCount(declared, size):
-                return "the end record declares \(declared) entries, but a central directory of \(size) bytes holds at most \(size / 46)"
+                return "the end record declares \(declared) entries, but a central directory of \(size) bytes holds at"
+                    + " most \(size / 46)"
             case let .entryCountMismatch(declared, found):
                 return "the end record declares \(declared) entries; the central directory holds \(found)"
             case let .truncatedCentralDirectoryHeader(index, offset, cdEnd):
-                return "central directory header #\(index) at offset \(offset) runs past the end of the central directory at offset \(cdEnd)"
+                return "central directory header #\(index) at offset \(offset) runs past the end of the central"
+                    + " directory at offset \(cdEnd)"
             case let .badCentralDirectoryHeaderSignature(index, offset, found):
-                return "central directory header #\(index) at offset \(offset): expected signature 'PK\\x01\\x02', found \(hex32(found))"
+                return "central directory header #\(index) at offset \(offset): expected signature 'PK\\x01\\x02',"
+                    + " found \(hex32(found))"
             case let .invalidEntryName(index, bytes):
-                return "entry #\(index) has a name that is not valid UTF-8: \(hex(Array(bytes.prefix(64))))\(bytes.count > 64 ? "…" : "")"
+                return "entry #\(index) has a name that is not valid UTF-8:"
+                    + " \(hex(Array(bytes.prefix(64))))\(bytes.count > 64 ? "…" : "")"
             case let .unsafeEntryName(index, name, reason):
-                return "entry #\(index) is named '\(Escaped.line(name, controlCodes: true))', which is not a plain relative path: \(reason)"
+                return "entry #\(index) is named '\(Escaped.line(name, controlCodes: true))', which is not a plain"
+                    + " relative path: \(reason)"
             case let .malformedExtraField(entry, headerID, declaredLength, available):
-                return "entry '\(entry)' has an extra field 0x\(String(headerID, radix: 16)) declaring \(declaredLength) bytes; only \(available) remain in the extra-field block"
+                return "entry '\(entry)' has an extra field 0x\(String(headerID, radix: 16)) declaring"
+                    + " \(declaredLength) bytes; only \(available) remain in the extra-field block"
             case let .missingZip64Field(entry, field):
-                return "entry '\(entry)' marks its \(field) as stored in the ZIP64 extra field (0xFFFFFFFF), but that field is missing or too short"
+                return "entry '\(entry)' marks its \(field) as stored in the ZIP64 extra field (0xFFFFFFFF), but that"
+                    + " field is missing or too short"
             case let .encryptedEntry(entry):
                 return "entry '\(entry)' is encrypted; encrypted entries are not supported"
             case let .unsupportedCompressionMethod(entry, method):
                 return "entry '\(entry)' uses compression method \(method); expected 0 (stored) or 8 (deflated)"
             case let .storedSizeMismatch(entry, compressed, uncompressed):
-                return "stored entry '\(entry)' has compressed size \(compressed) but uncompressed size \(uncompressed); they must be equal"
+                return "stored entry '\(entry)' has compressed size \(compressed) but uncompressed size"
+                    + " \(uncompressed); they must be equal"
             case let .implausibleUncompressedSize(entry, compressed, uncompressed):
-                return "deflated entry '\(entry)' declares \(uncompressed) bytes from \(compressed) compressed bytes; deflate expands at most 1,032 times"
+                return "deflated entry '\(entry)' declares \(uncompressed) bytes from \(compressed) compressed bytes;"
+                    + " deflate expands at most 1,032 times"
             case let .badLocalHeaderSignature(entry, offset, found):
-                return "entry '\(entry)': expected a local header signature 'PK\\x03\\x04' at offset \(offset), found \(hex32(found))"
+                return "entry '\(entry)': expected a local header signature 'PK\\x03\\x04' at offset \(offset), found"
+                    + " \(hex32(found))"
             case let .localHeaderNameMismatch(entry, localName):
                 return "entry '\(entry)': its local header names it '\(localName)'"
             case let .localHeaderMismatch(entry, field, local, central):
                 let show = { (v: UInt64) in field == .crc32 ? hex32(UInt32(truncatingIfNeeded: v)) : String(v) }
-                return "entry '\(entry)': its local header gives \(field) \(show(local)); the central directory gives \(show(central))"
+                return "entry '\(entry)': its local header gives \(field) \(show(local)); the central directory gives"
+                    + " \(show(central))"
             case let .duplicateEntryName(entry, first, second):
                 return "entries #\(first) and #\(second) are both named '\(entry)'"
             case let .bytesBeforeFirstEntry(offset):
-                return "expected the first local header at offset 0, found it at offset \(offset); bytes such as a self-extractor stub precede the archive"
+                return "expected the first local header at offset 0, found it at offset \(offset); bytes such as a"
+                    + " self-extractor stub precede the archive"
             case let .overlappingEntries(first, firstEnd, second, secondStart):
-                return "entry '\(first)' extends to offset \(firstEnd) but entry '\(second)' starts at offset \(secondStart); entries must not overlap"
+                return "entry '\(first)' extends to offset \(firstEnd) but entry '\(second)' starts at offset"
+                    + " \(secondStart); entries must not overlap"
             case let .entryOverlapsCentralDirectory(entry, entryEnd, cdOffset):
-                return "entry '\(entry)' extends to offset \(entryEnd), past the start of the central directory at offset \(cdOffset)"
+                return "entry '\(entry)' extends to offset \(entryEnd), past the start of the central directory at"
+                    + " offset \(cdOffset)"
             case let .libzipDisagrees(entry, field, ours, libzip):
                 return "\(entryPrefix(entry))this reader finds \(field) \(ours) but libzip finds \(libzip)"
             case let .libzip(entry, code, message):

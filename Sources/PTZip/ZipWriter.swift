@@ -64,7 +64,9 @@ public struct ZipWriter {
     }
 
     /// Why `name` cannot be an entry name (readers, ptload's among them, refuse it), or nil.
-    public static func unsafeNameReason(_ name: String) -> UnsafeNameReason? { CentralDirectoryRecord.unsafeNameReason(name) }
+    public static func unsafeNameReason(_ name: String) -> UnsafeNameReason? {
+        CentralDirectoryRecord.unsafeNameReason(name)
+    }
 
     /// The number of entries added so far.
     public var count: Int { records.count }

@@ -25,10 +25,14 @@ final class ZipRefusalTests: ZipTestCase {
         // Different bytes, equal as Swift strings: two entries, as Python's zipfile (and numpy's
         // savez, which writes both) see them; each is found by its own bytes.
         let built = ZipFixture([.stored("caf\u{E9}", [1]), .stored("cafe\u{301}", [2])]).build()
-        let archive = try built.bytes.withUnsafeBytes { try ZipArchive(mapped: MappedFile(copying: $0, path: "equivalent.zip")) }
+        let archive = try built.bytes.withUnsafeBytes {
+            try ZipArchive(mapped: MappedFile(copying: $0, path: "equivalent.zip"))
+        }
         XCTAssertEqual(archive.entries.count, 2)
-        XCTAssertEqual(try archive.entry(named: "caf\u{E9}").map { Array(try archive.bytes(of: $0).withUnsafeBytes { Array($0) }) }, [1])
-        XCTAssertEqual(try archive.entry(named: "cafe\u{301}").map { Array(try archive.bytes(of: $0).withUnsafeBytes { Array($0) }) }, [2])
+        XCTAssertEqual(try archive.entry(named: "caf\u{E9}")
+            .map { Array(try archive.bytes(of: $0).withUnsafeBytes { Array($0) }) }, [1])
+        XCTAssertEqual(try archive.entry(named: "cafe\u{301}")
+            .map { Array(try archive.bytes(of: $0).withUnsafeBytes { Array($0) }) }, [2])
     }
 
     // MARK: 2. Overlapping entries
@@ -37,8 +41,10 @@ final class ZipRefusalTests: ZipTestCase {
         var built = twoEntries()
         // "archive/data.pkl" claims 40 more bytes, which reach into the next local header.
         let claimed = UInt32(6 + 40)
-        for (header, field) in [(built.centralHeaders[0], Central.compressedSize), (built.centralHeaders[0], Central.uncompressedSize),
-                                (built.localHeaders[0], Local.compressedSize), (built.localHeaders[0], Local.uncompressedSize)] {
+        for (header, field) in [(built.centralHeaders[0], Central.compressedSize),
+                                (built.centralHeaders[0], Central.uncompressedSize),
+                                (built.localHeaders[0], Local.compressedSize),
+                                (built.localHeaders[0], Local.uncompressedSize)] {
             built.put32(claimed, at: header + field)
         }
         let firstEnd = 30 + "archive/data.pkl".utf8.count + 46
@@ -50,12 +56,15 @@ final class ZipRefusalTests: ZipTestCase {
 
     func testEntryRunningIntoTheCentralDirectory() throws {
         var built = twoEntries()
-        for (header, field) in [(built.centralHeaders[1], Central.compressedSize), (built.centralHeaders[1], Central.uncompressedSize),
-                                (built.localHeaders[1], Local.compressedSize), (built.localHeaders[1], Local.uncompressedSize)] {
+        for (header, field) in [(built.centralHeaders[1], Central.compressedSize),
+                                (built.centralHeaders[1], Central.uncompressedSize),
+                                (built.localHeaders[1], Local.compressedSize),
+                                (built.localHeaders[1], Local.uncompressedSize)] {
             built.put32(4 + 10, at: header + field)
         }
         try assertRefused(built.bytes) {
-            ZipError(path: $0, .entryOverlapsCentralDirectory(entry: "archive/data/0", entryEnd: built.centralDirectoryOffset + 10,
+            ZipError(path: $0, .entryOverlapsCentralDirectory(entry: "archive/data/0",
+                                                              entryEnd: built.centralDirectoryOffset + 10,
                                                               centralDirectoryOffset: built.centralDirectoryOffset))
         }
     }
@@ -69,7 +78,8 @@ final class ZipRefusalTests: ZipTestCase {
         let descriptorStart = 30 + 1 + 3
         built.bytes.removeSubrange(descriptorStart + 12 ..< descriptorStart + 16)
         let shift = 4
-        built.put32(UInt32(built.localHeaders[1] - shift), at: built.centralHeaders[1] - shift + Central.localHeaderOffset)
+        built.put32(UInt32(built.localHeaders[1] - shift),
+                    at: built.centralHeaders[1] - shift + Central.localHeaderOffset)
         built.put32(UInt32(built.centralDirectoryOffset - shift), at: built.endRecord - shift + End.offset)
         try assertRefused(built.bytes) {
             ZipError(path: $0, .overlappingEntries(first: "a", firstEnd: descriptorStart + 16, second: "b",
@@ -108,7 +118,8 @@ final class ZipRefusalTests: ZipTestCase {
         built.put32(1_000_000, at: built.centralHeaders[1] + Central.localHeaderOffset)
         let size = built.bytes.count
         try assertRefused(built.bytes) {
-            ZipError(path: $0, .outOfBounds(entry: "archive/data/0", region: .localHeader, offset: 1_000_000, length: 30, fileSize: size))
+            ZipError(path: $0, .outOfBounds(entry: "archive/data/0", region: .localHeader, offset: 1_000_000,
+                                            length: 30, fileSize: size))
         }
     }
 
@@ -118,15 +129,18 @@ final class ZipRefusalTests: ZipTestCase {
         let size = built.bytes.count
         let nameLength = UInt64("archive/data/0".utf8.count)
         try assertRefused(built.bytes) {
-            ZipError(path: $0, .outOfBounds(entry: "archive/data/0", region: .localHeader, offset: UInt64(built.localHeaders[1]),
+            ZipError(path: $0, .outOfBounds(entry: "archive/data/0", region: .localHeader,
+                                            offset: UInt64(built.localHeaders[1]),
                                             length: 30 + nameLength + 0xFFFF, fileSize: size))
         }
     }
 
     func testEntryDataBeyondTheFile() throws {
         var built = twoEntries()
-        for (header, field) in [(built.centralHeaders[1], Central.compressedSize), (built.centralHeaders[1], Central.uncompressedSize),
-                                (built.localHeaders[1], Local.compressedSize), (built.localHeaders[1], Local.uncompressedSize)] {
+        for (header, field) in [(built.centralHeaders[1], Central.compressedSize),
+                                (built.centralHeaders[1], Central.uncompressedSize),
+                                (built.localHeaders[1], Local.compressedSize),
+                                (built.localHeaders[1], Local.uncompressedSize)] {
             built.put32(0x7FFF_0000, at: header + field)
         }
         let size = built.bytes.count
@@ -151,7 +165,8 @@ final class ZipRefusalTests: ZipTestCase {
         var built = twoEntries()
         built.put32(UInt32(built.centralDirectoryOffset - 1), at: built.endRecord + End.offset)
         try assertRefused(built.bytes) {
-            ZipError(path: $0, .centralDirectoryMisplaced(centralDirectoryOffset: UInt64(built.centralDirectoryOffset - 1),
+            ZipError(path: $0,
+                     .centralDirectoryMisplaced(centralDirectoryOffset: UInt64(built.centralDirectoryOffset - 1),
                                                           centralDirectorySize: UInt64(built.centralDirectorySize),
                                                           endRecordsOffset: built.endRecord))
         }
@@ -167,7 +182,8 @@ final class ZipRefusalTests: ZipTestCase {
         built.put64(1 << 62, at: extraData + 16)
         let size = built.bytes.count
         try assertRefused(built.bytes) {
-            ZipError(path: $0, .outOfBounds(entry: "big", region: .localHeader, offset: 1 << 62, length: 30, fileSize: size))
+            ZipError(path: $0, .outOfBounds(entry: "big", region: .localHeader, offset: 1 << 62, length: 30,
+                                            fileSize: size))
         }
     }
 
@@ -181,7 +197,8 @@ final class ZipRefusalTests: ZipTestCase {
         let size = built.bytes.count
         let dataOffset = 30 + 3 + 20
         try assertRefused(built.bytes) {
-            ZipError(path: $0, .outOfBounds(entry: "big", region: .entryData, offset: UInt64(dataOffset), length: UInt64.max, fileSize: size))
+            ZipError(path: $0, .outOfBounds(entry: "big", region: .entryData, offset: UInt64(dataOffset),
+                                            length: UInt64.max, fileSize: size))
         }
     }
 
@@ -192,7 +209,8 @@ final class ZipRefusalTests: ZipTestCase {
         built.put64(1 << 40, at: built.endRecord - 20 + 8)
         let size = built.bytes.count
         try assertRefused(built.bytes) {
-            ZipError(path: $0, .outOfBounds(entry: nil, region: .zip64EndOfCentralDirectory, offset: 1 << 40, length: 56, fileSize: size))
+            ZipError(path: $0, .outOfBounds(entry: nil, region: .zip64EndOfCentralDirectory, offset: 1 << 40,
+                                            length: 56, fileSize: size))
         }
     }
 
@@ -216,7 +234,9 @@ final class ZipRefusalTests: ZipTestCase {
         var fixture = ZipFixture([.stored("a", [1]), .stored("b", [2])])
         fixture.prefix = Array("#!/bin/sh\nexec unzip \"$0\"\n".utf8)
         let count = fixture.prefix.count
-        try assertRefused(fixture.build().bytes) { ZipError(path: $0, .bytesBeforeFirstEntry(firstRecordOffset: count)) }
+        try assertRefused(fixture.build().bytes) {
+            ZipError(path: $0, .bytesBeforeFirstEntry(firstRecordOffset: count))
+        }
     }
 
     func testEmptyArchiveAfterAStub() throws {
@@ -231,7 +251,8 @@ final class ZipRefusalTests: ZipTestCase {
         var built = twoEntries()
         built.put32(0x0807_4b50, at: built.localHeaders[1])
         try assertRefused(built.bytes) {
-            ZipError(path: $0, .badLocalHeaderSignature(entry: "archive/data/0", offset: built.localHeaders[1], found: 0x0807_4b50))
+            ZipError(path: $0, .badLocalHeaderSignature(entry: "archive/data/0", offset: built.localHeaders[1],
+                                                        found: 0x0807_4b50))
         }
     }
 
@@ -274,10 +295,11 @@ final class ZipRefusalTests: ZipTestCase {
         let bad = archive.entries[1]
         for _ in 0 ..< 2 {
             XCTAssertThrowsError(try archive.bytes(of: bad)) { error in
-                XCTAssertEqual(error as? ZipError, ZipError(path: archive.path, .crcMismatch(entry: "archive/data/0",
-                                                                                             declared: 0xDEAD_BEEF, actual: checksum([1, 2, 3, 4]))))
+                XCTAssertEqual(error as? ZipError, ZipError(path: archive.path, .crcMismatch(
+                    entry: "archive/data/0", declared: 0xDEAD_BEEF, actual: checksum([1, 2, 3, 4]))))
                 XCTAssertEqual(String(describing: error),
-                               "\(archive.path): entry 'archive/data/0' has CRC-32 0xb63cfbcd; its header declares 0xdeadbeef")
+                               "\(archive.path): entry 'archive/data/0' has CRC-32 0xb63cfbcd; its header declares"
+                                   + " 0xdeadbeef")
             }
         }
     }
@@ -287,7 +309,8 @@ final class ZipRefusalTests: ZipTestCase {
         fixture.entries[0].crc = 0x1234_ABCD
         let archive = try open(fixture.build().bytes)
         XCTAssertThrowsError(try archive.bytes(of: archive.entries[0])) { error in
-            XCTAssertEqual(error as? ZipError, ZipError(path: archive.path, .crcMismatch(entry: "fox", declared: 0x1234_ABCD,
+            XCTAssertEqual(error as? ZipError, ZipError(path: archive.path,
+                                                        .crcMismatch(entry: "fox", declared: 0x1234_ABCD,
                                                                                          actual: Samples.foxCRC)))
         }
     }
@@ -297,8 +320,8 @@ final class ZipRefusalTests: ZipTestCase {
         fixture.entries[0].uncompressedSize += 10
         let archive = try open(fixture.build().bytes)
         XCTAssertThrowsError(try archive.bytes(of: archive.entries[0])) { error in
-            XCTAssertEqual(error as? ZipError, ZipError(path: archive.path, .sizeMismatch(entry: "fox",
-                                                                                          declared: Samples.foxText.count + 10, actual: Samples.foxText.count)))
+            XCTAssertEqual(error as? ZipError, ZipError(path: archive.path, .sizeMismatch(
+                entry: "fox", declared: Samples.foxText.count + 10, actual: Samples.foxText.count)))
         }
     }
 
@@ -308,8 +331,8 @@ final class ZipRefusalTests: ZipTestCase {
         fixture.entries[0].crc = checksum(Array(Samples.foxText.dropLast(10)))
         let archive = try open(fixture.build().bytes)
         XCTAssertThrowsError(try archive.bytes(of: archive.entries[0])) { error in
-            XCTAssertEqual(error as? ZipError, ZipError(path: archive.path, .sizeMismatch(entry: "fox",
-                                                                                          declared: Samples.foxText.count - 10, actual: Samples.foxText.count)))
+            XCTAssertEqual(error as? ZipError, ZipError(path: archive.path, .sizeMismatch(
+                entry: "fox", declared: Samples.foxText.count - 10, actual: Samples.foxText.count)))
         }
     }
 
@@ -388,7 +411,9 @@ final class ZipRefusalTests: ZipTestCase {
         built.put16(60_000, at: built.endRecord + End.entriesOnDisk)
         built.put16(60_000, at: built.endRecord + End.entries)
         let size = UInt64(built.centralDirectorySize)
-        try assertRefused(built.bytes) { ZipError(path: $0, .absurdEntryCount(declared: 60_000, centralDirectorySize: size)) }
+        try assertRefused(built.bytes) {
+            ZipError(path: $0, .absurdEntryCount(declared: 60_000, centralDirectorySize: size))
+        }
     }
 
     func testAbsurdZip64EntryCount() throws {
@@ -399,14 +424,17 @@ final class ZipRefusalTests: ZipTestCase {
         built.put64(UInt64.max, at: record + 24)
         built.put64(UInt64.max, at: record + 32)
         let size = UInt64(built.centralDirectorySize)
-        try assertRefused(built.bytes) { ZipError(path: $0, .absurdEntryCount(declared: UInt64.max, centralDirectorySize: size)) }
+        try assertRefused(built.bytes) {
+            ZipError(path: $0, .absurdEntryCount(declared: UInt64.max, centralDirectorySize: size))
+        }
     }
 
     func testCentralHeaderWithWrongSignature() throws {
         var built = twoEntries()
         built.put32(0x0403_4b50, at: built.centralHeaders[1])
         try assertRefused(built.bytes) {
-            ZipError(path: $0, .badCentralDirectoryHeaderSignature(index: 1, offset: built.centralHeaders[1], found: 0x0403_4b50))
+            ZipError(path: $0, .badCentralDirectoryHeaderSignature(index: 1, offset: built.centralHeaders[1],
+                                                                   found: 0x0403_4b50))
         }
     }
 
@@ -415,7 +443,8 @@ final class ZipRefusalTests: ZipTestCase {
         built.put16(200, at: built.centralHeaders[1] + Central.nameLength)
         let end = built.centralDirectoryOffset + built.centralDirectorySize
         try assertRefused(built.bytes) {
-            ZipError(path: $0, .truncatedCentralDirectoryHeader(index: 1, offset: built.centralHeaders[1], centralDirectoryEnd: end))
+            ZipError(path: $0, .truncatedCentralDirectoryHeader(index: 1, offset: built.centralHeaders[1],
+                                                                centralDirectoryEnd: end))
         }
     }
 
@@ -477,7 +506,8 @@ final class ZipRefusalTests: ZipTestCase {
     func testNamesThatAreNotPlainRelativePaths() throws {
         // Nothing is extracted, but such names never come from torch or numpy: zip-slip paths,
         // and a NUL that libzip's C strings would cut (libzip reads 'model.pt' where we read more).
-        let cases: [(String, UnsafeNameReason)] = [("model.pt\u{0}.exe", .nul), ("a/../../etc/passwd", .parentComponent),
+        let cases: [(String, UnsafeNameReason)] = [("model.pt\u{0}.exe", .nul),
+                                                   ("a/../../etc/passwd", .parentComponent),
                                                    ("..", .parentComponent), ("/etc/passwd", .absolute),
                                                    ("a\\b", .backslash), ("a\u{7}b", .controlCharacter), ("", .empty)]
         for (name, reason) in cases {
@@ -485,7 +515,8 @@ final class ZipRefusalTests: ZipTestCase {
             fixture.entries[0].name = Array(name.utf8)
             let path = try write(fixture.build().bytes)
             XCTAssertThrowsError(try ZipArchive(path: path)) { error in
-                XCTAssertEqual(error as? ZipError, ZipError(path: path, .unsafeEntryName(index: 0, name: name, reason: reason)))
+                XCTAssertEqual(error as? ZipError, ZipError(path: path,
+                                                            .unsafeEntryName(index: 0, name: name, reason: reason)))
             }
         }
     }
@@ -494,15 +525,24 @@ final class ZipRefusalTests: ZipTestCase {
 
     /// The path, then the reason's own line; fields and regions read as APPNOTE names them.
     func testDescriptionIsThePathThenTheReason() {
-        let mismatch = ZipError(path: "m.pt", .zip64EndOfCentralDirectoryMismatch(field: .entriesOnDisk, endRecord: 1, zip64Record: 2))
-        XCTAssertEqual(mismatch.description, "m.pt: the end of central directory record gives entries on this disk 1; the ZIP64 record gives 2 (expected equal values or the ZIP64 placeholder)")
+        let mismatch = ZipError(path: "m.pt",
+                                .zip64EndOfCentralDirectoryMismatch(field: .entriesOnDisk, endRecord: 1,
+                                                                    zip64Record: 2))
+        XCTAssertEqual(mismatch.description,
+                       "m.pt: the end of central directory record gives entries on this disk 1; the ZIP64 record gives"
+                           + " 2 (expected equal values or the ZIP64 placeholder)")
         XCTAssertEqual(mismatch.description, "m.pt: \(mismatch.reason)")
         let local = ZipError(path: "m.pt", .localHeaderMismatch(entry: "a", field: .crc32, local: 0xAB, central: 0xCD))
-        XCTAssertEqual(local.description, "m.pt: entry 'a': its local header gives CRC-32 0x000000ab; the central directory gives 0x000000cd")
-        let bounds = ZipError(path: "m.pt", .outOfBounds(entry: nil, region: .centralDirectory, offset: 9, length: 4, fileSize: 10))
-        XCTAssertEqual(bounds.description, "m.pt: central directory at offset 9, 4 bytes long, runs past the end of the file (10 bytes)")
+        XCTAssertEqual(local.description,
+                       "m.pt: entry 'a': its local header gives CRC-32 0x000000ab; the central directory gives"
+                           + " 0x000000cd")
+        let bounds = ZipError(path: "m.pt", .outOfBounds(entry: nil, region: .centralDirectory, offset: 9, length: 4,
+                                                         fileSize: 10))
+        XCTAssertEqual(bounds.description,
+                       "m.pt: central directory at offset 9, 4 bytes long, runs past the end of the file (10 bytes)")
         let name = ZipError(path: "m.pt", .unsafeEntryName(index: 2, name: "../x", reason: .parentComponent))
-        XCTAssertEqual(name.description, "m.pt: entry #2 is named '../x', which is not a plain relative path: it has a '..' component")
+        XCTAssertEqual(name.description,
+                       "m.pt: entry #2 is named '../x', which is not a plain relative path: it has a '..' component")
     }
 
     // MARK: Opening files

@@ -46,7 +46,8 @@ class ZipTestCase: XCTestCase {
         }
     }
 
-    func contents(_ archive: ZipArchive, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> [UInt8] {
+    func contents(_ archive: ZipArchive, _ name: String, file: StaticString = #filePath,
+                  line: UInt = #line) throws -> [UInt8] {
         let entry = try XCTUnwrap(archive.entry(named: name), "no entry \(name)", file: file, line: line)
         return try archive.bytes(of: entry).withUnsafeBytes { Array($0) }
     }

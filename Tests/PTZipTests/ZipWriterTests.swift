@@ -86,9 +86,11 @@ final class ZipWriterTests: ZipTestCase {
         }
         let long = String(repeating: "x", count: 65_536)
         XCTAssertThrowsError(try writer.add(name: long, bytes: [])) { error in
-            XCTAssertEqual(error as? ZipWriterError, .nameTooLong(name: String(repeating: "x", count: 64), byteCount: 65_536))
+            XCTAssertEqual(error as? ZipWriterError, .nameTooLong(name: String(repeating: "x", count: 64),
+                                                                  byteCount: 65_536))
         }
-        XCTAssertEqual(try open(writer).entries.map { Array($0.name.utf8) }, [Array("a".utf8), Array("caf\u{E9}".utf8), Array("cafe\u{301}".utf8)])
+        XCTAssertEqual(try open(writer).entries.map { Array($0.name.utf8) },
+                       [Array("a".utf8), Array("caf\u{E9}".utf8), Array("cafe\u{301}".utf8)])
     }
 
     /// 65,536 entries: the count does not fit the classic end record, so the ZIP64 end records are written.
@@ -102,7 +104,8 @@ final class ZipWriterTests: ZipTestCase {
         let zip64End: [UInt8] = [0x50, 0x4B, 0x06, 0x06]
         let endRecord = image.count - 22
         XCTAssertEqual(Array(image[endRecord - 20 - 56 ..< endRecord - 20 - 52]), zip64End)
-        XCTAssertEqual(Array(image[endRecord + 8 ..< endRecord + 12]), [0xFF, 0xFF, 0xFF, 0xFF])  // classic counts: placeholders
+        XCTAssertEqual(Array(image[endRecord + 8 ..< endRecord + 12]),
+                       [0xFF, 0xFF, 0xFF, 0xFF])  // classic counts: placeholders
         let archive = try ZipArchive(path: write(image, name: "many.zip"))
         XCTAssertEqual(archive.entries.count, count)
         for index in [0, 1, 65_534, 65_535] {
@@ -133,7 +136,9 @@ final class ZipWriterTests: ZipTestCase {
         XCTAssertEqual(image[header + 28], 20)
         XCTAssertEqual(image[archive.entries[0].localHeaderOffset + 28], 0)
         // The directory lies past the lowered limit, so the ZIP64 end records are there.
-        XCTAssertTrue(image.count > 98 && image[image.count - 22 - 20 - 56 ..< image.count - 22 - 20 - 52].elementsEqual([0x50, 0x4B, 0x06, 0x06]))
+        XCTAssertTrue(image.count > 98
+                      && image[image.count - 22 - 20 - 56 ..< image.count - 22 - 20 - 52].elementsEqual(
+                          [0x50, 0x4B, 0x06, 0x06]))
     }
 
     func testWriteToFile() throws {
@@ -144,7 +149,8 @@ final class ZipWriterTests: ZipTestCase {
         XCTAssertEqual([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))), writer.finish())
         let bad = scratchPath("no/such/dir.zip")
         XCTAssertThrowsError(try writer.write(to: bad)) { error in
-            XCTAssertEqual(error as? ZipWriterError, .cannotWrite(FileSinkError(path: bad, .system("No such file or directory"))))
+            XCTAssertEqual(error as? ZipWriterError,
+                           .cannotWrite(FileSinkError(path: bad, .system("No such file or directory"))))
             XCTAssertEqual("\(error)", "\(bad): cannot write: No such file or directory")
         }
     }
@@ -156,7 +162,8 @@ final class ZipWriterTests: ZipTestCase {
         let path = scratchPath("streamed.zip")
         let sink = try FileSink(replacing: path)
         var streamed = ZipWriter(streamingTo: sink)
-        let entries: [(String, [UInt8])] = [("a/data.pkl", Array("pickle".utf8)), ("a/data/0", (0..<1000).map { UInt8($0 % 251) })]
+        let entries: [(String, [UInt8])] = [("a/data.pkl", Array("pickle".utf8)),
+                                            ("a/data/0", (0..<1000).map { UInt8($0 % 251) })]
         for (name, bytes) in entries {
             try memory.add(name: name, bytes: bytes, alignment: 64)
             let crc = bytes.withUnsafeBytes { crc32($0) }
@@ -175,7 +182,9 @@ final class ZipWriterTests: ZipTestCase {
         for entry in archive.entries { XCTAssertEqual(entry.dataOffset % 64, 0, entry.name) }
         let other = try FileSink(replacing: scratchPath("mismatch.zip"))
         var mismatched = ZipWriter(streamingTo: other)
-        XCTAssertThrowsError(try mismatched.add(name: "b", size: 10, crc: 0) { write in try [UInt8](repeating: 0, count: 4).withUnsafeBytes { try write($0) } }) {
+        XCTAssertThrowsError(try mismatched.add(name: "b", size: 10, crc: 0) { write in
+            try [UInt8](repeating: 0, count: 4).withUnsafeBytes { try write($0) }
+        }) {
             XCTAssertEqual($0 as? ZipWriterError, .sizeMismatch(name: "b", declared: 10, given: 4))
         }
     }
