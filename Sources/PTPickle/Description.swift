@@ -11,7 +11,8 @@ extension PickleValue: CustomStringConvertible {
 
     /// The description with explicit bounds.
     public func describe(maxDepth: Int = 8, maxItems: Int = 16, maxLength: Int = 4096) -> String {
-        var writer = DescriptionWriter(maxDepth: max(0, maxDepth), maxItems: max(0, maxItems), maxLength: max(16, maxLength))
+        var writer = DescriptionWriter(maxDepth: max(0, maxDepth), maxItems: max(0, maxItems),
+                                       maxLength: max(16, maxLength))
         writer.write(self, depth: 0)
         return writer.out
     }

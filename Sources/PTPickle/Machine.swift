@@ -268,7 +268,8 @@ struct Machine {
             case .put:
                 let line = try cursor.line()
                 guard let index = Text.decimalIndex(line) else {
-                    throw PickleError.malformed(offset: at, opcode: op, reason: "PUT index is not a non-negative decimal")
+                    throw PickleError.malformed(offset: at, opcode: op,
+                                                reason: "PUT index is not a non-negative decimal")
                 }
                 try memoPut(index)
             case .binput:
@@ -280,7 +281,8 @@ struct Machine {
             case .get:
                 let line = try cursor.line()
                 guard let index = Text.decimalIndex(line) else {
-                    throw PickleError.malformed(offset: at, opcode: op, reason: "GET index is not a non-negative decimal")
+                    throw PickleError.malformed(offset: at, opcode: op,
+                                                reason: "GET index is not a non-negative decimal")
                 }
                 try memoGet(index)
             case .binget:
@@ -304,22 +306,26 @@ struct Machine {
             case .reduce:
                 let args = try pop(), callable = try pop()
                 guard case .tuple(let tuple) = args else {
-                    throw PickleError.wrongType(offset: at, opcode: op, expected: "an argument tuple", found: args.kindName)
+                    throw PickleError.wrongType(offset: at, opcode: op, expected: "an argument tuple",
+                                                found: args.kindName)
                 }
                 try push(try apply(callable, .reduce, tuple.items, nil))
             case .newobj:
                 let args = try pop(), cls = try pop()
                 guard case .tuple(let tuple) = args else {
-                    throw PickleError.wrongType(offset: at, opcode: op, expected: "an argument tuple", found: args.kindName)
+                    throw PickleError.wrongType(offset: at, opcode: op, expected: "an argument tuple",
+                                                found: args.kindName)
                 }
                 try push(try apply(cls, .newobj, tuple.items, nil))
             case .newobjEx:
                 let kwargs = try pop(), args = try pop(), cls = try pop()
                 guard case .tuple(let tuple) = args else {
-                    throw PickleError.wrongType(offset: at, opcode: op, expected: "an argument tuple", found: args.kindName)
+                    throw PickleError.wrongType(offset: at, opcode: op, expected: "an argument tuple",
+                                                found: args.kindName)
                 }
                 guard case .dict = kwargs else {
-                    throw PickleError.wrongType(offset: at, opcode: op, expected: "a kwargs dict", found: kwargs.kindName)
+                    throw PickleError.wrongType(offset: at, opcode: op, expected: "a kwargs dict",
+                                                found: kwargs.kindName)
                 }
                 try push(try apply(cls, .newobjEx, tuple.items, kwargs))
             case .inst:

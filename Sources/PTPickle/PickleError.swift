@@ -19,7 +19,8 @@ public enum PickleError: Error, CustomStringConvertible, Equatable, Sendable {
     case unknownOpcode(byte: UInt8, offset: Int)
     /// PROTO names a protocol this machine does not know (above 5).
     case unsupportedProtocol(Int, offset: Int)
-    /// The opcode's inline argument is not well formed (INT/LONG/FLOAT/PUT/GET text, STRING quoting or escapes, odd item counts …).
+    /// The opcode's inline argument is not well formed (INT/LONG/FLOAT/PUT/GET text, STRING quoting or escapes, odd
+    /// item counts …).
     case malformed(offset: Int, opcode: PickleOpcode, reason: String)
     /// Text is not valid in its encoding (invalid UTF-8, bad raw-unicode-escape, lone surrogate, non-ASCII PERSID).
     case invalidString(offset: Int, opcode: PickleOpcode, reason: String)
@@ -33,7 +34,8 @@ public enum PickleError: Error, CustomStringConvertible, Equatable, Sendable {
     case wrongType(offset: Int, opcode: PickleOpcode, expected: String, found: String)
     /// REDUCE / NEWOBJ / NEWOBJ_EX / OBJ applied to something that is not a global name.
     case notCallable(offset: Int, opcode: PickleOpcode, found: String)
-    /// A dict key or set element python could not hash (a list, dict, set, bytearray), or one nested too deeply or holding too many values to hash.
+    /// A dict key or set element python could not hash (a list, dict, set, bytearray), or one nested too deeply or
+    /// holding too many values to hash.
     case unhashable(offset: Int, opcode: PickleOpcode, found: String)
     /// BUILD on a value that cannot take state (list, tuple, set, scalar …).
     case cannotBuild(offset: Int, found: String)
@@ -94,7 +96,9 @@ public enum PickleError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .notCallable(offset, opcode, found):
             return "\(opcode) at offset \(offset): callable is \(found), not a global"
         case let .unhashable(offset, opcode, found):
-            return "\(opcode) at offset \(offset): unhashable key or element (\(found)); keys are numbers, strings, bytes, globals, objects, or tuples and frozensets of those nesting at most 100 levels and holding at most 100,000 values"
+            return "\(opcode) at offset \(offset): unhashable key or element (\(found)); keys are numbers, strings,"
+                + " bytes, globals, objects, or tuples and frozensets of those nesting at most 100 levels and holding"
+                + " at most 100,000 values"
         case let .cannotBuild(offset, found):
             return "BUILD at offset \(offset): \(found) cannot take state"
         case let .buildWithoutHook(offset):
@@ -116,7 +120,8 @@ public enum PickleError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .nestingTooDeep(limit, offset):
             return "value nested deeper than \(limit) levels at offset \(offset)"
         case let .tooMuchKeyWork(limit, offset):
-            return "more than \(limit) units of work hashing dict keys and set elements at offset \(offset); the same keys are hashed again and again"
+            return "more than \(limit) units of work hashing dict keys and set elements at offset \(offset); the same"
+                + " keys are hashed again and again"
         }
     }
 }

@@ -70,7 +70,8 @@ enum PickleKey: Hashable {
         }
     }
 
-    private static func make(_ value: PickleValue, depth: Int, nodes: inout Int, spent: inout Int, budget: Int) -> Made {
+    private static func make(_ value: PickleValue, depth: Int, nodes: inout Int, spent: inout Int,
+                             budget: Int) -> Made {
         nodes += 1
         guard nodes <= maxKeyNodes else { return .unhashable }
         spent += cost(value)

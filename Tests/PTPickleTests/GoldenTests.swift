@@ -36,7 +36,8 @@ final class GoldenTests: XCTestCase {
         if let diff = firstDifference(got, expected) {
             XCTFail("\(name) (python \(m.python)): \(diff)", file: file, line: line)
         }
-        XCTAssertEqual(bytes.count, m.sizes[name + ".pkl"], "\(name) is the file the manifest describes", file: file, line: line)
+        XCTAssertEqual(bytes.count, m.sizes[name + ".pkl"], "\(name) is the file the manifest describes", file: file,
+                       line: line)
         XCTAssertEqual(u.protocol, m.protocols[name + ".pkl"], "\(name) protocol", file: file, line: line)
         XCTAssertEqual(u.bytesConsumed, bytes.count, "\(name) bytesConsumed", file: file, line: line)
         XCTAssertEqual(Set(u.globals), Set(resolved), file: file, line: line)

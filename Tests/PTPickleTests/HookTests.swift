@@ -62,7 +62,8 @@ final class HookTests: XCTestCase {
         XCTAssertEqual(ids[0].tupleItems?[1].globalValue, PickleGlobal(module: "torch", name: "FloatStorage"))
         XCTAssertEqual(u.globals.map(\.description), ["torch.FloatStorage"])
         // PERSID passes a string.
-        let t = try unpickle(text("P42\n."), hooks: PickleHooks(persistentLoad: { .custom(Storage(key: $0.stringValue ?? "?")) }))
+        let t = try unpickle(text("P42\n."),
+                             hooks: PickleHooks(persistentLoad: { .custom(Storage(key: $0.stringValue ?? "?")) }))
         XCTAssertEqual((t.root.customValue as? Storage)?.key, "42")
     }
 
@@ -112,7 +113,8 @@ final class HookTests: XCTestCase {
         chain += stop
         let ok = try unpickle(chain, hooks: nest, limits: PickleLimits(maxNestingDepth: 31))
         XCTAssertEqual((ok.root.container)?.nestingDepth, 31)
-        guard case .nestingTooDeep(limit: 30, _)? = pickleError(chain, hooks: nest, limits: PickleLimits(maxNestingDepth: 30)) else {
+        guard case .nestingTooDeep(limit: 30, _)? = pickleError(chain, hooks: nest,
+                                                                limits: PickleLimits(maxNestingDepth: 30)) else {
             return XCTFail()
         }
     }

@@ -41,30 +41,44 @@ final class HostileTests: XCTestCase {
         for o in [PickleOpcode.append, .setitem, .build, .reduce, .newobj, .newobjEx, .stackGlobal, .tuple1,
                   .tuple2, .tuple3, .binpersid, .dup, .memoize, .binput] {
             let bytes = proto() + op(o) + (o == .binput ? u8(0) : []) + stop
-            XCTAssertEqual(pickleError(bytes, hooks: PickleHooks(persistentLoad: { $0 })), .stackUnderflow(offset: 2, opcode: o), "\(o)")
+            XCTAssertEqual(pickleError(bytes, hooks: PickleHooks(persistentLoad: { $0 })),
+                           .stackUnderflow(offset: 2, opcode: o), "\(o)")
         }
     }
 
     func testHugeDeclaredLengths() {
         // 2^62 bytes: checked against what is left before anything is allocated.
-        XCTAssertEqual(pickleError(p4(op(.binbytes8), u64(1 << 62))), .truncated(offset: 11, needed: 1 << 62, available: 1))
-        XCTAssertEqual(pickleError(p4(op(.binunicode8), u64(1 << 62))), .truncated(offset: 11, needed: 1 << 62, available: 1))
-        XCTAssertEqual(pickleError(proto(5) + op(.bytearray8) + u64(1 << 62) + stop), .truncated(offset: 11, needed: 1 << 62, available: 1))
+        XCTAssertEqual(pickleError(p4(op(.binbytes8), u64(1 << 62))),
+                       .truncated(offset: 11, needed: 1 << 62, available: 1))
+        XCTAssertEqual(pickleError(p4(op(.binunicode8), u64(1 << 62))),
+                       .truncated(offset: 11, needed: 1 << 62, available: 1))
+        XCTAssertEqual(pickleError(proto(5) + op(.bytearray8) + u64(1 << 62) + stop),
+                       .truncated(offset: 11, needed: 1 << 62, available: 1))
         // Beyond Int.max.
-        XCTAssertEqual(pickleError(p4(op(.binbytes8), u64(.max))), .lengthOverflow(offset: 2, opcode: .binbytes8, length: .max))
-        XCTAssertEqual(pickleError(p4(op(.binunicode8), u64(1 << 63))), .lengthOverflow(offset: 2, opcode: .binunicode8, length: 1 << 63))
+        XCTAssertEqual(pickleError(p4(op(.binbytes8), u64(.max))),
+                       .lengthOverflow(offset: 2, opcode: .binbytes8, length: .max))
+        XCTAssertEqual(pickleError(p4(op(.binunicode8), u64(1 << 63))),
+                       .lengthOverflow(offset: 2, opcode: .binunicode8, length: 1 << 63))
         // 32-bit lengths.
-        XCTAssertEqual(pickleError(p4(op(.binunicode), u32(.max))), .truncated(offset: 7, needed: Int(UInt32.max), available: 1))
-        XCTAssertEqual(pickleError(proto(3) + op(.binbytes) + u32(.max) + stop), .truncated(offset: 7, needed: Int(UInt32.max), available: 1))
-        XCTAssertEqual(pickleError(op(.binstring) + i32(.max) + stop), .truncated(offset: 5, needed: Int(Int32.max), available: 1))
-        XCTAssertEqual(pickleError(op(.shortBinstring) + u8(200) + stop), .truncated(offset: 2, needed: 200, available: 1))
+        XCTAssertEqual(pickleError(p4(op(.binunicode), u32(.max))),
+                       .truncated(offset: 7, needed: Int(UInt32.max), available: 1))
+        XCTAssertEqual(pickleError(proto(3) + op(.binbytes) + u32(.max) + stop),
+                       .truncated(offset: 7, needed: Int(UInt32.max), available: 1))
+        XCTAssertEqual(pickleError(op(.binstring) + i32(.max) + stop),
+                       .truncated(offset: 5, needed: Int(Int32.max), available: 1))
+        XCTAssertEqual(pickleError(op(.shortBinstring) + u8(200) + stop),
+                       .truncated(offset: 2, needed: 200, available: 1))
     }
 
     func testLong4LengthOverflow() {
-        XCTAssertEqual(pickleError(proto(2) + op(.long4) + i32(-1) + stop), .negativeLength(offset: 2, opcode: .long4, length: -1))
-        XCTAssertEqual(pickleError(proto(2) + op(.long4) + i32(.min) + stop), .negativeLength(offset: 2, opcode: .long4, length: Int64(Int32.min)))
-        XCTAssertEqual(pickleError(proto(2) + op(.long4) + i32(.max) + stop), .truncated(offset: 7, needed: Int(Int32.max), available: 1))
-        XCTAssertEqual(pickleError(proto(2) + op(.long1) + u8(255) + [1, 2] + stop), .truncated(offset: 4, needed: 255, available: 3))
+        XCTAssertEqual(pickleError(proto(2) + op(.long4) + i32(-1) + stop),
+                       .negativeLength(offset: 2, opcode: .long4, length: -1))
+        XCTAssertEqual(pickleError(proto(2) + op(.long4) + i32(.min) + stop),
+                       .negativeLength(offset: 2, opcode: .long4, length: Int64(Int32.min)))
+        XCTAssertEqual(pickleError(proto(2) + op(.long4) + i32(.max) + stop),
+                       .truncated(offset: 7, needed: Int(Int32.max), available: 1))
+        XCTAssertEqual(pickleError(proto(2) + op(.long1) + u8(255) + [1, 2] + stop),
+                       .truncated(offset: 4, needed: 255, available: 3))
     }
 
     func testTruncatedFixedWidthArguments() {
@@ -151,7 +165,8 @@ final class HostileTests: XCTestCase {
         var bytes = proto()
         for _ in 0..<11 { bytes += op(.none) + op(.memoize) + op(.pop) }
         bytes += op(.none) + stop
-        guard case .tooManyMemoEntries(limit: 10, _)? = pickleError(bytes, limits: PickleLimits(maxMemoEntries: 10)) else {
+        guard case .tooManyMemoEntries(limit: 10, _)? = pickleError(bytes,
+                                                                    limits: PickleLimits(maxMemoEntries: 10)) else {
             return XCTFail()
         }
         // Overwriting an index does not count again.
@@ -163,14 +178,18 @@ final class HostileTests: XCTestCase {
 
     func testStackLimit() {
         let bytes = p4(B(repeating: PickleOpcode.none.rawValue, count: 100), op(.tuple3))
-        XCTAssertEqual(pickleError(bytes, limits: PickleLimits(maxStackDepth: 50)), .stackTooDeep(limit: 50, offset: 52))
-        XCTAssertEqual(pickleError(p4(B(repeating: PickleOpcode.mark.rawValue, count: 100)), limits: PickleLimits(maxStackDepth: 50)),
+        XCTAssertEqual(pickleError(bytes, limits: PickleLimits(maxStackDepth: 50)),
+                       .stackTooDeep(limit: 50, offset: 52))
+        XCTAssertEqual(pickleError(p4(B(repeating: PickleOpcode.mark.rawValue, count: 100)),
+                                   limits: PickleLimits(maxStackDepth: 50)),
                        .stackTooDeep(limit: 50, offset: 52))
     }
 
     func testMaterializedBytesLimit() {
-        let bytes = p4(op(.shortBinbytes), u8(10), B(repeating: 1, count: 10), op(.shortBinbytes), u8(10), B(repeating: 2, count: 10), op(.tuple2))
-        XCTAssertEqual(pickleError(bytes, limits: PickleLimits(maxTotalBytes: 15)), .tooManyBytes(limit: 15, offset: 14))
+        let bytes = p4(op(.shortBinbytes), u8(10), B(repeating: 1, count: 10), op(.shortBinbytes), u8(10),
+                       B(repeating: 2, count: 10), op(.tuple2))
+        XCTAssertEqual(pickleError(bytes, limits: PickleLimits(maxTotalBytes: 15)),
+                       .tooManyBytes(limit: 15, offset: 14))
         XCTAssertNoThrow(try unpickle(bytes, limits: PickleLimits(maxTotalBytes: 20)))
     }
 
@@ -216,7 +235,8 @@ final class HostileTests: XCTestCase {
         // t0 = (), t_k = (t_{k-1}, t_{k-1}): 2^40 leaves in 40 levels, used as a dict key.
         var bytes: [UInt8] = [0x80, 0x02, 0x7D, 0x29, 0x71, 0]        // PROTO 2, {}, (), BINPUT 0
         for level in 1...40 {
-            bytes += [0x30, 0x68, UInt8(level - 1), 0x68, UInt8(level - 1), 0x86, 0x71, UInt8(level)]  // POP, GET, GET, TUPLE2, PUT
+            bytes += [0x30, 0x68, UInt8(level - 1), 0x68, UInt8(level - 1), 0x86, 0x71,
+                      UInt8(level)]  // POP, GET, GET, TUPLE2, PUT
         }
         bytes += [0x4E, 0x73, 0x2E]                                  // None, SETITEM, STOP
         XCTAssertThrowsError(try unpickle(bytes)) { error in
@@ -225,15 +245,19 @@ final class HostileTests: XCTestCase {
     }
 
     func testExtensionRegistryRefused() {
-        XCTAssertEqual(pickleError(proto(2) + op(.ext1) + u8(7) + stop), .extensionRegistry(offset: 2, opcode: .ext1, code: 7))
-        XCTAssertEqual(pickleError(proto(2) + op(.ext2) + u16(300) + stop), .extensionRegistry(offset: 2, opcode: .ext2, code: 300))
-        XCTAssertEqual(pickleError(proto(2) + op(.ext4) + i32(70000) + stop), .extensionRegistry(offset: 2, opcode: .ext4, code: 70000))
+        XCTAssertEqual(pickleError(proto(2) + op(.ext1) + u8(7) + stop),
+                       .extensionRegistry(offset: 2, opcode: .ext1, code: 7))
+        XCTAssertEqual(pickleError(proto(2) + op(.ext2) + u16(300) + stop),
+                       .extensionRegistry(offset: 2, opcode: .ext2, code: 300))
+        XCTAssertEqual(pickleError(proto(2) + op(.ext4) + i32(70000) + stop),
+                       .extensionRegistry(offset: 2, opcode: .ext4, code: 70000))
         XCTAssertTrue(PickleError.extensionRegistry(offset: 2, opcode: .ext1, code: 7).description.contains("EXT1"))
     }
 
     func testOutOfBandBuffersRefused() {
         XCTAssertEqual(pickleError(proto(5) + op(.nextBuffer) + stop), .outOfBandBuffer(offset: 2, opcode: .nextBuffer))
-        XCTAssertEqual(pickleError(proto(5) + op(.readonlyBuffer) + stop), .outOfBandBuffer(offset: 2, opcode: .readonlyBuffer))
+        XCTAssertEqual(pickleError(proto(5) + op(.readonlyBuffer) + stop),
+                       .outOfBandBuffer(offset: 2, opcode: .readonlyBuffer))
     }
 
     func testResolveGlobalThrowingStopsTheLoad() {
@@ -246,7 +270,8 @@ final class HostileTests: XCTestCase {
             XCTFail("nothing may be constructed after a refusal")
             return nil
         })
-        let bytes = proto(2) + text("cbuiltins\nlist\n") + op(.pop) + text("cos\nsystem\n") + sstr("rm") + op(.tuple1) + op(.reduce) + stop
+        let bytes = proto(2) + text("cbuiltins\nlist\n") + op(.pop) + text("cos\nsystem\n") + sstr("rm") + op(.tuple1)
+            + op(.reduce) + stop
         XCTAssertThrowsError(try unpickle(bytes, hooks: hooks)) { error in
             XCTAssertEqual(error as? Refused, Refused(name: "os.system"))
         }
@@ -261,7 +286,8 @@ final class HostileTests: XCTestCase {
     func testPersistentIdWithoutALoader() {
         XCTAssertEqual(pickleError(p4(sstr("id"), op(.binpersid))), .persistentIDWithoutLoader(offset: 6))
         XCTAssertEqual(pickleError(text("Pabc\n.")), .persistentIDWithoutLoader(offset: 0))
-        guard case .invalidString(_, .persid, _)? = pickleError([0x50, 0xE9, 0x0A, 0x2E], hooks: PickleHooks(persistentLoad: { $0 })) else {
+        guard case .invalidString(_, .persid, _)? = pickleError([0x50, 0xE9, 0x0A, 0x2E],
+                                                                hooks: PickleHooks(persistentLoad: { $0 })) else {
             return XCTFail("PERSID must be ASCII")
         }
     }
@@ -269,7 +295,8 @@ final class HostileTests: XCTestCase {
     func testBuildOnACustomValueWithoutAHook() {
         final class Box {}
         let hooks = PickleHooks(persistentLoad: { _ in .custom(Box()) })
-        XCTAssertEqual(pickleError(p4(int(1), op(.binpersid), op(.emptyDict), op(.build)), hooks: hooks), .buildWithoutHook(offset: 6))
+        XCTAssertEqual(pickleError(p4(int(1), op(.binpersid), op(.emptyDict), op(.build)), hooks: hooks),
+                       .buildWithoutHook(offset: 6))
     }
 
     func testErrorPathFreesThePartialGraph() {
@@ -293,15 +320,19 @@ final class HostileTests: XCTestCase {
     func testEveryErrorHasAOneLineDescription() {
         let errors: [PickleError] = [
             .truncated(offset: 1, needed: 2, available: 0), .lengthOverflow(offset: 0, opcode: .binbytes8, length: 1),
-            .negativeLength(offset: 0, opcode: .long4, length: -1), .frameExceedsInput(offset: 0, length: 9, available: 1),
+            .negativeLength(offset: 0, opcode: .long4, length: -1),
+            .frameExceedsInput(offset: 0, length: 9, available: 1),
             .unknownOpcode(byte: 0, offset: 0), .unsupportedProtocol(9, offset: 0),
             .malformed(offset: 0, opcode: .int, reason: "x"), .invalidString(offset: 0, opcode: .unicode, reason: "x"),
-            .stackUnderflow(offset: 0, opcode: .stop), .markMissing(offset: 0, opcode: .tuple), .memoMissing(index: 1, offset: 0),
-            .wrongType(offset: 0, opcode: .append, expected: "list", found: "int"), .notCallable(offset: 0, opcode: .reduce, found: "int"),
+            .stackUnderflow(offset: 0, opcode: .stop), .markMissing(offset: 0, opcode: .tuple),
+            .memoMissing(index: 1, offset: 0),
+            .wrongType(offset: 0, opcode: .append, expected: "list", found: "int"),
+            .notCallable(offset: 0, opcode: .reduce, found: "int"),
             .unhashable(offset: 0, opcode: .setitem, found: "list"), .cannotBuild(offset: 0, found: "int"),
             .buildWithoutHook(offset: 0), .persistentIDWithoutLoader(offset: 0),
             .extensionRegistry(offset: 0, opcode: .ext1, code: 1), .outOfBandBuffer(offset: 0, opcode: .nextBuffer),
-            .tooManyOpcodes(limit: 1, offset: 0), .stackTooDeep(limit: 1, offset: 0), .tooManyMemoEntries(limit: 1, offset: 0),
+            .tooManyOpcodes(limit: 1, offset: 0), .stackTooDeep(limit: 1, offset: 0),
+            .tooManyMemoEntries(limit: 1, offset: 0),
             .tooManyBytes(limit: 1, offset: 0), .nestingTooDeep(limit: 1, offset: 0),
         ]
         for e in errors {

@@ -87,7 +87,8 @@ final class LifetimeTests: XCTestCase {
         var kept: PickleValue = .none
         do {
             // [[1, [2]], 3]: keep the inner [1, [2]] only.
-            let u = try unpickle(p4(op(.emptyList), op(.mark), op(.emptyList), op(.mark), int(1), op(.emptyList), int(2),
+            let u = try unpickle(p4(op(.emptyList), op(.mark), op(.emptyList), op(.mark), int(1), op(.emptyList),
+                                    int(2),
                                     op(.append), op(.appends), int(3), op(.appends)))
             withExtendedLifetime(u) {
                 guard case .list(let l) = u.root else { return }
@@ -111,7 +112,8 @@ final class LifetimeTests: XCTestCase {
                 holder = h
                 return .custom(h)
             })
-            _ = try unpickle(p4(text("cm\nf\n"), op(.emptyList), op(.mark), int(1), int(2), op(.appends), op(.tuple1), op(.reduce)),
+            _ = try unpickle(p4(text("cm\nf\n"), op(.emptyList), op(.mark), int(1), int(2), op(.appends), op(.tuple1),
+                                op(.reduce)),
                              hooks: hooks)
         }
         XCTAssertEqual(holder?.value.description, "[1, 2]")
@@ -131,7 +133,8 @@ final class LifetimeTests: XCTestCase {
         // A value built entirely outside the machine is also freed without recursion.
         var v: PickleValue = .none
         for _ in 0..<200_000 { v = .list(PickleList([v])) }
-        XCTAssertEqual(chainLength(v) { if case .list(let l) = $0 { return l.items.first } else { return nil } }, 200_000)
+        XCTAssertEqual(chainLength(v) { if case .list(let l) = $0 { return l.items.first } else { return nil } },
+                       200_000)
         v = .none  // a recursive release would overflow the stack here
         var d: PickleValue = .none
         for i in 0..<100_000 {
@@ -139,7 +142,8 @@ final class LifetimeTests: XCTestCase {
             dict.set(.int(Int64(i)), d)
             d = .dict(dict)
         }
-        XCTAssertEqual(chainLength(d) { if case .dict(let m) = $0 { return m.items.first?.value } else { return nil } }, 100_000)
+        XCTAssertEqual(chainLength(d) { if case .dict(let m) = $0 { return m.items.first?.value } else { return nil } },
+                       100_000)
         d = .none
     }
 

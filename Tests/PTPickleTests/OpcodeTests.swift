@@ -3,7 +3,8 @@ import XCTest
 
 /// Opcode semantics on hand-written pickles.
 final class OpcodeTests: XCTestCase {
-    func root(_ bytes: B, hooks: PickleHooks = PickleHooks(), file: StaticString = #filePath, line: UInt = #line) -> PickleValue? {
+    func root(_ bytes: B, hooks: PickleHooks = PickleHooks(), file: StaticString = #filePath,
+              line: UInt = #line) -> PickleValue? {
         do {
             return try unpickle(bytes, hooks: hooks).root
         } catch {
@@ -63,7 +64,8 @@ final class OpcodeTests: XCTestCase {
         XCTAssertEqual(root(proto(2) + op(.long1) + u8(2) + [0xFF, 0x00] + stop)?.intValue, 255)
         XCTAssertEqual(root(proto(2) + op(.long1) + u8(2) + [0x00, 0x80] + stop)?.intValue, -32768)
         // Redundant sign bytes normalize away.
-        XCTAssertEqual(root(proto(2) + op(.long1) + u8(12) + [0xFE] + B(repeating: 0xFF, count: 11) + stop)?.intValue, -2)
+        XCTAssertEqual(root(proto(2) + op(.long1) + u8(12) + [0xFE] + B(repeating: 0xFF, count: 11) + stop)?.intValue,
+                       -2)
         XCTAssertEqual(root(proto(2) + op(.long4) + i32(3) + [1, 0, 0] + stop)?.intValue, 1)
         guard case .bigInt(let b)? = root(proto(2) + op(.long1) + u8(9) + B(repeating: 0, count: 8) + [0x01] + stop)
         else { return XCTFail() }
@@ -104,7 +106,8 @@ final class OpcodeTests: XCTestCase {
         for bad in ["S'abc\n.", "Sabc\n.", "S'\n.", "S'abc\"\n.", "S'\\x4'\n.", "S'\\'\n."] {
             guard case .malformed(_, .string, _)? = pickleError(text(bad)) else { return XCTFail(bad) }
         }
-        XCTAssertEqual(pickleError(op(.binstring) + i32(-1) + stop), .negativeLength(offset: 0, opcode: .binstring, length: -1))
+        XCTAssertEqual(pickleError(op(.binstring) + i32(-1) + stop),
+                       .negativeLength(offset: 0, opcode: .binstring, length: -1))
     }
 
     func testUnicodeRawEscape() {
@@ -123,11 +126,14 @@ final class OpcodeTests: XCTestCase {
     func testUTF8WithSurrogatepass() {
         XCTAssertEqual(root(op(.binunicode) + u32(4) + text("日x") + stop)?.stringValue, "日x")
         // CESU-8 style surrogate pair (python's 'surrogatepass' writes these for lone surrogates).
-        XCTAssertEqual(root(op(.shortBinunicode) + u8(6) + [0xED, 0xA0, 0xBD, 0xED, 0xB8, 0x80] + stop)?.stringValue, "😀")
-        guard case .invalidString(_, .shortBinunicode, _)? = pickleError(op(.shortBinunicode) + u8(3) + [0xED, 0xA0, 0x80] + stop)
+        XCTAssertEqual(root(op(.shortBinunicode) + u8(6) + [0xED, 0xA0, 0xBD, 0xED, 0xB8, 0x80] + stop)?.stringValue,
+                       "😀")
+        guard case .invalidString(_, .shortBinunicode, _)? = pickleError(
+            op(.shortBinunicode) + u8(3) + [0xED, 0xA0, 0x80] + stop)
         else { return XCTFail("lone surrogate") }
         for bad: B in [[0xFF], [0xC0, 0x80], [0xE0, 0x80, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE6, 0x97], [0x80]] {
-            guard case .invalidString(_, .shortBinunicode, _)? = pickleError(op(.shortBinunicode) + u8(UInt8(bad.count)) + bad + stop)
+            guard case .invalidString(_, .shortBinunicode, _)? = pickleError(
+                op(.shortBinunicode) + u8(UInt8(bad.count)) + bad + stop)
             else { return XCTFail("\(bad)") }
         }
         XCTAssertEqual(root(proto() + op(.binunicode8) + u64(1) + text("z") + stop)?.stringValue, "z")
@@ -153,7 +159,8 @@ final class OpcodeTests: XCTestCase {
         XCTAssertEqual(root(p4(int(1), op(.tuple1)))?.tupleItems?.map(\.intValue), [1])
         XCTAssertEqual(root(p4(int(1), int(2), op(.tuple2)))?.tupleItems?.map(\.intValue), [1, 2])
         XCTAssertEqual(root(p4(int(1), int(2), int(3), op(.tuple3)))?.tupleItems?.map(\.intValue), [1, 2, 3])
-        XCTAssertEqual(root(p4(op(.mark), int(1), int(2), int(3), int(4), op(.tuple)))?.tupleItems?.map(\.intValue), [1, 2, 3, 4])
+        XCTAssertEqual(root(p4(op(.mark), int(1), int(2), int(3), int(4), op(.tuple)))?.tupleItems?.map(\.intValue),
+                       [1, 2, 3, 4])
         XCTAssertEqual(root(text("(I1\nt."))?.tupleItems?.map(\.intValue), [1])
     }
 
@@ -196,9 +203,11 @@ final class OpcodeTests: XCTestCase {
     func testUnhashableKeys() {
         XCTAssertEqual(pickleError(p4(op(.emptyDict), op(.emptyList), int(1), op(.setitem))),
                        .unhashable(offset: 6, opcode: .setitem, found: "list"))
-        guard case .unhashable(_, .additems, "dict")? = pickleError(p4(op(.emptySet), op(.mark), op(.emptyDict), op(.additems)))
+        guard case .unhashable(_, .additems, "dict")? = pickleError(
+            p4(op(.emptySet), op(.mark), op(.emptyDict), op(.additems)))
         else { return XCTFail() }
-        guard case .unhashable(_, .frozenset, "tuple")? = pickleError(p4(op(.mark), op(.emptyList), op(.tuple1), op(.frozenset)))
+        guard case .unhashable(_, .frozenset, "tuple")? = pickleError(
+            p4(op(.mark), op(.emptyList), op(.tuple1), op(.frozenset)))
         else { return XCTFail() }
     }
 
@@ -211,7 +220,8 @@ final class OpcodeTests: XCTestCase {
         guard case .set(let f)? = root(p4(op(.mark), int(5), int(5), op(.frozenset))) else { return XCTFail() }
         XCTAssertTrue(f.isFrozen)
         XCTAssertEqual(f.count, 1)
-        guard case .wrongType(_, .additems, "set", "frozenset")? = pickleError(p4(op(.mark), op(.frozenset), op(.mark), int(1), op(.additems)))
+        guard case .wrongType(_, .additems, "set", "frozenset")? = pickleError(
+            p4(op(.mark), op(.frozenset), op(.mark), int(1), op(.additems)))
         else { return XCTFail("ADDITEMS on a frozenset") }
     }
 
@@ -241,10 +251,13 @@ final class OpcodeTests: XCTestCase {
         XCTAssertEqual(b.items.map(\.intValue), [1])
         // Text PUT/GET, LONG_BINPUT with a sparse index, overwriting an index.
         XCTAssertEqual(root(text("I5\np7\n0g7\n."))?.intValue, 5)
-        XCTAssertEqual(root(p4(int(5), op(.longBinput), u32(4_000_000_000), op(.pop), op(.longBinget), u32(4_000_000_000)))?.intValue, 5)
-        XCTAssertEqual(root(p4(int(5), op(.binput), u8(0), int(6), op(.binput), u8(0), op(.binget), u8(0)))?.intValue, 6)
+        XCTAssertEqual(root(p4(int(5), op(.longBinput), u32(4_000_000_000), op(.pop), op(.longBinget),
+                               u32(4_000_000_000)))?.intValue, 5)
+        XCTAssertEqual(root(p4(int(5), op(.binput), u8(0), int(6), op(.binput), u8(0), op(.binget), u8(0)))?.intValue,
+                       6)
         // MEMOIZE uses the memo's size: after a sparse entry, the next index is 1.
-        XCTAssertEqual(root(p4(int(5), op(.longBinput), u32(99), int(6), op(.memoize), op(.binget), u8(1)))?.intValue, 6)
+        XCTAssertEqual(root(p4(int(5), op(.longBinput), u32(99), int(6), op(.memoize), op(.binget), u8(1)))?.intValue,
+                       6)
         guard case .malformed(_, .put, _)? = pickleError(text("I1\np-1\n.")) else { return XCTFail() }
         guard case .malformed(_, .get, _)? = pickleError(text("gx\n.")) else { return XCTFail() }
         XCTAssertEqual(pickleError(p4(op(.memoize))), .stackUnderflow(offset: 2, opcode: .memoize))
@@ -253,25 +266,32 @@ final class OpcodeTests: XCTestCase {
     func testGlobalsAndStackGlobal() throws {
         let u = try unpickle(p4(sstr("collections"), sstr("OrderedDict"), op(.stackGlobal),
                                 text("cos\nsystem\n"), op(.tuple2)))
-        XCTAssertEqual(u.root.tupleItems?.compactMap(\.globalValue).map(\.description), ["collections.OrderedDict", "os.system"])
+        XCTAssertEqual(u.root.tupleItems?.compactMap(\.globalValue).map(\.description),
+                       ["collections.OrderedDict", "os.system"])
         XCTAssertEqual(u.globals.map(\.description), ["collections.OrderedDict", "os.system"])
         XCTAssertEqual(u.protocol, 4)
         XCTAssertEqual(pickleError(p4(int(1), sstr("x"), op(.stackGlobal))),
-                       .wrongType(offset: 7, opcode: .stackGlobal, expected: "two str (module, name)", found: "int, str"))
+                       .wrongType(offset: 7, opcode: .stackGlobal, expected: "two str (module, name)",
+                                  found: "int, str"))
         guard case .malformed(_, .global, _)? = pickleError(text("c\nx\n.")) else { return XCTFail() }
-        guard case .invalidString(_, .global, _)? = pickleError([0x63, 0xFF, 0x0A, 0x78, 0x0A, 0x2E]) else { return XCTFail() }
+        guard case .invalidString(_, .global, _)? = pickleError([0x63, 0xFF, 0x0A, 0x78, 0x0A, 0x2E]) else {
+            return XCTFail()
+        }
     }
 
     func testReduceNewobjNewobjExInstObjAreOpaque() throws {
         let g = text("cmod\nF\n")
-        guard case .object(let r)? = root(proto(2) + g + int(1) + op(.tuple1) + op(.reduce) + stop) else { return XCTFail() }
+        guard case .object(let r)? = root(proto(2) + g + int(1) + op(.tuple1) + op(.reduce) + stop) else {
+            return XCTFail()
+        }
         XCTAssertEqual(r.kind, .reduce)
         XCTAssertEqual(r.callable, PickleGlobal(module: "mod", name: "F"))
         XCTAssertEqual(r.args.map(\.intValue), [1])
         guard case .object(let n)? = root(proto(2) + g + op(.emptyTuple) + op(.newobj) + stop) else { return XCTFail() }
         XCTAssertEqual(n.kind, .newobj)
         XCTAssertTrue(n.args.isEmpty)
-        guard case .object(let x)? = root(p4(g, int(2), op(.tuple1), op(.emptyDict), sstr("k"), int(3), op(.setitem), op(.newobjEx)))
+        guard case .object(let x)? = root(p4(g, int(2), op(.tuple1), op(.emptyDict), sstr("k"), int(3), op(.setitem),
+                                             op(.newobjEx)))
         else { return XCTFail() }
         XCTAssertEqual(x.kind, .newobjEx)
         guard case .dict(let kw)? = x.kwargs else { return XCTFail() }
@@ -300,11 +320,13 @@ final class OpcodeTests: XCTestCase {
                        .notCallable(offset: 5, opcode: .reduce, found: "int"))
         XCTAssertEqual(pickleError(proto(2) + g + op(.emptyTuple) + op(.reduce) + op(.emptyTuple) + op(.reduce) + stop),
                        .notCallable(offset: 12, opcode: .reduce, found: "mod.F object"))
-        guard case .wrongType(_, .newobjEx, "a kwargs dict", "int")? = pickleError(p4(g, op(.emptyTuple), int(1), op(.newobjEx)))
+        guard case .wrongType(_, .newobjEx, "a kwargs dict", "int")? = pickleError(
+            p4(g, op(.emptyTuple), int(1), op(.newobjEx)))
         else { return XCTFail() }
         XCTAssertEqual(pickleError(op(.mark) + op(.obj) + stop), .stackUnderflow(offset: 1, opcode: .obj))
         XCTAssertEqual(pickleError(p4(int(1), int(2), op(.build))), .cannotBuild(offset: 6, found: "int"))
-        XCTAssertEqual(pickleError(p4(int(1), int(2), op(.append))), .wrongType(offset: 6, opcode: .append, expected: "list", found: "int"))
+        XCTAssertEqual(pickleError(p4(int(1), int(2), op(.append))),
+                       .wrongType(offset: 6, opcode: .append, expected: "list", found: "int"))
         XCTAssertEqual(pickleError(p4(op(.emptyList), int(1), int(2), op(.setitem))),
                        .wrongType(offset: 7, opcode: .setitem, expected: "dict", found: "list"))
     }
@@ -352,6 +374,7 @@ final class OpcodeTests: XCTestCase {
         XCTAssertEqual(PickleValue.bytes(PickleBytes([0x41, 0x00, 0x27])).description, "b'A\\x00\\''")
         XCTAssertEqual(PickleValue.string("a'b\n").description, "'a\\'b\\n'")
         XCTAssertEqual(PickleValue.set(PickleSet(isFrozen: true)).description, "frozenset()")
-        XCTAssertEqual(PickleGlobal(module: "torch._utils", name: "_rebuild_tensor_v2").description, "torch._utils._rebuild_tensor_v2")
+        XCTAssertEqual(PickleGlobal(module: "torch._utils", name: "_rebuild_tensor_v2").description,
+                       "torch._utils._rebuild_tensor_v2")
     }
 }

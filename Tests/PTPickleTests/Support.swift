@@ -70,7 +70,8 @@ func pythonLikeHooks(
             case ("builtins", "set"), ("builtins", "frozenset"):
                 let frozen = global.name == "frozenset"
                 if args.isEmpty { return .set(PickleSet(isFrozen: frozen)) }
-                guard args.count == 1, case .list(let l) = args[0], let set = PickleSet(l.items, isFrozen: frozen) else {
+                guard args.count == 1, case .list(let l) = args[0],
+                      let set = PickleSet(l.items, isFrozen: frozen) else {
                     return nil
                 }
                 return .set(set)
@@ -174,7 +175,9 @@ struct Normalizer {
             if let kwargs = o.kwargs { out["kwargs"] = norm(kwargs) }
             if let state = o.state { out["state"] = norm(state) }
             if !o.listItems.isEmpty { out["listItems"] = .arr(o.listItems.map { norm($0) }) }
-            if !o.dictItems.isEmpty { out["dictItems"] = .arr(o.dictItems.map { .arr([norm($0.key), norm($0.value)]) }) }
+            if !o.dictItems.isEmpty {
+                out["dictItems"] = .arr(o.dictItems.map { .arr([norm($0.key), norm($0.value)]) })
+            }
             return .obj(out)
         }
     }

@@ -19,7 +19,8 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(written { $0.int(-1) }, op(.binint) + i32(-1))
         XCTAssertEqual(written { $0.int(Int(Int32.min)) }, op(.binint) + i32(Int32.min))
         XCTAssertEqual(written { $0.int(1 << 40) }, op(.long1) + [8, 0, 0, 0, 0, 0, 1, 0, 0])
-        XCTAssertEqual(written { $0.int(Int(Int32.min) - 1) }, op(.long1) + [8, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF])
+        XCTAssertEqual(written { $0.int(Int(Int32.min) - 1) },
+                       op(.long1) + [8, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF])
         XCTAssertEqual(written { $0.ints([]) }, op(.emptyTuple))
         XCTAssertEqual(written { $0.ints([1, 2]) }, op(.mark) + op(.binint1) + [1] + op(.binint1) + [2] + op(.tuple))
     }
