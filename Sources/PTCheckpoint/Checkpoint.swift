@@ -71,7 +71,8 @@ public final class Checkpoint {
 
     init(path: String, format: Format, archiveName: String?, pickleProtocol: Int,
          records: [(name: String, value: String)], tensors: [NamedTensor], modules: [ModuleInfo],
-         opaqueClasses: [String], globals: [String], constants: [Tensor], recordCheck: (() throws(ZipError) -> Void)? = nil) {
+         opaqueClasses: [String], globals: [String], constants: [Tensor],
+         recordCheck: (() throws(ZipError) -> Void)? = nil) {
         self.recordCheck = recordCheck
         self.path = path
         self.format = format

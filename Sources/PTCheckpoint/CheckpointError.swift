@@ -59,7 +59,8 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
             case .safetensors(let error): return error.description
             case .tooDeep(let limit): return "value nests deeper than \(limit) levels"
             case .walkTooLong(let limit):
-                return "walking the pickled value meets more than \(limit) containers and tensors (shared references are met once per path); refused as an expansion attack"
+                return "walking the pickled value meets more than \(limit) containers and tensors (shared references"
+                    + " are met once per path); refused as an expansion attack"
             }
         }
     }
@@ -68,10 +69,13 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
     public var description: String { "\(path): \(reason)" }
 
     /// The description with strict loading named as the caller names it (`--strict`).
-    @available(*, deprecated, message: "match reason .refusedGlobal(_, _, .notWeightsOnly) and word the line where the option is named")
+    @available(
+        *, deprecated,
+        message: "match reason .refusedGlobal(_, _, .notWeightsOnly) and word the line where the option is named")
     public func description(strictLoading: String) -> String {
         guard case let .refusedGlobal(record, global, .notWeightsOnly) = reason else { return description }
-        return "\(path): \(record) references \(global), which is not on the weights-only allowlist (\(strictLoading)); refused"
+        return "\(path): \(record) references \(global), which is not on the weights-only allowlist (\(strictLoading));"
+            + " refused"
     }
 }
 
@@ -136,7 +140,8 @@ extension CheckpointError {
             case .noDataPickle:
                 return "no '<archive>/data.pkl' record: a zip file, but not a PyTorch checkpoint"
             case .severalArchives(let folders):
-                return "records of several archives (\(folders.map { "'\($0)/data.pkl'" }.joined(separator: ", "))); expected one"
+                return "records of several archives (\(folders.map { "'\($0)/data.pkl'" }.joined(separator: ", ")));"
+                    + " expected one"
             case .missingRecord(let record):
                 return "record '\(record)' is missing"
             case let .recordTooLong(record, byteCount):
@@ -144,13 +149,15 @@ extension CheckpointError {
             case let .unreadableVersion(record, text):
                 return "record '\(record)' holds \(quoted(text)); expected a decimal file format version"
             case let .unsupportedVersion(record, version, supported):
-                return "record '\(record)' says format version \(version); PyTorch reads \(supported.lowerBound) to \(supported.upperBound)"
+                return "record '\(record)' says format version \(version); PyTorch reads \(supported.lowerBound) to"
+                    + " \(supported.upperBound)"
             case let .badByteOrder(record, text):
                 return "record '\(record)' holds \(quoted(text)); expected 'little' or 'big'"
             case let .badStorageAlignment(record, text):
                 return "record '\(record)' holds \(quoted(text)); expected a positive integer"
             case let .bytesAfterStop(record, count, stopOffset):
-                return "record '\(record)' has \(count) bytes after the pickle's STOP opcode at offset \(stopOffset); expected the record to end there"
+                return "record '\(record)' has \(count) bytes after the pickle's STOP opcode at offset \(stopOffset);"
+                    + " expected the record to end there"
             case .endsBefore(let record):
                 return "the file ends before the \(record)"
             case .legacyProtocolVersion(let found):
@@ -227,27 +234,33 @@ extension CheckpointError {
             case .idNotATuple(let found): return "persistent id must be a tuple, got \(found)"
             case .idWithoutTypeName(let found): return "persistent id must start with a type name, got \(found)"
             case .idNotAStorage(let typeName): return "persistent id has type '\(typeName)'; expected 'storage'"
-            case let .idFieldCount(found, expected): return "storage persistent id has \(found) fields; expected \(expected)"
-            case .unknownStorageClass(let found): return "storage persistent id names \(found), not a known torch storage class"
+            case let .idFieldCount(found, expected):
+                return "storage persistent id has \(found) fields; expected \(expected)"
+            case .unknownStorageClass(let found):
+                return "storage persistent id names \(found), not a known torch storage class"
             case .keyNotPlain(let found): return "storage key \(found) is not a plain record name"
             case let .badLocation(key, found): return "storage '\(key)' has location \(found); expected a string"
             case let .badSize(key, found): return "storage '\(key)' has size \(found); expected a non-negative int"
             case let .sizeOverflow(key, elements, dtype):
                 return "storage '\(key)' declares \(elements) elements of \(dtype.rawValue), which overflows"
             case let .malformedView(key, found): return "storage '\(key)' has malformed view metadata \(found)"
-            case let .badViewMetadata(key, found): return "storage '\(key)' has view metadata \(found); expected None or a tuple"
+            case let .badViewMetadata(key, found):
+                return "storage '\(key)' has view metadata \(found); expected None or a tuple"
             case let .dtypeConflict(storage, first, second):
                 return "storage '\(storage)' is referenced as \(first.rawValue) and as \(second.rawValue)"
             case let .sizeConflict(storage, first, second):
                 return "storage '\(storage)' is declared with \(first) and with \(second) bytes"
             case .missingRecord(let record): return "storage record '\(record)' is missing"
             case let .recordSize(record, byteCount, elements, dtype, needed):
-                return "storage record '\(record)' has \(byteCount) bytes; \(elements) elements of \(dtype.rawValue) need \(needed)"
+                return "storage record '\(record)' has \(byteCount) bytes; \(elements) elements of \(dtype.rawValue)"
+                    + " need \(needed)"
             case let .viewOutOfRange(view, offset, size, storage, elements):
-                return "storage view '\(view)' covers elements \(offset)..<\(offset &+ size) of '\(storage)', which has \(elements)"
+                return "storage view '\(view)' covers elements \(offset)..<\(offset &+ size) of '\(storage)', which has"
+                    + " \(elements)"
             case .viewRedeclared(let view): return "storage view '\(view)' is declared twice with different extents"
             case let .declarationConflict(storage, firstElements, firstDType, elements, dtype):
-                return "storage '\(storage)' is declared as \(firstElements) × \(firstDType.rawValue) and as \(elements) × \(dtype.rawValue)"
+                return "storage '\(storage)' is declared as \(firstElements) × \(firstDType.rawValue) and as"
+                    + " \(elements) × \(dtype.rawValue)"
             case .notLocated(let storage): return "storage '\(storage)' was never located"
             case .unusedKey(let key): return "storage key list names '\(key)', which no tensor uses"
             case .keyListedTwice(let key): return "storage key list names '\(key)' twice"
@@ -297,14 +310,16 @@ extension CheckpointError {
         public var description: String {
             switch self {
             case let .argumentCount(expected, found):
-                let want = expected.lowerBound == expected.upperBound ? "\(expected.lowerBound)" : "\(expected.lowerBound) to \(expected.upperBound)"
+                let want = expected.lowerBound == expected.upperBound ? "\(expected.lowerBound)"
+                    : "\(expected.lowerBound) to \(expected.upperBound)"
                 return "takes \(want) arguments, got \(found)"
             case .notFromTypeArguments: return "expects (function, type, args tuple, state)"
             case .wrapsNonTensor(let inner): return "wraps \(inner), which does not rebuild a tensor"
             case .firstArgumentNotATensor: return "expects a tensor as its first argument"
             case .unsupportedTensorKind:
                 return "builds a tensor kind ptload does not read (sparse, quantized, meta, nested or device-only)"
-            case .notAStorage(let found): return "expects a storage (a persistent id) as its first argument, got \(found)"
+            case .notAStorage(let found):
+                return "expects a storage (a persistent id) as its first argument, got \(found)"
             case let .notABool(name, found): return "expects a bool \(name), got \(found)"
             case .notADType(let found): return "expects a torch dtype, got \(found)"
             case let .notAnIntTuple(name, found): return "expects \(name) as a tuple of ints, got \(found)"

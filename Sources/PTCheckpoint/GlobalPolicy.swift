@@ -53,7 +53,8 @@ public struct GlobalPolicy: Sendable {
         "lib2to3", "builtins_", "exceptions", "uuid", "bz2", "lzma", "gzip", "zipfile", "tarfile", "sqlite3",
         "dbm", "mmap", "resource", "fcntl", "termios", "pwd", "grp", "crypt", "spwd", "syslog", "atexit",
         "faulthandler", "tracemalloc", "weakref", "copy", "abc", "contextlib", "numexpr", "joblib", "torch.hub",
-        "torch._dynamo", "torch._inductor", "torch.jit", "torch.package", "torch.distributed", "torch.utils.cpp_extension",
+        "torch._dynamo", "torch._inductor", "torch.jit", "torch.package", "torch.distributed",
+        "torch.utils.cpp_extension",
         "torch.multiprocessing", "torch.ops", "torch._ops", "torch._C._jit", "numpy.testing", "numpy.f2py",
         "numpy.distutils", "numpy.ctypeslib", "numpy.lib.npyio", "numpy.lib.format", "numpy.lib.utils",
         "pandas.io", "keras", "tensorflow", "yaml", "jinja2", "IPython", "nose", "pytest", "_posixsubprocess",
@@ -101,12 +102,15 @@ public struct GlobalPolicy: Sendable {
         var prefix = ""
         for component in g.module.split(separator: ".", omittingEmptySubsequences: false) {
             prefix = prefix.isEmpty ? String(component) : prefix + "." + component
-            if deniedModules.contains(prefix) { return "belongs to '\(prefix)', which can execute code or reach the system" }
+            if deniedModules.contains(prefix) {
+                return "belongs to '\(prefix)', which can execute code or reach the system"
+            }
         }
         // A denied module re-exported under another name (`torch.serialization.os` is not a
         // module path here, but `somepkg.os` style lookups can be): refuse any path component
         // that names a process or shell module.
-        for component in g.module.split(separator: ".").dropFirst() where ["os", "subprocess", "sys", "builtins", "posix", "nt"].contains(String(component)) {
+        for component in g.module.split(separator: ".").dropFirst()
+            where ["os", "subprocess", "sys", "builtins", "posix", "nt"].contains(String(component)) {
             return "reaches '\(component)' through '\(g.module)'"
         }
         return nil

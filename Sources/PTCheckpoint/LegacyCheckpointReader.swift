@@ -17,12 +17,15 @@ struct LegacyCheckpointReader {
     static let protocolVersion: Int64 = 1001
 
     func read() throws(CheckpointError) -> Checkpoint {
-        func layout(_ fault: CheckpointError.LayoutFault) -> CheckpointError { CheckpointError(path: path, .layout(fault)) }
+        func layout(_ fault: CheckpointError.LayoutFault) -> CheckpointError {
+            CheckpointError(path: path, .layout(fault))
+        }
         let bytes = file.bytes
         var offset = 0
 
         let magic = try pickle(bytes, &offset, record: "magic number")
-        guard case .bigInt(let big) = magic.root, LegacyCheckpointReader.trimmed(big.bytes) == LegacyCheckpointReader.magic else {
+        guard case .bigInt(let big) = magic.root,
+              LegacyCheckpointReader.trimmed(big.bytes) == LegacyCheckpointReader.magic else {
             throw CheckpointError(path: path, .notACheckpoint(.noLegacyMagic(found: "\(magic.root)")))
         }
         let version = try pickle(bytes, &offset, record: "protocol version")
@@ -61,13 +64,16 @@ struct LegacyCheckpointReader {
                           globals: main.globals.map(\.description), constants: [])
     }
 
-    private func pickle(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int, record: String,
-                        persistentLoad: ((PickleValue) throws -> PickleValue)? = nil) throws(CheckpointError) -> Unpickled {
+    private func pickle(
+        _ bytes: UnsafeRawBufferPointer, _ offset: inout Int, record: String,
+        persistentLoad: ((PickleValue) throws -> PickleValue)? = nil
+    ) throws(CheckpointError) -> Unpickled {
         guard offset < bytes.count else {
             throw CheckpointError(path: path, .layout(.endsBefore(record: record)))
         }
         let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-        let result = try PickleReading(path: path, record: record, options: options).unpickle(rest, persistentLoad: persistentLoad)
+        let result = try PickleReading(path: path, record: record, options: options)
+            .unpickle(rest, persistentLoad: persistentLoad)
         offset += result.bytesConsumed
         return result
     }
@@ -122,7 +128,8 @@ final class LegacyStorages {
         if let existing = roots[ExactName(id.key)], let first = declared[ExactName(id.key)] {
             guard first.dtype == id.dtype, first.numel == id.numel else {
                 throw HookError(reason: .storage(.declarationConflict(storage: id.key, firstElements: first.numel,
-                                                                      firstDType: first.dtype, elements: id.numel, dtype: id.dtype)))
+                                                                      firstDType: first.dtype, elements: id.numel,
+                                                                      dtype: id.dtype)))
             }
             return existing
         }
@@ -131,11 +138,13 @@ final class LegacyStorages {
         let located = self.located
         let path = self.path
         // The loader throws `CheckpointError`, as a zip record's does.
-        let storage = Storage(key: id.key, dtype: id.dtype, byteCount: id.byteCount, origin: "legacy storage \(id.key)") {
+        let storage = Storage(key: id.key, dtype: id.dtype, byteCount: id.byteCount,
+                              origin: "legacy storage \(id.key)") {
             guard let start = located.offsets[ExactName(key)] else {
                 throw CheckpointError(path: path, .storage(.notLocated(storage: key)))
             }
-            return StorageBytes(borrowing: UnsafeRawBufferPointer(rebasing: file.bytes[start..<(start + id.byteCount)]), owner: file)
+            return StorageBytes(borrowing: UnsafeRawBufferPointer(rebasing: file.bytes[start..<(start + id.byteCount)]),
+                                owner: file)
         }
         roots[ExactName(id.key)] = storage
         declared[ExactName(id.key)] = id
@@ -145,7 +154,9 @@ final class LegacyStorages {
     /// Walks the raw storages that follow the key list, checking each count against its
     /// declaration and each extent against the file.
     func locate(keys: [String], dataStart: Int) throws(CheckpointError) {
-        func fault(_ fault: CheckpointError.StorageFault) -> CheckpointError { CheckpointError(path: path, .storage(fault)) }
+        func fault(_ fault: CheckpointError.StorageFault) -> CheckpointError {
+            CheckpointError(path: path, .storage(fault))
+        }
         var offset = dataStart
         let bytes = file.bytes
         for key in keys {
@@ -164,12 +175,14 @@ final class LegacyStorages {
             }
             offset += 8
             guard bytes.count - offset >= id.byteCount else {
-                throw fault(.bytesPastEnd(storage: key, needed: id.byteCount, offset: offset, left: bytes.count - offset))
+                throw fault(.bytesPastEnd(storage: key, needed: id.byteCount, offset: offset,
+                                          left: bytes.count - offset))
             }
             located.offsets[ExactName(key)] = offset
             offset += id.byteCount
         }
-        if let missing = declared.keys.sorted(by: { $0.string < $1.string }).first(where: { located.offsets[$0] == nil }) {
+        if let missing = declared.keys.sorted(by: { $0.string < $1.string })
+            .first(where: { located.offsets[$0] == nil }) {
             throw fault(.notInKeyList(storage: missing.string))
         }
         if offset != bytes.count {

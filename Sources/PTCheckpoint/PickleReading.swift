@@ -25,7 +25,9 @@ struct PickleReading {
         hooks.construct = { callable, _, args, _ in try interpreter.construct(callable, args) }
         do {
             let work = options.work
-            return try PTPickle.unpickle(bytes, hooks: hooks, limits: options.limits) { work?.add($0, bytes: bytes.count) }
+            return try PTPickle.unpickle(bytes, hooks: hooks, limits: options.limits) {
+                work?.add($0, bytes: bytes.count)
+            }
         } catch let e as PickleError {
             throw CheckpointError(path: path, .pickle(record: record, e))
         } catch {
@@ -116,7 +118,8 @@ struct StorageID {
     static func isPlainKey(_ key: String) -> Bool {
         guard !key.isEmpty, key.utf8.count <= 256, key != ".", key != ".." else { return false }
         return key.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2E || c == 0x2D
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2E
+                || c == 0x2D
         }
     }
 }

@@ -19,13 +19,16 @@ struct SafetensorsReader {
         let file = self.file
         let dataStart = header.dataStart
         let byOffset = header.tensors.sorted {
-            ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound)
+            ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound)
+                < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound)
         }
         let tensors = try byOffset.map { e -> NamedTensor in
             let span = e.dataOffsets
             let start = dataStart + span.lowerBound
-            let storage = Storage(key: e.name, dtype: e.dtype, byteCount: span.count, origin: "data[\(span.lowerBound)..<\(span.upperBound)]") {
-                StorageBytes(borrowing: UnsafeRawBufferPointer(rebasing: file.bytes[start..<(start + span.count)]), owner: file)
+            let storage = Storage(key: e.name, dtype: e.dtype, byteCount: span.count,
+                                  origin: "data[\(span.lowerBound)..<\(span.upperBound)]") {
+                StorageBytes(borrowing: UnsafeRawBufferPointer(rebasing: file.bytes[start..<(start + span.count)]),
+                             owner: file)
             }
             do {
                 let tensor = try Tensor(storage: storage, dtype: e.dtype, shape: e.shape,

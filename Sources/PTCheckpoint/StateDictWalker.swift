@@ -55,11 +55,17 @@ struct StateDictWalker {
             try step()
             tensors.append(NamedTensor(key: prefix, tensor: box.tensor, isParameter: box.isParameter))
         case .dict(let d):
-            try enter(d) { walker throws(CheckpointError) in try walker.walkPairs(d.items, prefix: prefix, depth: depth) }
+            try enter(d) { walker throws(CheckpointError) in
+                try walker.walkPairs(d.items, prefix: prefix, depth: depth)
+            }
         case .list(let l):
-            try enter(l) { walker throws(CheckpointError) in try walker.walkItems(l.items, prefix: prefix, depth: depth) }
+            try enter(l) { walker throws(CheckpointError) in
+                try walker.walkItems(l.items, prefix: prefix, depth: depth)
+            }
         case .tuple(let t):
-            try enter(t) { walker throws(CheckpointError) in try walker.walkItems(t.items, prefix: prefix, depth: depth) }
+            try enter(t) { walker throws(CheckpointError) in
+                try walker.walkItems(t.items, prefix: prefix, depth: depth)
+            }
         case .object(let o):
             try enter(o) { walker throws(CheckpointError) in try walker.walkObject(o, prefix: prefix, depth: depth) }
         default:
@@ -67,7 +73,9 @@ struct StateDictWalker {
         }
     }
 
-    private mutating func enter(_ container: AnyObject, _ body: (inout StateDictWalker) throws(CheckpointError) -> Void) throws(CheckpointError) {
+    private mutating func enter(
+        _ container: AnyObject,
+        _ body: (inout StateDictWalker) throws(CheckpointError) -> Void) throws(CheckpointError) {
         let id = ObjectIdentifier(container)
         guard !onPath.contains(id), !barren.contains(id) else { return }
         try step()
@@ -78,7 +86,8 @@ struct StateDictWalker {
         if tensors.count == tensorCount && modules.count == moduleCount { barren.insert(id) }
     }
 
-    private mutating func walkPairs(_ pairs: [(key: PickleValue, value: PickleValue)], prefix: String, depth: Int) throws(CheckpointError) {
+    private mutating func walkPairs(_ pairs: [(key: PickleValue, value: PickleValue)], prefix: String,
+                                    depth: Int) throws(CheckpointError) {
         for (key, value) in pairs {
             guard let name = StateDictWalker.keyName(key) else { continue }
             try walk(value, prefix: join(prefix, name), depth: depth + 1)
@@ -135,17 +144,20 @@ struct StateDictWalker {
     }
 
     /// `nn.Module.state_dict`: parameters, persistent buffers, then children, recursively.
-    private mutating func walkModule(_ cls: String, _ state: [(key: String, value: PickleValue)], prefix: String, depth: Int) throws(CheckpointError) {
+    private mutating func walkModule(_ cls: String, _ state: [(key: String, value: PickleValue)], prefix: String,
+                                     depth: Int) throws(CheckpointError) {
         guard depth <= maxDepth else { throw CheckpointError(path: path, .tooDeep(limit: maxDepth)) }
         let attributes = Dictionary(state.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
-        modules.append(ModuleInfo(path: prefix, className: cls, config: StateDictWalker.config(state, includePrivate: false)))
+        modules.append(ModuleInfo(path: prefix, className: cls,
+                                  config: StateDictWalker.config(state, includePrivate: false)))
         let nonPersistent = StateDictWalker.stringSet(attributes["_non_persistent_buffers_set"])
         for (name, value) in StateDictWalker.pairs(attributes["_parameters"]) {
             if case .custom(let box as TensorBox) = value {
                 tensors.append(NamedTensor(key: join(prefix, name), tensor: box.tensor, isParameter: box.isParameter))
             }
         }
-        for (name, value) in StateDictWalker.pairs(attributes["_buffers"]) where !nonPersistent.contains(ExactName(name)) {
+        for (name, value) in StateDictWalker.pairs(attributes["_buffers"])
+            where !nonPersistent.contains(ExactName(name)) {
             if case .custom(let box as TensorBox) = value {
                 tensors.append(NamedTensor(key: join(prefix, name), tensor: box.tensor, isParameter: box.isParameter))
             }
@@ -155,7 +167,8 @@ struct StateDictWalker {
             try enter(child) { walker throws(CheckpointError) in
                 let childState = StateDictWalker.stateDict(child) ?? []
                 if StateDictWalker.isModuleState(childState) {
-                    try walker.walkModule(StateDictWalker.className(child), childState, prefix: join(prefix, name), depth: depth + 1)
+                    try walker.walkModule(StateDictWalker.className(child), childState, prefix: join(prefix, name),
+                                          depth: depth + 1)
                 }
             }
         }
@@ -164,13 +177,16 @@ struct StateDictWalker {
     /// A TorchScript object, as `ScriptModule.state_dict()` lists it: its declared parameters,
     /// then its declared buffers, then each `__torch__` submodule, recursively. Without a
     /// declaration, every tensor attribute in attribute order.
-    private mutating func walkScriptObject(_ cls: String, _ state: [(key: String, value: PickleValue)], prefix: String, depth: Int) throws(CheckpointError) {
+    private mutating func walkScriptObject(_ cls: String, _ state: [(key: String, value: PickleValue)], prefix: String,
+                                           depth: Int) throws(CheckpointError) {
         guard depth <= maxDepth else { throw CheckpointError(path: path, .tooDeep(limit: maxDepth)) }
-        modules.append(ModuleInfo(path: prefix, className: cls, config: StateDictWalker.config(state, includePrivate: false)))
+        modules.append(ModuleInfo(path: prefix, className: cls,
+                                  config: StateDictWalker.config(state, includePrivate: false)))
         func appendTensors(_ names: Set<ExactName>?) {
             for (name, value) in state where names?.contains(ExactName(name)) ?? true {
                 if case .custom(let box as TensorBox) = value {
-                    tensors.append(NamedTensor(key: join(prefix, name), tensor: box.tensor, isParameter: box.isParameter))
+                    tensors.append(NamedTensor(key: join(prefix, name), tensor: box.tensor,
+                                               isParameter: box.isParameter))
                 }
             }
         }
@@ -184,7 +200,8 @@ struct StateDictWalker {
             guard case .object(let child) = value, child.callable.module.hasPrefix("__torch__") else { continue }
             try enter(child) { walker throws(CheckpointError) in
                 if let childState = StateDictWalker.stateDict(child) {
-                    try walker.walkScriptObject(StateDictWalker.className(child), childState, prefix: join(prefix, name), depth: depth + 1)
+                    try walker.walkScriptObject(StateDictWalker.className(child), childState,
+                                                prefix: join(prefix, name), depth: depth + 1)
                 }
             }
         }
@@ -247,7 +264,8 @@ struct StateDictWalker {
     static func stringSet(_ value: PickleValue?) -> Set<ExactName> {
         guard let value else { return [] }
         switch value {
-        case .set(let s): return Set(s.items.compactMap { if case .string(let x) = $0 { return ExactName(x) } else { return nil } })
+        case .set(let s):
+            return Set(s.items.compactMap { if case .string(let x) = $0 { return ExactName(x) } else { return nil } })
         case .object(let o):
             // builtins.set([…]) in protocol 2.
             guard let first = o.args.first, case .list(let l) = first else { return [] }
@@ -256,7 +274,8 @@ struct StateDictWalker {
         }
     }
 
-    static func config(_ state: [(key: String, value: PickleValue)], includePrivate: Bool) -> [(name: String, value: ConfigValue)] {
+    static func config(_ state: [(key: String, value: PickleValue)],
+                       includePrivate: Bool) -> [(name: String, value: ConfigValue)] {
         state.compactMap { pair in
             if pair.key == "training" || (!includePrivate && pair.key.hasPrefix("_")) { return nil }
             switch pair.value {

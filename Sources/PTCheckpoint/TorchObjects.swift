@@ -37,13 +37,15 @@ struct TorchInterpreter {
             // (storage, storage_offset, size, stride): torch/_utils.py _rebuild_tensor
             try expectCount(callable, args, 4...4)
             let storage = try storageArg(callable, args[0])
-            return .custom(TensorBox(try view(callable, storage, dtype: storage.storage.dtype, args[1], args[2], args[3], requiresGrad: false)))
+            return .custom(TensorBox(try view(callable, storage, dtype: storage.storage.dtype, args[1], args[2],
+                                              args[3], requiresGrad: false)))
         case ("torch._utils", "_rebuild_tensor_v2"):
             // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
             try expectCount(callable, args, 6...7)
             let storage = try storageArg(callable, args[0])
             let requiresGrad = try boolArg(callable, args[4], "requires_grad")
-            var t = try view(callable, storage, dtype: storage.storage.dtype, args[1], args[2], args[3], requiresGrad: requiresGrad)
+            var t = try view(callable, storage, dtype: storage.storage.dtype, args[1], args[2], args[3],
+                             requiresGrad: requiresGrad)
             if args.count == 7 { t = try applyMetadata(callable, args[6], t) }
             return .custom(TensorBox(t))
         case ("torch._utils", "_rebuild_tensor_v3"):
@@ -71,7 +73,8 @@ struct TorchInterpreter {
             guard case .global(let inner) = args[0], case .tuple(let innerArgs) = args[2] else {
                 throw rebuildError(callable, .notFromTypeArguments)
             }
-            guard let result = try construct(inner, innerArgs.items), case .custom(let box) = result, box is TensorBox else {
+            guard let result = try construct(inner, innerArgs.items), case .custom(let box) = result,
+                  box is TensorBox else {
                 throw rebuildError(callable, .wrapsNonTensor(inner: "\(inner)"))
             }
             return result

@@ -114,7 +114,8 @@ struct ZipCheckpointReader {
         }
     }
 
-    private func unpickle(_ prefix: String, _ name: String, storages: StorageTable, folder: String) throws(CheckpointError) -> Unpickled {
+    private func unpickle(_ prefix: String, _ name: String, storages: StorageTable,
+                          folder: String) throws(CheckpointError) -> Unpickled {
         guard let entry = archive.entry(named: prefix + "/" + name) else {
             throw layout(.missingRecord("\(prefix)/\(name)"))
         }
@@ -167,10 +168,12 @@ final class StorageTable {
         if let existing = byKey[ExactName(name)] {
             // torch/serialization.py _save writes one dtype per record that has data.
             guard existing.dtype == id.dtype || (existing.byteCount == 0 && id.byteCount == 0) else {
-                throw HookError(reason: .storage(.dtypeConflict(storage: name, first: existing.dtype, second: id.dtype)))
+                throw HookError(reason: .storage(.dtypeConflict(storage: name, first: existing.dtype,
+                                                                second: id.dtype)))
             }
             guard existing.byteCount == id.byteCount else {
-                throw HookError(reason: .storage(.sizeConflict(storage: name, first: existing.byteCount, second: id.byteCount)))
+                throw HookError(reason: .storage(.sizeConflict(storage: name, first: existing.byteCount,
+                                                               second: id.byteCount)))
             }
             return existing
         }

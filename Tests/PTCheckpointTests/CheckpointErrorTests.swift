@@ -38,9 +38,11 @@ extension HostileCheckpointTests {
                       .layout(.badByteOrder(record: "ckpt/byteorder", text: "middle")),
                       "record 'ckpt/byteorder' holds 'middle'; expected 'little' or 'big'")
         assertRefusal(torchZip(pickle: stateDict(numel: 5), storages: storages),
-                      .storage(.recordSize(record: "ckpt/data/0", byteCount: 16, elements: 5, dtype: .float32, needed: 20)),
+                      .storage(.recordSize(record: "ckpt/data/0", byteCount: 16, elements: 5, dtype: .float32,
+                                           needed: 20)),
                       "storage record 'ckpt/data/0' has 16 bytes; 5 elements of float32 need 20")
-        assertRefusal(torchZip(pickle: stateDict(key: "1"), storages: storages), .storage(.missingRecord("ckpt/data/1")),
+        assertRefusal(torchZip(pickle: stateDict(key: "1"), storages: storages),
+                      .storage(.missingRecord("ckpt/data/1")),
                       "storage record 'ckpt/data/1' is missing")
         var p = PickleWriter()
         p.global("torch._utils", "_rebuild_tensor_v2"); p.op(.mark); p.int(1); p.op(.tuple); p.op(.reduce); p.op(.stop)
@@ -58,26 +60,37 @@ extension HostileCheckpointTests {
         }
         let bytes = torchZip(pickle: pickle, storages: [("0", fourFloats)])
         assertRefusal(bytes, .refusedGlobal(record: "ckpt/data.pkl", global: "__main__.Net", why: .notWeightsOnly),
-                      "ckpt/data.pkl references __main__.Net, which is not on the weights-only allowlist (strict loading); refused",
+                      "ckpt/data.pkl references __main__.Net, which is not on the weights-only allowlist (strict"
+                          + " loading); refused",
                       strict: true)
         // What ptload prints for --strict, worded from the reason.
         let error = try XCTUnwrap(refusal(bytes, strict: true))
-        guard case let .refusedGlobal(record, global, .notWeightsOnly) = error.reason else { return XCTFail("\(error)") }
-        XCTAssertEqual("\(error.path): \(record) references \(global), which is not on the weights-only allowlist (--strict); refused",
-                       "\(error.path): ckpt/data.pkl references __main__.Net, which is not on the weights-only allowlist (--strict); refused")
+        guard case let .refusedGlobal(record, global, .notWeightsOnly) = error.reason else {
+            return XCTFail("\(error)")
+        }
+        XCTAssertEqual("\(error.path): \(record) references \(global), which is not on the weights-only allowlist"
+                           + " (--strict); refused",
+                       "\(error.path): ckpt/data.pkl references __main__.Net, which is not on the weights-only"
+                           + " allowlist (--strict); refused")
     }
 
     /// A storage record failing its CRC-32 check is one value, whether the records are verified
     /// up front or the tensor's bytes are read (whole or streamed).
     func testACorruptStorageIsOneErrorWhicheverWayItIsRead() throws {
-        let c = try load(zipArchive([.stored("ckpt/data.pkl", stateDict()), .stored("ckpt/data/0", fourFloats).withCRC(0xDEAD_BEEF),
+        let c = try load(zipArchive([.stored("ckpt/data.pkl", stateDict()),
+                                     .stored("ckpt/data/0", fourFloats).withCRC(0xDEAD_BEEF),
                                      .stored("ckpt/version", text: "3\n")]))
         let expected = CheckpointError(path: c.path, .zip(.crcMismatch(entry: "ckpt/data/0", declared: 0xDEAD_BEEF,
                                                                        actual: checksum(fourFloats))))
         let actual = String(checksum(fourFloats), radix: 16)
-        XCTAssertEqual(expected.description, "\(c.path): entry 'ckpt/data/0' has CRC-32 0x\(String(repeating: "0", count: 8 - actual.count) + actual); its header declares 0xdeadbeef")
+        XCTAssertEqual(expected.description,
+                       "\(c.path): entry 'ckpt/data/0' has CRC-32"
+                           + " 0x\(String(repeating: "0", count: 8 - actual.count) + actual); its header declares"
+                           + " 0xdeadbeef")
         XCTAssertThrowsError(try c.verifyRecords()) { XCTAssertEqual($0 as? CheckpointError, expected) }
         XCTAssertThrowsError(try c.tensors[0].tensor.floats()) { XCTAssertEqual($0 as? CheckpointError, expected) }
-        XCTAssertThrowsError(try c.tensors[0].tensor.streamBytes { _ in }) { XCTAssertEqual($0 as? CheckpointError, expected) }
+        XCTAssertThrowsError(try c.tensors[0].tensor.streamBytes { _ in }) {
+            XCTAssertEqual($0 as? CheckpointError, expected)
+        }
     }
 }

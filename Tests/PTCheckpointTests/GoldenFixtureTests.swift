@@ -13,7 +13,8 @@ final class GoldenFixtureTests: XCTestCase {
     /// Every fixture name with an expected sidecar.
     static func fixtureNames() throws -> [String] {
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path)
-        return files.filter { $0.hasSuffix(".expected.json") }.map { String($0.dropLast(".expected.json".count)) }.sorted()
+        return files.filter { $0.hasSuffix(".expected.json") }
+            .map { String($0.dropLast(".expected.json".count)) }.sorted()
     }
 
     func testEveryFixtureMatchesPyTorch() throws {
@@ -34,14 +35,16 @@ final class GoldenFixtureTests: XCTestCase {
         try check("silero_vad", in: URL(fileURLWithPath: dir))
     }
 
-    func check(_ name: String, in folder: URL = GoldenFixtureTests.folder, file: StaticString = #filePath, line: UInt = #line) throws {
+    func check(_ name: String, in folder: URL = GoldenFixtureTests.folder, file: StaticString = #filePath,
+               line: UInt = #line) throws {
         let data = try Data(contentsOf: folder.appendingPathComponent(name + ".expected.json"))
         let exp = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
         let fileName = try XCTUnwrap(exp["file"] as? String)
         let path = folder.appendingPathComponent(fileName).path
         if exp["loads"] as? Bool == false {
             // torch.load itself cannot read it (proto0.pt): ptload must refuse it too.
-            XCTAssertThrowsError(try Checkpoint.load(path: path), "\(name): torch refuses this file", file: file, line: line)
+            XCTAssertThrowsError(try Checkpoint.load(path: path), "\(name): torch refuses this file", file: file,
+                                 line: line)
             return
         }
         let c: Checkpoint
@@ -57,7 +60,8 @@ final class GoldenFixtureTests: XCTestCase {
             XCTAssertEqual(c.pickleProtocol, proto, "\(name): protocol", file: file, line: line)
         }
         let tensors = try XCTUnwrap(exp["tensors"] as? [[String: Any]])
-        XCTAssertEqual(c.tensors.map(\.key), tensors.compactMap { $0["key"] as? String }, "\(name): keys", file: file, line: line)
+        XCTAssertEqual(c.tensors.map(\.key), tensors.compactMap { $0["key"] as? String }, "\(name): keys", file: file,
+                       line: line)
         for (got, want) in zip(c.tensors, tensors) {
             let label = "\(name): \(got.key)"
             let t = got.tensor
@@ -70,24 +74,29 @@ final class GoldenFixtureTests: XCTestCase {
             }
             if let numel = want["storage_numel"] as? Int, let sdtype = want["storage_dtype"] as? String,
                let sd = DType(rawValue: sdtype) {
-                XCTAssertEqual(t.storage.byteCount, numel * sd.itemSize, "\(label) storage bytes", file: file, line: line)
+                XCTAssertEqual(t.storage.byteCount, numel * sd.itemSize, "\(label) storage bytes", file: file,
+                               line: line)
             }
             if let rg = want["requires_grad"] as? Bool {
                 XCTAssertEqual(t.requiresGrad, rg, "\(label) requires_grad", file: file, line: line)
             }
             let hex = try XCTUnwrap(want["bytes_hex"] as? String, label)
             XCTAssertEqual(try t.contiguousBytes().hex, hex, "\(label) bytes", file: file, line: line)
-            if t.dtype.isFloatingPoint || (!t.dtype.isComplex && t.dtype != .uint64), let values = want["values"] as? [Any] {
+            if t.dtype.isFloatingPoint || (!t.dtype.isComplex && t.dtype != .uint64),
+               let values = want["values"] as? [Any] {
                 let got = try t.doubles()
                 XCTAssertEqual(got.count, values.count, "\(label) count", file: file, line: line)
                 for (i, (g, w)) in zip(got, values).enumerated() {
-                    guard let wd = Self.number(w) else { XCTFail("\(label)[\(i)] has no number", file: file, line: line); continue }
+                    guard let wd = Self.number(w) else {
+                        XCTFail("\(label)[\(i)] has no number", file: file, line: line); continue
+                    }
                     // Foundation's JSON reader can be off by an ulp of Double and drops the sign of
                     // -0.0; bytes_hex above is the exact check, this one checks the widening.
                     if wd.isNaN {
                         XCTAssertTrue(g.isNaN, "\(label)[\(i)]: \(g) is not NaN", file: file, line: line)
                     } else if t.dtype == .float64 || t.dtype == .int64 {
-                        XCTAssertEqual(g, wd, accuracy: Swift.max(abs(wd), 1e-300) * 4e-16, "\(label)[\(i)]", file: file, line: line)
+                        XCTAssertEqual(g, wd, accuracy: Swift.max(abs(wd), 1e-300) * 4e-16, "\(label)[\(i)]",
+                                       file: file, line: line)
                     } else {
                         XCTAssertEqual(Float(g), Float(wd), "\(label)[\(i)]", file: file, line: line)
                     }
@@ -98,9 +107,12 @@ final class GoldenFixtureTests: XCTestCase {
             for (path, module) in modules {
                 let m = c.module(at: path)
                 XCTAssertNotNil(m, "\(name): module '\(path)'", file: file, line: line)
-                XCTAssertEqual(m?.className, module["class"] as? String, "\(name): module '\(path)' class", file: file, line: line)
+                XCTAssertEqual(m?.className, module["class"] as? String, "\(name): module '\(path)' class", file: file,
+                               line: line)
                 for (key, value) in (module["config"] as? [String: Any]) ?? [:] {
-                    XCTAssertTrue(Self.matches(m?.value(key), value), "\(name): \(path).\(key) is \(String(describing: m?.value(key))), PyTorch says \(value)", file: file, line: line)
+                    XCTAssertTrue(Self.matches(m?.value(key), value),
+                                  "\(name): \(path).\(key) is \(String(describing: m?.value(key))), PyTorch says"
+                                      + " \(value)", file: file, line: line)
                 }
             }
         }

@@ -32,7 +32,9 @@ final class HostileCheckpointTests: XCTestCase {
     /// Asserts that loading fails with a message containing every fragment.
     func assertRefused(_ bytes: [UInt8], _ fragments: String..., strict: Bool = false, line: UInt = #line) {
         XCTAssertThrowsError(try load(bytes, strict: strict), line: line) { error in
-            guard let e = error as? CheckpointError else { return XCTFail("not a CheckpointError: \(error)", line: line) }
+            guard let e = error as? CheckpointError else {
+                return XCTFail("not a CheckpointError: \(error)", line: line)
+            }
             let text = e.description
             XCTAssertTrue(text.hasPrefix(e.path + ":"), "does not name the file: \(text)", line: line)
             XCTAssertFalse(text.contains("\n"), "more than one line: \(text)", line: line)
@@ -52,10 +54,13 @@ final class HostileCheckpointTests: XCTestCase {
 
     func testOsSystemRefusedEvenInAValidStateDict() {
         for (module, name) in [("os", "system"), ("posix", "system"), ("nt", "system"), ("subprocess", "Popen"),
-                               ("builtins", "eval"), ("builtins", "exec"), ("builtins", "getattr"), ("builtins", "open"),
+                               ("builtins", "eval"), ("builtins", "exec"), ("builtins", "getattr"),
+                               ("builtins", "open"),
                                ("builtins", "__import__"), ("builtins", "compile"), ("__builtin__", "eval"),
-                               ("runpy", "_run_code"), ("pty", "spawn"), ("pickle", "loads"), ("importlib", "import_module"),
-                               ("ctypes", "CDLL"), ("socket", "create_connection"), ("shutil", "rmtree"), ("sys", "exit"),
+                               ("runpy", "_run_code"), ("pty", "spawn"), ("pickle", "loads"),
+                               ("importlib", "import_module"),
+                               ("ctypes", "CDLL"), ("socket", "create_connection"), ("shutil", "rmtree"),
+                               ("sys", "exit"),
                                ("operator", "attrgetter"), ("functools", "partial"), ("torch.serialization", "load"),
                                ("webbrowser", "open"), ("torch", "serialization.os.system")] {
             let pickle = stateDict { p in
@@ -78,7 +83,8 @@ final class HostileCheckpointTests: XCTestCase {
         // own line from the reason: CheckpointErrorTests).
         XCTAssertThrowsError(try load(bytes, strict: true)) { error in
             guard let e = error as? CheckpointError else { return XCTFail("\(error)") }
-            XCTAssertTrue(e.description.hasSuffix("which is not on the weights-only allowlist (strict loading); refused"), e.description)
+            XCTAssertTrue(e.description.hasSuffix(
+                "which is not on the weights-only allowlist (strict loading); refused"), e.description)
             guard case let .refusedGlobal(_, global, why) = e.reason else { return XCTFail("\(e.reason)") }
             XCTAssertEqual(global, "__main__.Net")
             XCTAssertEqual(why, .notWeightsOnly)
@@ -91,8 +97,10 @@ final class HostileCheckpointTests: XCTestCase {
         var p = PickleWriter()
         p.op(.mark); p.string("module"); p.int(1); p.op(.tuple); p.op(.binpersid); p.op(.stop)
         assertRefused(torchZip(pickle: p.bytes), "type 'module'", "expected 'storage'")
-        assertRefused(torchZip(pickle: stateDict(cls: "EvilStorage"), storages: [("0", fourFloats)]), "not a known torch storage class")
-        assertRefused(torchZip(pickle: stateDict(key: "../0"), storages: [("0", fourFloats)]), "not a plain record name")
+        assertRefused(torchZip(pickle: stateDict(cls: "EvilStorage"), storages: [("0", fourFloats)]),
+                      "not a known torch storage class")
+        assertRefused(torchZip(pickle: stateDict(key: "../0"), storages: [("0", fourFloats)]),
+                      "not a plain record name")
         assertRefused(torchZip(pickle: stateDict(key: "1"), storages: [("0", fourFloats)]), "'ckpt/data/1' is missing")
     }
 
@@ -121,10 +129,12 @@ final class HostileCheckpointTests: XCTestCase {
         assertRefused(torchZip(pickle: stateDict(size: [4], stride: [-1]), storages: storages), "negative")
         assertRefused(torchZip(pickle: stateDict(offset: -1), storages: storages), "negative")
         assertRefused(torchZip(pickle: stateDict(size: [2, 2], stride: [1]), storages: storages), "different ranks")
-        assertRefused(torchZip(pickle: stateDict(size: [1 << 62, 1 << 62], stride: [1, 1]), storages: storages), "overflow")
+        assertRefused(torchZip(pickle: stateDict(size: [1 << 62, 1 << 62], stride: [1, 1]), storages: storages),
+                      "overflow")
         assertRefused(torchZip(pickle: stateDict(size: [1 << 40], stride: [1]), storages: storages), "needs")
         let rank = 100_000
-        assertRefused(torchZip(pickle: stateDict(size: Array(repeating: 1, count: rank), stride: Array(repeating: 1, count: rank)),
+        assertRefused(torchZip(pickle: stateDict(size: Array(repeating: 1, count: rank),
+                                                 stride: Array(repeating: 1, count: rank)),
                                storages: storages), "rank 100000")
     }
 
@@ -148,18 +158,22 @@ final class HostileCheckpointTests: XCTestCase {
     }
 
     func testByteOrderRecord() throws {
-        assertRefused(torchZip(pickle: stateDict(), storages: [("0", fourFloats)], byteorder: "middle"), "byteorder", "'little' or 'big'")
+        assertRefused(torchZip(pickle: stateDict(), storages: [("0", fourFloats)], byteorder: "middle"), "byteorder",
+                      "'little' or 'big'")
         // Missing byteorder means little-endian.
         let c = try load(torchZip(pickle: stateDict(), storages: [("0", fourFloats)], byteorder: nil))
         XCTAssertEqual(try c.tensors[0].tensor.floats(), [1, 2, 3, 4])
         // Big: every storage element is byte-swapped, as torch.load does.
-        let big = [Float(1), 2, 3, 4].flatMap { f -> [UInt8] in withUnsafeBytes(of: f.bitPattern.bigEndian) { Array($0) } }
+        let big = [Float(1), 2, 3, 4].flatMap { f -> [UInt8] in
+            withUnsafeBytes(of: f.bitPattern.bigEndian) { Array($0) }
+        }
         let b = try load(torchZip(pickle: stateDict(), storages: [("0", big)], byteorder: "big"))
         XCTAssertEqual(try b.tensors[0].tensor.floats(), [1, 2, 3, 4])
     }
 
     func testArchiveFolderIsFoundByName() throws {
-        let c = try load(zipArchive([.stored("weird-name/version", text: "3\n"), .stored("weird-name/data/0", fourFloats),
+        let c = try load(zipArchive([.stored("weird-name/version", text: "3\n"),
+                                     .stored("weird-name/data/0", fourFloats),
                                      .stored("weird-name/data.pkl", stateDict())]))
         XCTAssertEqual(c.archiveName, "weird-name")
         assertRefused(zipArchive([.stored("a/version", text: "3\n")]), "no '<archive>/data.pkl'")
@@ -168,7 +182,8 @@ final class HostileCheckpointTests: XCTestCase {
     }
 
     func testCRCIsCheckedWhenBytesAreFirstUsed() throws {
-        let c = try load(zipArchive([.stored("ckpt/data.pkl", stateDict()), .stored("ckpt/data/0", fourFloats).withCRC(0xDEAD_BEEF),
+        let c = try load(zipArchive([.stored("ckpt/data.pkl", stateDict()),
+                                     .stored("ckpt/data/0", fourFloats).withCRC(0xDEAD_BEEF),
                                      .stored("ckpt/version", text: "3\n")]))  // listing reads no tensor bytes
         XCTAssertThrowsError(try c.tensors[0].tensor.floats()) { error in
             XCTAssertTrue("\(error)".contains("CRC"), "\(error)")
@@ -218,7 +233,9 @@ final class HostileCheckpointTests: XCTestCase {
         let bytes = torchZip(pickle: p.bytes, storages: [("0", fourFloats)])
         let path = temporaryFile(bytes)
         XCTAssertThrowsError(try Checkpoint.load(path: path, options: LoadOptions(maxWalkSteps: 50_000))) { error in
-            XCTAssertEqual("\(error)", "\(path): walking the pickled value meets more than 50000 containers and tensors (shared references are met once per path); refused as an expansion attack")
+            XCTAssertEqual("\(error)",
+                           "\(path): walking the pickled value meets more than 50000 containers and tensors (shared"
+                               + " references are met once per path); refused as an expansion attack")
         }
         // Under a limit of two million steps, the same file lists its 10^6 keys.
         let c = try Checkpoint.load(path: path, options: LoadOptions(maxWalkSteps: 2_000_000))
@@ -234,7 +251,8 @@ final class HostileCheckpointTests: XCTestCase {
         assertRefused(torchZip(pickle: p.bytes), "_rebuild_tensor_v2 takes 6 to 7 arguments, got 1")
         var q = PickleWriter()
         q.global("torch._utils", "_rebuild_tensor_v2"); q.op(.mark)
-        q.string("not a storage"); q.int(0); q.ints([1]); q.ints([1]); q.bool(false); q.op(.none); q.op(.tuple); q.op(.reduce); q.op(.stop)
+        q.string("not a storage"); q.int(0); q.ints([1]); q.ints([1]); q.bool(false); q.op(.none); q.op(.tuple);
+        q.op(.reduce); q.op(.stop)
         assertRefused(torchZip(pickle: q.bytes), "expects a storage")
         var s = PickleWriter()
         s.global("torch._utils", "_rebuild_sparse_tensor"); s.op(.emptyTuple); s.op(.reduce); s.op(.stop)

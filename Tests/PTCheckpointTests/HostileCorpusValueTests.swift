@@ -20,7 +20,8 @@ final class HostileCorpusValueTests: XCTestCase {
 
     func testAcceptedFilesHoldTheirValues() throws {
         let folder = fixtureURL("hostile")
-        let cases = try JSONDecoder().decode([Case].self, from: Data(contentsOf: folder.appendingPathComponent("expected.json")))
+        let cases = try JSONDecoder().decode([Case].self,
+                                             from: Data(contentsOf: folder.appendingPathComponent("expected.json")))
         var checked = 0
         for c in cases where c.exit == 0 {
             guard let tensors = c.tensors, !tensors.isEmpty else { continue }

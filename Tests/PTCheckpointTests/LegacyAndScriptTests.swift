@@ -9,19 +9,24 @@ final class LegacyAndScriptTests: XCTestCase {
 
     /// magic, 1001, sys_info, {'w': tensor on storage 'k'}, ['k'], then count + bytes.
     func legacy(magic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19], version: Int = 1001,
-                numel: Int = 4, keys: [String] = ["k"], count: Int64 = 4, data: [UInt8]? = nil, trailing: [UInt8] = []) -> [UInt8] {
+                numel: Int = 4, keys: [String] = ["k"], count: Int64 = 4, data: [UInt8]? = nil,
+                trailing: [UInt8] = []) -> [UInt8] {
         var out: [UInt8] = []
         var m = PickleWriter(); m.long1(littleEndian: magic); m.op(.stop); out += m.bytes
         var v = PickleWriter(); v.int(version); v.op(.stop); out += v.bytes
-        var s = PickleWriter(); s.op(.emptyDict); s.op(.mark); s.string("little_endian"); s.bool(true); s.op(.setitems); s.op(.stop); out += s.bytes
+        var s = PickleWriter(); s.op(.emptyDict); s.op(.mark); s.string("little_endian"); s.bool(true); s.op(.setitems);
+        s.op(.stop); out += s.bytes
         var p = PickleWriter()
         p.op(.emptyDict); p.op(.mark); p.string("w")
         p.global("torch._utils", "_rebuild_tensor_v2"); p.op(.mark)
-        p.op(.mark); p.string("storage"); p.global("torch", "FloatStorage"); p.string("k"); p.string("cpu"); p.int(numel); p.op(.none); p.op(.tuple); p.op(.binpersid)
-        p.int(0); p.ints([4]); p.ints([1]); p.bool(false); p.global("collections", "OrderedDict"); p.op(.emptyTuple); p.op(.reduce)
+        p.op(.mark); p.string("storage"); p.global("torch", "FloatStorage"); p.string("k"); p.string("cpu");
+        p.int(numel); p.op(.none); p.op(.tuple); p.op(.binpersid)
+        p.int(0); p.ints([4]); p.ints([1]); p.bool(false); p.global("collections", "OrderedDict"); p.op(.emptyTuple);
+        p.op(.reduce)
         p.op(.tuple); p.op(.reduce); p.op(.setitems); p.op(.stop)
         out += p.bytes
-        var k = PickleWriter(); k.op(.emptyList); k.op(.mark); for key in keys { k.string(key) }; k.op(.appends); k.op(.stop); out += k.bytes
+        var k = PickleWriter(); k.op(.emptyList); k.op(.mark); for key in keys { k.string(key) }; k.op(.appends);
+        k.op(.stop); out += k.bytes
         out += withUnsafeBytes(of: count.littleEndian) { Array($0) }
         out += data ?? fourFloats
         return out + trailing
