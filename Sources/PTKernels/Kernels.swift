@@ -15,16 +15,19 @@ public struct KernelTable<Scalar>: Sendable {
     public let panel: Int
     let packedCount: @Sendable (Int, Int) -> Int
     let pack: @Sendable (UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>) -> Void
-    let gemm: @Sendable (Int, Int, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>, Int) -> Void
+    let gemm: @Sendable (Int, Int, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int, Int,
+                         UnsafeMutablePointer<Scalar>, Int) -> Void
     /// (m, k, a, lda, ap): a's rows packed the way the product reads them, m·k values.
     public let packRows: @Sendable (Int, Int, UnsafePointer<Scalar>, Int, UnsafeMutablePointer<Scalar>) -> Void
-    let gemmRows: @Sendable (Int, Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>, Int) -> Void
+    let gemmRows: @Sendable (Int, Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, Int,
+                             UnsafeMutablePointer<Scalar>, Int) -> Void
     /// LSTM gates of one row: (n, x, bias, xs, r, rs, c, h, out); see `ptk_f32_ops.lstm`.
     public let lstm: @Sendable (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int,
                       UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
     /// GRU gates of one row: (n, x, bias, xs, r, rs, bhn, hprev, h, out).
     public let gru: @Sendable (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int,
-                     UnsafePointer<Scalar>, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
+                     UnsafePointer<Scalar>, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>,
+                     UnsafeMutablePointer<Scalar>) -> Void
     /// RNN of one row: (n, x, bias, r, relu, h, out).
     public let rnn: @Sendable (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Bool,
                      UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
@@ -37,7 +40,8 @@ public struct KernelTable<Scalar>: Sendable {
     public func sigmoid(_ x: [Scalar]) -> [Scalar] { apply(sigmoid, x) }
     public func tanh(_ x: [Scalar]) -> [Scalar] { apply(tanh, x) }
 
-    private func apply(_ f: (Int, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void, _ x: [Scalar]) -> [Scalar] {
+    private func apply(_ f: (Int, UnsafePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void,
+                       _ x: [Scalar]) -> [Scalar] {
         [Scalar](unsafeUninitializedCapacity: x.count) { out, initialized in
             x.withUnsafeBufferPointer { input in
                 if let source = input.baseAddress, let destination = out.baseAddress { f(x.count, source, destination) }
@@ -118,7 +122,9 @@ public struct PackedWeights<Scalar: ArrayScalar>: Sendable {
         adviseHugePages(panels.buffer)
         if count > 0 {
             // `pack` writes every element, the padding's zeros too.
-            for g in 0..<groups { kernels.pack(weight + g * groupRows * k, groupRows, k, panels.pointer + g * groupCount) }
+            for g in 0..<groups {
+                kernels.pack(weight + g * groupRows * k, groupRows, k, panels.pointer + g * groupCount)
+            }
         } else {
             panels.pointer.initialize(to: 0)
         }
@@ -135,7 +141,8 @@ public struct PackedWeights<Scalar: ArrayScalar>: Sendable {
     public func product(m: Int, a: UnsafePointer<Scalar>, lda: Int, panels range: Range<Int>,
                         c: UnsafeMutablePointer<Scalar>, ldc: Int) {
         guard m > 0, !range.isEmpty else { return }
-        precondition(range.lowerBound >= 0 && range.upperBound <= panelCount, "panels \(range) outside 0..<\(panelCount)")
+        precondition(range.lowerBound >= 0 && range.upperBound <= panelCount,
+                     "panels \(range) outside 0..<\(panelCount)")
         kernels.gemm(m, k, a, lda, panels.pointer, range.lowerBound, range.upperBound, c, ldc)
     }
 
@@ -144,7 +151,8 @@ public struct PackedWeights<Scalar: ArrayScalar>: Sendable {
     public func product(m: Int, packedRows: UnsafePointer<Scalar>, panels range: Range<Int>,
                         c: UnsafeMutablePointer<Scalar>, ldc: Int) {
         guard m > 0, !range.isEmpty else { return }
-        precondition(range.lowerBound >= 0 && range.upperBound <= panelCount, "panels \(range) outside 0..<\(panelCount)")
+        precondition(range.lowerBound >= 0 && range.upperBound <= panelCount,
+                     "panels \(range) outside 0..<\(panelCount)")
         kernels.gemmRows(m, k, packedRows, panels.pointer, range.lowerBound, range.upperBound, c, ldc)
     }
 }

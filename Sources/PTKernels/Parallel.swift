@@ -204,7 +204,8 @@ public final class ThreadTeam: @unchecked Sendable {
     private func enter(_ round: Int) -> Bool {
         var state = gate.load(ordering: .sequentiallyConsistent)
         while state >> Self.roundShift == round && state & Self.openBit != 0 {
-            let (entered, current) = gate.compareExchange(expected: state, desired: state + 1, ordering: .sequentiallyConsistent)
+            let (entered, current) = gate.compareExchange(expected: state, desired: state + 1,
+                                                          ordering: .sequentiallyConsistent)
             if entered { return true }
             state = current
         }

@@ -102,19 +102,24 @@ final class KernelTests: XCTestCase {
 
     /// `a · Wᵀ` through the packed kernels, every panel, into `c` of row stride paddedRows.
     func product<S: ArrayScalar>(_ t: KernelTable<S>, weight: [S], rows: Int, k: Int, a: [S], m: Int,
-                                  panels: Range<Int>? = nil, fill: S = .nan) -> (c: [S], ldc: Int, packed: PackedWeights<S>) {
-        let packed = weight.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: rows, k: k, kernels: t) }
+                                  panels: Range<Int>? = nil,
+                                  fill: S = .nan) -> (c: [S], ldc: Int, packed: PackedWeights<S>) {
+        let packed = weight.withUnsafeBufferPointer {
+            PackedWeights(weight: $0.baseAddress!, rows: rows, k: k, kernels: t)
+        }
         let ldc = packed.paddedRows
         var c = [S](repeating: fill, count: max(1, m * ldc))
         a.withUnsafeBufferPointer { a in
             c.withUnsafeMutableBufferPointer { c in
-                packed.product(m: m, a: a.baseAddress!, lda: k, panels: panels ?? 0..<packed.panelCount, c: c.baseAddress!, ldc: ldc)
+                packed.product(m: m, a: a.baseAddress!, lda: k, panels: panels ?? 0..<packed.panelCount,
+                               c: c.baseAddress!, ldc: ldc)
             }
         }
         return (c, ldc, packed)
     }
 
-    func dot<S: BinaryFloatingPoint>(_ a: [S], _ i: Int, _ w: [S], _ r: Int, _ k: Int) -> (sum: Double, magnitude: Double) {
+    func dot<S: BinaryFloatingPoint>(_ a: [S], _ i: Int, _ w: [S], _ r: Int,
+                                     _ k: Int) -> (sum: Double, magnitude: Double) {
         var sum = 0.0, magnitude = 0.0
         for kk in 0..<k {
             let p = Double(a[i * k + kk]) * Double(w[r * k + kk])
@@ -163,7 +168,8 @@ final class KernelTests: XCTestCase {
                         XCTAssertEqual(Double(c[i * ldc + column]), sum, accuracy: 1e-5 * magnitude,
                                        "\(t.set) \(S.self): panels \(panels), [\(i), \(column)]")
                     } else {
-                        XCTAssertTrue(c[i * ldc + column].isNaN, "\(t.set) \(S.self): panels \(panels) wrote column \(column)")
+                        XCTAssertTrue(c[i * ldc + column].isNaN,
+                                      "\(t.set) \(S.self): panels \(panels) wrote column \(column)")
                     }
                 }
             }
@@ -178,29 +184,37 @@ final class KernelTests: XCTestCase {
         let rows = groups * groupRows
         let weight = (0..<(rows * k)).map { S(($0 * 7919) % 211) / 211 - 0.5 }
         let a = (0..<(m * k)).map { S(($0 * 104729) % 97) / 97 - 0.5 }
-        let packed = weight.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: rows, k: k, groups: groups, kernels: t) }
+        let packed = weight.withUnsafeBufferPointer {
+            PackedWeights(weight: $0.baseAddress!, rows: rows, k: k, groups: groups, kernels: t)
+        }
         let perGroup = (groupRows + t.panel - 1) / t.panel
         XCTAssertEqual(packed.panelCount, groups * perGroup, "\(t.set) \(S.self)")
         // The same rows padded by hand, packed as one matrix.
         let padded = perGroup * t.panel
         var byHand = [S](repeating: 0, count: groups * padded * k)
         for g in 0..<groups {
-            for r in 0..<groupRows { for kk in 0..<k { byHand[(g * padded + r) * k + kk] = weight[(g * groupRows + r) * k + kk] } }
+            for r in 0..<groupRows {
+                for kk in 0..<k { byHand[(g * padded + r) * k + kk] = weight[(g * groupRows + r) * k + kk] }
+            }
         }
         let (expected, ldc, _) = product(t, weight: byHand, rows: groups * padded, k: k, a: a, m: m)
         XCTAssertEqual(ldc, packed.paddedRows)
         var c = [S](repeating: .nan, count: m * ldc)
         a.withUnsafeBufferPointer { a in
             c.withUnsafeMutableBufferPointer { c in
-                packed.product(m: m, a: a.baseAddress!, lda: k, panels: 0..<packed.panelCount, c: c.baseAddress!, ldc: ldc)
+                packed.product(m: m, a: a.baseAddress!, lda: k, panels: 0..<packed.panelCount, c: c.baseAddress!,
+                               ldc: ldc)
             }
         }
         XCTAssertEqual(c, expected, "\(t.set) \(S.self): groups")
         for i in 0..<m {
             for g in 0..<groups {
                 let (sum, magnitude) = dot(a, i, weight, g * groupRows + 2, k)
-                XCTAssertEqual(Double(c[i * ldc + g * padded + 2]), sum, accuracy: 1e-5 * magnitude, "\(t.set) \(S.self): group \(g)")
-                for r in groupRows..<padded { XCTAssertEqual(c[i * ldc + g * padded + r], 0, "\(t.set) \(S.self): padding \(g), \(r)") }
+                XCTAssertEqual(Double(c[i * ldc + g * padded + 2]), sum, accuracy: 1e-5 * magnitude,
+                               "\(t.set) \(S.self): group \(g)")
+                for r in groupRows..<padded {
+                    XCTAssertEqual(c[i * ldc + g * padded + r], 0, "\(t.set) \(S.self): padding \(g), \(r)")
+                }
             }
         }
     }
@@ -216,7 +230,8 @@ final class KernelTests: XCTestCase {
             for i in stride(from: 0, to: m, by: 17) {
                 for r in stride(from: 0, to: rows, by: 3) {
                     let (sum, magnitude) = dot(a, i, weight, r, k)
-                    XCTAssertEqual(Double(c[i * ldc + r]), sum, accuracy: relative * magnitude, "\(t.set) \(S.self): m \(m), [\(i), \(r)]")
+                    XCTAssertEqual(Double(c[i * ldc + r]), sum, accuracy: relative * magnitude,
+                                   "\(t.set) \(S.self): m \(m), [\(i), \(r)]")
                 }
             }
         }
@@ -243,9 +258,11 @@ final class KernelTests: XCTestCase {
                 XCTAssertEqual(Double(e[i]), ed, accuracy: relative * ed, "exp " + context)
             }
             let sd = 1 / (1 + Foundation.exp(-d))
-            XCTAssertEqual(Double(s[i]), sd, accuracy: relative * sd + Double(S.leastNormalMagnitude), "sigmoid " + context)
+            XCTAssertEqual(Double(s[i]), sd, accuracy: relative * sd + Double(S.leastNormalMagnitude),
+                           "sigmoid " + context)
             let hd = Foundation.tanh(d)
-            XCTAssertEqual(Double(h[i]), hd, accuracy: relative * abs(hd) + Double(S.leastNormalMagnitude), "tanh " + context)
+            XCTAssertEqual(Double(h[i]), hd, accuracy: relative * abs(hd) + Double(S.leastNormalMagnitude),
+                           "tanh " + context)
         }
         XCTAssertTrue(t.tanh([.nan])[0].isNaN, "\(t.set) \(S.self): tanh(NaN)")
         XCTAssertTrue(t.sigmoid([.nan])[0].isNaN, "\(t.set) \(S.self): σ(NaN)")
@@ -264,7 +281,9 @@ final class KernelTests: XCTestCase {
             let r: [S] = random.array(4 * rs).map { $0 * 2 }
             let c0: [S] = random.array(n), hPrevious: [S] = random.array(n), bhn: [S] = random.array(n)
             let context = "\(t.set) \(S.self), n \(n)"
-            func pre(_ g: Int, _ u: Int) -> Double { Double(x[g * xs + u]) + Double(bias[g * xs + u]) + Double(r[g * rs + u]) }
+            func pre(_ g: Int, _ u: Int) -> Double {
+                Double(x[g * xs + u]) + Double(bias[g * xs + u]) + Double(r[g * rs + u])
+            }
 
             var c = c0, h = [S](repeating: .nan, count: n), out = [S](repeating: .nan, count: n)
             t.lstm(n, x, bias, xs, r, rs, &c, &h, &out)
@@ -292,7 +311,8 @@ final class KernelTests: XCTestCase {
                 t.rnn(n, x, bias, r, relu, &h, &out)
                 for u in 0..<n {
                     let p = pre(0, u)
-                    XCTAssertEqual(Double(h[u]), relu ? max(p, 0) : Foundation.tanh(p), accuracy: relative * 4, "rnn relu=\(relu) " + context)
+                    XCTAssertEqual(Double(h[u]), relu ? max(p, 0) : Foundation.tanh(p), accuracy: relative * 4,
+                                   "rnn relu=\(relu) " + context)
                     XCTAssertEqual(out[u], h[u], "rnn out " + context)
                 }
             }

@@ -40,7 +40,8 @@ final class ThreadPoolTests: XCTestCase {
                 team.forEach(count: count) { i in
                     withExtendedLifetime(tracked) { counts[i] += 1 }
                 }
-                XCTAssertEqual(Array(UnsafeBufferPointer(start: counts, count: count)), [Int](repeating: 1, count: count),
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: counts, count: count)),
+                               [Int](repeating: 1, count: count),
                                "\(workers) workers, round \(round)")
                 counts.deallocate()
             }
