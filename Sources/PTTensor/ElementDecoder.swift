@@ -55,10 +55,14 @@ struct Minifloat {
     /// "fnuz": no negative zero; 0x80 is the only NaN.
     let unsignedZero: Bool
 
-    static let e4m3fn = Minifloat(exponentBits: 4, mantissaBits: 3, bias: 7, ieeeSpecials: false, nanIsAllOnes: true, unsignedZero: false)
-    static let e5m2 = Minifloat(exponentBits: 5, mantissaBits: 2, bias: 15, ieeeSpecials: true, nanIsAllOnes: false, unsignedZero: false)
-    static let e4m3fnuz = Minifloat(exponentBits: 4, mantissaBits: 3, bias: 8, ieeeSpecials: false, nanIsAllOnes: false, unsignedZero: true)
-    static let e5m2fnuz = Minifloat(exponentBits: 5, mantissaBits: 2, bias: 16, ieeeSpecials: false, nanIsAllOnes: false, unsignedZero: true)
+    static let e4m3fn = Minifloat(exponentBits: 4, mantissaBits: 3, bias: 7, ieeeSpecials: false, nanIsAllOnes: true,
+                                  unsignedZero: false)
+    static let e5m2 = Minifloat(exponentBits: 5, mantissaBits: 2, bias: 15, ieeeSpecials: true, nanIsAllOnes: false,
+                                unsignedZero: false)
+    static let e4m3fnuz = Minifloat(exponentBits: 4, mantissaBits: 3, bias: 8, ieeeSpecials: false, nanIsAllOnes: false,
+                                    unsignedZero: true)
+    static let e5m2fnuz = Minifloat(exponentBits: 5, mantissaBits: 2, bias: 16, ieeeSpecials: false,
+                                    nanIsAllOnes: false, unsignedZero: true)
 
     func decode(_ byte: UInt8) -> Double {
         if unsignedZero && byte == 0x80 { return .nan }

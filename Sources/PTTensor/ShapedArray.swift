@@ -69,7 +69,8 @@ public struct ShapedArray<Scalar: ArrayScalar>: Equatable, Sendable {
                 out.withUnsafeMutableBytes { dst in
                     for i in 0..<a {
                         for j in 0..<b {
-                            (dst.baseAddress! + (j * a + i) * row).copyMemory(from: src.baseAddress! + (i * b + j) * row, byteCount: row)
+                            (dst.baseAddress! + (j * a + i) * row)
+                                .copyMemory(from: src.baseAddress! + (i * b + j) * row, byteCount: row)
                         }
                     }
                 }

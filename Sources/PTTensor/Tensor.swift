@@ -107,13 +107,16 @@ public struct Tensor {
             for i in 0..<elementCount { body(base + i * item) }
             return
         }
-        Tensor.forEachOffset(shape: shape, strides: strides, offset: storageOffset, count: elementCount) { body($0 * item) }
+        Tensor.forEachOffset(shape: shape, strides: strides, offset: storageOffset, count: elementCount) {
+            body($0 * item)
+        }
     }
 
     /// Calls `body` with the element offset (`offset + Σ index_k · strides_k`) of each of the
     /// `count` elements of a strided view, in row-major order: an odometer over the indices.
     /// Callers check the extent first (`init` does for tensors).
-    public static func forEachOffset(shape: [Int], strides: [Int], offset start: Int, count: Int, _ body: (Int) -> Void) {
+    public static func forEachOffset(shape: [Int], strides: [Int], offset start: Int, count: Int,
+                                     _ body: (Int) -> Void) {
         var index = [Int](repeating: 0, count: shape.count)
         var offset = start
         for _ in 0..<count {
@@ -204,7 +207,8 @@ public struct Tensor {
         var failure: Error?
         forEachElementOffset { offset in
             guard failure == nil else { return }
-            piece.baseAddress!.advanced(by: filled).copyMemory(from: source.baseAddress!.advanced(by: offset), byteCount: item)
+            piece.baseAddress!.advanced(by: filled).copyMemory(from: source.baseAddress!.advanced(by: offset),
+                                                               byteCount: item)
             filled += item
             if filled == perPiece * item {
                 do { try body(UnsafeRawBufferPointer(rebasing: piece[0..<filled])) } catch { failure = error }
@@ -237,7 +241,8 @@ public struct Tensor {
         let source = try t.storage.bytes()
         let start = t.storageOffset * t.dtype.itemSize
         return [T](unsafeUninitializedCapacity: t.elementCount) { buffer, count in
-            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: source[start..<(start + t.byteCount)]))
+            UnsafeMutableRawBufferPointer(buffer)
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[start..<(start + t.byteCount)]))
             count = t.elementCount
         }
     }

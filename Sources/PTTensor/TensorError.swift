@@ -41,7 +41,8 @@ public enum TensorError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .storageSizeMismatch(key, declared, actual):
             return "storage '\(key)' declares \(declared) bytes but its record holds \(actual)"
         case let .repeatsTooMuch(elements, key, storageElements, limit):
-            return "tensor is a view of \(storageElements) element(s) of storage '\(key)' repeated to \(elements) elements; views that repeat their storage are materialized up to \(limit) elements"
+            return "tensor is a view of \(storageElements) element(s) of storage '\(key)' repeated to \(elements)"
+                + " elements; views that repeat their storage are materialized up to \(limit) elements"
         case let .notReal(dtype):
             return "\(dtype.rawValue) values cannot be read as real numbers"
         }

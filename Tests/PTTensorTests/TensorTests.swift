@@ -14,8 +14,10 @@ final class TensorTests: XCTestCase {
 
     func testExtentMustFitStorage() throws {
         // 2×3 at offset 6 needs elements 6..<12: exactly a 12-element storage.
-        XCTAssertNoThrow(try Tensor(storage: storage(12), dtype: .float32, shape: [2, 3], strides: [3, 1], storageOffset: 6))
-        XCTAssertThrowsError(try Tensor(storage: storage(11), dtype: .float32, shape: [2, 3], strides: [3, 1], storageOffset: 6)) {
+        XCTAssertNoThrow(try Tensor(storage: storage(12), dtype: .float32, shape: [2, 3], strides: [3, 1],
+                                    storageOffset: 6))
+        XCTAssertThrowsError(try Tensor(storage: storage(11), dtype: .float32, shape: [2, 3], strides: [3, 1],
+                                        storageOffset: 6)) {
             XCTAssertEqual($0 as? TensorError, .outOfStorage(storageKey: "0", neededBytes: 48, storageBytes: 44))
         }
     }
@@ -24,12 +26,14 @@ final class TensorTests: XCTestCase {
         // expand(): a stride-0 view of 1 element is read like torch reads it, up to 2^28 elements.
         let small = try Tensor(storage: storage(1), dtype: .float32, shape: [4, 3], strides: [0, 0], storageOffset: 0)
         XCTAssertEqual(try small.floats().count, 12)
-        let huge = try Tensor(storage: storage(1), dtype: .float32, shape: [1 << 20, 1 << 20], strides: [0, 0], storageOffset: 0)
+        let huge = try Tensor(storage: storage(1), dtype: .float32, shape: [1 << 20, 1 << 20], strides: [0, 0],
+                              storageOffset: 0)
         XCTAssertEqual(huge.elementCount, 1 << 40)
         for read in [{ _ = try huge.floats() }, { _ = try huge.doubles() }, { _ = try huge.contiguousBytes() }] {
             XCTAssertThrowsError(try read()) {
-                XCTAssertEqual($0 as? TensorError, .repeatsTooMuch(elements: 1 << 40, storageKey: "0", storageElements: 1,
-                                                                  limit: Tensor.maxRepeatedElements))
+                XCTAssertEqual($0 as? TensorError, .repeatsTooMuch(elements: 1 << 40, storageKey: "0",
+                                                                   storageElements: 1,
+                                                                   limit: Tensor.maxRepeatedElements))
             }
         }
     }
@@ -47,16 +51,20 @@ final class TensorTests: XCTestCase {
     }
 
     func testRefusesNegativeAndMismatched() {
-        XCTAssertThrowsError(try Tensor(storage: storage(4), dtype: .float32, shape: [-1], strides: [1], storageOffset: 0)) {
+        XCTAssertThrowsError(try Tensor(storage: storage(4), dtype: .float32, shape: [-1], strides: [1],
+                                        storageOffset: 0)) {
             XCTAssertEqual($0 as? TensorError, .negativeSize(shape: [-1]))
         }
-        XCTAssertThrowsError(try Tensor(storage: storage(4), dtype: .float32, shape: [2], strides: [-1], storageOffset: 0)) {
+        XCTAssertThrowsError(try Tensor(storage: storage(4), dtype: .float32, shape: [2], strides: [-1],
+                                        storageOffset: 0)) {
             XCTAssertEqual($0 as? TensorError, .negativeStride(strides: [-1]))
         }
-        XCTAssertThrowsError(try Tensor(storage: storage(4), dtype: .float32, shape: [2], strides: [1], storageOffset: -1)) {
+        XCTAssertThrowsError(try Tensor(storage: storage(4), dtype: .float32, shape: [2], strides: [1],
+                                        storageOffset: -1)) {
             XCTAssertEqual($0 as? TensorError, .negativeOffset(offset: -1))
         }
-        XCTAssertThrowsError(try Tensor(storage: storage(4), dtype: .float32, shape: [2, 2], strides: [1], storageOffset: 0)) {
+        XCTAssertThrowsError(try Tensor(storage: storage(4), dtype: .float32, shape: [2, 2], strides: [1],
+                                        storageOffset: 0)) {
             XCTAssertEqual($0 as? TensorError, .rankMismatch(shape: [2, 2], strides: [1]))
         }
         let rank = 65
@@ -68,14 +76,18 @@ final class TensorTests: XCTestCase {
 
     func testOverflowIsAnErrorNotATrap() {
         let big = Int.max / 2
-        XCTAssertThrowsError(try Tensor(storage: storage(4), dtype: .float32, shape: [big, 4], strides: [1, 1], storageOffset: 0)) {
+        XCTAssertThrowsError(try Tensor(storage: storage(4), dtype: .float32, shape: [big, 4], strides: [1, 1],
+                                        storageOffset: 0)) {
             XCTAssertEqual($0 as? TensorError, .sizeOverflow(shape: [big, 4], strides: [1, 1], offset: 0))
         }
         // A stride-0 view claiming 2^40 elements stays inside one element of storage, so it is
         // accepted, like torch's expand(); it is its size products that must not overflow.
-        XCTAssertNoThrow(try Tensor(storage: storage(1), dtype: .float32, shape: [1 << 40], strides: [0], storageOffset: 0))
-        XCTAssertThrowsError(try Tensor(storage: storage(4), dtype: .float32, shape: [2], strides: [Int.max], storageOffset: 0))
-        XCTAssertThrowsError(try Tensor(storage: storage(4), dtype: .float64, shape: [1], strides: [1], storageOffset: Int.max / 4))
+        XCTAssertNoThrow(try Tensor(storage: storage(1), dtype: .float32, shape: [1 << 40], strides: [0],
+                                    storageOffset: 0))
+        XCTAssertThrowsError(try Tensor(storage: storage(4), dtype: .float32, shape: [2], strides: [Int.max],
+                                        storageOffset: 0))
+        XCTAssertThrowsError(try Tensor(storage: storage(4), dtype: .float64, shape: [1], strides: [1],
+                                        storageOffset: Int.max / 4))
     }
 
     func testNonContiguousGather() throws {
