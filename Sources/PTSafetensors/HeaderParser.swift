@@ -27,7 +27,8 @@ struct HeaderParser {
     }
 
     /// Reads an object, handing each member to `each` as soon as it is read.
-    private mutating func object(depth: Int, each: (String, Value) throws(SafetensorsError) -> Void) throws(SafetensorsError) {
+    private mutating func object(depth: Int,
+                                 each: (String, Value) throws(SafetensorsError) -> Void) throws(SafetensorsError) {
         try expect("{")
         var keys = Set<ExactName>()
         skipSpace()

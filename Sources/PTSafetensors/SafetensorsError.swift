@@ -44,7 +44,8 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
     public var description: String {
         switch self {
         case .tooShort(let count): return "\(count) bytes; a safetensors file starts with an 8-byte header length"
-        case let .headerOverLimit(length, limit): return "header length \(length) is over the format's limit of \(limit) bytes"
+        case let .headerOverLimit(length, limit):
+            return "header length \(length) is over the format's limit of \(limit) bytes"
         case let .headerPastEnd(length, available):
             return "header length \(length) runs past the end of the file (\(available) bytes after the length)"
         case .headerNotUTF8: return "the header is not UTF-8"
@@ -54,13 +55,15 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
         case .tooManyTensors(let limit): return "more than \(limit) tensors"
         case let .unexpectedField(tensor, field): return "tensor '\(tensor)': unexpected field '\(field)' or value"
         case .missingField(let tensor): return "tensor '\(tensor)' needs dtype, shape and data_offsets"
-        case let .unknownDType(tensor, dtype): return "tensor '\(tensor)' has dtype '\(dtype)', which ptload does not know"
+        case let .unknownDType(tensor, dtype):
+            return "tensor '\(tensor)' has dtype '\(dtype)', which ptload does not know"
         case let .badOffsets(tensor, offsets):
             return "tensor '\(tensor)' has data_offsets \(offsets); expected [begin, end] with begin <= end"
         case let .tooManyDimensions(tensor, rank): return "tensor '\(tensor)' has \(rank) dimensions"
         case let .shapeOverflow(tensor, shape): return "tensor '\(tensor)': shape \(shape) overflows 64 bits"
         case let .sizeMismatch(tensor, shape, dtype, needed, offsets):
-            return "tensor '\(tensor)': shape \(shape) of \(dtype) needs \(needed) bytes; data_offsets \(offsets) hold \(offsets[1] - offsets[0])"
+            return "tensor '\(tensor)': shape \(shape) of \(dtype) needs \(needed) bytes; data_offsets \(offsets) hold"
+                + " \(offsets[1] - offsets[0])"
         case let .pastData(tensor, offsets, dataCount):
             return "tensor '\(tensor)': data_offsets \(offsets) run past the data's \(dataCount) bytes"
         case .hole(let bytes): return "bytes \(bytes.lowerBound)..<\(bytes.upperBound) of the data belong to no tensor"

@@ -34,7 +34,8 @@ extension Safetensors {
     /// each its shape's size in its dtype, as the file holds it: N's 8 bytes and the padded
     /// JSON, built as bytes in one buffer (a million-tensor header is its own size, not a
     /// string per tensor as well).
-    public static func header(metadata: [(key: String, value: String)], tensors: [(name: String, dtype: DType, shape: [Int])]) -> [UInt8] {
+    public static func header(metadata: [(key: String, value: String)],
+                              tensors: [(name: String, dtype: DType, shape: [Int])]) -> [UInt8] {
         var json: [UInt8] = [UInt8(ascii: "{")]
         func add(_ text: String) { json.append(contentsOf: text.utf8) }
         if !metadata.isEmpty {

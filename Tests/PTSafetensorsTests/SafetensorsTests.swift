@@ -20,9 +20,11 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(ordered.map(\.name), ["c", "a", "b", "z"])
         let header = Safetensors.header(metadata: [("format", "pt")], tensors: ordered)
         let json = #"{"__metadata__":{"format":"pt"},"c":{"dtype":"I64","shape":[],"data_offsets":[0,8]},"#
-            + #""a":{"dtype":"F32","shape":[1,3],"data_offsets":[8,20]},"b":{"dtype":"F32","shape":[2],"data_offsets":[20,28]},"#
+            + #""a":{"dtype":"F32","shape":[1,3],"data_offsets":[8,20]},"#
+            + #""b":{"dtype":"F32","shape":[2],"data_offsets":[20,28]},"#
             + #""z":{"dtype":"U8","shape":[3],"data_offsets":[28,31]}}"#
-        XCTAssertEqual(String(decoding: header.dropFirst(8), as: UTF8.self), json + String(repeating: " ", count: (8 - json.utf8.count % 8) % 8))
+        XCTAssertEqual(String(decoding: header.dropFirst(8), as: UTF8.self),
+                       json + String(repeating: " ", count: (8 - json.utf8.count % 8) % 8))
         XCTAssertEqual(Array(header.prefix(8)), withUnsafeBytes(of: UInt64(header.count - 8).littleEndian, Array.init))
     }
 
