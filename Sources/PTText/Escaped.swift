@@ -117,7 +117,8 @@ package enum Escaped {
 
     /// `text` with each scalar `replacement` gives a string for replaced by it; with a `limit`,
     /// cut with `…` once the output holds that many characters.
-    private static func replacing(_ text: String, limit: Int = .max, _ replacement: (Unicode.Scalar) -> String?) -> String {
+    private static func replacing(_ text: String, limit: Int = .max,
+                                  _ replacement: (Unicode.Scalar) -> String?) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
             // Counting is linear in the output: done only where there is a limit.

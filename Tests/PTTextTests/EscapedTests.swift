@@ -4,10 +4,12 @@ import XCTest
 /// Each output language's escaper, on the characters that language cannot hold as they are.
 final class EscapedTests: XCTestCase {
     func testTerminalLine() {
-        XCTAssertEqual(Escaped.line("a\nb\r\tc\u{0}\u{7F}\u{85}\u{2028}\u{2029}é"), "a\\nb\\r\\tc\\u{0}\\u{7f}\\u{85}\\u{2028}\\u{2029}é")
+        XCTAssertEqual(Escaped.line("a\nb\r\tc\u{0}\u{7F}\u{85}\u{2028}\u{2029}é"),
+                       "a\\nb\\r\\tc\\u{0}\\u{7f}\\u{85}\\u{2028}\\u{2029}é")
         XCTAssertEqual(Escaped.line("a\nb\t", controlCodes: true), "a\\u{a}b\\u{9}")
         XCTAssertEqual(Escaped.line("abcdef", limit: 3), "abc…")
-        XCTAssertEqual(Escaped.line("\n\n", limit: 3), "\\n\\n", "the limit counts output characters, checked before each input one")
+        XCTAssertEqual(Escaped.line("\n\n", limit: 3), "\\n\\n",
+                       "the limit counts output characters, checked before each input one")
         XCTAssertEqual(Escaped.line("abc", limit: 3), "abc")
     }
 
