@@ -12,7 +12,8 @@ public struct Comparison: Codable, Equatable {
     /// Elements outside tolerance (every element on a shape mismatch).
     public let mismatches: Int
     public let count: Int
-    /// The element furthest outside tolerance, or with the largest error when all pass; nil when empty or shapes differ.
+    /// The element furthest outside tolerance, or with the largest error when all pass; nil when empty or shapes
+    /// differ.
     public let worstIndex: [Int]?
     public let worstActual: Double?
     public let worstExpected: Double?

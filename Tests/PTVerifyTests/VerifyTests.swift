@@ -36,7 +36,8 @@ final class VerifyTests: XCTestCase {
         var values = [Float](repeating: 1, count: 24)
         values[17] = 2
         let a = ShapedArray(shape: [2, 3, 4], values: values)
-        let e = try Tensor(dtype: .float32, shape: [2, 3, 4], bytes: [Float](repeating: 1, count: 24).withUnsafeBytes { Array($0) })
+        let e = try Tensor(dtype: .float32, shape: [2, 3, 4],
+                           bytes: [Float](repeating: 1, count: 24).withUnsafeBytes { Array($0) })
         let c = try Comparison(name: "output", actual: a, expected: e, tolerance: .defaults(for: .float32))
         XCTAssertEqual(c.worstIndex, [1, 1, 1])
         XCTAssertEqual(c.mismatches, 1)
