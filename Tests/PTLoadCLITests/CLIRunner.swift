@@ -19,7 +19,8 @@ enum CLI {
     /// The built binary: $PTLOAD_BINARY, else next to the test bundle, else .build/debug.
     static let binary: URL = {
         if let path = ProcessInfo.processInfo.environment["PTLOAD_BINARY"] { return URL(fileURLWithPath: path) }
-        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ptload")
+        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("ptload")
         if FileManager.default.isExecutableFile(atPath: besideTests.path) { return besideTests }
         return repositoryRoot.appendingPathComponent(".build/debug/ptload")
     }()
@@ -34,7 +35,8 @@ enum CLI {
     struct TimedOut: Error, CustomStringConvertible {
         let arguments: [String]
         var description: String {
-            "ptload \(arguments.joined(separator: " ")) still ran after \(Int(CLI.timeoutSeconds)) s and was killed: a hang"
+            "ptload \(arguments.joined(separator: " ")) still ran after \(Int(CLI.timeoutSeconds)) s and was killed: a"
+                + " hang"
         }
     }
 
@@ -87,10 +89,12 @@ extension CLI {
         for program in [Self.binary, Self.peakRSS] where !FileManager.default.isExecutableFile(atPath: program.path) {
             throw NotBuilt(path: program.path)
         }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ptload-measured-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ptload-measured-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let outPath = folder.appendingPathComponent("stdout").path, errPath = folder.appendingPathComponent("stderr").path
+        let outPath = folder.appendingPathComponent("stdout").path,
+            errPath = folder.appendingPathComponent("stderr").path
         let reportPath = folder.appendingPathComponent("usage").path
         let workPath = folder.appendingPathComponent("work.json").path
 
@@ -127,7 +131,9 @@ extension CLI {
         if fields[2] == "1" { throw TimedOut(arguments: arguments) }
         let stdout = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        let work = FileManager.default.contents(atPath: workPath).flatMap { try? JSONDecoder().decode(Work.self, from: $0) }
+        let work = FileManager.default.contents(atPath: workPath).flatMap {
+            try? JSONDecoder().decode(Work.self, from: $0)
+        }
         return Measured(result: Result(status: exitStatus, stdout: stdout, stderr: stderr),
                         peakRSSBytes: kib * 1024, cpuSeconds: cpu, wallSeconds: wall, work: work)
     }

@@ -50,9 +50,12 @@ import Testing
         #expect(r.stderr == "")
         #expect(r.stdout.contains(r.status == 0 ? "\nPASS (" : "\nFAIL ("), "\(r.stdout)")
         let line = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("kernels: ") }, "\(r.stdout)")
-        let used = line.dropFirst("kernels: ".count).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let used = line.dropFirst("kernels: ".count).split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
         for u in used {
-            #expect(u == kernels || u == "lookup" || u == CPUFeatures.best.rawValue, "ran on \(u), asked for \(kernels)")
+            #expect(u == kernels || u == "lookup" || u == CPUFeatures.best.rawValue,
+                    "ran on \(u), asked for \(kernels)")
         }
         #expect(used.contains(kernels), "no module ran on \(kernels): \(used)")
     }

@@ -12,7 +12,8 @@ import Testing
 /// passes; with one weight changed by 1e-3, exactly the cases of that weight's module fail; bad
 /// manifests exit 2 naming the case.
 @Suite struct GoldenManifestCLITests {
-    static let models = ["seed_classifier", "seq2seq", "crnn", "projected", "deep_long", "half_tagger", "bfloat16_gru", "weight_norm"]
+    static let models = ["seed_classifier", "seq2seq", "crnn", "projected", "deep_long", "half_tagger", "bfloat16_gru",
+                         "weight_norm"]
 
     struct Manifest: Decodable {
         struct Case: Decodable {
@@ -26,19 +27,23 @@ import Testing
     static func folder(_ model: String) -> URL { fixtureURL("golden/" + model) }
 
     static func manifest(_ model: String) throws -> Manifest {
-        try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: folder(model).appendingPathComponent("golden.json")))
+        try JSONDecoder().decode(Manifest.self,
+                                 from: Data(contentsOf: folder(model).appendingPathComponent("golden.json")))
     }
 
     /// The JUnit file's one testsuite: its counts, and each testcase's name, classname and
     /// failure message (nil when it passed).
-    static func junit(_ path: String) throws -> (tests: Int, failures: Int, cases: [(name: String, className: String, failure: String?)]) {
+    static func junit(
+        _ path: String
+    ) throws -> (tests: Int, failures: Int, cases: [(name: String, className: String, failure: String?)]) {
         let document = try XMLDocument(contentsOf: URL(fileURLWithPath: path))
         let suite = try #require(document.rootElement())
         #expect(suite.name == "testsuite")
         let tests = Int(suite.attribute(forName: "tests")?.stringValue ?? "") ?? -1
         let failures = Int(suite.attribute(forName: "failures")?.stringValue ?? "") ?? -1
         let cases = suite.elements(forName: "testcase").map { c in
-            (name: c.attribute(forName: "name")?.stringValue ?? "", className: c.attribute(forName: "classname")?.stringValue ?? "",
+            (name: c.attribute(forName: "name")?.stringValue ?? "",
+             className: c.attribute(forName: "classname")?.stringValue ?? "",
              failure: c.elements(forName: "failure").first.map { $0.attribute(forName: "message")?.stringValue ?? "" })
         }
         return (tests, failures, cases)
@@ -49,7 +54,8 @@ import Testing
         let dir = Self.folder(model)
         let manifest = try Self.manifest(model)
         let report = temporaryFile([], name: "r.xml")
-        let r = try CLI.run([dir.appendingPathComponent("model.pt").path, "--verify", dir.appendingPathComponent("golden.json").path,
+        let r = try CLI.run([dir.appendingPathComponent("model.pt").path, "--verify",
+                             dir.appendingPathComponent("golden.json").path,
                              "--junit", report])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stderr == "")
@@ -59,7 +65,8 @@ import Testing
         #expect(junit.failures == 0)
         #expect(junit.cases.map(\.name) == manifest.cases.map(\.name))
         for (c, m) in zip(junit.cases, manifest.cases) {
-            #expect(c.name.contains(m.module.isEmpty ? "root" : m.module), "case \(c.name) does not name module \(m.module)")
+            #expect(c.name.contains(m.module.isEmpty ? "root" : m.module),
+                    "case \(c.name) does not name module \(m.module)")
             #expect(c.className == "ptload." + (m.module.isEmpty ? "(root)" : m.module))
             #expect(c.failure == nil)
         }
@@ -80,7 +87,8 @@ import Testing
         let module = try #require(manifest.cases.first).module
         let perturbed = try Self.perturbed(dir.appendingPathComponent("model.pt").path, module: module)
         let report = temporaryFile([], name: "r.xml")
-        let r = try CLI.run([perturbed, "--verify", dir.appendingPathComponent("golden.json").path, "--junit", report, "--json"])
+        let r = try CLI.run([perturbed, "--verify", dir.appendingPathComponent("golden.json").path, "--junit", report,
+                             "--json"])
         #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
         let junit = try Self.junit(report)
         let expected = manifest.cases.filter { $0.module == module }.map(\.name)
@@ -120,9 +128,11 @@ import Testing
     }
 
     /// A copy of `model`'s folder whose golden.json has `edit` applied to its first case.
-    static func editedManifest(_ model: String, _ edit: (inout [String: Any]) -> Void) throws -> (model: String, manifest: String) {
+    static func editedManifest(_ model: String,
+                               _ edit: (inout [String: Any]) -> Void) throws -> (model: String, manifest: String) {
         let dir = folder(model)
-        let copy = URL(fileURLWithPath: temporaryFile([], name: "x")).deletingLastPathComponent().appendingPathComponent(model)
+        let copy = URL(fileURLWithPath: temporaryFile([], name: "x")).deletingLastPathComponent()
+            .appendingPathComponent(model)
         try FileManager.default.copyItem(at: dir, to: copy)
         let url = copy.appendingPathComponent("golden.json")
         var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
@@ -162,7 +172,8 @@ import Testing
 
     @Test func manifestsTakeNoPerCaseFlags() throws {
         let dir = Self.folder("crnn")
-        let r = try CLI.run([dir.appendingPathComponent("model.pt").path, "--verify", dir.appendingPathComponent("golden.json").path,
+        let r = try CLI.run([dir.appendingPathComponent("model.pt").path, "--verify",
+                             dir.appendingPathComponent("golden.json").path,
                              "--module", "lstm"])
         #expect(r.status == 2)
         #expect(r.stderr == "ptload: --module: a golden manifest names each case's input, module and options\n")

@@ -8,9 +8,10 @@ import XCTest
 /// must give exactly the expected outcome — a refusal with exit status 2 and the exact line on
 /// stderr, or a listing with the expected tensors — within the resource limits: peak RSS under
 /// 256 MB, and work bounded by ptload's own counters (`workBounds`), which depend on the file
-/// alone and not on how fast or busy the CPU is. A hang is caught by the runner's timeout. Where torch.load(weights_only=True) refuses a file
-/// (Fixtures/hostile/torch_verdicts.json, from ptload_tools.fixtures.torch_verdicts), ptload must refuse it too,
-/// unless the case says why ptload reads it safely (`reads_more`, listed in the README).
+/// alone and not on how fast or busy the CPU is. A hang is caught by the runner's timeout. Where
+/// torch.load(weights_only=True) refuses a file (Fixtures/hostile/torch_verdicts.json, from
+/// ptload_tools.fixtures.torch_verdicts), ptload must refuse it too, unless the case says why ptload reads it safely
+/// (`reads_more`, listed in the README).
 final class HostileCorpusTests: XCTestCase {
     static let maxRSSBytes = 256 << 20
 
@@ -89,7 +90,8 @@ final class HostileCorpusTests: XCTestCase {
 
         XCTAssertEqual(r.status, c.exit, "\(context): \(r.stderr)")
         if let expected = c.stderr {
-            let line = expected.replacingOccurrences(of: "{file}", with: file).replacingOccurrences(of: "{dir}", with: dir)
+            let line = expected.replacingOccurrences(of: "{file}", with: file)
+                .replacingOccurrences(of: "{dir}", with: dir)
             XCTAssertEqual(r.stderr, line + "\n", context)
             XCTAssertEqual(r.stdout, "", context)
         } else {
@@ -102,7 +104,9 @@ final class HostileCorpusTests: XCTestCase {
         if c.reference == nil, let torch = Self.torch {
             let verdict = try XCTUnwrap(torch.cases[c.file], "\(c.file) has no torch verdict: run make hostile")
             if verdict.verdict == "refuses" && c.exit == 0 {
-                XCTAssertNotNil(c.reads_more, "\(context): torch \(torch.torch) refuses it (\(verdict.error ?? "")) but ptload reads it, and the case gives no reason why that is safe")
+                XCTAssertNotNil(c.reads_more,
+                                "\(context): torch \(torch.torch) refuses it (\(verdict.error ?? "")) but ptload reads"
+                                    + " it, and the case gives no reason why that is safe")
             }
         }
     }

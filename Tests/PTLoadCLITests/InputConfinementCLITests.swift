@@ -10,7 +10,8 @@ final class InputConfinementCLITests: XCTestCase {
 
     /// A copy of the deep_long golden folder to change.
     func goldenCopy() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ptload-golden-\(UUID().uuidString)").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ptload-golden-\(UUID().uuidString)").path
         try FileManager.default.copyItem(atPath: golden.path, toPath: path)
         return path
     }
@@ -41,8 +42,10 @@ final class InputConfinementCLITests: XCTestCase {
         }
         let model = folder + "/model.pt"
         // Each would block for ever in open(2) waiting for a writer; CLI.run times out at 60 s.
-        CLI.assertRefused(try CLI.run(folder + "/model.fifo.pt"), naming: folder + "/model.fifo.pt", "a FIFO (named pipe), not a regular file")
-        CLI.assertRefused(try CLI.run(model, "--verify", folder + "/ref.fifo.npz"), naming: folder + "/ref.fifo.npz", "a FIFO (named pipe), not a regular file")
+        CLI.assertRefused(try CLI.run(folder + "/model.fifo.pt"), naming: folder + "/model.fifo.pt",
+                          "a FIFO (named pipe), not a regular file")
+        CLI.assertRefused(try CLI.run(model, "--verify", folder + "/ref.fifo.npz"), naming: folder + "/ref.fifo.npz",
+                          "a FIFO (named pipe), not a regular file")
         let m = try manifest(in: folder, npz: "case.fifo.npz", name: "fifo.json")
         CLI.assertRefused(try CLI.run(model, "--verify", m), naming: m, "a FIFO (named pipe), not a regular file")
     }
@@ -57,7 +60,8 @@ final class InputConfinementCLITests: XCTestCase {
         CLI.assertRefused(try CLI.run(folder + "/model.pt", "--verify", m), naming: m,
                           "npz 'up/", "leaves the manifest's folder through a symbolic link")
         // A link inside the folder to a file inside it is followed.
-        try FileManager.default.createSymbolicLink(atPath: folder + "/same.npz", withDestinationPath: firstNpz(in: folder))
+        try FileManager.default.createSymbolicLink(atPath: folder + "/same.npz",
+                                                   withDestinationPath: firstNpz(in: folder))
         let inside = try manifest(in: folder, npz: "same.npz", name: "same.json")
         XCTAssertEqual(try CLI.run(folder + "/model.pt", "--verify", inside).status, 0)
     }

@@ -25,7 +25,9 @@ final class OutputSafetyCLITests: XCTestCase {
     func contents(_ path: String) -> [UInt8]? { FileManager.default.contents(atPath: path).map { [UInt8]($0) } }
 
     /// Every name in `folder`, to show that a run left nothing of its own behind.
-    func names(in folder: String) throws -> Set<String> { Set(try FileManager.default.contentsOfDirectory(atPath: folder)) }
+    func names(in folder: String) throws -> Set<String> {
+        Set(try FileManager.default.contentsOfDirectory(atPath: folder))
+    }
 
     /// Runs `script` under /bin/sh with `PTLOAD` set to the binary and `variables` added: for
     /// arguments Swift strings cannot hold (bytes that are not UTF-8) and for resource limits.
@@ -111,7 +113,8 @@ final class OutputSafetyCLITests: XCTestCase {
         for out in [model, dir + "/link.pt", dir + "/hard.pt"] {
             CLI.assertRefused(try CLI.run(model, "--export", out), naming: out, "cannot write: it is the input")
         }
-        CLI.assertRefused(try CLI.run(model, "--verify", ref, "--output", ref), naming: ref, "cannot write: it is the input")
+        CLI.assertRefused(try CLI.run(model, "--verify", ref, "--output", ref), naming: ref,
+                          "cannot write: it is the input")
         CLI.assertRefused(try CLI.run(model, "--verify", ref, "--junit", model), naming: model, "it is the input")
         XCTAssertEqual(contents(model), modelBytes)
         XCTAssertEqual(contents(ref), refBytes)
@@ -121,9 +124,12 @@ final class OutputSafetyCLITests: XCTestCase {
     /// `$'\xff\xfe.pt'` was written as "\u{FFFD}\u{FFFD}.pt".
     func testAnOutputPathThatIsNotUTF8IsRefused() throws {
         let dir = try folder()
-        let r = try shell(#"cd "$DIR" && exec "$PTLOAD" "$MODEL" --export "$(printf '\377\376.pt')""#, ["DIR": dir, "MODEL": lstm])
+        let r = try shell(#"cd "$DIR" && exec "$PTLOAD" "$MODEL" --export "$(printf '\377\376.pt')""#,
+                          ["DIR": dir, "MODEL": lstm])
         XCTAssertEqual(r.status, 2)
-        XCTAssertEqual(r.stderr, "ptload: argument 3 is not valid UTF-8; ptload takes file names as UTF-8 text and never writes under a re-encoded name\n")
+        XCTAssertEqual(r.stderr,
+                       "ptload: argument 3 is not valid UTF-8; ptload takes file names as UTF-8 text and never writes"
+                           + " under a re-encoded name\n")
         XCTAssertEqual(try names(in: dir), [])
     }
 
@@ -134,7 +140,8 @@ final class OutputSafetyCLITests: XCTestCase {
         FileManager.default.createFile(atPath: dir + "/out.npz", contents: Data("old".utf8))
         for arguments in [#""$MODEL" --verify "$REF" --output "$DIR/out.npz""#, #""$MODEL" --export "$DIR/out.npz""#,
                           #""$MODEL" --export "$DIR/new.pt""#] {
-            let r = try shell(#"ulimit -f 1; trap '' XFSZ; exec "$PTLOAD" "# + arguments, ["DIR": dir, "MODEL": lstm, "REF": lstmRef])
+            let r = try shell(#"ulimit -f 1; trap '' XFSZ; exec "$PTLOAD" "# + arguments,
+                              ["DIR": dir, "MODEL": lstm, "REF": lstmRef])
             XCTAssertEqual(r.status, 2, r.stderr)
             XCTAssertTrue(r.stderr.contains("cannot write: File too large"), r.stderr)
             XCTAssertEqual(contents(dir + "/out.npz"), Array("old".utf8))
@@ -172,9 +179,11 @@ final class OutputSafetyCLITests: XCTestCase {
         let dir = try folder()
         let model = outputs("unsafe_names.pt")
         CLI.assertRefused(try CLI.run(model, "--export", dir + "/o.npz"), naming: model,
-                          "tensor '../../evil' cannot be named so in .npz: the member name is not a plain relative path (it has a '..' component)")
+                          "tensor '../../evil' cannot be named so in .npz: the member name is not a plain relative path"
+                              + " (it has a '..' component)")
         CLI.assertRefused(try CLI.run(model, "--export", dir + "/o.safetensors"), naming: model,
-                          "tensor '__metadata__' cannot be named so in .safetensors: the header reserves '__metadata__'")
+                          "tensor '__metadata__' cannot be named so in .safetensors: the header reserves"
+                              + " '__metadata__'")
         XCTAssertEqual(try names(in: dir), [])
         // A .pt holds every name torch.save wrote, exactly.
         let r = try CLI.run(model, "--export", dir + "/o.pt")
@@ -185,11 +194,13 @@ final class OutputSafetyCLITests: XCTestCase {
     // MARK: Keys are bytes
 
     func torchKeys(_ fixture: String) throws -> [[UInt8]] {
-        let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: fixtureURL("export/outputs/manifest.json")))
+        let manifest = try JSONDecoder().decode(Manifest.self,
+                                                from: Data(contentsOf: fixtureURL("export/outputs/manifest.json")))
         let verdict = try XCTUnwrap(manifest.fixtures[fixture])
         return try XCTUnwrap(verdict.keys_utf8_hex).map { hex in
             stride(from: 0, to: hex.count, by: 2).map { i in
-                UInt8(hex[hex.index(hex.startIndex, offsetBy: i)..<hex.index(hex.startIndex, offsetBy: i + 2)], radix: 16)!
+                UInt8(hex[hex.index(hex.startIndex, offsetBy: i)..<hex.index(hex.startIndex, offsetBy: i + 2)],
+                      radix: 16)!
             }
         }
     }
@@ -230,7 +241,8 @@ final class OutputSafetyCLITests: XCTestCase {
         for (out, extra) in [("x.npz", [String]()), ("h.safetensors", ["--cast", "float16"])] {
             let m = try CLI.runMeasured([outputs("stride0.pt"), "--export", dir + "/" + out] + extra)
             XCTAssertEqual(m.result.status, 0, m.result.stderr)
-            XCTAssertLessThan(m.peakRSSBytes, 48 << 20, "\(out): peak RSS \(m.peakRSSBytes >> 20) MiB for a 1.5 kB file")
+            XCTAssertLessThan(m.peakRSSBytes, 48 << 20,
+                              "\(out): peak RSS \(m.peakRSSBytes >> 20) MiB for a 1.5 kB file")
         }
         let back = try Numpy.readNpz(path: dir + "/x.npz")
         XCTAssertEqual(back.first?.tensor.shape, [1 << 24])
@@ -250,7 +262,9 @@ final class OutputSafetyCLITests: XCTestCase {
     func testListingCostsABoundedAmountPerTensor() throws {
         let count = 100_000
         var header = "{"
-        for i in 0..<count { header += (i == 0 ? "" : ",") + "\"t\(i)\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}" }
+        for i in 0..<count {
+            header += (i == 0 ? "" : ",") + "\"t\(i)\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}"
+        }
         header += "}"
         var text = Array(header.utf8)
         text += [UInt8](repeating: 0x20, count: (8 - text.count % 8) % 8)

@@ -14,7 +14,9 @@ public func temporaryFile(_ bytes: [UInt8], name: String = "ckpt.pt") -> String 
 public let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-public func fixtureURL(_ relative: String) -> URL { repositoryRoot.appendingPathComponent("Fixtures").appendingPathComponent(relative) }
+public func fixtureURL(_ relative: String) -> URL {
+    repositoryRoot.appendingPathComponent("Fixtures").appendingPathComponent(relative)
+}
 
 /// A zip archive of stored `entries`, data aligned to 64 bytes as torch.save aligns it.
 public func zipArchive(_ entries: [ZipFixture.Entry]) -> [UInt8] {
