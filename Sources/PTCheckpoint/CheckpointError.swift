@@ -67,16 +67,6 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
 
     /// `path: reason`, one line.
     public var description: String { "\(path): \(reason)" }
-
-    /// The description with strict loading named as the caller names it (`--strict`).
-    @available(
-        *, deprecated,
-        message: "match reason .refusedGlobal(_, _, .notWeightsOnly) and word the line where the option is named")
-    public func description(strictLoading: String) -> String {
-        guard case let .refusedGlobal(record, global, .notWeightsOnly) = reason else { return description }
-        return "\(path): \(record) references \(global), which is not on the weights-only allowlist (\(strictLoading));"
-            + " refused"
-    }
 }
 
 extension CheckpointError {

@@ -11,18 +11,22 @@ public final class Linear<Scalar: ArrayScalar>: Sendable {
 
     /// Takes `weight` (and `bias` when present) from `weights`, packed for `compute.kernelSet`;
     /// sizes come from `weight`'s shape.
-    public init(weights: inout WeightMap, shape: [Int], compute: Compute = .automatic) throws {
+    public init(weights: inout WeightMap, shape: [Int], compute: Compute = .automatic) throws(NNError) {
         guard shape.count == 2 else {
-            throw NNError.wrongShape(key: weights.dotted("weight"), shape: shape, expected: [shape.first ?? 0, shape.last ?? 0], module: weights.moduleName)
+            throw .wrongShape(key: weights.dotted("weight"), shape: shape, expected: [shape.first ?? 0, shape.last ?? 0], module: weights.moduleName)
         }
         outFeatures = shape[0]
         inFeatures = shape[1]
         let values: [Scalar] = try weights.take("weight", shape: shape)
         guard let kernels = Scalar.kernels(compute.kernelSet) ?? Scalar.kernels(.plain) else {
-            throw NNError.unsupportedDType(key: weights.dotted("weight"), dtype: "\(Scalar.self)")
+            throw .unsupportedDType(key: weights.dotted("weight"), dtype: "\(Scalar.self)")
         }
         weight = values.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: shape[0], k: shape[1], kernels: kernels) }
-        bias = weights.contains("bias") ? try weights.take("bias", shape: [outFeatures]) : nil
+        if weights.contains("bias") {
+            bias = try weights.take("bias", shape: [outFeatures]) as [Scalar]
+        } else {
+            bias = nil
+        }
         try weights.finish()
     }
 
@@ -30,9 +34,10 @@ public final class Linear<Scalar: ArrayScalar>: Sendable {
     public var kernels: String { weight.kernels.set.rawValue }
 
     /// - Parameter x: `[…, I]`. - Returns: `[…, O]`.
-    public func forward(_ x: ShapedArray<Scalar>) throws -> ShapedArray<Scalar> {
+    /// - Throws: `NNError.badInput(.linearInput)` when the last axis is not `I`.
+    public func forward(_ x: ShapedArray<Scalar>) throws(NNError) -> ShapedArray<Scalar> {
         guard x.rank >= 1, x.shape.last == inFeatures else {
-            throw NNError.badInput("Linear(in_features=\(inFeatures), out_features=\(outFeatures)) got input of shape \(x.shape); the last axis must be \(inFeatures)")
+            throw .badInput(.linearInput(shape: x.shape, inFeatures: inFeatures, outFeatures: outFeatures))
         }
         let rows = inFeatures > 0 ? x.values.count / inFeatures : x.shape.dropLast().reduce(1, *)
         var out = [Scalar](repeating: 0, count: rows * outFeatures)
@@ -64,9 +69,9 @@ public final class Embedding<Scalar: ArrayScalar>: Sendable {
     public let dimension: Int
     let weight: [Scalar]
 
-    public init(weights: inout WeightMap, shape: [Int]) throws {
+    public init(weights: inout WeightMap, shape: [Int]) throws(NNError) {
         guard shape.count == 2 else {
-            throw NNError.wrongShape(key: weights.dotted("weight"), shape: shape, expected: [shape.first ?? 0, shape.last ?? 0], module: weights.moduleName)
+            throw .wrongShape(key: weights.dotted("weight"), shape: shape, expected: [shape.first ?? 0, shape.last ?? 0], module: weights.moduleName)
         }
         count = shape[0]
         dimension = shape[1]
@@ -77,13 +82,14 @@ public final class Embedding<Scalar: ArrayScalar>: Sendable {
     /// - Parameters:
     ///   - ids: token ids of any shape `[…]`.
     /// - Returns: `[…, E]`.
-    /// - Throws: `NNError.badInput` for an id outside `0..<V` (PyTorch's "index out of range in self").
-    public func forward(ids: [Int64], shape: [Int]) throws -> ShapedArray<Scalar> {
+    /// - Throws: `NNError.badInput(.tokenOutOfRange)` for an id outside `0..<V` (PyTorch's
+    ///   "index out of range in self").
+    public func forward(ids: [Int64], shape: [Int]) throws(NNError) -> ShapedArray<Scalar> {
         var out = [Scalar]()
         out.reserveCapacity(ids.count * dimension)
         for (i, id) in ids.enumerated() {
             guard id >= 0, id < count else {
-                throw NNError.badInput("token id \(id) at flat index \(i) is out of range for Embedding(\(count), \(dimension))")
+                throw .badInput(.tokenOutOfRange(id: id, index: i, count: count, dimension: dimension))
             }
             let row = Int(id) * dimension
             out.append(contentsOf: weight[row..<(row + dimension)])

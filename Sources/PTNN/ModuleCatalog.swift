@@ -36,34 +36,34 @@ public struct ModuleCatalog {
     /// Resolves `name` to a module prefix: exactly, or as the unique module whose prefix ends with
     /// `.name` (so `lstm` finds `model_state_dict.lstm` in a training checkpoint).
     /// - Throws: `NNError.noSuchModule`, `.ambiguousModule`.
-    public func resolve(_ name: String) throws -> String {
+    public func resolve(_ name: String) throws(NNError) -> String {
         do {
             return try ModuleCatalog.resolve(name, among: prefixes)
-        } catch NNError.noSuchModule {
+        } catch .noSuchModule {
             // Keys under `name.` that make no module ptload runs: say why, never "no module".
             let dot = name + "."
             if checkpoint.tensors.contains(where: { $0.key.droppingExactPrefix(dot) != nil }) {
-                throw NNError.unrecognised(prefix: name, why: unrecognisedReason(name))
+                throw .unrecognised(prefix: name, unrecognisedReason(name))
             }
-            throw NNError.noSuchModule(name: name, candidates: prefixes)
+            throw .noSuchModule(name: name, candidates: prefixes)
         }
     }
 
     /// `resolve` over any list of prefixes.
-    public static func resolve(_ name: String, among candidates: [String]) throws -> String {
+    public static func resolve(_ name: String, among candidates: [String]) throws(NNError) -> String {
         if candidates.contains(where: { $0.isExactly(name) }) { return name }
         let matches = candidates.filter { $0.droppingExactSuffix("." + name) != nil }
         if matches.count == 1 { return matches[0] }
-        if matches.isEmpty { throw NNError.noSuchModule(name: name, candidates: candidates) }
-        throw NNError.ambiguousModule(name: name, matches: matches)
+        if matches.isEmpty { throw .noSuchModule(name: name, candidates: candidates) }
+        throw .ambiguousModule(name: name, matches: matches)
     }
 
     /// The one recurrent module of the file, when none is named.
     /// - Throws: `NNError.noRecurrentModule`, `.severalRecurrentModules`.
-    public func soleRecurrent() throws -> String {
+    public func soleRecurrent() throws(NNError) -> String {
         guard recurrent.count == 1 else {
-            if recurrent.isEmpty { throw NNError.noRecurrentModule(why: RecurrentModule.whyNone(in: checkpoint)) }
-            throw NNError.severalRecurrentModules(prefixes: recurrent.map(\.prefix))
+            if recurrent.isEmpty { throw .noRecurrentModule(why: RecurrentModule.whyNone(in: checkpoint)) }
+            throw .severalRecurrentModules(prefixes: recurrent.map(\.prefix))
         }
         return recurrent[0].prefix
     }
@@ -74,10 +74,11 @@ public struct ModuleCatalog {
     ///   file, and any missing, misshapen or unused weight.
     public func recurrent<Scalar: ArrayScalar>(_ name: String? = nil, options: ModuleOptions = ModuleOptions(),
                                                     as _: Scalar.Type = Scalar.self,
-                                                    compute: Compute = .automatic) throws -> Recurrent<Scalar> {
-        let prefix = try name.map(resolve) ?? soleRecurrent()
+                                                    compute: Compute = .automatic) throws(NNError) -> Recurrent<Scalar> {
+        let prefix: String
+        if let name { prefix = try resolve(name) } else { prefix = try soleRecurrent() }
         guard let module = recurrentModule(at: prefix) else {
-            throw NNError.unrecognised(prefix: prefix, why: unrecognisedReason(prefix))
+            throw .unrecognised(prefix: prefix, unrecognisedReason(prefix))
         }
         let config = try module.configuration(options: options)
         var weights = WeightMap(parameters, prefix: prefix, moduleName: config.description)
@@ -85,19 +86,19 @@ public struct ModuleCatalog {
     }
 
     /// Why `prefix` is not a recurrent module.
-    func unrecognisedReason(_ prefix: String) -> String {
+    func unrecognisedReason(_ prefix: String) -> NNError.NotAModule {
         let dot = prefix.isEmpty ? "" : prefix + "."
         for name in ["weight_ih_l0", "weight_hh_l0", "weight_ih", "weight_hh"] {
-            if let why = parameters.whyUnknown(dot + name) { return why }
+            if let fault = parameters.whyUnknown(dot + name) { return .parametrization(fault) }
         }
         if parameters[dot + "weight_ih_l0"] == nil && parameters[dot + "weight_ih"] == nil {
-            return "it has no \(dot)weight_ih_l0 or \(dot)weight_ih"
+            return .noInputWeight(layerKey: dot + "weight_ih_l0", cellKey: dot + "weight_ih")
         }
-        return "the shapes of its weight_ih and weight_hh fit no RNN, LSTM or GRU"
+        return .shapesFitNoLayer
     }
 
     /// Prefixes for messages: `(root)` for the empty one.
-    static func listed(_ prefixes: [String]) -> String {
+    public static func listed(_ prefixes: [String]) -> String {
         prefixes.map { $0.isEmpty ? "(root)" : $0 }.joined(separator: ", ")
     }
 }

@@ -57,7 +57,7 @@ public struct ModuleParameters {
     /// Every parameter in the order of its first stored key.
     public let entries: [Entry]
     /// Weights under a parametrization ptload does not compute, by the key the module uses.
-    public let unknown: [(key: String, why: String)]
+    public let unknown: [(key: String, why: NNError.ParametrizationFault)]
     private let index: [ExactName: Int]
 
     public init(_ checkpoint: Checkpoint) {
@@ -66,7 +66,7 @@ public struct ModuleParameters {
         func named(_ key: String) -> StoredTensor? { checkpoint.tensor(key).map { StoredTensor(key: key, tensor: $0) } }
 
         var entries: [Entry] = []
-        var unknown: [(key: String, why: String)] = []
+        var unknown: [(key: String, why: NNError.ParametrizationFault)] = []
         var index: [ExactName: Int] = [:]
         var taken = Set<ExactName>()
         func add(_ entry: Entry) {
@@ -79,7 +79,7 @@ public struct ModuleParameters {
             if let kept = ModuleParameters.normAxis(g: g.tensor.shape, v: v.tensor.shape) {
                 add(Entry(key: key, value: .weightNorm(g: g, v: v, kept: kept)))
             } else {
-                unknown.append((key, "'\(g.key)' \(g.tensor.shape) and '\(v.key)' \(v.tensor.shape) are no weight norm's g and v"))
+                unknown.append((key, .notWeightNorm(g: g.key, gShape: g.tensor.shape, v: v.key, vShape: v.tensor.shape)))
             }
             taken.insert(ExactName(g.key))
             taken.insert(ExactName(v.key))
@@ -93,7 +93,7 @@ public struct ModuleParameters {
                    let g = named(base + "original0"), let v = named(base + "original1") {
                     addWeightNorm(key, g: g, v: v)
                 } else {
-                    unknown.append((key, "'\(t.key)' is a parametrization ptload does not compute (it computes weight norm: original0 and original1)"))
+                    unknown.append((key, .otherParametrization(key: t.key)))
                     taken.insert(ExactName(t.key))
                 }
                 continue
@@ -106,7 +106,7 @@ public struct ModuleParameters {
             }
             // torch.nn.utils.spectral_norm (the old API): N_orig, N_u, N_v.
             if let stem = t.key.droppingExactSuffix("_orig"), named(stem + "_u") != nil, named(stem + "_v") != nil {
-                unknown.append((stem, "'\(t.key)' is spectral norm, a parametrization ptload does not compute"))
+                unknown.append((stem, .spectralNorm(key: t.key)))
                 for suffix in ["_orig", "_u", "_v"] { taken.insert(ExactName(stem + suffix)) }
                 continue
             }
@@ -121,7 +121,7 @@ public struct ModuleParameters {
     public subscript(key: String) -> Entry? { index[ExactName(key)].map { entries[$0] } }
 
     /// Why `key` cannot be computed, when it is under a parametrization ptload does not know.
-    public func whyUnknown(_ key: String) -> String? { unknown.first { $0.key.isExactly(key) }?.why }
+    public func whyUnknown(_ key: String) -> NNError.ParametrizationFault? { unknown.first { $0.key.isExactly(key) }?.why }
 
     /// (module path, parameter name, leaf) of `P.parametrizations.N.leaf`.
     static func parametrized(_ key: String) -> (String, String, String)? {

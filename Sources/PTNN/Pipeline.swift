@@ -22,9 +22,10 @@ public final class Pipeline<Scalar: ArrayScalar> {
 
     /// Loads every stage strictly, for `compute`. A stage is recurrent when the catalog found it
     /// so; otherwise a `weight`-only stage fed token ids is an Embedding and any other a Linear.
-    /// - Throws: `NNError` naming the dotted key for anything missing, misshapen or unused.
+    /// - Throws: `NNError` naming the dotted key for anything missing, misshapen or unused;
+    ///   `.checkpoint` for a weight's record failing its check.
     public init(catalog: ModuleCatalog, prefixes: [String], options: ModuleOptions, firstInputIsIDs: Bool,
-                compute: Compute = .automatic) throws {
+                compute: Compute = .automatic) throws(NNError) {
         let parameters = catalog.parameters
         var stages: [Stage] = []
         for (i, prefix) in prefixes.enumerated() {
@@ -42,7 +43,7 @@ public final class Pipeline<Scalar: ArrayScalar> {
                     stages.append(.linear(try Linear(weights: &weights, shape: weight.shape, compute: compute)))
                 }
             } else {
-                throw NNError.unrecognised(prefix: prefix, why: "it has neither recurrent weights nor \(dot)weight")
+                throw .unrecognised(prefix: prefix, .noWeights(weightKey: dot + "weight"))
             }
         }
         self.prefixes = prefixes
@@ -66,8 +67,9 @@ public final class Pipeline<Scalar: ArrayScalar> {
 
     /// Runs every stage, on `compute`'s threads and pool (each stage's load value's when nil).
     /// `h0`, `c0` go to the first recurrent stage; `lengths` to every recurrent stage.
+    /// - Throws: `NNError.badInput` for inputs that do not fit a stage.
     public func forward(_ input: PipelineInput, h0: ShapedArray<Scalar>?, c0: ShapedArray<Scalar>?, lengths: [Int]?,
-                        compute: Compute? = nil) throws -> Output {
+                        compute: Compute? = nil) throws(NNError) -> Output {
         var current: ShapedArray<Scalar>?
         var result = Output()
         var firstRecurrent = true
@@ -75,7 +77,7 @@ public final class Pipeline<Scalar: ArrayScalar> {
             switch stage {
             case .embedding(let e):
                 guard i == 0, case .ids(let ids, let shape) = input else {
-                    throw NNError.badInput("an Embedding takes token ids (int64), as the first stage")
+                    throw .badInput(.embeddingNeedsIDs)
                 }
                 current = try e.forward(ids: ids, shape: shape)
             case .linear(let l):
@@ -97,20 +99,18 @@ public final class Pipeline<Scalar: ArrayScalar> {
         return result
     }
 
-    private func value(_ current: ShapedArray<Scalar>?, _ input: PipelineInput) throws -> ShapedArray<Scalar> {
+    private func value(_ current: ShapedArray<Scalar>?, _ input: PipelineInput) throws(NNError) -> ShapedArray<Scalar> {
         if let current { return current }
         switch input {
         case .values(let t):
-            guard t.dtype.isFloatingPoint else {
-                throw NNError.badInput("input is \(t.dtype.rawValue); the first stage takes floating-point values")
-            }
+            guard t.dtype.isFloatingPoint else { throw .badInput(.notFloatingPoint(dtype: t.dtype)) }
             do {
                 return try ShapedArray(t)
-            } catch let e as TensorError {
-                throw NNError.badInput("input: \(e)")
+            } catch {
+                throw NNError.unerased(error) { .badInput(.unreadable($0)) }
             }
         case .ids:
-            throw NNError.badInput("input holds token ids (int64), but the first stage is not an Embedding")
+            throw .badInput(.idsWithoutEmbedding)
         }
     }
 }

@@ -41,8 +41,9 @@ public final class Recurrent<Scalar: ArrayScalar>: Sendable {
 
     /// Takes every weight of `config` from `weights` and checks that none is left over, then
     /// prepares them for `compute`'s engine and kernel set (packed, biases folded).
-    /// - Throws: `NNError.missingKey`, `.wrongShape`, `.unusedKey`, `.unsupportedDType`, naming the dotted key.
-    public init(config: RecurrentConfig, weights: inout WeightMap, compute: Compute = .automatic) throws {
+    /// - Throws: `NNError.missingKey`, `.wrongShape`, `.unusedKey`, `.unsupportedDType`, naming the
+    ///   dotted key; `.checkpoint` for a weight's record failing its check.
+    public init(config: RecurrentConfig, weights: inout WeightMap, compute: Compute = .automatic) throws(NNError) {
         self.config = config
         self.name = weights.prefix
         self.compute = compute
@@ -98,19 +99,18 @@ public final class Recurrent<Scalar: ArrayScalar>: Sendable {
     ///     engine and kernel set are the load value's. The load value when nil.
     /// - Throws: `NNError.badInput` for shapes that do not fit, as PyTorch would refuse them.
     public func forward(_ input: ShapedArray<Scalar>, h0: ShapedArray<Scalar>? = nil, c0: ShapedArray<Scalar>? = nil,
-                        lengths: [Int]? = nil, compute: Compute? = nil) throws -> Output {
+                        lengths: [Int]? = nil, compute: Compute? = nil) throws(NNError) -> Output {
         let compute = compute ?? self.compute
         if config.isCell { return try cellForward(input, h0: h0, c0: c0, lengths: lengths, compute: compute) }
-        var module: String { config.description }   // only built for error messages
         let batched: Bool
         switch input.rank {
         case 3: batched = true
         case 2: batched = false
         default:
-            throw NNError.badInput("input has shape \(input.shape); \(module) takes [T, N, \(config.inputSize)], [N, T, \(config.inputSize)] with batch_first, or unbatched [T, \(config.inputSize)]")
+            throw .badInput(.layerInputRank(shape: input.shape, module: config.description, inputSize: config.inputSize))
         }
         guard input.shape.last == config.inputSize else {
-            throw NNError.badInput("input has \(input.shape.last ?? 0) features (shape \(input.shape)); \(module) needs input_size \(config.inputSize)")
+            throw .badInput(.inputFeatures(shape: input.shape, module: config.description, inputSize: config.inputSize))
         }
         var x = input
         if !batched { x = ShapedArray(shape: [input.shape[0], 1, input.shape[1]], values: input.values) }
@@ -121,16 +121,14 @@ public final class Recurrent<Scalar: ArrayScalar>: Sendable {
         let cShape = batched ? [stateCount, batch, config.hiddenSize] : [stateCount, config.hiddenSize]
         try checkStates(h0, hShape, c0, cShape)
         if let lengths {
-            guard batched else { throw NNError.badInput("lengths need a batched input; got unbatched shape \(input.shape)") }
-            guard lengths.count == batch else {
-                throw NNError.badInput("lengths has \(lengths.count) entries; the batch has \(batch) sequences")
-            }
+            guard batched else { throw .badInput(.lengthsUnbatched(inputShape: input.shape)) }
+            guard lengths.count == batch else { throw .badInput(.lengthsCount(count: lengths.count, batch: batch)) }
             if let bad = lengths.firstIndex(where: { $0 < 1 || $0 > steps }) {
-                throw NNError.badInput("lengths[\(bad)] is \(lengths[bad]); every length must be in 1...\(steps) (packed sequences have no empty ones)")
+                throw .badInput(.lengthOutOfRange(index: bad, length: lengths[bad], steps: steps))
             }
         }
         if steps == 0 || batch == 0 || config.inputSize == 0 {
-            throw NNError.badInput("input has shape \(input.shape); PyTorch needs at least one step and one sequence")
+            throw .badInput(.emptyInput(shape: input.shape))
         }
 
         let result = run(x.values, steps: steps, batch: batch, h0: h0?.values, c0: c0?.values, lengths: lengths, compute: compute)
@@ -160,28 +158,27 @@ public final class Recurrent<Scalar: ArrayScalar>: Sendable {
 
     /// `h0` (and, for an LSTM, `c0`) must have the shapes given; an LSTM takes both or neither,
     /// and the others take no `c0`.
-    private func checkStates(_ h0: ShapedArray<Scalar>?, _ hShape: [Int], _ c0: ShapedArray<Scalar>?, _ cShape: [Int]) throws {
-        func check(_ state: ShapedArray<Scalar>?, _ name: String, _ shape: [Int]) throws {
+    private func checkStates(_ h0: ShapedArray<Scalar>?, _ hShape: [Int], _ c0: ShapedArray<Scalar>?, _ cShape: [Int]) throws(NNError) {
+        func check(_ state: ShapedArray<Scalar>?, _ name: NNError.State, _ shape: [Int]) throws(NNError) {
             guard let state, state.shape != shape else { return }
-            throw NNError.badInput("\(name) has shape \(state.shape); \(config) with this input needs \(shape)")
+            throw .badInput(.stateShape(name, shape: state.shape, module: config.description, expected: shape))
         }
-        try check(h0, "h0", hShape)
+        try check(h0, .h0, hShape)
         guard config.kind == .lstm else {
-            if c0 != nil { throw NNError.badInput("c0 was given, but \(config) has no cell state") }
+            if c0 != nil { throw .badInput(.noCellState(module: config.description)) }
             return
         }
-        try check(c0, "c0", cShape)
+        try check(c0, .c0, cShape)
         if (h0 == nil) != (c0 == nil) {
-            let name = config.isCell ? "an LSTMCell" : "an LSTM"
-            throw NNError.badInput("\(name) takes both h0 and c0 or neither; got only \(h0 == nil ? "c0" : "h0")")
+            throw .badInput(.unpairedState(given: h0 == nil ? .c0 : .h0, isCell: config.isCell))
         }
     }
 
     private func cellForward(_ input: ShapedArray<Scalar>, h0: ShapedArray<Scalar>?, c0: ShapedArray<Scalar>?, lengths: [Int]?,
-                             compute: Compute) throws -> Output {
-        guard lengths == nil else { throw NNError.badInput("lengths apply to RNN/LSTM/GRU layers, not to \(config)") }
+                             compute: Compute) throws(NNError) -> Output {
+        guard lengths == nil else { throw .badInput(.lengthsForCell(module: config.description)) }
         guard input.rank == 1 || input.rank == 2, input.shape.last == config.inputSize else {
-            throw NNError.badInput("input has shape \(input.shape); \(config) takes [N, \(config.inputSize)] or [\(config.inputSize)]")
+            throw .badInput(.cellInputShape(shape: input.shape, module: config.description, inputSize: config.inputSize))
         }
         let batched = input.rank == 2
         let batch = batched ? input.shape[0] : 1

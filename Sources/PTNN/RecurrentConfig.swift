@@ -12,7 +12,12 @@ public struct ModuleOptions: Equatable, Sendable {
 
 /// The configuration of a `torch.nn` recurrent layer or cell (`torch/nn/modules/rnn.py`).
 public struct RecurrentConfig: Equatable, Sendable, CustomStringConvertible {
-    public enum Kind: String, Sendable { case rnn = "RNN", lstm = "LSTM", gru = "GRU" }
+    public enum Kind: String, Sendable {
+        case rnn = "RNN", lstm = "LSTM", gru = "GRU"
+
+        /// "an RNN", "an LSTM", "a GRU": the article the name's spoken initial takes.
+        public var withArticle: String { (self == .gru ? "a " : "an ") + rawValue }
+    }
 
     public var kind: Kind
     /// RNN only (`nonlinearity`); LSTM and GRU use their fixed gates.

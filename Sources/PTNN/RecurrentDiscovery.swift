@@ -20,22 +20,22 @@ public struct RecurrentModule: Equatable, Sendable {
     /// The configuration to run with: `options` give what the file does not record and must
     /// agree with what it does.
     /// - Throws: `NNError.optionContradictsPickled`, `.optionNotApplicable`.
-    public func configuration(options: ModuleOptions) throws -> RecurrentConfig {
+    public func configuration(options: ModuleOptions) throws(NNError) -> RecurrentConfig {
         var config = self.config
         let name = prefix.isEmpty ? "the module" : "'\(prefix)'"
         if let pickled = pickledNonlinearity.flatMap(Activation.init(rawValue:)) {
             if let asked = options.nonlinearity, asked != pickled {
-                throw NNError.optionContradictsPickled(.nonlinearity(asked.rawValue), pickled: pickled.rawValue, module: name)
+                throw .optionContradictsPickled(.nonlinearity(asked), pickled: .nonlinearity(pickled), module: name)
             }
         } else if let asked = options.nonlinearity {
             guard config.kind == .rnn else {
-                throw NNError.optionNotApplicable(.nonlinearity(asked.rawValue), module: name, kind: config.kind.rawValue)
+                throw .optionNotApplicable(.nonlinearity(asked), module: name, kind: config.kind)
             }
             config.nonlinearity = asked
         }
         if let pickled = pickledBatchFirst {
             if let asked = options.batchFirst, asked != pickled {
-                throw NNError.optionContradictsPickled(.batchFirst(asked), pickled: pickled ? "True" : "False", module: name)
+                throw .optionContradictsPickled(.batchFirst(asked), pickled: .batchFirst(pickled), module: name)
             }
         } else {
             config.batchFirst = options.batchFirst ?? false
@@ -71,9 +71,9 @@ public struct RecurrentModule: Equatable, Sendable {
 
     /// Why keys that look recurrent (`weight_ih_l0`, `weight_hh_l0`, `weight_ih`, `weight_hh`) make
     /// no layer, for a checkpoint where `discover` finds none; nil when there are no such keys.
-    public static func whyNone(in checkpoint: Checkpoint) -> String? {
+    public static func whyNone(in checkpoint: Checkpoint) -> NNError.NoRecurrentModule? {
         let parameters = ModuleParameters(checkpoint)
-        if let first = parameters.unknown.first { return "\(first.key): \(first.why)" }
+        if let first = parameters.unknown.first { return .parametrization(key: first.key, first.why) }
         let shapes = Shapes(parameters)
         for t in parameters.entries {
             for (name, partner) in [("weight_ih_l0", "weight_hh_l0"), ("weight_hh_l0", "weight_ih_l0"),
@@ -81,11 +81,11 @@ public struct RecurrentModule: Equatable, Sendable {
                 guard let stem = t.key.isExactly(name) ? "" : t.key.droppingExactSuffix(name), stem.isEmpty || stem.hasSuffix(".") else { continue }
                 let other = stem + partner
                 guard let otherShape = shapes[other] else {
-                    return "'\(t.key)' has no '\(other)' beside it"
+                    return .noPartner(key: t.key, partner: other)
                 }
                 let (ih, hh) = name.hasPrefix("weight_ih") ? (t.shape, otherShape) : (otherShape, t.shape)
                 let (ihKey, hhKey) = name.hasPrefix("weight_ih") ? (t.key, other) : (other, t.key)
-                return "'\(ihKey)' \(ih) and '\(hhKey)' \(hh) fit no layer (both must be matrices, and weight_ih's rows 1, 3 or 4 times weight_hh's columns: RNN, GRU, LSTM)"
+                return .shapesFitNoLayer(ihKey: ihKey, ihShape: ih, hhKey: hhKey, hhShape: hh)
             }
         }
         return nil

@@ -40,40 +40,47 @@ public struct WeightMap {
 
     /// Takes `name`, which must have `shape`, widened to the compute type; a weight-normed one is
     /// computed from its g and v in float64 (`ModuleParameters.weightNorm`) and then rounded.
-    public mutating func take<Scalar>(_ name: String, shape: [Int], as _: Scalar.Type = Scalar.self) throws -> [Scalar] where Scalar: ArrayScalar {
+    /// - Throws: `NNError.missingKey`, `.unknownParametrization`, `.wrongShape`, `.unsupportedDType`
+    ///   naming the dotted key; `.unreadableWeight` for values that cannot be read, and
+    ///   `.checkpoint` with the checkpoint's error, unchanged, for a record failing its check.
+    public mutating func take<Scalar>(_ name: String, shape: [Int], as _: Scalar.Type = Scalar.self) throws(NNError) -> [Scalar] where Scalar: ArrayScalar {
         guard let entry = remaining.removeValue(forKey: ExactName(name)) else {
-            if let why = parameters.whyUnknown(dotted(name)) {
-                throw NNError.unknownParametrization(key: dotted(name), why: why)
+            if let fault = parameters.whyUnknown(dotted(name)) {
+                throw .unknownParametrization(key: dotted(name), fault)
             }
-            throw NNError.missingKey(key: dotted(name), expected: "a \(shape) tensor of \(moduleName)")
+            throw .missingKey(key: dotted(name), shape: shape, module: moduleName)
         }
         guard entry.shape == shape else {
-            throw NNError.wrongShape(key: dotted(name), shape: entry.shape, expected: shape, module: moduleName)
+            throw .wrongShape(key: dotted(name), shape: entry.shape, expected: shape, module: moduleName)
         }
-        do {
-            switch entry.value {
-            case .stored(let t):
-                guard t.dtype.isFloatingPoint else {
-                    throw NNError.unsupportedDType(key: dotted(name), dtype: t.dtype.rawValue)
-                }
-                return try Scalar.values(of: t)
-            case let .weightNorm(g, v, kept):
-                for part in [g, v] where !part.tensor.dtype.isFloatingPoint {
-                    throw NNError.unsupportedDType(key: part.key, dtype: part.tensor.dtype.rawValue)
-                }
-                return try ModuleParameters.weightNorm(g: g.tensor, v: v.tensor, kept: kept).map { Scalar($0) }
+        switch entry.value {
+        case .stored(let t):
+            guard t.dtype.isFloatingPoint else {
+                throw .unsupportedDType(key: dotted(name), dtype: t.dtype.rawValue)
             }
-        } catch let e as TensorError {
-            throw NNError.unreadableWeight(key: dotted(name), e)
-        } catch let e as CheckpointError {
-            throw NNError.checkpoint(e)
+            return try read(name) { try Scalar.values(of: t) }
+        case let .weightNorm(g, v, kept):
+            for part in [g, v] where !part.tensor.dtype.isFloatingPoint {
+                throw .unsupportedDType(key: part.key, dtype: part.tensor.dtype.rawValue)
+            }
+            return try read(name) { try ModuleParameters.weightNorm(g: g.tensor, v: v.tensor, kept: kept).map { Scalar($0) } }
+        }
+    }
+
+    /// The one place weight bytes are read (through PTTensor's untyped `throws`): what the
+    /// storage throws gets its place in `NNError` (`NNError.unerased`).
+    private func read<T>(_ name: String, _ body: () throws -> T) throws(NNError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw NNError.unerased(error) { .unreadableWeight(key: dotted(name), $0) }
         }
     }
 
     /// Fails on the first key nobody took.
-    public func finish() throws {
+    public func finish() throws(NNError) {
         if let name = order.first(where: { remaining[ExactName($0)] != nil }) {
-            throw NNError.unusedKey(key: dotted(name), module: moduleName)
+            throw .unusedKey(key: dotted(name), module: moduleName)
         }
     }
 }

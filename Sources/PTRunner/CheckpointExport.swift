@@ -39,8 +39,11 @@ public enum CheckpointExport {
     ///   its check when read, a failed write: the output is then left as it was).
     public static func run(_ request: Request) throws(ModuleRunError) -> ExportReport {
         let model = request.modelPath
-        let checkpoint = try attempt(file: model) {
-            try Checkpoint.load(path: model, options: LoadOptions(strict: request.strict, work: request.work))
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint.load(path: model, options: LoadOptions(strict: request.strict, work: request.work))
+        } catch {
+            throw .checkpoint(error)
         }
         var selected: [(name: String, tensor: Tensor)] = checkpoint.tensors.map { ($0.key, $0.tensor) }
         if let module = request.module {

@@ -38,14 +38,21 @@ public enum CheckpointListing {
     ///   whose records fail their checks.
     public static func run(_ request: Request) throws(ModuleRunError) -> Listing {
         let start = DispatchTime.now().uptimeNanoseconds
-        let checkpoint = try attempt(file: request.modelPath) {
-            try Checkpoint.load(path: request.modelPath, options: LoadOptions(strict: request.strict, work: request.work))
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint.load(path: request.modelPath, options: LoadOptions(strict: request.strict, work: request.work))
+        } catch {
+            throw .checkpoint(error)
         }
         var summary = CheckpointSummary(ModuleCatalog(checkpoint), loadSeconds: ModuleRunner.seconds(since: start),
                                         listingTensors: false)
         if request.checkRecords {
             let checkStart = DispatchTime.now().uptimeNanoseconds
-            summary.records_checked = try attempt(file: request.modelPath) { try checkpoint.verifyRecords() }
+            do {
+                summary.records_checked = try checkpoint.verifyRecords()
+            } catch {
+                throw .checkpoint(error)
+            }
             summary.timings.crc_s = ModuleRunner.seconds(since: checkStart)
         }
         return Listing(summary: summary, tensors: checkpoint.tensors)

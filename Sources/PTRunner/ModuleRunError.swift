@@ -13,7 +13,8 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
     /// A reference or input file cannot be read, or the outputs cannot be written.
     case numpy(NumpyError)
     /// The module(s) cannot be found or loaded (`file`: the model), or cannot run on the inputs
-    /// (`file`: the inputs).
+    /// (`file`: the inputs). A weight's record failing its check is `.checkpoint`, never
+    /// `.module(_, .checkpoint)`.
     case module(file: String, NNError)
     /// No input file was given and the reference is not an archive holding `input`.
     case noInput
@@ -37,19 +38,12 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
     /// Converting the checkpoint `model` failed: a tensor the format cannot hold, a record
     /// failing its check when read, or the output cannot be written.
     case export(model: String, ExportError)
-    /// An error of a kind no layer documents; kept as its description.
-    case unexpected(String)
 
-    public var description: String { description(spelling: .library) }
-
-    /// The description with the caller's options named by `spelling`.
-    public func description(spelling: OptionSpelling) -> String {
+    public var description: String {
         switch self {
-        case .checkpoint(let e): return e.description(strictLoading: spelling.strictLoading)
+        case .checkpoint(let e): return e.description
         case .numpy(let e): return e.description
-        case let .module(file, e):
-            if case .checkpoint(let inner) = e { return inner.description(strictLoading: spelling.strictLoading) }
-            return "\(file): \(e.description(spelling: spelling))"
+        case let .module(file, e): return "\(file): \(e)"
         case .noInput: return "no input: give an input file, or a reference .npz holding 'input'"
         case let .noInputArray(file, members):
             return "\(file): holds no 'input' array (members: \(members.joined(separator: ", ")))"
@@ -60,7 +54,7 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
         case let .badManifest(file, why): return "\(file): \(why)"
         case let .inCase(manifest, name, inner):
             if case let .badManifest(file, why) = inner, file == manifest { return "\(manifest): case '\(name)': \(why)" }
-            return "\(manifest): case '\(name)': \(inner.description(spelling: spelling))"
+            return "\(manifest): case '\(name)': \(inner)"
         case let .nothingUnder(file, prefix, modules):
             return "\(file): no tensor under '\(prefix)'; modules: \(modules.isEmpty ? "none" : modules.joined(separator: ", "))"
         case let .export(model, error):
@@ -70,7 +64,34 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
                 return "\(model): tensor '\(name)': \(reason.dropFirst(model.count + 2))"
             default: return "\(model): \(error)"
             }
-        case .unexpected(let text): return text
         }
+    }
+}
+
+extension ModuleRunError {
+    /// A module's error about `file`: `.module`, except a weight's record failing its check,
+    /// which is the checkpoint's error and takes the one route a checkpoint's errors take,
+    /// `.checkpoint`.
+    init(file: String, _ error: NNError) {
+        if case .checkpoint(let e) = error { self = .checkpoint(e) } else { self = .module(file: file, error) }
+    }
+
+    /// What PTNumpy's untyped entry points throw: `NumpyError` only. Any other type is a bug in
+    /// PTNumpy, not something a file can cause, and stops the program with its description.
+    static func numpy(unerased error: any Error) -> ModuleRunError {
+        guard let e = error as? NumpyError else {
+            preconditionFailure("\(error) (\(type(of: error))) reached the runner from PTNumpy untyped")
+        }
+        return .numpy(e)
+    }
+
+    /// What reading a reference's or an input's values throws through PTTensor's untyped
+    /// `throws`: their storages are PTNumpy's, which hold their bytes and never fail, so
+    /// `TensorError` only (complex values, say). Any other type stops the program.
+    static func tensor(unerased error: any Error) -> ModuleRunError {
+        guard let e = error as? TensorError else {
+            preconditionFailure("\(error) (\(type(of: error))) reached the runner from an array's values untyped")
+        }
+        return .tensor(e)
     }
 }

@@ -77,21 +77,22 @@ public enum ModuleRunner {
 
     /// Reads the checkpoint at `path` and finds its modules.
     static func load(_ path: String, strict: Bool, work: LoadWork?) throws(ModuleRunError) -> ModuleCatalog {
-        let checkpoint = try attempt(file: path) {
-            try Checkpoint.load(path: path, options: LoadOptions(strict: strict, work: work))
+        do {
+            return ModuleCatalog(try Checkpoint.load(path: path, options: LoadOptions(strict: strict, work: work)))
+        } catch {
+            throw .checkpoint(error)
         }
-        return ModuleCatalog(checkpoint)
     }
 
     /// `request` on a checkpoint already read (`request.modelPath` names it in messages);
     /// loading is timed from `loadStart`.
     static func run(_ request: Request, on catalog: ModuleCatalog, since loadStart: UInt64) throws(ModuleRunError) -> ModuleRunReport {
         let reference = try request.referencePath.map { path throws(ModuleRunError) in
-            try attempt(file: path) { try ReferenceArrays(path: path, role: .reference) }
+            try ReferenceArrays(path: path, role: .reference)
         }
         let inputs: ReferenceArrays
         if let inputPath = request.inputPath {
-            inputs = try attempt(file: inputPath) { try ReferenceArrays(path: inputPath, role: .input) }
+            inputs = try ReferenceArrays(path: inputPath, role: .input)
         } else if let reference, reference.isArchive {
             inputs = reference
         } else {
@@ -99,10 +100,17 @@ public enum ModuleRunner {
         }
         guard let input = inputs["input"] else { throw .noInputArray(file: inputs.path, members: inputs.names) }
 
-        let prefixes = try attempt(file: request.modelPath) { () throws -> [String] in
-            if let pipeline = request.pipeline { return try pipeline.map(catalog.resolve) }
-            if let module = request.module { return [try catalog.resolve(module)] }
-            return [try catalog.soleRecurrent()]
+        let prefixes: [String]
+        do throws(NNError) {
+            if let pipeline = request.pipeline {
+                prefixes = try pipeline.map { name throws(NNError) in try catalog.resolve(name) }
+            } else if let module = request.module {
+                prefixes = [try catalog.resolve(module)]
+            } else {
+                prefixes = [try catalog.soleRecurrent()]
+            }
+        } catch {
+            throw ModuleRunError(file: request.modelPath, error)
         }
         let run = Run(request: request, catalog: catalog, prefixes: prefixes, input: input, inputs: inputs,
                       reference: reference, loadSeconds: seconds(since: loadStart))
@@ -123,9 +131,12 @@ public enum ModuleRunner {
         func execute<Scalar: ArrayScalar>(_: Scalar.Type) throws(ModuleRunError) -> ModuleRunReport {
             let isIDs = !input.dtype.isFloatingPoint
             let loadStart = DispatchTime.now().uptimeNanoseconds
-            let pipeline = try attempt(file: request.modelPath) {
-                try Pipeline<Scalar>(catalog: catalog, prefixes: prefixes, options: request.options, firstInputIsIDs: isIDs,
-                                     compute: request.compute)
+            let pipeline: Pipeline<Scalar>
+            do {
+                pipeline = try Pipeline<Scalar>(catalog: catalog, prefixes: prefixes, options: request.options,
+                                                firstInputIsIDs: isIDs, compute: request.compute)
+            } catch {
+                throw ModuleRunError(file: request.modelPath, error)
             }
             let stageLoad = seconds(since: loadStart)
 
@@ -145,11 +156,13 @@ public enum ModuleRunner {
             var times: [Double] = []
             let forward = { () throws(ModuleRunError) -> Pipeline<Scalar>.Output in
                 let start = DispatchTime.now().uptimeNanoseconds
-                let out = try attempt(file: inputs.path) {
-                    try pipeline.forward(pipelineInput, h0: h0, c0: c0, lengths: lengths)
+                do throws(NNError) {
+                    let out = try pipeline.forward(pipelineInput, h0: h0, c0: c0, lengths: lengths)
+                    times.append(seconds(since: start))
+                    return out
+                } catch {
+                    throw ModuleRunError(file: inputs.path, error)
                 }
-                times.append(seconds(since: start))
-                return out
             }
             let result = try forward()
             for _ in 1..<max(request.repeatCount, 1) { _ = try forward() }
@@ -160,9 +173,11 @@ public enum ModuleRunner {
             if let c = result.cN { produced.append(("c_n", c)) }
 
             if let outputPath = request.outputPath {
-                try attempt(file: outputPath) {
-                    let inputs = [request.modelPath, request.referencePath, request.inputPath].compactMap { $0 }
+                let inputs = [request.modelPath, request.referencePath, request.inputPath].compactMap { $0 }
+                do {
                     try Numpy.writeNpz(arrays: produced.map { ($0.name, $0.array) }, to: outputPath, inputs: inputs)
+                } catch {
+                    throw .numpy(unerased: error)
                 }
             }
 
@@ -189,14 +204,12 @@ public enum ModuleRunner {
                     guard let got = produced.first(where: { $0.name == name })?.array else {
                         throw .notProduced(file: reference.path, name: name, modules: pipeline.stages.map(\.description).joined(separator: " → "))
                     }
-                    comparisons.append(try attempt(file: reference.path) {
-                        try Comparison(name: name, actual: got, expected: want, tolerance: widened(for: name))
-                    })
+                    comparisons.append(try compare(name, got, want, widened(for: name)))
                 }
             }
             // The float64 verdict: ptload's float64 run against the truths, float64 defaults.
             var float64: ModuleRunReport.Float64Verdict?
-            if request.checkFloat64, let reference {
+            if request.checkFloat64, reference != nil {
                 let wide: Pipeline<Double>.Output
                 if let same = result as? Pipeline<Double>.Output {
                     wide = same
@@ -208,9 +221,7 @@ public enum ModuleRunner {
                 for (name, want) in expected {
                     let got: ShapedArray<Double>? = name == "output" ? wide.output : name == "h_n" ? wide.hN : wide.cN
                     guard let got else { continue }
-                    wideComparisons.append(try attempt(file: reference.path) {
-                        try Comparison(name: name, actual: got, expected: want, tolerance: tolerance64)
-                    })
+                    wideComparisons.append(try compare(name, got, want, tolerance64))
                 }
                 float64 = .init(tolerance: tolerance64, comparisons: wideComparisons, passed: wideComparisons.allSatisfy(\.passed))
             }
@@ -232,6 +243,16 @@ public enum ModuleRunner {
                 float64_distance: float64Distance, allowance: request.allowance, float64: float64,
                 timings: .init(load_s: loadSeconds + stageLoad, forward_s: sorted[sorted.count / 2], forward_runs: sorted.count))
         }
+        /// `actual` against the reference's `expected`.
+        func compare<Scalar>(_ name: String, _ actual: ShapedArray<Scalar>, _ expected: Tensor,
+                             _ tolerance: Tolerance) throws(ModuleRunError) -> Comparison {
+            do {
+                return try Comparison(name: name, actual: actual, expected: expected, tolerance: tolerance)
+            } catch {
+                throw .tensor(unerased: error)
+            }
+        }
+
         /// The largest |float32 − float64| of each output, the float64 run on the same inputs
         /// with the weights widened exactly.
         func distanceToFloat64(_ float32: [(String, [Double])], input: PipelineInput, lengths: [Int]?) throws(ModuleRunError) -> [String: Double] {
@@ -247,39 +268,24 @@ public enum ModuleRunner {
 
         /// The same modules and inputs in float64, the weights widened exactly.
         func runFloat64(input: PipelineInput, lengths: [Int]?) throws(ModuleRunError) -> Pipeline<Double>.Output {
-            let pipeline = try attempt(file: request.modelPath) {
-                try Pipeline<Double>(catalog: catalog, prefixes: prefixes, options: request.options,
-                                     firstInputIsIDs: !self.input.dtype.isFloatingPoint, compute: request.compute)
+            let pipeline: Pipeline<Double>
+            do {
+                pipeline = try Pipeline<Double>(catalog: catalog, prefixes: prefixes, options: request.options,
+                                                firstInputIsIDs: !self.input.dtype.isFloatingPoint, compute: request.compute)
+            } catch {
+                throw ModuleRunError(file: request.modelPath, error)
             }
             let h0 = try inputs["h0"].map { t throws(ModuleRunError) in try inputs.values(t, Double.self, "h0") }
             let c0 = try inputs["c0"].map { t throws(ModuleRunError) in try inputs.values(t, Double.self, "c0") }
-            return try attempt(file: inputs.path) {
-                try pipeline.forward(input, h0: h0, c0: c0, lengths: lengths)
+            do {
+                return try pipeline.forward(input, h0: h0, c0: c0, lengths: lengths)
+            } catch {
+                throw ModuleRunError(file: inputs.path, error)
             }
         }
     }
 
     static func seconds(since start: UInt64) -> Double {
         Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
-}
-
-/// Runs `body`, giving what it throws its place in `ModuleRunError`: `file` is what the error
-/// is about (the model for loading and locating, the inputs for running).
-func attempt<T>(file: String, _ body: () throws -> T) throws(ModuleRunError) -> T {
-    do {
-        return try body()
-    } catch let e as CheckpointError {
-        throw .checkpoint(e)
-    } catch let e as NumpyError {
-        throw .numpy(e)
-    } catch let e as NNError {
-        throw .module(file: file, e)
-    } catch let e as TensorError {
-        throw .tensor(e)
-    } catch let e as ModuleRunError {
-        throw e
-    } catch {
-        throw .unexpected(String(describing: error))
     }
 }

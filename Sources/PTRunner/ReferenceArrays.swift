@@ -17,16 +17,20 @@ struct ReferenceArrays {
     /// The member names a run reads from a reference or input archive.
     static let used = ["input", "h0", "c0", "lengths", "output", "h_n", "c_n"]
 
-    /// - Throws: `NumpyError`.
-    init(path: String, role: Role) throws {
+    /// - Throws: `ModuleRunError.numpy`.
+    init(path: String, role: Role) throws(ModuleRunError) {
         self.path = path
-        if path.hasSuffix(".npy") {
-            isArchive = false
-            arrays = [(role == .input ? "input" : "output", try Numpy.readNpy(path: path))]
-            names = arrays.map(\.name)
-        } else {
-            isArchive = true
-            (names, arrays) = try Numpy.readNpz(path: path, only: ReferenceArrays.used)
+        do {
+            if path.hasSuffix(".npy") {
+                isArchive = false
+                arrays = [(role == .input ? "input" : "output", try Numpy.readNpy(path: path))]
+                names = arrays.map(\.name)
+            } else {
+                isArchive = true
+                (names, arrays) = try Numpy.readNpz(path: path, only: ReferenceArrays.used)
+            }
+        } catch {
+            throw .numpy(unerased: error)
         }
     }
 
@@ -37,7 +41,11 @@ struct ReferenceArrays {
         guard t.dtype.isFloatingPoint else {
             throw .badArray(file: path, name: name, why: "is \(t.dtype.rawValue); expected floating-point values")
         }
-        return try attempt(file: path) { try ShapedArray<Scalar>(t) }
+        do {
+            return try ShapedArray<Scalar>(t)
+        } catch {
+            throw .tensor(unerased: error)
+        }
     }
 
     /// `lengths`: one integer per batch element.
@@ -51,7 +59,12 @@ struct ReferenceArrays {
     /// An integer array's values, exactly: int64 values past ±2^53 do not survive a trip through
     /// Double, so the bytes are read as they are. (A value outside Int64 is an error, not a trap.)
     func integers(_ t: Tensor, _ name: String) throws(ModuleRunError) -> [Int64] {
-        let bytes = try attempt(file: path) { try t.contiguousBytes() }
+        let bytes: [UInt8]
+        do {
+            bytes = try t.contiguousBytes()
+        } catch {
+            throw .tensor(unerased: error)
+        }
         let item = t.dtype.itemSize
         var out: [Int64] = []
         out.reserveCapacity(t.elementCount)

@@ -9,16 +9,14 @@ enum StrictJSON {
     /// The first place `bytes` leaves the grammar, as "what at byte N", or nil for valid JSON.
     static func firstViolation(_ bytes: UnsafeRawBufferPointer) -> String? {
         var parser = Parser(bytes: bytes)
-        do {
+        do throws(Failure) {
             parser.space()
             try parser.value(depth: 0)
             parser.space()
             guard parser.i == bytes.count else { throw parser.failure("text after the value") }
             return nil
-        } catch let failure as Failure {
-            return failure.why
         } catch {
-            return "\(error)"
+            return error.why
         }
     }
 
@@ -38,12 +36,12 @@ enum StrictJSON {
             while let b = peek(), b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D { i += 1 }
         }
 
-        mutating func expect(_ byte: UInt8, _ what: String) throws {
+        mutating func expect(_ byte: UInt8, _ what: String) throws(Failure) {
             guard peek() == byte else { throw failure(what) }
             i += 1
         }
 
-        mutating func value(depth: Int) throws {
+        mutating func value(depth: Int) throws(Failure) {
             guard depth < StrictJSON.maxDepth else { throw failure("nesting deeper than \(StrictJSON.maxDepth)") }
             guard let b = peek() else { throw failure("the text ends where a value should be") }
             switch b {
@@ -58,7 +56,7 @@ enum StrictJSON {
             }
         }
 
-        mutating func object(depth: Int) throws {
+        mutating func object(depth: Int) throws(Failure) {
             i += 1
             space()
             if peek() == UInt8(ascii: "}") { i += 1; return }
@@ -79,7 +77,7 @@ enum StrictJSON {
             }
         }
 
-        mutating func array(depth: Int) throws {
+        mutating func array(depth: Int) throws(Failure) {
             i += 1
             space()
             if peek() == UInt8(ascii: "]") { i += 1; return }
@@ -96,7 +94,7 @@ enum StrictJSON {
 
         /// A string: no raw control characters, only JSON's escapes. (UTF-8 validity is left to
         /// the decoder, which refuses bad sequences.)
-        mutating func string() throws {
+        mutating func string() throws(Failure) {
             i += 1
             while let b = peek() {
                 switch b {
@@ -131,7 +129,7 @@ enum StrictJSON {
         }
 
         /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`: no leading zeros, no bare dot.
-        mutating func number() throws {
+        mutating func number() throws(Failure) {
             if peek() == UInt8(ascii: "-") { i += 1 }
             guard let first = peek(), isDigit(first) else { throw failure("a number without digits") }
             i += 1
@@ -150,7 +148,7 @@ enum StrictJSON {
             }
         }
 
-        mutating func literal(_ word: StaticString) throws {
+        mutating func literal(_ word: StaticString) throws(Failure) {
             let count = word.utf8CodeUnitCount
             guard bytes.count - i >= count else { throw failure("no value") }
             for k in 0..<count where bytes[i + k] != word.utf8Start[k] { throw failure("no value") }

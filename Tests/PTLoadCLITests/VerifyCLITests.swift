@@ -128,4 +128,29 @@ final class VerifyCLITests: XCTestCase {
         CLI.assertRefused(try CLI.run([model, "--verify", "/nonexistent/ref.npz"]), naming: "/nonexistent/ref.npz")
         CLI.assertRefused(try CLI.run([model, "--verify", path("lstm_long.npz"), "--module", "decoder"]), naming: model, "no module 'decoder'")
     }
+
+    /// The command names options by its flags; the libraries say torch.nn's words
+    /// (`nonlinearity applies …`, `choose one by its prefix`, `strict loading`: NNErrorTests,
+    /// ModuleRunnerTests), so these lines are ptload's own.
+    func testOptionRefusalsNameTheFlags() throws {
+        let gru = path("full_gru_bf.pt"), relu = path("full_rnn_relu_l2.pt")
+        let net = fixtureURL("checkpoints/full_net.pt").path
+        for (arguments, line) in [
+            ([gru, "--verify", path("full_gru_bf.npz"), "--nonlinearity", "relu"],
+             "\(gru): --nonlinearity applies to RNN modules; the module is a GRU"),
+            ([relu, "--verify", path("full_rnn_relu_l2.npz"), "--batch-first"],
+             "\(relu): --batch-first contradicts the module's pickled batch_first=False"),
+            ([relu, "--verify", path("full_rnn_relu_l2.npz"), "--nonlinearity", "tanh"],
+             "\(relu): --nonlinearity tanh contradicts the module's pickled nonlinearity 'relu'"),
+            ([net, "--verify", path("lstm_long.npz")],
+             "\(net): the checkpoint holds 2 recurrent modules (rnn, heads.aux.0); choose one with --module"),
+            ([net, "--strict"],
+             "\(net): full_net/data.pkl references __main__.Net, which is not on the weights-only allowlist (--strict); refused"),
+        ] {
+            let r = try CLI.run(arguments)
+            XCTAssertEqual(r.status, 2, r.stderr)
+            XCTAssertEqual(r.stdout, "")
+            XCTAssertEqual(r.stderr, "ptload: \(line)\n")
+        }
+    }
 }

@@ -78,6 +78,8 @@ final class WeightNormTests: XCTestCase {
         let (_, checkpoint, _) = try fixture("gru_orthogonal")
         let catalog = ModuleCatalog(checkpoint)
         XCTAssertThrowsError(try catalog.recurrent(as: Float.self)) { error in
+            XCTAssertEqual(error as? NNError, .noRecurrentModule(why: .parametrization(
+                key: "weight_hh_l0", .otherParametrization(key: "parametrizations.weight_hh_l0.original"))))
             XCTAssertEqual("\(error)", "the checkpoint holds no RNN, LSTM or GRU weights: weight_hh_l0: 'parametrizations.weight_hh_l0.original' is a parametrization ptload does not compute (it computes weight norm: original0 and original1)")
         }
     }

@@ -1,4 +1,6 @@
 import Foundation
+import PTCheckpoint
+import PTNN
 import PTNumpy
 import PTRunner
 import PTTensor
@@ -49,5 +51,38 @@ final class ModuleRunnerTests: XCTestCase {
         var r = request
         r.referencePath = path
         XCTAssertThrowsError(try ModuleRunner.run(r)) { XCTAssertTrue("\($0)".contains("out of range"), "\($0)") }
+    }
+
+    /// A weight whose record fails its CRC-32 when the run first reads it takes the one route a
+    /// checkpoint's errors take, `.checkpoint`, never `.module(_, .checkpoint)`.
+    func testAFailedRecordTakesTheCheckpointRoute() throws {
+        let model = fixtureURL("hostile/zip_crc_storage.pt").path
+        let request = ModuleRunner.Request(modelPath: model, referencePath: fixtureURL("hostile/base_out.npy").path,
+                                           inputPath: fixtureURL("hostile/base_x.npy").path)
+        do {
+            _ = try ModuleRunner.run(request)
+            XCTFail("ran")
+        } catch {
+            guard case .checkpoint(let e) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(e, CheckpointError(path: model, .zip(.crcMismatch(entry: "archive/data/1", declared: 0xfa81e398, actual: 0xff61d18d))))
+            XCTAssertEqual(error.description, "\(model): entry 'archive/data/1' has CRC-32 0xff61d18d; its header declares 0xfa81e398")
+        }
+    }
+
+    /// An option the module has no use for: the module's error about the model, typed, in the
+    /// library's words (the command's flags are ptload's: VerifyCLITests).
+    func testAnOptionErrorIsTheModulesInTheLibrarysWords() throws {
+        let model = fixtureURL("rnn/full_gru_bf.pt").path
+        let request = ModuleRunner.Request(modelPath: model, referencePath: fixtureURL("rnn/full_gru_bf.npz").path,
+                                           options: ModuleOptions(nonlinearity: .relu))
+        do {
+            _ = try ModuleRunner.run(request)
+            XCTFail("ran")
+        } catch {
+            guard case let .module(file, e) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(file, model)
+            XCTAssertEqual(e, .optionNotApplicable(.nonlinearity(.relu), module: "the module", kind: .gru))
+            XCTAssertEqual(error.description, "\(model): nonlinearity applies to RNN modules; the module is a GRU")
+        }
     }
 }
