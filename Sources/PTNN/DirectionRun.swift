@@ -35,7 +35,8 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
     let hFinal: UnsafeMutablePointer<Scalar>  // [N, Hout]
     let full: UnsafeMutablePointer<Scalar>    // [N, H]: h before the projection
     let projected: UnsafeMutablePointer<Scalar> // [N, ldp]: h · W_hrᵀ
-    let rowsPacked: UnsafeMutablePointer<Scalar> // [N · max(Hout, H)]: h (or full) packed for a step shared among threads
+    let rowsPacked: UnsafeMutablePointer<Scalar> // [N · max(Hout, H)]: h (or full) packed for a step shared among
+                                                 // threads
     let bias: UnsafePointer<Scalar>           // [G·Hp], folded (zeros without bias): the weights'
     let bhn: UnsafePointer<Scalar>            // [H], GRU: the weights'
     /// Holds the buffers above for as long as this run lives.
@@ -123,17 +124,21 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
             team.forEach(count: slices) { i in
                 self.project(input: input, chunk: chunk, rows: (rows * i / slices)..<(rows * (i + 1) / slices))
             }
-            let bounds = DirectionRun.stepItems(blocks: blocks, threads: threads, stepCost: DirectionRun.stepCost(batch: batch, outSize: outSize, gates: gates, hidden: hidden))
+            let bounds = DirectionRun.stepItems(blocks: blocks, threads: threads,
+                                                stepCost: DirectionRun.stepCost(batch: batch, outSize: outSize,
+                                                                                gates: gates, hidden: hidden))
             for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
                 // h's rows packed once for every item's products, not once per item and gate.
                 if active[t] > 0 { kernels.packRows(active[t], outSize, hCurrent, outSize, rowsPacked) }
                 team.forEach(count: bounds.count - 1) { i in
-                    self.step(t, chunk: chunk, blockRange: bounds[i]..<bounds[i + 1], output: output, packedRows: self.rowsPacked)
+                    self.step(t, chunk: chunk, blockRange: bounds[i]..<bounds[i + 1], output: output,
+                              packedRows: self.rowsPacked)
                 }
                 if projectionItems > 0 {
                     if active[t] > 0 { kernels.packRows(active[t], hidden, full, hidden, rowsPacked) }
                     team.forEach(count: projectionItems) { i in
-                        self.projectState(t, panels: (projectionPanels * i / projectionItems)..<(projectionPanels * (i + 1) / projectionItems),
+                        self.projectState(t, panels: (projectionPanels * i / projectionItems)
+                                                         ..< (projectionPanels * (i + 1) / projectionItems),
                                           output: output, packedRows: self.rowsPacked)
                     }
                 }
@@ -192,8 +197,8 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
     /// `xp[rows] = input[chunk rows] · W_ihᵀ`, with the packed kernel and W_ih packed at load time.
     func project(input: UnsafePointer<Scalar>, chunk: Range<Int>, rows: Range<Int>) {
         guard !rows.isEmpty else { return }
-        weights.wih.product(m: rows.count, a: input + (chunk.lowerBound * batch + rows.lowerBound) * inSize, lda: inSize,
-                            panels: 0..<weights.wih.panelCount, c: xp + rows.lowerBound * ldc, ldc: ldc)
+        weights.wih.product(m: rows.count, a: input + (chunk.lowerBound * batch + rows.lowerBound) * inSize,
+                            lda: inSize, panels: 0..<weights.wih.panelCount, c: xp + rows.lowerBound * ldc, ldc: ldc)
     }
 
     /// One step for the active rows and the blocks given: the recurrent product, then the gates.
@@ -267,7 +272,8 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
             ended = (t + 1 < steps ? active[t + 1] : 0)..<m
         }
         if !ended.isEmpty {
-            (hFinal + ended.lowerBound * outSize).update(from: hNext + ended.lowerBound * outSize, count: ended.count * outSize)
+            (hFinal + ended.lowerBound * outSize).update(from: hNext + ended.lowerBound * outSize,
+                                                         count: ended.count * outSize)
         }
         swap(&hCurrent, &hNext)
     }

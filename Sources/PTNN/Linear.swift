@@ -13,7 +13,8 @@ public final class Linear<Scalar: ArrayScalar>: Sendable {
     /// sizes come from `weight`'s shape.
     public init(weights: inout WeightMap, shape: [Int], compute: Compute = .automatic) throws(NNError) {
         guard shape.count == 2 else {
-            throw .wrongShape(key: weights.dotted("weight"), shape: shape, expected: [shape.first ?? 0, shape.last ?? 0], module: weights.moduleName)
+            throw .wrongShape(key: weights.dotted("weight"), shape: shape,
+                              expected: [shape.first ?? 0, shape.last ?? 0], module: weights.moduleName)
         }
         outFeatures = shape[0]
         inFeatures = shape[1]
@@ -21,7 +22,9 @@ public final class Linear<Scalar: ArrayScalar>: Sendable {
         guard let kernels = Scalar.kernels(compute.kernelSet) ?? Scalar.kernels(.plain) else {
             throw .unsupportedDType(key: weights.dotted("weight"), dtype: "\(Scalar.self)")
         }
-        weight = values.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: shape[0], k: shape[1], kernels: kernels) }
+        weight = values.withUnsafeBufferPointer {
+            PackedWeights(weight: $0.baseAddress!, rows: shape[0], k: shape[1], kernels: kernels)
+        }
         if weights.contains("bias") {
             bias = try weights.take("bias", shape: [outFeatures]) as [Scalar]
         } else {
@@ -71,7 +74,8 @@ public final class Embedding<Scalar: ArrayScalar>: Sendable {
 
     public init(weights: inout WeightMap, shape: [Int]) throws(NNError) {
         guard shape.count == 2 else {
-            throw .wrongShape(key: weights.dotted("weight"), shape: shape, expected: [shape.first ?? 0, shape.last ?? 0], module: weights.moduleName)
+            throw .wrongShape(key: weights.dotted("weight"), shape: shape,
+                              expected: [shape.first ?? 0, shape.last ?? 0], module: weights.moduleName)
         }
         count = shape[0]
         dimension = shape[1]

@@ -73,8 +73,8 @@ public struct ModuleCatalog {
     /// - Throws: `NNError` for a name that finds no recurrent module, options that contradict the
     ///   file, and any missing, misshapen or unused weight.
     public func recurrent<Scalar: ArrayScalar>(_ name: String? = nil, options: ModuleOptions = ModuleOptions(),
-                                                    as _: Scalar.Type = Scalar.self,
-                                                    compute: Compute = .automatic) throws(NNError) -> Recurrent<Scalar> {
+                                               as _: Scalar.Type = Scalar.self,
+                                               compute: Compute = .automatic) throws(NNError) -> Recurrent<Scalar> {
         let prefix: String
         if let name { prefix = try resolve(name) } else { prefix = try soleRecurrent() }
         guard let module = recurrentModule(at: prefix) else {

@@ -79,7 +79,8 @@ public struct ModuleParameters {
             if let kept = ModuleParameters.normAxis(g: g.tensor.shape, v: v.tensor.shape) {
                 add(Entry(key: key, value: .weightNorm(g: g, v: v, kept: kept)))
             } else {
-                unknown.append((key, .notWeightNorm(g: g.key, gShape: g.tensor.shape, v: v.key, vShape: v.tensor.shape)))
+                unknown.append((key, .notWeightNorm(g: g.key, gShape: g.tensor.shape, v: v.key,
+                                                    vShape: v.tensor.shape)))
             }
             taken.insert(ExactName(g.key))
             taken.insert(ExactName(v.key))
@@ -121,12 +122,16 @@ public struct ModuleParameters {
     public subscript(key: String) -> Entry? { index[ExactName(key)].map { entries[$0] } }
 
     /// Why `key` cannot be computed, when it is under a parametrization ptload does not know.
-    public func whyUnknown(_ key: String) -> NNError.ParametrizationFault? { unknown.first { $0.key.isExactly(key) }?.why }
+    public func whyUnknown(_ key: String) -> NNError.ParametrizationFault? {
+        unknown.first { $0.key.isExactly(key) }?.why
+    }
 
     /// (module path, parameter name, leaf) of `P.parametrizations.N.leaf`.
     static func parametrized(_ key: String) -> (String, String, String)? {
         let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count >= 3, let at = parts.lastIndex(of: "parametrizations"), at == parts.count - 3 else { return nil }
+        guard parts.count >= 3, let at = parts.lastIndex(of: "parametrizations"), at == parts.count - 3 else {
+            return nil
+        }
         return (parts[..<at].joined(separator: "."), parts[at + 1], parts[at + 2])
     }
 

@@ -61,7 +61,8 @@ public enum NNError: Error, CustomStringConvertible, Equatable, Sendable {
         case .noRecurrentModule(let why):
             return "the checkpoint holds no RNN, LSTM or GRU weights\(why.map { ": \($0)" } ?? "")"
         case .severalRecurrentModules(let prefixes):
-            return "the checkpoint holds \(prefixes.count) recurrent modules (\(ModuleCatalog.listed(prefixes))); choose one by its prefix"
+            return "the checkpoint holds \(prefixes.count) recurrent modules (\(ModuleCatalog.listed(prefixes)));"
+                + " choose one by its prefix"
         case .badInput(let fault): return fault.description
         case let .unsupportedDType(key, dtype): return "\(key) is \(dtype); only floating-point weights can be run"
         case let .unreadableWeight(key, error): return "\(key): \(error)"
@@ -88,7 +89,8 @@ extension NNError {
             case let .notWeightNorm(g, gShape, v, vShape):
                 return "'\(g)' \(gShape) and '\(v)' \(vShape) are no weight norm's g and v"
             case .otherParametrization(let key):
-                return "'\(key)' is a parametrization ptload does not compute (it computes weight norm: original0 and original1)"
+                return "'\(key)' is a parametrization ptload does not compute (it computes weight norm: original0 and"
+                    + " original1)"
             case .spectralNorm(let key):
                 return "'\(key)' is spectral norm, a parametrization ptload does not compute"
             }
@@ -131,7 +133,8 @@ extension NNError {
             case let .parametrization(key, fault): return "\(key): \(fault)"
             case let .noPartner(key, partner): return "'\(key)' has no '\(partner)' beside it"
             case let .shapesFitNoLayer(ihKey, ih, hhKey, hh):
-                return "'\(ihKey)' \(ih) and '\(hhKey)' \(hh) fit no layer (both must be matrices, and weight_ih's rows 1, 3 or 4 times weight_hh's columns: RNN, GRU, LSTM)"
+                return "'\(ihKey)' \(ih) and '\(hhKey)' \(hh) fit no layer (both must be matrices, and weight_ih's rows"
+                    + " 1, 3 or 4 times weight_hh's columns: RNN, GRU, LSTM)"
             }
         }
     }
@@ -182,7 +185,8 @@ extension NNError {
         public var description: String {
             switch self {
             case let .layerInputRank(shape, module, i):
-                return "input has shape \(shape); \(module) takes [T, N, \(i)], [N, T, \(i)] with batch_first, or unbatched [T, \(i)]"
+                return "input has shape \(shape); \(module) takes [T, N, \(i)], [N, T, \(i)] with batch_first, or"
+                    + " unbatched [T, \(i)]"
             case let .inputFeatures(shape, module, inputSize):
                 return "input has \(shape.last ?? 0) features (shape \(shape)); \(module) needs input_size \(inputSize)"
             case .emptyInput(let shape):
@@ -190,22 +194,27 @@ extension NNError {
             case let .cellInputShape(shape, module, i):
                 return "input has shape \(shape); \(module) takes [N, \(i)] or [\(i)]"
             case .lengthsUnbatched(let shape): return "lengths need a batched input; got unbatched shape \(shape)"
-            case let .lengthsCount(count, batch): return "lengths has \(count) entries; the batch has \(batch) sequences"
+            case let .lengthsCount(count, batch):
+                return "lengths has \(count) entries; the batch has \(batch) sequences"
             case let .lengthOutOfRange(index, length, steps):
-                return "lengths[\(index)] is \(length); every length must be in 1...\(steps) (packed sequences have no empty ones)"
+                return "lengths[\(index)] is \(length); every length must be in 1...\(steps) (packed sequences have no"
+                    + " empty ones)"
             case .lengthsForCell(let module): return "lengths apply to RNN/LSTM/GRU layers, not to \(module)"
             case let .stateShape(state, shape, module, expected):
                 return "\(state.rawValue) has shape \(shape); \(module) with this input needs \(expected)"
             case .noCellState(let module): return "c0 was given, but \(module) has no cell state"
             case let .unpairedState(given, isCell):
-                return "\(isCell ? "an LSTMCell" : "an LSTM") takes both h0 and c0 or neither; got only \(given.rawValue)"
+                return "\(isCell ? "an LSTMCell" : "an LSTM") takes both h0 and c0 or neither; got only"
+                    + " \(given.rawValue)"
             case let .linearInput(shape, inFeatures, outFeatures):
-                return "Linear(in_features=\(inFeatures), out_features=\(outFeatures)) got input of shape \(shape); the last axis must be \(inFeatures)"
+                return "Linear(in_features=\(inFeatures), out_features=\(outFeatures)) got input of shape \(shape); the"
+                    + " last axis must be \(inFeatures)"
             case let .tokenOutOfRange(id, index, count, dimension):
                 return "token id \(id) at flat index \(index) is out of range for Embedding(\(count), \(dimension))"
             case .embeddingNeedsIDs: return "an Embedding takes token ids (int64), as the first stage"
             case .idsWithoutEmbedding: return "input holds token ids (int64), but the first stage is not an Embedding"
-            case .notFloatingPoint(let dtype): return "input is \(dtype.rawValue); the first stage takes floating-point values"
+            case .notFloatingPoint(let dtype):
+                return "input is \(dtype.rawValue); the first stage takes floating-point values"
             case .unreadable(let error): return "input: \(error)"
             }
         }

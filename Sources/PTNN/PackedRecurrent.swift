@@ -70,13 +70,17 @@ final class PackedRecurrent<Scalar: ArrayScalar>: Sendable {
                 let outSize = config.outputSize
                 // Each gate packed on its own, padded to whole panels (`groups`).
                 let packed = w.whh.withUnsafeBufferPointer {
-                    PackedWeights(weight: $0.baseAddress!, rows: gates * hidden, k: outSize, groups: gates, kernels: kernels)
+                    PackedWeights(weight: $0.baseAddress!, rows: gates * hidden, k: outSize, groups: gates,
+                                  kernels: kernels)
                 }
                 let packedIH = w.wih.withUnsafeBufferPointer {
-                    PackedWeights(weight: $0.baseAddress!, rows: gates * hidden, k: inSize, groups: gates, kernels: kernels)
+                    PackedWeights(weight: $0.baseAddress!, rows: gates * hidden, k: inSize, groups: gates,
+                                  kernels: kernels)
                 }
                 let projection = w.whr.map { whr in
-                    whr.withUnsafeBufferPointer { PackedWeights(weight: $0.baseAddress!, rows: config.projSize, k: hidden, kernels: kernels) }
+                    whr.withUnsafeBufferPointer {
+                        PackedWeights(weight: $0.baseAddress!, rows: config.projSize, k: hidden, kernels: kernels)
+                    }
                 }
                 converted.append(Direction(wih: packedIH, bias: Buffer(bias), bhn: Buffer(bhn), packed: packed,
                                            projection: projection))
@@ -109,7 +113,8 @@ final class PackedRecurrent<Scalar: ArrayScalar>: Sendable {
                  compute: Compute) -> (output: [Scalar], hN: [Scalar], cN: [Scalar]?) {
         let hidden = config.hiddenSize, outSize = config.outputSize, directions = config.isCell ? 1 : config.directions
         // Sort the batch by length, longest first, so that active rows are always a prefix.
-        let order = lengths.map { l in (0..<batch).sorted { l[$0] > l[$1] || (l[$0] == l[$1] && $0 < $1) } } ?? Array(0..<batch)
+        let order = lengths.map { l in (0..<batch).sorted { l[$0] > l[$1] || (l[$0] == l[$1] && $0 < $1) } }
+            ?? Array(0..<batch)
         let sortedLengths = lengths.map { l in order.map { l[$0] } }
         var input = permuteRows(x, rows: steps, batch: batch, width: config.inputSize, order: order)
         let stateCount = layers.count * directions
@@ -143,7 +148,9 @@ final class PackedRecurrent<Scalar: ArrayScalar>: Sendable {
                     : [Scalar](repeating: 0, count: count)
             }
             func state(_ values: [Scalar]?, _ width: Int, _ d: Int) -> [Scalar]? {
-                values.map { Array($0[((l * directions + d) * batch * width)..<((l * directions + d + 1) * batch * width)]) }
+                values.map {
+                    Array($0[((l * directions + d) * batch * width)..<((l * directions + d + 1) * batch * width)])
+                }
             }
             let runs = (0..<directions).map { d in
                 DirectionRun(config: config, kernels: kernels, blocks: blocks, weights: weights[d], reverse: d == 1,
@@ -161,7 +168,9 @@ final class PackedRecurrent<Scalar: ArrayScalar>: Sendable {
                         // a team of two or more shares its direction's steps among its threads.
                         // (Teams are found here, on the caller: the closure holds no pool.)
                         let sizes = [threads / 2, threads - threads / 2]
-                        let teams = (0..<2).map { d in splits && sizes[d] >= 2 ? pool.team(.direction(d), workers: sizes[d] - 1) : nil }
+                        let teams = (0..<2).map { d in
+                            splits && sizes[d] >= 2 ? pool.team(.direction(d), workers: sizes[d] - 1) : nil
+                        }
                         pool.team(.directions, workers: 1).forEach(count: 2) { d in
                             if let team = teams[d] {
                                 runs[d].runSplit(input: source, output: destination, team: team)
@@ -170,7 +179,8 @@ final class PackedRecurrent<Scalar: ArrayScalar>: Sendable {
                             }
                         }
                     } else if threads >= 2 && splits {
-                        runs[0].runSplit(input: source, output: destination, team: pool.team(.steps, workers: threads - 1))
+                        runs[0].runSplit(input: source, output: destination,
+                                         team: pool.team(.steps, workers: threads - 1))
                     } else {
                         for run in runs { run.runAll(input: source, output: destination, blockRange: allBlocks) }
                     }

@@ -107,7 +107,8 @@ public final class Recurrent<Scalar: ArrayScalar>: Sendable {
         case 3: batched = true
         case 2: batched = false
         default:
-            throw .badInput(.layerInputRank(shape: input.shape, module: config.description, inputSize: config.inputSize))
+            throw .badInput(.layerInputRank(shape: input.shape, module: config.description,
+                                            inputSize: config.inputSize))
         }
         guard input.shape.last == config.inputSize else {
             throw .badInput(.inputFeatures(shape: input.shape, module: config.description, inputSize: config.inputSize))
@@ -131,7 +132,8 @@ public final class Recurrent<Scalar: ArrayScalar>: Sendable {
             throw .badInput(.emptyInput(shape: input.shape))
         }
 
-        let result = run(x.values, steps: steps, batch: batch, h0: h0?.values, c0: c0?.values, lengths: lengths, compute: compute)
+        let result = run(x.values, steps: steps, batch: batch, h0: h0?.values, c0: c0?.values, lengths: lengths,
+                         compute: compute)
         return finish(output: result.output, hN: result.hN, cN: result.cN,
                       steps: steps, batch: batch, batched: batched, hShape: hShape, cShape: cShape)
     }
@@ -153,12 +155,14 @@ public final class Recurrent<Scalar: ArrayScalar>: Sendable {
         var output = ShapedArray(shape: [steps, batch, config.outputSize * config.directions], values: values)
         if !batched { output = ShapedArray(shape: [steps, config.outputSize * config.directions], values: values) }
         else if config.batchFirst { output = output.swappingFirstAxes() }
-        return Output(output: output, hN: ShapedArray(shape: hShape, values: hN), cN: cN.map { ShapedArray(shape: cShape, values: $0) })
+        return Output(output: output, hN: ShapedArray(shape: hShape, values: hN),
+                      cN: cN.map { ShapedArray(shape: cShape, values: $0) })
     }
 
     /// `h0` (and, for an LSTM, `c0`) must have the shapes given; an LSTM takes both or neither,
     /// and the others take no `c0`.
-    private func checkStates(_ h0: ShapedArray<Scalar>?, _ hShape: [Int], _ c0: ShapedArray<Scalar>?, _ cShape: [Int]) throws(NNError) {
+    private func checkStates(_ h0: ShapedArray<Scalar>?, _ hShape: [Int], _ c0: ShapedArray<Scalar>?,
+                             _ cShape: [Int]) throws(NNError) {
         func check(_ state: ShapedArray<Scalar>?, _ name: NNError.State, _ shape: [Int]) throws(NNError) {
             guard let state, state.shape != shape else { return }
             throw .badInput(.stateShape(name, shape: state.shape, module: config.description, expected: shape))
@@ -174,17 +178,19 @@ public final class Recurrent<Scalar: ArrayScalar>: Sendable {
         }
     }
 
-    private func cellForward(_ input: ShapedArray<Scalar>, h0: ShapedArray<Scalar>?, c0: ShapedArray<Scalar>?, lengths: [Int]?,
-                             compute: Compute) throws(NNError) -> Output {
+    private func cellForward(_ input: ShapedArray<Scalar>, h0: ShapedArray<Scalar>?, c0: ShapedArray<Scalar>?,
+                             lengths: [Int]?, compute: Compute) throws(NNError) -> Output {
         guard lengths == nil else { throw .badInput(.lengthsForCell(module: config.description)) }
         guard input.rank == 1 || input.rank == 2, input.shape.last == config.inputSize else {
-            throw .badInput(.cellInputShape(shape: input.shape, module: config.description, inputSize: config.inputSize))
+            throw .badInput(.cellInputShape(shape: input.shape, module: config.description,
+                                            inputSize: config.inputSize))
         }
         let batched = input.rank == 2
         let batch = batched ? input.shape[0] : 1
         let hShape = batched ? [batch, config.hiddenSize] : [config.hiddenSize]
         try checkStates(h0, hShape, c0, hShape)
-        let result = run(input.values, steps: 1, batch: batch, h0: h0?.values, c0: c0?.values, lengths: nil, compute: compute)
+        let result = run(input.values, steps: 1, batch: batch, h0: h0?.values, c0: c0?.values, lengths: nil,
+                         compute: compute)
         return Output(output: nil, hN: ShapedArray(shape: hShape, values: result.hN),
                       cN: result.cN.map { ShapedArray(shape: hShape, values: $0) })
     }

@@ -57,7 +57,9 @@ public struct RecurrentModule: Equatable, Sendable {
         var seen: Set<ExactName> = []
         for t in parameters.entries {
             for (suffix, isCell) in [("weight_hh_l0", false), ("weight_hh", true)] {
-                guard let prefix = t.key.isExactly(suffix) ? "" : t.key.droppingExactSuffix("." + suffix) else { continue }
+                guard let prefix = t.key.isExactly(suffix) ? "" : t.key.droppingExactSuffix("." + suffix) else {
+                    continue
+                }
                 guard !seen.contains(ExactName(prefix)) else { continue }
                 let module = checkpoint.module(at: prefix)
                 if let layer = recognise(prefix: prefix, isCell: isCell, shapes: shapes, module: module) {
@@ -78,7 +80,8 @@ public struct RecurrentModule: Equatable, Sendable {
         for t in parameters.entries {
             for (name, partner) in [("weight_ih_l0", "weight_hh_l0"), ("weight_hh_l0", "weight_ih_l0"),
                                     ("weight_ih", "weight_hh"), ("weight_hh", "weight_ih")] {
-                guard let stem = t.key.isExactly(name) ? "" : t.key.droppingExactSuffix(name), stem.isEmpty || stem.hasSuffix(".") else { continue }
+                guard let stem = t.key.isExactly(name) ? "" : t.key.droppingExactSuffix(name),
+                      stem.isEmpty || stem.hasSuffix(".") else { continue }
                 let other = stem + partner
                 guard let otherShape = shapes[other] else {
                     return .noPartner(key: t.key, partner: other)
@@ -146,6 +149,7 @@ public struct RecurrentModule: Equatable, Sendable {
             bidirectional: !isCell && shapes[key("weight_ih_l0_reverse")] != nil,
             bias: shapes[key("bias_ih" + layerSuffix)] != nil, projSize: projSize,
             batchFirst: batchFirst ?? false, isCell: isCell)
-        return RecurrentModule(prefix: prefix, config: config, pickledNonlinearity: nonlinearity, pickledBatchFirst: batchFirst)
+        return RecurrentModule(prefix: prefix, config: config, pickledNonlinearity: nonlinearity,
+                               pickledBatchFirst: batchFirst)
     }
 }

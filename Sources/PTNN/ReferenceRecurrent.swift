@@ -27,16 +27,21 @@ final class ReferenceRecurrent<Scalar: ArrayScalar>: Sendable {
             layerOutput = [Scalar](repeating: 0, count: steps * batch * config.outputSize * config.directions)
             for (d, weights) in directions.enumerated() {
                 let state = l * config.directions + d
-                var h = h0.map { Array($0[(state * batch * config.outputSize)..<((state + 1) * batch * config.outputSize)]) }
-                    ?? [Scalar](repeating: 0, count: batch * config.outputSize)
-                var c = c0.map { Array($0[(state * batch * config.hiddenSize)..<((state + 1) * batch * config.hiddenSize)]) }
-                    ?? [Scalar](repeating: 0, count: batch * config.hiddenSize)
-                run(weights, input: layerInput, inputSize: l == 0 ? config.inputSize : config.outputSize * config.directions,
+                var h = h0.map {
+                    Array($0[(state * batch * config.outputSize)..<((state + 1) * batch * config.outputSize)])
+                } ?? [Scalar](repeating: 0, count: batch * config.outputSize)
+                var c = c0.map {
+                    Array($0[(state * batch * config.hiddenSize)..<((state + 1) * batch * config.hiddenSize)])
+                } ?? [Scalar](repeating: 0, count: batch * config.hiddenSize)
+                run(weights, input: layerInput,
+                    inputSize: l == 0 ? config.inputSize : config.outputSize * config.directions,
                     steps: steps, batch: batch, reverse: d == 1, lengths: lengths, h: &h, c: &c,
                     output: &layerOutput, outputColumn: d * config.outputSize)
-                hN.replaceSubrange((state * batch * config.outputSize)..<((state + 1) * batch * config.outputSize), with: h)
+                hN.replaceSubrange((state * batch * config.outputSize)..<((state + 1) * batch * config.outputSize),
+                                   with: h)
                 if config.kind == .lstm {
-                    cN?.replaceSubrange((state * batch * config.hiddenSize)..<((state + 1) * batch * config.hiddenSize), with: c)
+                    cN?.replaceSubrange((state * batch * config.hiddenSize)..<((state + 1) * batch * config.hiddenSize),
+                                        with: c)
                 }
             }
             layerInput = layerOutput
@@ -122,7 +127,11 @@ final class ReferenceRecurrent<Scalar: ArrayScalar>: Sendable {
                                             let cell = f * cb[b * hidden + j] + i * g
                                             cb[b * hidden + j] = cell
                                             let value = o * Scalar.tanh(cell)
-                                            if rawb.isEmpty { hb[b * hidden + j] = value } else { rawb[b * hidden + j] = value }
+                                            if rawb.isEmpty {
+                                                hb[b * hidden + j] = value
+                                            } else {
+                                                rawb[b * hidden + j] = value
+                                            }
                                         }
                                     }
                                 }

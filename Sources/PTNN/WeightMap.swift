@@ -43,7 +43,9 @@ public struct WeightMap {
     /// - Throws: `NNError.missingKey`, `.unknownParametrization`, `.wrongShape`, `.unsupportedDType`
     ///   naming the dotted key; `.unreadableWeight` for values that cannot be read, and
     ///   `.checkpoint` with the checkpoint's error, unchanged, for a record failing its check.
-    public mutating func take<Scalar>(_ name: String, shape: [Int], as _: Scalar.Type = Scalar.self) throws(NNError) -> [Scalar] where Scalar: ArrayScalar {
+    public mutating func take<Scalar>(
+        _ name: String, shape: [Int], as _: Scalar.Type = Scalar.self
+    ) throws(NNError) -> [Scalar] where Scalar: ArrayScalar {
         guard let entry = remaining.removeValue(forKey: ExactName(name)) else {
             if let fault = parameters.whyUnknown(dotted(name)) {
                 throw .unknownParametrization(key: dotted(name), fault)
@@ -63,7 +65,9 @@ public struct WeightMap {
             for part in [g, v] where !part.tensor.dtype.isFloatingPoint {
                 throw .unsupportedDType(key: part.key, dtype: part.tensor.dtype.rawValue)
             }
-            return try read(name) { try ModuleParameters.weightNorm(g: g.tensor, v: v.tensor, kept: kept).map { Scalar($0) } }
+            return try read(name) {
+                try ModuleParameters.weightNorm(g: g.tensor, v: v.tensor, kept: kept).map { Scalar($0) }
+            }
         }
     }
 

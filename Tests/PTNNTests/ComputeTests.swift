@@ -22,10 +22,12 @@ import Testing
     @Test(arguments: values, pipelines)
     func pipelineRunsOnTheValuesKernels(_ compute: Compute, _ name: String) throws {
         let c = try #require(GoldenCase.named(name))
-        let torch = Dictionary(uniqueKeysWithValues: try Numpy.readNpz(path: c.referencePath).map { ($0.name, $0.tensor) })
+        let torch = Dictionary(
+            uniqueKeysWithValues: try Numpy.readNpz(path: c.referencePath).map { ($0.name, $0.tensor) })
         let pipeline = try Pipeline<Float>(catalog: ModuleCatalog(try Checkpoint.load(path: c.modelPath)),
                                            prefixes: ["emb", "rnn", "fc"],
-                                           options: ModuleOptions(batchFirst: c.config.batch_first), firstInputIsIDs: true,
+                                           options: ModuleOptions(batchFirst: c.config.batch_first),
+                                           firstInputIsIDs: true,
                                            compute: compute)
         let recurrent = compute.engine == .packed ? compute.kernelSet.rawValue : "reference"
         #expect(pipeline.stages.map(\.kernels) == ["lookup", recurrent, compute.kernelSet.rawValue])

@@ -12,7 +12,8 @@ import Testing
 @Suite struct GoldenPropertyTests {
     /// Float32 cases of one bare recurrent module that pass, time-major and batched.
     static let plain = GoldenCase.all.filter {
-        $0.expect_exit == 0 && $0.module == "" && $0.dtype == "float32" && $0.config.batch_first == false && !$0.unbatched
+        $0.expect_exit == 0 && $0.module == "" && $0.dtype == "float32" && $0.config.batch_first == false
+            && !$0.unbatched
             && ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"].contains($0.kind)
     }
 
@@ -27,8 +28,10 @@ import Testing
         let states = out.hN.shape[0]
         for b in 0..<batch {
             for j in 0..<hout {
-                #expect(output.values[((steps - 1) * batch + b) * width + j] == out.hN.values[((states - 2) * batch + b) * hout + j])
-                #expect(output.values[(0 * batch + b) * width + hout + j] == out.hN.values[((states - 1) * batch + b) * hout + j])
+                #expect(output.values[((steps - 1) * batch + b) * width + j]
+                            == out.hN.values[((states - 2) * batch + b) * hout + j])
+                #expect(output.values[(0 * batch + b) * width + hout + j]
+                            == out.hN.values[((states - 1) * batch + b) * hout + j])
             }
         }
     }

@@ -25,7 +25,8 @@ final class RecurrentTests: XCTestCase {
 
     /// The configuration of the recurrent module at `prefix`, as a run would take it.
     func configuration(_ c: Checkpoint, _ prefix: String, _ options: ModuleOptions) throws -> RecurrentConfig {
-        try XCTUnwrap(ModuleCatalog(c).recurrentModule(at: prefix), "no recurrent module at '\(prefix)'").configuration(options: options)
+        try XCTUnwrap(ModuleCatalog(c).recurrentModule(at: prefix), "no recurrent module at '\(prefix)'")
+            .configuration(options: options)
     }
 
     /// Calls from several threads at once on one module each get their own working memory:
@@ -114,9 +115,12 @@ final class RecurrentTests: XCTestCase {
 
     func lstmCheckpoint(_ mutate: (inout [String: [Float]], inout [String: [Int]]) -> Void) throws -> Checkpoint {
         // LSTM(2, 1): weight_ih [4, 2], weight_hh [4, 1], biases [4].
-        var values: [String: [Float]] = ["weight_ih_l0": Array(repeating: 0.1, count: 8), "weight_hh_l0": Array(repeating: 0.2, count: 4),
-                                         "bias_ih_l0": Array(repeating: 0, count: 4), "bias_hh_l0": Array(repeating: 0, count: 4)]
-        var shapes: [String: [Int]] = ["weight_ih_l0": [4, 2], "weight_hh_l0": [4, 1], "bias_ih_l0": [4], "bias_hh_l0": [4]]
+        var values: [String: [Float]] = ["weight_ih_l0": Array(repeating: 0.1, count: 8),
+                                         "weight_hh_l0": Array(repeating: 0.2, count: 4),
+                                         "bias_ih_l0": Array(repeating: 0, count: 4),
+                                         "bias_hh_l0": Array(repeating: 0, count: 4)]
+        var shapes: [String: [Int]] = ["weight_ih_l0": [4, 2], "weight_hh_l0": [4, 1], "bias_ih_l0": [4],
+                                       "bias_hh_l0": [4]]
         mutate(&values, &shapes)
         return try floatStateDict(values, shapes: shapes)
     }
@@ -129,7 +133,9 @@ final class RecurrentTests: XCTestCase {
 
     func testStrictLoadingNamesTheKey() throws {
         XCTAssertNoThrow(try load(try lstmCheckpoint { _, _ in }))
-        let wrongRows = try lstmCheckpoint { v, s in v["weight_hh_l0"] = Array(repeating: 0, count: 3); s["weight_hh_l0"] = [3, 1] }
+        let wrongRows = try lstmCheckpoint { v, s in
+            v["weight_hh_l0"] = Array(repeating: 0, count: 3); s["weight_hh_l0"] = [3, 1]
+        }
         XCTAssertThrowsError(try load(wrongRows)) {
             XCTAssertEqual("\($0)", "weight_hh_l0 has shape [3, 1]; LSTM(2, 1) needs [4, 1]")
         }
@@ -148,7 +154,8 @@ final class RecurrentTests: XCTestCase {
         XCTAssertThrowsError(try lstm.forward(ShapedArray(zeros: [3, 1, 5]))) {
             XCTAssertEqual("\($0)", "input has 5 features (shape [3, 1, 5]); LSTM(2, 1) needs input_size 2")
         }
-        XCTAssertThrowsError(try lstm.forward(ShapedArray(zeros: [3, 2, 2]), h0: ShapedArray(zeros: [1, 1, 1]), c0: ShapedArray(zeros: [1, 1, 1]))) {
+        XCTAssertThrowsError(try lstm.forward(ShapedArray(zeros: [3, 2, 2]), h0: ShapedArray(zeros: [1, 1, 1]),
+                                              c0: ShapedArray(zeros: [1, 1, 1]))) {
             XCTAssertEqual("\($0)", "h0 has shape [1, 1, 1]; LSTM(2, 1) with this input needs [1, 2, 1]")
         }
         XCTAssertThrowsError(try lstm.forward(ShapedArray(zeros: [3, 2, 2]), h0: ShapedArray(zeros: [1, 2, 1]))) {
@@ -199,7 +206,8 @@ final class RecurrentTests: XCTestCase {
     }
 
     func testModuleLocator() throws {
-        XCTAssertEqual(try ModuleCatalog.resolve("lstm", among: ["model_state_dict.lstm", "model_state_dict.fc"]), "model_state_dict.lstm")
+        XCTAssertEqual(try ModuleCatalog.resolve("lstm", among: ["model_state_dict.lstm", "model_state_dict.fc"]),
+                       "model_state_dict.lstm")
         XCTAssertEqual(try ModuleCatalog.resolve("encoder.rnn", among: ["encoder.rnn", "decoder.rnn"]), "encoder.rnn")
         XCTAssertThrowsError(try ModuleCatalog.resolve("rnn", among: ["encoder.rnn", "decoder.rnn"])) {
             XCTAssertEqual("\($0)", "'rnn' matches several modules: encoder.rnn, decoder.rnn; give the full prefix")

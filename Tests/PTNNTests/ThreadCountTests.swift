@@ -43,7 +43,8 @@ import Testing
         #expect(packed.splitsSteps(batch: 8))
         let inputSize = module.config.inputSize
         var random = Random(seed: UInt64(c.batch))
-        let input = ShapedArray<Float>(shape: [20, c.batch, inputSize], values: random.values(20 * c.batch * inputSize, scale: 1 / 2000))
+        let input = ShapedArray<Float>(shape: [20, c.batch, inputSize],
+                                       values: random.values(20 * c.batch * inputSize, scale: 1 / 2000))
         let alone = try module.forward(input, lengths: c.lengths, compute: Compute(threads: ThreadCount(1)))
         let shared = try module.forward(input, lengths: c.lengths, compute: Compute(threads: ThreadCount(c.threads)))
         try expectClose(try #require(shared.output).values, try #require(alone.output).values, "output")
@@ -90,7 +91,8 @@ import Testing
         }
         for key in shapes.keys.sorted() { values[key] = random.values(shapes[key]!.reduce(1, *)) }
         let checkpoint = try floatStateDict(values, shapes: shapes)
-        let config = try #require(ModuleCatalog(checkpoint).recurrentModule(at: "")).configuration(options: ModuleOptions())
+        let config = try #require(ModuleCatalog(checkpoint).recurrentModule(at: ""))
+            .configuration(options: ModuleOptions())
         #expect(config.kind.rawValue == layer.kind)
         #expect(config.directions == layer.directions)
         #expect(config.projSize == layer.proj)

@@ -25,7 +25,8 @@ final class WeightNormTests: XCTestCase {
     struct Manifest: Decodable { let cases: [String: Case] }
 
     func fixture(_ name: String) throws -> (Case, Checkpoint, [String: Tensor]) {
-        let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: Self.folder.appendingPathComponent("manifest.json")))
+        let manifest = try JSONDecoder()
+            .decode(Manifest.self, from: Data(contentsOf: Self.folder.appendingPathComponent("manifest.json")))
         let c = try XCTUnwrap(manifest.cases[name])
         let checkpoint = try Checkpoint.load(path: Self.folder.appendingPathComponent(name + ".pt").path)
         let arrays = try Numpy.readNpz(path: Self.folder.appendingPathComponent(name + ".npz").path)
@@ -80,7 +81,10 @@ final class WeightNormTests: XCTestCase {
         XCTAssertThrowsError(try catalog.recurrent(as: Float.self)) { error in
             XCTAssertEqual(error as? NNError, .noRecurrentModule(why: .parametrization(
                 key: "weight_hh_l0", .otherParametrization(key: "parametrizations.weight_hh_l0.original"))))
-            XCTAssertEqual("\(error)", "the checkpoint holds no RNN, LSTM or GRU weights: weight_hh_l0: 'parametrizations.weight_hh_l0.original' is a parametrization ptload does not compute (it computes weight norm: original0 and original1)")
+            XCTAssertEqual("\(error)",
+                           "the checkpoint holds no RNN, LSTM or GRU weights: weight_hh_l0:"
+                               + " 'parametrizations.weight_hh_l0.original' is a parametrization ptload does not"
+                               + " compute (it computes weight norm: original0 and original1)")
         }
     }
 }
