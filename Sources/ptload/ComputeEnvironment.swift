@@ -11,7 +11,8 @@ extension Compute {
         if let name = environment["PTLOAD_ISA"], !name.isEmpty {
             guard let set = KernelSet(rawValue: name) else {
                 let names = KernelSet.allCases.map(\.rawValue).joined(separator: ", ")
-                throw RefusedVariable("PTLOAD_ISA is '\(name)'; expected one of \(names) (the most capable kernel set to use)")
+                throw RefusedVariable("PTLOAD_ISA is '\(name)'; expected one of \(names) (the most capable kernel set"
+                                          + " to use)")
             }
             compute.kernelSet = set
         } else if environment["PTLOAD_NO_AVX512"] == "1" {
@@ -19,7 +20,8 @@ extension Compute {
         }
         if let value = environment["PTLOAD_KERNELS"], !value.isEmpty {
             guard value == "reference" else {
-                throw RefusedVariable("PTLOAD_KERNELS is '\(value)'; expected reference (the plain-loop implementation) or nothing")
+                throw RefusedVariable("PTLOAD_KERNELS is '\(value)'; expected reference (the plain-loop implementation)"
+                                          + " or nothing")
             }
             compute.engine = .reference
         }

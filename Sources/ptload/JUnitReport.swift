@@ -38,16 +38,19 @@ struct JUnitReport {
         let failures = cases.filter { !$0.passed }.count
         let total = cases.reduce(0) { $0 + $1.seconds }
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        out += "<testsuite name=\"\(Escaped.xml(suiteName))\" tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"0\" skipped=\"0\" time=\"\(seconds(total))\">\n"
+        out += "<testsuite name=\"\(Escaped.xml(suiteName))\" tests=\"\(cases.count)\" failures=\"\(failures)\""
+            + " errors=\"0\" skipped=\"0\" time=\"\(seconds(total))\">\n"
         for c in cases {
-            out += "  <testcase name=\"\(Escaped.xml(c.name))\" classname=\"\(Escaped.xml(c.className))\" time=\"\(seconds(c.seconds))\""
+            out += "  <testcase name=\"\(Escaped.xml(c.name))\" classname=\"\(Escaped.xml(c.className))\""
+                + " time=\"\(seconds(c.seconds))\""
             if c.passed {
                 out += "/>\n"
                 continue
             }
             let message = c.failures.first ?? "mismatch"
             let body = c.failures.joined(separator: "\n")
-            out += ">\n    <failure type=\"mismatch\" message=\"\(Escaped.xml(message))\">\(Escaped.xml(body))</failure>\n  </testcase>\n"
+            out += ">\n    <failure type=\"mismatch\" message=\"\(Escaped.xml(message))\">"
+                + "\(Escaped.xml(body))</failure>\n  </testcase>\n"
         }
         out += "</testsuite>\n"
         return out

@@ -31,7 +31,8 @@ private func flagWording(_ error: NNError) -> String? {
     case let .optionNotApplicable(option, module, kind):
         return "\(flag(option, withValue: false)) applies to RNN modules; \(module) is \(kind.withArticle)"
     case .severalRecurrentModules(let prefixes):
-        return "the checkpoint holds \(prefixes.count) recurrent modules (\(ModuleCatalog.listed(prefixes))); choose one with --module"
+        return "the checkpoint holds \(prefixes.count) recurrent modules (\(ModuleCatalog.listed(prefixes)));"
+            + " choose one with --module"
     case .checkpoint(let e): return flagWording(e)
     default: return nil
     }
@@ -39,7 +40,8 @@ private func flagWording(_ error: NNError) -> String? {
 
 private func flagWording(_ error: CheckpointError) -> String? {
     guard case let .refusedGlobal(record, global, .notWeightsOnly) = error.reason else { return nil }
-    return "\(error.path): \(record) references \(global), which is not on the weights-only allowlist (--strict); refused"
+    return "\(error.path): \(record) references \(global), which is not on the weights-only allowlist (--strict);"
+        + " refused"
 }
 
 /// `--batch-first` (a flag without a value), `--nonlinearity relu` (or `--nonlinearity` alone).

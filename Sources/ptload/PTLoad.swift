@@ -42,7 +42,9 @@ struct PTLoad: ParsableCommand {
     @Argument(help: "The checkpoint: torch.save zip or legacy file, torch.jit.save archive, or .safetensors.")
     var model: String
 
-    @Option(help: ArgumentHelp("Reference: .npz with input (and h0, c0, lengths) and expected output, h_n, c_n; .npy with the expected output; or a golden.json manifest of cases (written by ptload-golden, python/).", valueName: "REF"))
+    @Option(help: ArgumentHelp("Reference: .npz with input (and h0, c0, lengths) and expected output, h_n, c_n; .npy"
+                                   + " with the expected output; or a golden.json manifest of cases (written by"
+                                   + " ptload-golden, python/).", valueName: "REF"))
     var verify: String?
 
     @Option(help: ArgumentHelp("Also write the verdicts as JUnit XML, one testcase per case.", valueName: "FILE"))
@@ -54,13 +56,16 @@ struct PTLoad: ParsableCommand {
     @Option(help: ArgumentHelp("Write output, h_n, c_n to this .npz.", valueName: "OUT"))
     var output: String?
 
-    @Option(help: ArgumentHelp("Convert the checkpoint's tensors to OUT.safetensors, OUT.npz or OUT.pt (with --module, one submodule's, prefix stripped).", valueName: "OUT"))
+    @Option(help: ArgumentHelp("Convert the checkpoint's tensors to OUT.safetensors, OUT.npz or OUT.pt (with"
+                                   + " --module, one submodule's, prefix stripped).", valueName: "OUT"))
     var export: String?
 
-    @Option(help: ArgumentHelp("With --export: write floating-point tensors as float16, bfloat16 or float32, rounded as PyTorch rounds.", valueName: "DTYPE"))
+    @Option(help: ArgumentHelp("With --export: write floating-point tensors as float16, bfloat16 or float32, rounded"
+                                   + " as PyTorch rounds.", valueName: "DTYPE"))
     var cast: String?
 
-    @Option(help: ArgumentHelp("The module to run, by its state_dict key prefix (encoder.rnn, lstm, …).", valueName: "PREFIX"))
+    @Option(help: ArgumentHelp("The module to run, by its state_dict key prefix (encoder.rnn, lstm, …).",
+                               valueName: "PREFIX"))
     var module: String?
 
     @Option(help: ArgumentHelp("Modules to run in order, each fed the previous one's output.", valueName: "P1,P2,..."))
@@ -69,7 +74,8 @@ struct PTLoad: ParsableCommand {
     @Flag(help: "Input is [N, T, I] (for state dicts, which do not record batch_first).")
     var batchFirst = false
 
-    @Option(help: ArgumentHelp("RNN nonlinearity for state dicts, which do not record it: tanh or relu.", valueName: "tanh|relu"))
+    @Option(help: ArgumentHelp("RNN nonlinearity for state dicts, which do not record it: tanh or relu.",
+                               valueName: "tanh|relu"))
     var nonlinearity: String?
 
     @Option(help: "Relative tolerance (default: torch.testing.assert_close's for the compute dtype).")
@@ -81,7 +87,8 @@ struct PTLoad: ParsableCommand {
     @Option(help: ArgumentHelp("Run the forward pass N times and report the median time.", valueName: "N"))
     var `repeat`: Int = 1
 
-    @Option(help: ArgumentHelp("Threads for the forward pass, any number from 1 (default: the machine's cores).", valueName: "N"))
+    @Option(help: ArgumentHelp("Threads for the forward pass, any number from 1 (default: the machine's cores).",
+                               valueName: "N"))
     var threads: Int?
 
     @Flag(help: "Print JSON instead of text.")
@@ -115,18 +122,22 @@ struct PTLoad: ParsableCommand {
         if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
         let runs = verify != nil || output != nil
-        if runs && skipCrc { throw ValidationError("--skip-crc applies to listing; --verify and --output check every record they read") }
+        if runs && skipCrc {
+            throw ValidationError("--skip-crc applies to listing; --verify and --output check every record they read")
+        }
         if !runs && (input != nil || module != nil || pipeline != nil || batchFirst || nonlinearity != nil
                      || rtol != nil || atol != nil || `repeat` != 1) {
-            throw ValidationError("--input, --module, --pipeline, --batch-first, --nonlinearity, --rtol, --atol and --repeat need --verify or --output")
+            throw ValidationError("--input, --module, --pipeline, --batch-first, --nonlinearity, --rtol, --atol and"
+                                      + " --repeat need --verify or --output")
         }
         if junit != nil && verify == nil { throw ValidationError("--junit needs --verify") }
         if let verify, GoldenManifest.isManifest(verify) {
             let given = [("--input", input != nil), ("--output", output != nil), ("--module", module != nil),
-                         ("--pipeline", pipeline != nil), ("--batch-first", batchFirst), ("--nonlinearity", nonlinearity != nil),
-                         ("--repeat", `repeat` != 1)].filter(\.1).map(\.0)
+                         ("--pipeline", pipeline != nil), ("--batch-first", batchFirst),
+                         ("--nonlinearity", nonlinearity != nil), ("--repeat", `repeat` != 1)].filter(\.1).map(\.0)
             if !given.isEmpty {
-                throw ValidationError("\(given.joined(separator: ", ")): a golden manifest names each case's input, module and options")
+                throw ValidationError("\(given.joined(separator: ", ")): a golden manifest names each case's input,"
+                                          + " module and options")
             }
         }
         if let r = rtol, !(r >= 0) { throw ValidationError("--rtol must be a non-negative number") }
@@ -152,13 +163,16 @@ struct PTLoad: ParsableCommand {
     func inspect() throws {
         let listing: CheckpointListing.Listing
         do {
-            listing = try CheckpointListing.run(CheckpointListing.Request(modelPath: model, strict: strict, checkRecords: !skipCrc,
-                                                                           work: WorkReport.work))
+            listing = try CheckpointListing.run(CheckpointListing.Request(modelPath: model, strict: strict,
+                                                                          checkRecords: !skipCrc,
+                                                                          work: WorkReport.work))
         } catch {
             fail(commandLineMessage(error))
         }
         if json {
-            try SummaryJSON(summary: listing.summary, tensors: listing.tensors).write(encode) { print($0, terminator: "") }
+            try SummaryJSON(summary: listing.summary, tensors: listing.tensors).write(encode) {
+                print($0, terminator: "")
+            }
         } else {
             TextReport(listing.summary, tensors: listing.tensors).render { print($0, terminator: "") }
         }
@@ -169,7 +183,8 @@ struct PTLoad: ParsableCommand {
         let request = ModuleRunner.Request(
             modelPath: model, referencePath: verify, inputPath: input, outputPath: output, module: module,
             pipeline: pipeline.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } },
-            options: ModuleOptions(batchFirst: batchFirst ? true : nil, nonlinearity: nonlinearity.flatMap(Activation.init(rawValue:))),
+            options: ModuleOptions(batchFirst: batchFirst ? true : nil,
+                                   nonlinearity: nonlinearity.flatMap(Activation.init(rawValue:))),
             rtol: rtol, atol: atol, strict: strict, repeatCount: `repeat`, compute: compute, work: WorkReport.work)
         let report: ModuleRunReport
         do {
@@ -193,7 +208,8 @@ struct PTLoad: ParsableCommand {
         if json {
             print(try encode(report))
         } else {
-            var text = "exported: \(report.output) (\(report.format)): \(report.tensors) tensors, \(report.bytes) bytes\n"
+            var text = "exported: \(report.output) (\(report.format)): \(report.tensors) tensors, \(report.bytes)"
+                + " bytes\n"
             if report.materialized > 0 {
                 text += "views and shared storages written as separate contiguous tensors: \(report.materialized)\n"
             }
@@ -204,8 +220,8 @@ struct PTLoad: ParsableCommand {
 
     /// Every case of a golden manifest on this checkpoint, read once.
     func runSuite(manifest: String, _ compute: Compute) throws {
-        let request = GoldenSuite.Request(modelPath: model, manifestPath: manifest, rtol: rtol, atol: atol, strict: strict,
-                                          compute: compute, work: WorkReport.work)
+        let request = GoldenSuite.Request(modelPath: model, manifestPath: manifest, rtol: rtol, atol: atol,
+                                          strict: strict, compute: compute, work: WorkReport.work)
         let report: GoldenSuiteReport
         do {
             report = try GoldenSuite.run(request)
@@ -230,7 +246,8 @@ struct PTLoad: ParsableCommand {
     func encode<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf",
+                                                                      nan: "nan")
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
@@ -238,7 +255,8 @@ struct PTLoad: ParsableCommand {
     /// status 2 (argument-parser alone would print the usage block and exit 64); a mismatch is 1.
     static func main() {
         if let index = firstArgumentNotUTF8() {
-            fail("argument \(index) is not valid UTF-8; ptload takes file names as UTF-8 text and never writes under a re-encoded name")
+            fail("argument \(index) is not valid UTF-8; ptload takes file names as UTF-8 text and never writes under a"
+                     + " re-encoded name")
         }
         do {
             var command = try parseAsRoot()
@@ -264,7 +282,8 @@ struct PTLoad: ParsableCommand {
 func firstArgumentNotUTF8() -> Int? {
     for index in 1..<Int(CommandLine.argc) {
         guard let raw = CommandLine.unsafeArgv[index] else { continue }
-        let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(raw).assumingMemoryBound(to: UInt8.self), count: strlen(raw))
+        let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(raw).assumingMemoryBound(to: UInt8.self),
+                                        count: strlen(raw))
         if String(validating: bytes, as: UTF8.self) == nil { return index }
     }
     return nil

@@ -14,7 +14,8 @@ struct SuiteText {
         out += "manifest: \(r.manifest)" + (about.isEmpty ? "" : " (\(about.joined(separator: ", ")))") + "\n"
         // Each case twice: ptload's float32 run within the float32 defaults widened by PyTorch's
         // own distance from the truth (the allowance), and its float64 run within the float64 defaults.
-        let header = ["case", "module", "tensors", "float32 max abs err", "allowance", "float64 max abs err", "mismatched", "result"]
+        let header = ["case", "module", "tensors", "float32 max abs err", "allowance", "float64 max abs err",
+                      "mismatched", "result"]
         let rows = r.cases.map { c -> [String] in
             let report = c.report
             let comparisons = report.comparisons + (report.float64?.comparisons ?? [])
@@ -22,7 +23,8 @@ struct SuiteText {
             let count = comparisons.reduce(0) { $0 + $1.count }
             let allowance = report.allowance.flatMap { $0.values.max() }.map(format) ?? "-"
             let wide = report.float64.map { format($0.comparisons.map(\.maxAbsError).max() ?? 0) } ?? "-"
-            return [c.name, c.module.isEmpty ? "(root)" : c.module, report.comparisons.map(\.name).joined(separator: ","),
+            return [c.name, c.module.isEmpty ? "(root)" : c.module,
+                    report.comparisons.map(\.name).joined(separator: ","),
                     format(report.comparisons.map(\.maxAbsError).max() ?? 0), allowance, wide,
                     "\(mismatched)/\(count)", verdict(report)]
         }
@@ -31,7 +33,8 @@ struct SuiteText {
             for line in failureLines(c.report) { out += "  \(c.name): " + line + "\n" }
         }
         let failed = r.cases.filter { !$0.report.passed }.count
-        out += r.passed ? "PASS (\(r.cases.count) of \(r.cases.count) cases)\n" : "FAIL (\(failed) of \(r.cases.count) cases failed)\n"
+        out += r.passed ? "PASS (\(r.cases.count) of \(r.cases.count) cases)\n"
+            : "FAIL (\(failed) of \(r.cases.count) cases failed)\n"
         let forward = r.cases.reduce(0) { $0 + $1.report.timings.forward_s }
         out += "timings: load \(format(r.load_s)) s, forward \(format(forward)) s (all cases)\n"
         return out

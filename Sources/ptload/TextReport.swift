@@ -28,14 +28,17 @@ struct TextReport {
         for (name, value) in s.records.sorted(by: { $0.key < $1.key }) { line("record \(name): \(value)") }
         if s.records_checked { line("checksums: every record's CRC-32 matches") }
         else if s.format == Checkpoint.Format.legacy.rawValue { line("checksums: none (the legacy format has none)") }
-        else if s.format == Checkpoint.Format.safetensors.rawValue { line("checksums: none (the safetensors format has none)") }
+        else if s.format == Checkpoint.Format.safetensors.rawValue {
+            line("checksums: none (the safetensors format has none)")
+        }
         else { line("checksums: not checked (--skip-crc)") }
         line("tensors: \(s.tensor_count), \(s.total_bytes) bytes")
         let count = tensors?.count ?? s.tensors.count
         func entry(_ i: Int) -> CheckpointSummary.TensorEntry {
             tensors.map { CheckpointSummary.entry(for: $0[i]) } ?? s.tensors[i]
         }
-        streamTable(header: ["key", "dtype", "shape", "strides", "storage", "offset", "bytes"], count: count, row: { i in
+        streamTable(header: ["key", "dtype", "shape", "strides", "storage", "offset", "bytes"],
+                    count: count, row: { i in
             let t = entry(i)
             return [oneLine(t.key, limit: 200), t.dtype, "[" + t.shape.map(String.init).joined(separator: ", ") + "]",
                     t.strides.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" } ?? "",

@@ -21,7 +21,8 @@ struct VerifyText {
         if !r.comparisons.isEmpty {
             let header = ["tensor", "shape", "max abs err", "max rel err", "mismatched", "worst index", "result"]
             let rows = r.comparisons.map { c -> [String] in
-                let shape = c.actualShape == c.expectedShape ? "\(c.expectedShape)" : "\(c.actualShape) vs expected \(c.expectedShape)"
+                let shape = c.actualShape == c.expectedShape ? "\(c.expectedShape)"
+                    : "\(c.actualShape) vs expected \(c.expectedShape)"
                 return [c.name, shape, format(c.maxAbsError), format(c.maxRelError), "\(c.mismatches)/\(c.count)",
                         c.worstIndex.map { "\($0)" } ?? "-", c.passed ? "PASS" : "FAIL"]
             }
@@ -34,15 +35,20 @@ struct VerifyText {
                 }
             }
             if let distance = r.float64_distance, !distance.isEmpty {
-                let parts = ["output", "h_n", "c_n"].compactMap { name in distance[name].map { "\(name) \(format($0))" } }
-                out += "  float32 drift: ptload's float32 result is within \(parts.joined(separator: ", ")) of its own float64 run;"
+                let parts = ["output", "h_n", "c_n"].compactMap { name in
+                    distance[name].map { "\(name) \(format($0))" }
+                }
+                out += "  float32 drift: ptload's float32 result is within \(parts.joined(separator: ", ")) of its own"
+                    + " float64 run;"
                     + " if REF is PyTorch's float32 result of a long or deep model, it can itself be further than that"
-                    + " from the exact result: verify against float64 truths (ptload-golden writes them) or widen --atol\n"
+                    + " from the exact result: verify against float64 truths (ptload-golden writes them) or widen"
+                    + " --atol\n"
             }
             let passed = r.comparisons.filter(\.passed).count
             out += (r.passed ? "PASS" : "FAIL") + " (\(passed) of \(r.comparisons.count) tensors within tolerance)\n"
         }
-        out += "timings: load \(format(r.timings.load_s)) s, forward \(format(r.timings.forward_s)) s (median of \(r.timings.forward_runs))\n"
+        out += "timings: load \(format(r.timings.load_s)) s, forward \(format(r.timings.forward_s)) s (median of"
+            + " \(r.timings.forward_runs))\n"
         return out
     }
 }

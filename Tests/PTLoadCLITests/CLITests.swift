@@ -35,20 +35,24 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stderr, "")
         let lines = r.stdout.split(separator: "\n").map(String.init)
-        XCTAssertEqual(Array(lines.prefix(3)), ["file: \(path)", "format: zip (archive 'lstm_sd')", "pickle protocol: 2"])
+        XCTAssertEqual(Array(lines.prefix(3)),
+                       ["file: \(path)", "format: zip (archive 'lstm_sd')", "pickle protocol: 2"])
         XCTAssertTrue(lines.contains("record version: 3"))
         XCTAssertTrue(lines.contains("record byteorder: little"))
         XCTAssertTrue(lines.contains("tensors: 16, 1920 bytes"))
         XCTAssertTrue(lines.contains("  key                   dtype    shape    strides  storage  offset  bytes"))
         XCTAssertTrue(lines.contains("  weight_ih_l0          float32  [12, 4]           data/0   0       192"))
         XCTAssertTrue(lines.contains("  weight_ih_l1_reverse  float32  [12, 6]           data/12  0       288"))
-        XCTAssertTrue(lines.contains("  (root)  LSTM  input_size=4 hidden_size=3 num_layers=2 bidirectional=true bias=true"))
+        XCTAssertTrue(lines.contains("  (root)  LSTM  input_size=4 hidden_size=3 num_layers=2 bidirectional=true"
+                                         + " bias=true"))
         XCTAssertEqual(lines.last, "opaque classes: 0")
     }
 
     func testListingChecksEveryRecordUnlessTold() throws {
-        XCTAssertTrue(try CLI.run(fixture("lstm_sd.pt")).stdout.contains("\nchecksums: every record's CRC-32 matches\n"))
-        XCTAssertTrue(try CLI.run(fixture("legacy_lstm.pt")).stdout.contains("\nchecksums: none (the legacy format has none)\n"))
+        XCTAssertTrue(try CLI.run(fixture("lstm_sd.pt")).stdout
+            .contains("\nchecksums: every record's CRC-32 matches\n"))
+        XCTAssertTrue(try CLI.run(fixture("legacy_lstm.pt")).stdout
+            .contains("\nchecksums: none (the legacy format has none)\n"))
         // A storage whose bytes were changed: refused by default, listed (metadata only) with --skip-crc.
         let corrupt = fixtureURL("hostile/zip_crc_storage.pt").path
         CLI.assertRefused(try CLI.run(corrupt), naming: corrupt, "entry 'archive/data/1' has CRC-32")
@@ -60,16 +64,20 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(json.stdout.contains("\"crc_s\" : "), json.stdout)
         let r = try CLI.run(corrupt, "--skip-crc", "--verify", fixtureURL("hostile/base_out.npy").path)
         XCTAssertEqual(r.status, 2)
-        XCTAssertEqual(r.stderr, "ptload: --skip-crc applies to listing; --verify and --output check every record they read\n")
+        XCTAssertEqual(r.stderr,
+                       "ptload: --skip-crc applies to listing; --verify and --output check every record they read\n")
     }
 
     func testInspectShowsStridesOnlyWhenNotContiguous() throws {
         let r = try CLI.run(fixture("layouts.pt"))
         XCTAssertEqual(r.status, 0, r.stderr)
         let rows = r.stdout.split(separator: "\n").map(String.init)
-        XCTAssertTrue(rows.contains("  transposed    float32  [6, 4]        [1, 6]         data/0   0       96"), r.stdout)
-        XCTAssertTrue(rows.contains("  offset_slice  float32  [6]                          data/0   3       24"), r.stdout)
-        XCTAssertTrue(rows.contains("  expanded      float32  [3, 4]        [0, 1]         data/1   0       48"), r.stdout)
+        XCTAssertTrue(rows.contains("  transposed    float32  [6, 4]        [1, 6]         data/0   0       96"),
+                      r.stdout)
+        XCTAssertTrue(rows.contains("  offset_slice  float32  [6]                          data/0   3       24"),
+                      r.stdout)
+        XCTAssertTrue(rows.contains("  expanded      float32  [3, 4]        [0, 1]         data/1   0       48"),
+                      r.stdout)
     }
 
     func testInspectFormats() throws {
@@ -81,7 +89,9 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(script.stdout.contains("format: torchscript (archive 'script_vad')\n"))
         XCTAssertTrue(script.stdout.contains("  _model.decoder.rnn  LSTMCell  input_size=4 hidden_size=3 bias=true\n"))
         let net = try CLI.run(fixture("full_net.pt"))
-        XCTAssertTrue(net.stdout.contains("  heads.aux.0  RNN  input_size=4 hidden_size=3 num_layers=1 bidirectional=false bias=true nonlinearity=relu batch_first=false\n"), net.stdout)
+        XCTAssertTrue(net.stdout.contains("  heads.aux.0  RNN  input_size=4 hidden_size=3 num_layers=1"
+                                              + " bidirectional=false bias=true nonlinearity=relu batch_first=false\n"),
+                      net.stdout)
         XCTAssertTrue(net.stdout.contains("opaque classes: 1\n  __main__.Net\n"))
     }
 
@@ -102,7 +112,8 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(recurrent.first?["proj_size"] as? Int, 2)
         XCTAssertEqual(recurrent.first?["batch_first"] as? Bool, true)
         let tensors = try XCTUnwrap(json["tensors"] as? [[String: Any]])
-        XCTAssertEqual(tensors.map { $0["key"] as? String }, ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_hr_l0"])
+        XCTAssertEqual(tensors.map { $0["key"] as? String },
+                       ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_hr_l0"])
     }
 
     func testHostileFileExitsTwoWithOneLine() throws {

@@ -12,7 +12,8 @@ import Testing
     }
 
     static func expected(_ name: String) throws -> [Expected.Entry] {
-        try JSONDecoder().decode(Expected.self, from: Data(contentsOf: fixtureURL("checkpoints/\(name).expected.json"))).tensors
+        try JSONDecoder().decode(Expected.self, from: Data(contentsOf: fixtureURL("checkpoints/\(name).expected.json")))
+            .tensors
     }
 
     static func object(_ stdout: String) throws -> [String: Any] {
@@ -60,13 +61,15 @@ import Testing
         #expect(text.status == 0 && json.status == 0, "\(text.stderr)\(json.stderr)")
         let materialized = try #require(try Self.object(json.stdout)["materialized"] as? Int)
         #expect(materialized > 0)
-        #expect(text.stdout.contains("views and shared storages written as separate contiguous tensors: \(materialized)\n"))
+        #expect(text.stdout.contains("views and shared storages written as separate contiguous tensors:"
+                                         + " \(materialized)\n"))
     }
 
     /// A refusal is the usual one line on stderr and exit 2, with nothing on stdout.
     @Test func refusalPrintsNoJSON() throws {
         let out = temporaryFile([], name: "x.safetensors")
-        let r = try CLI.run([fixtureURL("checkpoints/full_net.pt").path, "--export", out, "--module", "nowhere", "--json"])
+        let r = try CLI.run([fixtureURL("checkpoints/full_net.pt").path, "--export", out, "--module", "nowhere",
+                             "--json"])
         #expect(r.status == 2)
         #expect(r.stdout.isEmpty)
         #expect(r.stderr.hasPrefix("ptload: ") && r.stderr.contains("no tensor under 'nowhere.'"))

@@ -27,10 +27,13 @@ final class VerifyCLITests: XCTestCase {
         let bad = try CLI.run([model, "--verify", reference], environment: ["PTLOAD_ISA": "sse2"])
         XCTAssertEqual(bad.status, 2)
         XCTAssertEqual(bad.stderr, "ptload: PTLOAD_ISA is 'sse2'; expected one of "
-                       + KernelSet.allCases.map(\.rawValue).joined(separator: ", ") + " (the most capable kernel set to use)\n")
+                       + KernelSet.allCases.map(\.rawValue).joined(separator: ", ")
+                       + " (the most capable kernel set to use)\n")
         let kernels = try CLI.run([model, "--verify", reference], environment: ["PTLOAD_KERNELS": "blas"])
         XCTAssertEqual(kernels.status, 2)
-        XCTAssertEqual(kernels.stderr, "ptload: PTLOAD_KERNELS is 'blas'; expected reference (the plain-loop implementation) or nothing\n")
+        XCTAssertEqual(kernels.stderr,
+                       "ptload: PTLOAD_KERNELS is 'blas'; expected reference (the plain-loop implementation) or"
+                           + " nothing\n")
         // (PTLOAD_ISA emptied: the suite itself may run capped, and PTLOAD_ISA comes first.)
         let old = try CLI.run([model, "--verify", reference], environment: ["PTLOAD_NO_AVX512": "1", "PTLOAD_ISA": ""])
         XCTAssertEqual(old.status, 0, old.stderr)
@@ -40,7 +43,8 @@ final class VerifyCLITests: XCTestCase {
 
     /// One thread takes the same path sequentially: bidirectional, shared-step and small cases.
     func testSingleThreadGivesTheSameVerdicts() throws {
-        for (name, args) in [("lstm_long_bi_len", [String]()), ("lstm_wide_len", []), ("gru_wide_bf", ["--batch-first"]),
+        for (name, args) in [("lstm_long_bi_len", [String]()), ("lstm_wide_len", []),
+                             ("gru_wide_bf", ["--batch-first"]),
                              ("allon_lstm_l2_bi_bf_bias_h0_len", ["--batch-first"])] {
             let r = try CLI.run([path(name + ".pt"), "--verify", path(name + ".npz"), "--threads", "1"] + args)
             XCTAssertEqual(r.status, 0, "\(name): \(r.stdout) \(r.stderr)")
@@ -48,7 +52,8 @@ final class VerifyCLITests: XCTestCase {
     }
 
     func testReportNamesTheWorstElementOnMismatch() throws {
-        let r = try CLI.run([path("lstm_l1_bi_bf_bias_h0_full.pt"), "--verify", path("mismatch_lstm_output_perturbed.npz"), "--batch-first"])
+        let r = try CLI.run([path("lstm_l1_bi_bf_bias_h0_full.pt"), "--verify",
+                             path("mismatch_lstm_output_perturbed.npz"), "--batch-first"])
         XCTAssertEqual(r.status, 1)
         let lines = r.stdout.split(separator: "\n").map(String.init)
         let output = try XCTUnwrap(lines.first { $0.hasPrefix("  output") })
@@ -63,12 +68,14 @@ final class VerifyCLITests: XCTestCase {
     /// result is from its own float64 run, and what to do if the reference drifted; the verdict
     /// stays a mismatch. (The planted mismatch is real, so that distance is tiny here.)
     func testFailedFloat32ReferenceGetsTheFloat64Distance() throws {
-        let args = [path("lstm_l1_bi_bf_bias_h0_full.pt"), "--verify", path("mismatch_lstm_output_perturbed.npz"), "--batch-first"]
+        let args = [path("lstm_l1_bi_bf_bias_h0_full.pt"), "--verify", path("mismatch_lstm_output_perturbed.npz"),
+                    "--batch-first"]
         let r = try CLI.run(args)
         XCTAssertEqual(r.status, 1)
         let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("  float32 drift: ") }, r.stdout)
         XCTAssertTrue(line.contains("within output "), String(line))
-        XCTAssertTrue(line.contains("verify against float64 truths (ptload-golden writes them) or widen --atol"), String(line))
+        XCTAssertTrue(line.contains("verify against float64 truths (ptload-golden writes them) or widen --atol"),
+                      String(line))
         let json = try CLI.run(args + ["--json"])
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         let distance = try XCTUnwrap(report["float64_distance"] as? [String: Double])
@@ -106,7 +113,8 @@ final class VerifyCLITests: XCTestCase {
         let write = try CLI.run([path("lstm_long.pt"), "--input", path("lstm_long.npz"), "--output", out])
         XCTAssertEqual(write.status, 0, write.stderr)
         XCTAssertTrue(write.stdout.contains("wrote: \(out)"), write.stdout)
-        let again = try CLI.run([path("lstm_long.pt"), "--input", path("lstm_long.npz"), "--verify", out, "--rtol", "0", "--atol", "0"])
+        let again = try CLI.run([path("lstm_long.pt"), "--input", path("lstm_long.npz"), "--verify", out, "--rtol", "0",
+                                 "--atol", "0"])
         XCTAssertEqual(again.status, 0, again.stdout + again.stderr)
     }
 
@@ -118,7 +126,8 @@ final class VerifyCLITests: XCTestCase {
         XCTAssertEqual(w.status, 0)
         CLI.assertRefused(try CLI.run([model, "--verify", noInput]), naming: noInput, "holds no 'input'")
         // An input whose feature size does not fit the module.
-        CLI.assertRefused(try CLI.run([path("gru_long.pt"), "--verify", path("lstm_long.npz")]), naming: path("lstm_long.npz"))
+        CLI.assertRefused(try CLI.run([path("gru_long.pt"), "--verify", path("lstm_long.npz")]),
+                          naming: path("lstm_long.npz"))
         // Usage.
         let both = try CLI.run([model, "--verify", path("lstm_long.npz"), "--module", "a", "--pipeline", "a,b"])
         XCTAssertEqual(both.status, 2)
@@ -126,7 +135,8 @@ final class VerifyCLITests: XCTestCase {
         XCTAssertEqual(try CLI.run([model, "--verify", path("lstm_long.npz"), "--nonlinearity", "sigmoid"]).status, 2)
         XCTAssertEqual(try CLI.run([model, "--input", path("lstm_long.npz")]).status, 2)
         CLI.assertRefused(try CLI.run([model, "--verify", "/nonexistent/ref.npz"]), naming: "/nonexistent/ref.npz")
-        CLI.assertRefused(try CLI.run([model, "--verify", path("lstm_long.npz"), "--module", "decoder"]), naming: model, "no module 'decoder'")
+        CLI.assertRefused(try CLI.run([model, "--verify", path("lstm_long.npz"), "--module", "decoder"]), naming: model,
+                          "no module 'decoder'")
     }
 
     /// The command names options by its flags; the libraries say torch.nn's words
@@ -145,7 +155,8 @@ final class VerifyCLITests: XCTestCase {
             ([net, "--verify", path("lstm_long.npz")],
              "\(net): the checkpoint holds 2 recurrent modules (rnn, heads.aux.0); choose one with --module"),
             ([net, "--strict"],
-             "\(net): full_net/data.pkl references __main__.Net, which is not on the weights-only allowlist (--strict); refused"),
+             "\(net): full_net/data.pkl references __main__.Net, which is not on the weights-only allowlist"
+                 + " (--strict); refused"),
         ] {
             let r = try CLI.run(arguments)
             XCTAssertEqual(r.status, 2, r.stderr)
