@@ -59,7 +59,10 @@ import Testing
         try #require(actual.count == expected.count, "\(name): \(actual.count) values, expected \(expected.count)")
         let differences = zip(actual, expected).map { abs($0 - $1) }
         let first = differences.firstIndex { !($0 <= 1e-5) }
-        #expect(first == nil, "\(name)[\(first ?? 0)] is \(actual[first ?? 0]), expected \(expected[first ?? 0]); largest difference \(differences.max() ?? 0)")
+        let at = first ?? 0
+        let message = "\(name)[\(at)] is \(actual[at]), expected \(expected[at]);"
+            + " largest difference \(differences.max() ?? 0)"
+        #expect(first == nil, "\(message)")
     }
 
     /// Values in [−1/16, 1/16] (times `scale` · 16000), the same for the same seed.
