@@ -64,11 +64,10 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
         case let .nothingUnder(file, prefix, modules):
             return "\(file): no tensor under '\(prefix)'; modules: \(modules.isEmpty ? "none" : modules.joined(separator: ", "))"
         case let .export(model, error):
-            switch error {
+            switch error.reason {
             case .cannotWrite, .numpy: return error.description
-            case let .unreadable(name, reason) where reason.hasPrefix(model + ": "):
-                return "\(model): tensor '\(name)': \(reason.dropFirst(model.count + 2))"
-            default: return "\(model): \(error)"
+            case let .unreadable(name, .checkpoint(e)): return "\(e.path): tensor '\(name)': \(e.reason)"
+            default: return "\(model): \(error.reason)"
             }
         case .unexpected(let text): return text
         }
