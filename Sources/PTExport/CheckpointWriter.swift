@@ -260,18 +260,7 @@ public struct CheckpointWriter {
     /// complete: a failure part way (a record failing its CRC check, a full disk) leaves `path`
     /// as it was and removes only the file this write created.
     private func writeBeside(_ path: String, _ body: (FileSink) throws(ExportError) -> Void) throws(ExportError) {
-        let sink: FileSink
-        do throws(FileSinkError) {
-            sink = try FileSink(replacing: path, inputs: inputs)
-        } catch {
-            throw ExportError(path: path, .cannotWrite(error.reason))
-        }
-        try body(sink)   // on a throw the sink is discarded (deinit): path is as it was
-        do throws(FileSinkError) {
-            try sink.commit()
-        } catch {
-            throw ExportError(path: path, .cannotWrite(error.reason))
-        }
+        try FileOutput.stream(to: path, inputs: inputs, failure: { ExportError(path: $0.path, .cannotWrite($0.reason)) }, body)
     }
 
     /// Why handing a tensor's bytes over stopped: they could not be read, or the function they

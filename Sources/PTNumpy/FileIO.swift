@@ -28,22 +28,11 @@ enum FileIO {
     }
 
     /// Writes through `body` into a new file beside `path`, renamed over it once `body` returns
-    /// (`FileSink`): a failure part way leaves `path` as it was.
+    /// (`FileOutput.stream`): a failure part way leaves `path` as it was.
     /// - Throws: `NumpyError.Reason.cannotWrite` for the file's own failures, naming `path`;
     ///   `body`'s errors unchanged.
     static func writeStreaming(to path: String, inputs: [String] = [],
                                _ body: (FileSink) throws(NumpyError) -> Void) throws(NumpyError) {
-        let sink: FileSink
-        do throws(FileSinkError) {
-            sink = try FileSink(replacing: path, inputs: inputs)
-        } catch {
-            throw NumpyError(path: path, .cannotWrite(error.reason))
-        }
-        try body(sink)   // on a throw the sink is discarded (deinit): path is as it was
-        do throws(FileSinkError) {
-            try sink.commit()
-        } catch {
-            throw NumpyError(path: path, .cannotWrite(error.reason))
-        }
+        try FileOutput.stream(to: path, inputs: inputs, failure: { NumpyError(path: $0.path, .cannotWrite($0.reason)) }, body)
     }
 }

@@ -20,7 +20,7 @@ enum NpyWriter {
         do {
             try tensor.streamBytes { data.append(contentsOf: $0) }
         } catch {
-            throw NumpyError(path: path, .unreadableTensor(error))
+            throw NumpyError(path: path, .unreadableTensor(.init(error)))
         }
         var output = preamble(descr: descr, shape: tensor.shape)
         output.reserveCapacity(output.count + data.count)

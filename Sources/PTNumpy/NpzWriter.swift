@@ -61,7 +61,7 @@ public struct NpzWriter {
                 }
             } catch {
                 if writeFailed { throw error }
-                throw NumpyError(path: path, member: member, .unreadableTensor(error))
+                throw NumpyError(path: path, member: member, .unreadableTensor(.init(error)))
             }
             guard given == byteCount else {
                 throw NumpyError(path: path, member: member, .byteCountMismatch(declared: byteCount, given: given))

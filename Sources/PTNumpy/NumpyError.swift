@@ -95,7 +95,7 @@ public struct NumpyError: Error, CustomStringConvertible, Equatable, Sendable {
         /// Two arrays written to one `.npz` have the same name.
         case duplicateArrayName(String)
         /// The array's bytes could not be read: the error its storage (or the caller's body) threw, unchanged.
-        case unreadableTensor(any Error)
+        case unreadableTensor(Underlying)
         /// A streamed member was handed other than the bytes its dtype and shape declare.
         case byteCountMismatch(declared: Int, given: Int)
         /// The output could not be created or written (`FileSink`).
@@ -158,47 +158,12 @@ public struct NumpyError: Error, CustomStringConvertible, Equatable, Sendable {
                 return "array name '\(name)': \(fault.description(member: name + Npz.suffix))"
             case let .duplicateArrayName(name):
                 return "array name '\(name)' is given twice; .npz member names must be unique"
-            case let .unreadableTensor(error):
-                return "cannot read the tensor's bytes: \(error)"
+            case let .unreadableTensor(underlying):
+                return "cannot read the tensor's bytes: \(underlying)"
             case let .byteCountMismatch(declared, given):
                 return "the array was declared with \(declared) bytes and given \(given)"
             case let .cannotWrite(reason):
                 return "cannot write: \(reason)"
-            }
-        }
-
-        public static func == (a: Reason, b: Reason) -> Bool {
-            switch (a, b) {
-            case let (.cannotOpen(x), .cannotOpen(y)): return x == y
-            case let (.badMagic(x), .badMagic(y)): return x == y
-            case let (.truncatedPreamble(x1, x2), .truncatedPreamble(y1, y2)): return x1 == y1 && x2 == y2
-            case let (.unsupportedVersion(x1, x2), .unsupportedVersion(y1, y2)): return x1 == y1 && x2 == y2
-            case let (.headerTooLarge(x1, x2), .headerTooLarge(y1, y2)): return x1 == y1 && x2 == y2
-            case let (.truncatedHeader(x1, x2), .truncatedHeader(y1, y2)): return x1 == y1 && x2 == y2
-            case (.headerNotUTF8, .headerNotUTF8): return true
-            case let (.nonLiteralHeader(x1, x2, x3), .nonLiteralHeader(y1, y2, y3)): return x1 == y1 && x2 == y2 && x3 == y3
-            case let (.headerNotADict(x), .headerNotADict(y)): return x == y
-            case let (.wrongHeaderKeys(x), .wrongHeaderKeys(y)): return x == y
-            case let (.objectArray(x), .objectArray(y)): return x == y
-            case let (.structuredDescr(x), .structuredDescr(y)): return x == y
-            case let (.unknownDescr(x), .unknownDescr(y)): return x == y
-            case let (.invalidFortranOrder(x), .invalidFortranOrder(y)): return x == y
-            case let (.invalidShape(x), .invalidShape(y)): return x == y
-            case let (.negativeDimension(x), .negativeDimension(y)): return x == y
-            case let (.tooManyDimensions(x1, x2), .tooManyDimensions(y1, y2)): return x1 == y1 && x2 == y2
-            case let (.shapeOverflow(x1, x2), .shapeOverflow(y1, y2)): return x1 == y1 && x2 == y2
-            case let (.dataSizeMismatch(x1, x2, x3, x4), .dataSizeMismatch(y1, y2, y3, y4)):
-                return x1 == y1 && x2 == y2 && x3 == y3 && x4 == y4
-            case let (.invalidTensor(x), .invalidTensor(y)): return x == y
-            case let (.archive(x), .archive(y)): return x == y
-            case (.notNpyMember, .notNpyMember): return true
-            case let (.unsupportedDType(x), .unsupportedDType(y)): return x == y
-            case let (.invalidArrayName(x1, x2), .invalidArrayName(y1, y2)): return x1 == y1 && x2 == y2
-            case let (.duplicateArrayName(x), .duplicateArrayName(y)): return x == y
-            case let (.unreadableTensor(x), .unreadableTensor(y)): return sameError(x, y)
-            case let (.byteCountMismatch(x1, x2), .byteCountMismatch(y1, y2)): return x1 == y1 && x2 == y2
-            case let (.cannotWrite(x), .cannotWrite(y)): return x == y
-            default: return false
             }
         }
     }
@@ -243,11 +208,25 @@ struct NpySource {
     var description: String { member.map { "\(path): member '\($0)'" } ?? path }
 }
 
-/// Whether two errors carried unchanged are the same value: equal when both are of one
-/// `Equatable` type and compare equal.
-private func sameError(_ a: any Error, _ b: any Error) -> Bool {
-    guard let a = a as? any Equatable else { return false }
-    return a.isEqual(to: b)
+extension NumpyError {
+    /// An error of another layer carried unchanged (a tensor's storage: a checkpoint's
+    /// `CheckpointError`, which this layer cannot name). Two are equal when they are of one
+    /// `Equatable` type and compare equal.
+    public struct Underlying: CustomStringConvertible, Equatable, Sendable {
+        public let error: any Error
+
+        public init(_ error: any Error) {
+            self.error = error
+        }
+
+        /// The error's own description.
+        public var description: String { String(describing: error) }
+
+        public static func == (a: Underlying, b: Underlying) -> Bool {
+            guard let x = a.error as? any Equatable else { return false }
+            return x.isEqual(to: b.error)
+        }
+    }
 }
 
 private extension Equatable {

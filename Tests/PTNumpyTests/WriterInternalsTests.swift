@@ -30,15 +30,15 @@ final class WriterInternalsTests: XCTestCase {
         let tensor = try Tensor(storage: storage, dtype: .float32, shape: [1], strides: [1], storageOffset: 0)
         let failure = TensorError.storageSizeMismatch(key: "broken", declared: 4, actual: 0)
         XCTAssertThrowsError(try Numpy.npyBytes(tensor)) { error in
-            XCTAssertEqual(error as? NumpyError, NumpyError(path: "tensor", .unreadableTensor(failure)))
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: "tensor", .unreadableTensor(.init(failure))))
             XCTAssertEqual("\(error)", "tensor: cannot read the tensor's bytes: storage 'broken' declares 4 bytes but its record holds 0")
         }
         let path = NSTemporaryDirectory() + "unreadable-\(UUID().uuidString).npz"
         XCTAssertThrowsError(try Numpy.writeNpz([("w", tensor)], to: path)) { error in
             // The storage's error is carried unchanged, typed, with the output and the member.
-            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, member: "w.npy", .unreadableTensor(failure)))
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, member: "w.npy", .unreadableTensor(.init(failure))))
             guard case .unreadableTensor(let inner)? = (error as? NumpyError)?.reason else { return XCTFail("\(error)") }
-            XCTAssertEqual(inner as? TensorError, failure)
+            XCTAssertEqual(inner.error as? TensorError, failure)
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
     }
@@ -51,7 +51,7 @@ final class WriterInternalsTests: XCTestCase {
         let sink = try FileSink(replacing: path)
         var writer = NpzWriter(streamingTo: sink)
         XCTAssertThrowsError(try writer.add(name: "a", dtype: .uint8, shape: [2], byteCount: 2) { _ in throw Broken() }) { error in
-            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, member: "a.npy", .unreadableTensor(Broken())))
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, member: "a.npy", .unreadableTensor(.init(Broken()))))
         }
         XCTAssertThrowsError(try writer.add(name: "b", dtype: .uint8, shape: [2], byteCount: 2) { write in
             try [UInt8(1)].withUnsafeBytes { try write($0) }
