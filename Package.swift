@@ -6,7 +6,7 @@
 //   PTPickle, PTTensor, PTSafetensors ← PTCheckpoint;  PTTensor ← PTSafetensors;
 //   PTKernelsC ← PTKernels ← PTNN;
 //   PTZip, PTTensor ← PTNumpy ← PTRunner;  PTTensor ← PTVerify ← PTRunner;
-//   PTNumpy, PTPickle, PTSafetensors, PTTensor, PTZip ← PTExport ← PTRunner
+//   PTCheckpoint, PTNumpy, PTPickle, PTSafetensors, PTTensor, PTZip ← PTExport ← PTRunner
 //   PTText (escaping for output, no dependencies) ← PTZip, PTPickle, PTNumpy, PTSafetensors, PTCheckpoint, ptload
 // C sits at two named boundaries: libzip in the zip layer (only PTZip imports CLibzip) and the
 // kernels (only PTKernels imports PTKernelsC); nothing above them touches C.
@@ -83,8 +83,9 @@ let package = Package(
         // its modules against reference files (ModuleRunner) or a golden manifest (GoldenSuite).
         .target(name: "PTRunner", dependencies: ["PTCheckpoint", "PTExport", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTVerify", "PTZip"]),
         // Writing checkpoints: .safetensors, .npz and .pt from a loaded checkpoint or Swift
-        // arrays, streamed one tensor at a time, with PyTorch's rounding for casts.
-        .target(name: "PTExport", dependencies: ["PTNumpy", "PTPickle", "PTSafetensors", "PTTensor", "PTZip"]),
+        // arrays, streamed one tensor at a time, with PyTorch's rounding for casts. A checkpoint's
+        // record that fails when read is carried as its CheckpointError.
+        .target(name: "PTExport", dependencies: ["PTCheckpoint", "PTNumpy", "PTPickle", "PTSafetensors", "PTTensor", "PTZip"]),
         // The command: argument parsing and printing only.
         .executableTarget(
             name: "ptload",
@@ -114,7 +115,7 @@ let package = Package(
         .testTarget(name: "PTNNTests", dependencies: ["PTCheckpoint", "PTNN", "PTPickle", "PTKernels", "PTNumpy", "PTTensor", "PTTestSupport", "PTVerify"]),
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTTensor", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTTensor"]),
-        .testTarget(name: "PTExportTests", dependencies: ["PTExport", "PTTensor", "PTTestSupport"]),
+        .testTarget(name: "PTExportTests", dependencies: ["PTCheckpoint", "PTExport", "PTTensor", "PTTestSupport"]),
         .testTarget(name: "PTRunnerTests", dependencies: ["PTRunner", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTTestSupport"]),
         .testTarget(name: "PTLoadCLITests", dependencies: ["PTCheckpoint", "PTKernels", "PTNumpy", "PTPickle", "PTTensor", "PTTestSupport", "PTZip"]),
     ],

@@ -11,7 +11,7 @@ import PTZip
 /// contiguous tensor (`Summary.materialized` counts them).
 ///
 ///     var writer = CheckpointWriter()
-///     try writer.add("lstm.weight_ih_l0", array: ShapedArray<Float>(shape: [16, 5], values: w))
+///     writer.add("lstm.weight_ih_l0", array: ShapedArray<Float>(shape: [16, 5], values: w))
 ///     try writer.write(to: "model.safetensors")
 public struct CheckpointWriter {
     /// The output formats, chosen by the path's extension.
@@ -54,6 +54,8 @@ public struct CheckpointWriter {
 
     private var items: [Item] = []
     private var names: Set<ExactName> = []
+    /// The first name added twice, refused by `write(to:)`.
+    private var duplicate: String?
     private var storageUsers: [ObjectIdentifier: Int] = [:]
     /// Floating-point tensors are cast to this dtype when set (float16, bfloat16 or float32).
     public let cast: DType?
@@ -62,19 +64,24 @@ public struct CheckpointWriter {
     public var inputs: [String] = []
 
     /// - Parameter cast: float16, bfloat16 or float32: every floating-point tensor is written in
-    ///   that dtype, rounded as `tensor.half()` / `.bfloat16()` / `.float()` round.
-    /// - Throws: `ExportError.badCast` for any other dtype.
-    public init(cast: DType? = nil) throws(ExportError) {
-        if let cast, ![.float16, .bfloat16, .float32].contains(cast) { throw .badCast(cast) }
+    ///   that dtype, rounded as `tensor.half()` / `.bfloat16()` / `.float()` round. Any other
+    ///   dtype is refused by `write(to:)` (`.badCast`), which names the output.
+    public init(cast: DType? = nil) {
         self.cast = cast
     }
 
     public var count: Int { items.count }
 
-    /// Adds a tensor read from a checkpoint under `name`.
-    /// - Throws: `ExportError.duplicateName`.
-    public mutating func add(_ name: String, tensor: Tensor) throws(ExportError) {
-        guard names.insert(ExactName(name)).inserted else { throw .duplicateName(name) }
+    /// Adds a tensor read from a checkpoint (or from `.npy`/`.npz`, or built in memory) under
+    /// `name`. A name added twice is refused by `write(to:)` (`.duplicateName`).
+    ///
+    /// The tensor's storage must throw only `CheckpointError` when its bytes cannot be read, as a
+    /// `Checkpoint`'s do (Storage.swift): that error is carried, typed, in `.unreadable`.
+    public mutating func add(_ name: String, tensor: Tensor) {
+        guard names.insert(ExactName(name)).inserted else {
+            duplicate = duplicate ?? name
+            return
+        }
         storageUsers[ObjectIdentifier(tensor.storage), default: 0] += 1
         let whole = tensor.isContiguous && tensor.storageOffset == 0 && tensor.byteCount == tensor.storage.byteCount
         let dtype = target(for: tensor.dtype)
@@ -91,10 +98,13 @@ public struct CheckpointWriter {
         })
     }
 
-    /// Adds an array computed in Swift under `name`.
-    /// - Throws: `ExportError.duplicateName`.
-    public mutating func add<Scalar: ArrayScalar>(_ name: String, array: ShapedArray<Scalar>) throws(ExportError) {
-        guard names.insert(ExactName(name)).inserted else { throw .duplicateName(name) }
+    /// Adds an array computed in Swift under `name`. A name added twice is refused by
+    /// `write(to:)` (`.duplicateName`).
+    public mutating func add<Scalar: ArrayScalar>(_ name: String, array: ShapedArray<Scalar>) {
+        guard names.insert(ExactName(name)).inserted else {
+            duplicate = duplicate ?? name
+            return
+        }
         let dtype = target(for: Scalar.dtype)
         let values = array.values
         items.append(Item(name: name, dtype: dtype, shape: array.shape, byteCount: values.count * dtype.itemSize,
@@ -116,38 +126,47 @@ public struct CheckpointWriter {
 
     /// Writes every tensor to `path` in `format` (by default the one its extension names),
     /// streaming one tensor at a time.
-    /// - Throws: `ExportError` for a dtype the format cannot hold (naming the tensor), a
-    ///   tensor whose bytes cannot be read (a CRC mismatch on first use), or a failed write.
+    /// - Throws: `ExportError` naming `path`: `.badCast`, `.duplicateName`, `.unknownFormat`, a
+    ///   dtype or name the format cannot hold (naming the tensor), `.tooManyTensors`, a tensor
+    ///   whose bytes cannot be read (`.unreadable`, with the input's typed error: a CRC mismatch
+    ///   on first use), or a failed write (`.cannotWrite`). The output is then as it was.
     @discardableResult
     public func write(to path: String, format: Format? = nil) throws(ExportError) -> Summary {
-        guard let format = format ?? Format(path: path) else { throw .unknownFormat(path) }
+        func refuse(_ reason: ExportError.Reason) -> ExportError { ExportError(path: path, reason) }
+        if let cast, ![.float16, .bfloat16, .float32].contains(cast) { throw refuse(.badCast(cast)) }
+        if let duplicate { throw refuse(.duplicateName(duplicate)) }
+        guard let format = format ?? Format(path: path) else { throw refuse(.unknownFormat) }
         for item in items {
             switch format {
             case .safetensors:
                 if item.name.isExactly("__metadata__") {
-                    throw .unwritableName(name: item.name, format: format, reason: "the header reserves '__metadata__' for the file's metadata")
+                    throw refuse(.unwritableName(name: item.name, format: format, .reservedMetadata))
                 }
                 if !Safetensors.holds(item.dtype) {
-                    throw .unsupportedDType(name: item.name, dtype: item.dtype, format: format, hint: nil)
+                    throw refuse(.unsupportedDType(name: item.name, dtype: item.dtype, format: format))
                 }
             case .npz:
                 if item.name.isEmpty {
-                    throw .unwritableName(name: item.name, format: format, reason: "names must not be empty")
+                    throw refuse(.unwritableName(name: item.name, format: format, .empty))
                 }
-                if let why = ZipWriter.unsafeNameReason(item.name + ".npy") {
-                    throw .unwritableName(name: item.name, format: format, reason: "the member name is not a plain relative path (\(why)), which readers refuse")
+                let member = item.name + ".npy"
+                if member.utf8.count > 0xFFFF {
+                    throw refuse(.unwritableName(name: String(item.name.prefix(64)), format: format,
+                                                 .memberTooLong(byteCount: member.utf8.count)))
+                }
+                if let why = ZipWriter.unsafeNameReason(member) {
+                    throw refuse(.unwritableName(name: item.name, format: format, .unsafeMember(why)))
                 }
                 if !Numpy.holds(item.dtype) {
-                    let hint = item.dtype.isFloatingPoint ? "cast it to float32 or float16" : nil
-                    throw .unsupportedDType(name: item.name, dtype: item.dtype, format: format, hint: hint)
+                    throw refuse(.unsupportedDType(name: item.name, dtype: item.dtype, format: format))
                 }
             case .pt:
                 if !TorchSave.holds(item.dtype) {
-                    throw .unsupportedDType(name: item.name, dtype: item.dtype, format: format, hint: nil)
+                    throw refuse(.unsupportedDType(name: item.name, dtype: item.dtype, format: format))
                 }
             }
         }
-        guard items.count <= FileLimits.maxTensors else { throw .tooManyTensors(items.count, limit: FileLimits.maxTensors) }
+        guard items.count <= FileLimits.maxTensors else { throw refuse(.tooManyTensors(items.count, limit: FileLimits.maxTensors)) }
         var summary = Summary()
         summary.tensors = items.count
         summary.bytes = items.reduce(0) { $0 + $1.byteCount }
@@ -165,27 +184,57 @@ public struct CheckpointWriter {
     private func writeSafetensors(to path: String) throws(ExportError) {
         let ordered = Safetensors.storageOrder(items, name: \.name, dtype: \.dtype)
         let header = Safetensors.header(metadata: [("format", "pt")], tensors: ordered.map { ($0.name, $0.dtype, $0.shape) })
-        try writeBeside(path) { sink in
-            try sink.write(header)
-            for item in ordered { try send(item) { try sink.write($0) } }
+        try writeBeside(path) { (sink) throws(ExportError) in
+            do throws(FileSinkError) {
+                try sink.write(header)
+            } catch {
+                throw ExportError(path: path, .cannotWrite(error.reason))
+            }
+            for item in ordered {
+                do throws(Interrupted<FileSinkError>) {
+                    try send(item) { (piece) throws(FileSinkError) in try sink.write(piece) }
+                } catch {
+                    switch error {
+                    case .read(let failure): throw ExportError(path: path, .unreadable(name: item.name, failure))
+                    case .write(let e): throw ExportError(path: path, .cannotWrite(e.reason))
+                    }
+                }
+            }
         }
     }
 
     /// An `.npz` as `numpy.savez` writes one (`NpzWriter`): stored members `name.npy`, each
     /// numpy's preamble then the tensor's bytes.
     private func writeNpz(to path: String) throws(ExportError) {
-        try writeBeside(path) { sink in
+        try writeBeside(path) { (sink) throws(ExportError) in
             var npz = NpzWriter(streamingTo: sink)
             for item in items {
-                do {
+                // The writer carries a body's failure as `.unreadableTensor`; the typed reason
+                // is kept here.
+                var unreadable: ExportError.ReadFailure?
+                do throws(NumpyError) {
                     try npz.add(name: item.name, dtype: item.dtype, shape: item.shape, byteCount: item.byteCount) { write in
-                        try send(item, to: write)
+                        do throws(Interrupted<any Error>) {
+                            try send(item, to: write)
+                        } catch {
+                            switch error {
+                            case .read(let failure):
+                                unreadable = failure
+                                throw ExportError(path: path, .unreadable(name: item.name, failure))
+                            case .write(let e): throw e
+                            }
+                        }
                     }
-                } catch let e as NumpyError {
-                    throw ExportError.numpy(e)
+                } catch {
+                    if let unreadable { throw ExportError(path: path, .unreadable(name: item.name, unreadable)) }
+                    throw ExportError(error)
                 }
             }
-            try npz.finish()
+            do throws(NumpyError) {
+                try npz.finish()
+            } catch {
+                throw ExportError(error)
+            }
         }
     }
 
@@ -194,47 +243,51 @@ public struct CheckpointWriter {
         let stem = TorchSave.archiveName(forPath: path)
         let records = items.map { item in
             TorchSave.Record(name: item.name, dtype: item.dtype, shape: item.shape, byteCount: item.byteCount) { write in
-                try send(item, to: write)
+                do throws(Interrupted<any Error>) {
+                    try send(item, to: write)
+                } catch {
+                    switch error {
+                    case .read(let failure): throw ExportError(path: path, .unreadable(name: item.name, failure))
+                    case .write(let e): throw e
+                    }
+                }
             }
         }
-        try writeBeside(path) { sink in try TorchSave.write(records, stem: stem, to: sink) }
+        try writeBeside(path) { (sink) throws(ExportError) in try TorchSave.write(records, stem: stem, to: sink) }
     }
 
     /// Writes through `body` into a new file beside `path` (`FileSink`), renamed over it once
     /// complete: a failure part way (a record failing its CRC check, a full disk) leaves `path`
     /// as it was and removes only the file this write created.
-    private func writeBeside(_ path: String, _ body: (FileSink) throws -> Void) throws(ExportError) {
-        do {
-            let sink = try FileSink(replacing: path, inputs: inputs)
-            try body(sink)
-            try sink.commit()
-        } catch let e as FileSinkError {
-            throw .cannotWrite(path: path, reason: e.reason.description)
-        } catch let e as ExportError {
-            throw e
-        } catch {
-            throw .cannotWrite(path: path, reason: "\(error)")
-        }
+    private func writeBeside(_ path: String, _ body: (FileSink) throws(ExportError) -> Void) throws(ExportError) {
+        try FileOutput.stream(to: path, inputs: inputs, failure: { ExportError(path: $0.path, .cannotWrite($0.reason)) }, body)
     }
 
-    /// Hands `item`'s bytes to `write`, piece by piece. A failure to read them names the tensor;
-    /// the sink's own errors pass.
-    private func send(_ item: Item, to write: (UnsafeRawBufferPointer) throws -> Void) throws {
+    /// Why handing a tensor's bytes over stopped: they could not be read, or the function they
+    /// were handed to failed (its error, unchanged).
+    enum Interrupted<WriteFailure: Error>: Error {
+        case read(ExportError.ReadFailure)
+        case write(WriteFailure)
+    }
+
+    /// Hands `item`'s bytes to `write`, piece by piece, checking that they are as many as the
+    /// item declares.
+    private func send<WriteFailure: Error>(_ item: Item, to write: (UnsafeRawBufferPointer) throws(WriteFailure) -> Void)
+        throws(Interrupted<WriteFailure>) {
+        var writeFailure: WriteFailure?
+        var given = 0
         do {
-            var given = 0
             try item.pieces { piece in
-                try write(piece)
+                do throws(WriteFailure) { try write(piece) } catch {
+                    writeFailure = error
+                    throw error
+                }
                 given += piece.count
             }
-            guard given == item.byteCount else {
-                throw ExportError.unreadable(name: item.name, reason: "\(given) bytes for \(item.byteCount)")
-            }
-        } catch let e as FileSinkError {
-            throw e
-        } catch let e as ExportError {
-            throw e
         } catch {
-            throw ExportError.unreadable(name: item.name, reason: "\(error)")
+            if let writeFailure { throw .write(writeFailure) }
+            throw .read(ExportError.ReadFailure(unerasing: error))
         }
+        guard given == item.byteCount else { throw .read(.byteCount(given: given, expected: item.byteCount)) }
     }
 }

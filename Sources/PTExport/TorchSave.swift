@@ -37,7 +37,18 @@ enum TorchSave {
     }
 
     /// Writes the archive of `items` to `sink`, one record at a time.
-    static func write(_ items: [Record], stem: String, to sink: FileSink) throws {
+    /// - Throws: `ExportError` naming the sink's path: what a record's `write` throws (an
+    ///   `ExportError`, or the sink's failure it was handed, as `.cannotWrite`), `.cannotWrite`.
+    static func write(_ items: [Record], stem: String, to sink: FileSink) throws(ExportError) {
+        do {
+            try writeRecords(items, stem: stem, to: sink)
+        } catch {
+            throw ExportError.unerased(error, path: sink.path)
+        }
+    }
+
+    /// `write(_:stem:to:)` through ZipWriter's untyped `add`.
+    private static func writeRecords(_ items: [Record], stem: String, to sink: FileSink) throws {
         var zip = ZipWriter(streamingTo: sink)
         try zip.add(name: "\(stem)/data.pkl", bytes: pickle(items), alignment: 64)
         try zip.add(name: "\(stem)/.format_version", bytes: Array("1".utf8), alignment: 64)

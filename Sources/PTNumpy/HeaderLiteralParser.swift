@@ -23,13 +23,13 @@ struct HeaderLiteralParser {
     private let bytes: [UInt8]
     private let isUTF8: Bool
     private let allowsLongSuffix: Bool
-    private let source: NumpyError.Source
+    private let source: NpySource
     private var position = 0
 
     /// Parses the whole header; only whitespace may follow the value.
     /// - Parameter bytes: the header after the length field (at most 10,000 bytes); for version
     ///   3.0 already checked to be valid UTF-8, otherwise latin-1.
-    static func parse(_ bytes: [UInt8], version: NpyVersion, source: NumpyError.Source) throws -> HeaderLiteral {
+    static func parse(_ bytes: [UInt8], version: NpyVersion, source: NpySource) throws(NumpyError) -> HeaderLiteral {
         var parser = HeaderLiteralParser(bytes: bytes, isUTF8: version == .v3,
                                          allowsLongSuffix: version.allowsLongSuffix, source: source)
         parser.skipWhitespace()
@@ -39,7 +39,7 @@ struct HeaderLiteralParser {
         return value
     }
 
-    private init(bytes: [UInt8], isUTF8: Bool, allowsLongSuffix: Bool, source: NumpyError.Source) {
+    private init(bytes: [UInt8], isUTF8: Bool, allowsLongSuffix: Bool, source: NpySource) {
         self.bytes = bytes
         self.isUTF8 = isUTF8
         self.allowsLongSuffix = allowsLongSuffix
@@ -48,7 +48,7 @@ struct HeaderLiteralParser {
 
     // MARK: values
 
-    private mutating func value(depth: Int) throws -> HeaderLiteral {
+    private mutating func value(depth: Int) throws(NumpyError) -> HeaderLiteral {
         guard let byte = peek() else { throw refusal(expected: "a value") }
         switch byte {
         case UInt8(ascii: "'"), UInt8(ascii: "\""):
@@ -81,7 +81,7 @@ struct HeaderLiteralParser {
     }
 
     /// `(` already seen: `()`, `(v)` (just `v`), or a tuple `(v,)`, `(v, w)`.
-    private mutating func parenthesised(depth: Int) throws -> HeaderLiteral {
+    private mutating func parenthesised(depth: Int) throws(NumpyError) -> HeaderLiteral {
         try enter(depth: depth)
         skipWhitespace()
         if peek() == UInt8(ascii: ")") {
@@ -104,7 +104,7 @@ struct HeaderLiteralParser {
 
     /// Comma-separated values up to `closing` (a trailing comma allowed); the opening bracket
     /// (and any items before a comma) already consumed.
-    private mutating func items(closing: UInt8, depth: Int) throws -> [HeaderLiteral] {
+    private mutating func items(closing: UInt8, depth: Int) throws(NumpyError) -> [HeaderLiteral] {
         var result: [HeaderLiteral] = []
         while true {
             skipWhitespace()
@@ -123,7 +123,7 @@ struct HeaderLiteralParser {
     }
 
     /// `{` already seen.
-    private mutating func dict(depth: Int) throws -> HeaderLiteral {
+    private mutating func dict(depth: Int) throws(NumpyError) -> HeaderLiteral {
         var entries: [(key: HeaderLiteral, value: HeaderLiteral)] = []
         while true {
             skipWhitespace()
@@ -148,7 +148,7 @@ struct HeaderLiteralParser {
     }
 
     /// Consumes an opening bracket, refusing nesting past `maxDepth`.
-    private mutating func enter(depth: Int) throws {
+    private mutating func enter(depth: Int) throws(NumpyError) {
         guard depth < HeaderLiteralParser.maxDepth else {
             throw refusal(expected: "at most \(HeaderLiteralParser.maxDepth) levels of nesting")
         }
@@ -157,7 +157,7 @@ struct HeaderLiteralParser {
 
     // MARK: tokens
 
-    private mutating func string() throws -> String {
+    private mutating func string() throws(NumpyError) -> String {
         let quote = bytes[position]
         position += 1
         let start = position
@@ -181,7 +181,7 @@ struct HeaderLiteralParser {
         throw refusal(expected: "the closing quote")
     }
 
-    private mutating func integer() throws -> HeaderLiteral {
+    private mutating func integer() throws(NumpyError) -> HeaderLiteral {
         let start = position
         var negative = false
         if peek() == UInt8(ascii: "-") {
@@ -244,7 +244,7 @@ struct HeaderLiteralParser {
 
     /// The refusal for what stands at the current position.
     private func refusal(expected: String) -> NumpyError {
-        .nonLiteralHeader(source: source, offset: position, expected: expected, found: describeToken(at: position))
+        source.error(.nonLiteralHeader(offset: position, expected: expected, found: describeToken(at: position)))
     }
 
     /// A short rendering of the token at `index`: a name or number as a whole, one printable

@@ -27,9 +27,9 @@ struct NpyHeader: Equatable {
 
     static let expectedKeys: Set<String> = ["descr", "fortran_order", "shape"]
 
-    static func interpret(_ literal: HeaderLiteral, source: NumpyError.Source) throws -> NpyHeader {
+    static func interpret(_ literal: HeaderLiteral, source: NpySource) throws(NumpyError) -> NpyHeader {
         guard case let .dict(entries) = literal else {
-            throw NumpyError.headerNotADict(source: source, found: literal.repr())
+            throw source.error(.headerNotADict(found: literal.repr()))
         }
         var values: [String: HeaderLiteral] = [:]
         for entry in entries {
@@ -40,40 +40,40 @@ struct NpyHeader: Equatable {
         guard entries.count == expectedKeys.count, values.count == expectedKeys.count,
               let shapeValue = values["shape"], let fortranValue = values["fortran_order"],
               let descrValue = values["descr"] else {
-            throw NumpyError.wrongHeaderKeys(source: source, found: entries.map { $0.key.repr() })
+            throw source.error(.wrongHeaderKeys(found: entries.map { $0.key.repr() }))
         }
 
         guard case let .tuple(items) = shapeValue else {
-            throw NumpyError.invalidShape(source: source, found: shapeValue.repr())
+            throw source.error(.invalidShape(found: shapeValue.repr()))
         }
         var dimensionTexts: [String] = []
         for item in items {
             guard case let .integer(text) = item else {
-                throw NumpyError.invalidShape(source: source, found: shapeValue.repr())
+                throw source.error(.invalidShape(found: shapeValue.repr()))
             }
             dimensionTexts.append(text)
         }
         guard case let .bool(fortranOrder) = fortranValue else {
-            throw NumpyError.invalidFortranOrder(source: source, found: fortranValue.repr())
+            throw source.error(.invalidFortranOrder(found: fortranValue.repr()))
         }
         let (dtype, bigEndian) = try interpretDescr(descrValue, source: source)
 
         let shapeText = shapeValue.repr()
         guard items.count <= NpyFormat.maxRank else {
-            throw NumpyError.tooManyDimensions(source: source, rank: items.count, limit: NpyFormat.maxRank)
+            throw source.error(.tooManyDimensions(rank: items.count, limit: NpyFormat.maxRank))
         }
         guard !dimensionTexts.contains(where: { $0.hasPrefix("-") }) else {
-            throw NumpyError.negativeDimension(source: source, shape: shapeText)
+            throw source.error(.negativeDimension(shape: shapeText))
         }
         var shape: [Int] = []
         for text in dimensionTexts {
             guard let dimension = Int(text) else {
-                throw NumpyError.shapeOverflow(source: source, shape: shapeText, dtype: dtype)
+                throw source.error(.shapeOverflow(shape: shapeText, dtype: dtype))
             }
             shape.append(dimension)
         }
         guard let (elementCount, byteCount) = size(of: shape, itemSize: dtype.itemSize) else {
-            throw NumpyError.shapeOverflow(source: source, shape: shapeText, dtype: dtype)
+            throw source.error(.shapeOverflow(shape: shapeText, dtype: dtype))
         }
         return NpyHeader(dtype: dtype, bigEndian: bigEndian, fortranOrder: fortranOrder, shape: shape,
                          elementCount: elementCount, byteCount: byteCount)
@@ -99,18 +99,18 @@ struct NpyHeader: Equatable {
         return (nonZeroBytes / itemSize, nonZeroBytes)
     }
 
-    private static func interpretDescr(_ descr: HeaderLiteral, source: NumpyError.Source) throws -> (DType, Bool) {
+    private static func interpretDescr(_ descr: HeaderLiteral, source: NpySource) throws(NumpyError) -> (DType, Bool) {
         switch descr {
         case let .string(text):
             switch Descr.parse(text) {
             case let .dtype(dtype, bigEndian): return (dtype, bigEndian)
-            case .object: throw NumpyError.objectArray(source: source, descr: descr.repr())
-            case .unknown: throw NumpyError.unknownDescr(source: source, descr: descr.repr())
+            case .object: throw source.error(.objectArray(descr: descr.repr()))
+            case .unknown: throw source.error(.unknownDescr(descr: descr.repr()))
             }
         case .list, .tuple, .dict:
-            throw NumpyError.structuredDescr(source: source, descr: descr.repr())
+            throw source.error(.structuredDescr(descr: descr.repr()))
         default:
-            throw NumpyError.unknownDescr(source: source, descr: descr.repr())
+            throw source.error(.unknownDescr(descr: descr.repr()))
         }
     }
 }

@@ -13,34 +13,34 @@ struct NpyPreamble: Equatable {
     /// Offset of the array data.
     var dataOffset: Int { headerOffset + headerLength }
 
-    static func read(_ bytes: UnsafeRawBufferPointer, source: NumpyError.Source) throws -> NpyPreamble {
+    static func read(_ bytes: UnsafeRawBufferPointer, source: NpySource) throws(NumpyError) -> NpyPreamble {
         let magic = NpyFormat.magic
         let present = min(bytes.count, magic.count)
         guard bytes.prefix(present).elementsEqual(magic.prefix(present)) else {
-            throw NumpyError.badMagic(source: source, found: Array(bytes.prefix(magic.count)))
+            throw source.error(.badMagic(found: Array(bytes.prefix(magic.count))))
         }
         let versionEnd = NpyFormat.magicAndVersionLength
         guard bytes.count >= versionEnd else {
-            throw NumpyError.truncatedPreamble(source: source, needed: versionEnd, available: bytes.count)
+            throw source.error(.truncatedPreamble(needed: versionEnd, available: bytes.count))
         }
         let major = bytes[magic.count], minor = bytes[magic.count + 1]
         guard let version = NpyVersion(major: major, minor: minor) else {
-            throw NumpyError.unsupportedVersion(source: source, major: major, minor: minor)
+            throw source.error(.unsupportedVersion(major: major, minor: minor))
         }
         let headerOffset = versionEnd + version.lengthFieldSize
         guard bytes.count >= headerOffset else {
-            throw NumpyError.truncatedPreamble(source: source, needed: headerOffset, available: bytes.count)
+            throw source.error(.truncatedPreamble(needed: headerOffset, available: bytes.count))
         }
         var headerLength = 0
         for index in (versionEnd ..< headerOffset).reversed() {
             headerLength = headerLength << 8 | Int(bytes[index])
         }
         guard headerLength <= NpyFormat.maxHeaderSize else {
-            throw NumpyError.headerTooLarge(source: source, declared: headerLength, limit: NpyFormat.maxHeaderSize)
+            throw source.error(.headerTooLarge(declared: headerLength, limit: NpyFormat.maxHeaderSize))
         }
         let available = bytes.count - headerOffset
         guard headerLength <= available else {
-            throw NumpyError.truncatedHeader(source: source, declared: headerLength, available: available)
+            throw source.error(.truncatedHeader(declared: headerLength, available: available))
         }
         return NpyPreamble(version: version, headerOffset: headerOffset, headerLength: headerLength)
     }

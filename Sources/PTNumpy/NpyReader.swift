@@ -7,19 +7,19 @@ import PTTensor
 /// allocated only after that check, so a header that declares a huge shape over a short file
 /// costs nothing.
 enum NpyReader {
-    static func read(_ bytes: UnsafeRawBufferPointer, source: NumpyError.Source) throws -> Tensor {
+    static func read(_ bytes: UnsafeRawBufferPointer, source: NpySource) throws(NumpyError) -> Tensor {
         let preamble = try NpyPreamble.read(bytes, source: source)
         let headerBytes = Array(bytes[preamble.headerOffset ..< preamble.dataOffset])
         if preamble.version == .v3, String(validating: headerBytes, as: UTF8.self) == nil {
-            throw NumpyError.headerNotUTF8(source: source)
+            throw source.error(.headerNotUTF8)
         }
         let literal = try HeaderLiteralParser.parse(headerBytes, version: preamble.version, source: source)
         let header = try NpyHeader.interpret(literal, source: source)
 
         let available = bytes.count - preamble.dataOffset
         guard available == header.byteCount else {
-            throw NumpyError.dataSizeMismatch(source: source, shape: header.shape, dtype: header.dtype,
-                                              expectedBytes: header.byteCount, actualBytes: available)
+            throw source.error(.dataSizeMismatch(shape: header.shape, dtype: header.dtype,
+                                              expectedBytes: header.byteCount, actualBytes: available))
         }
         let data = UnsafeRawBufferPointer(rebasing: bytes[preamble.dataOffset...])
         let owned = StorageBytes(count: header.byteCount) { destination in
@@ -39,7 +39,9 @@ enum NpyReader {
             return try Tensor(storage: storage, dtype: header.dtype, shape: header.shape,
                               strides: Tensor.contiguousStrides(for: header.shape), storageOffset: 0)
         } catch let error as TensorError {
-            throw NumpyError.invalidTensor(source: source, error: error)
+            throw source.error(.invalidTensor(error))
+        } catch {
+            preconditionFailure("\(source.description): Tensor.init threw \(error), not a TensorError")
         }
     }
 }

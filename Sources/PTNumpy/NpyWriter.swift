@@ -9,16 +9,18 @@ import PTTensor
 /// (`_wrap_header`). Version 1.0 unless the header exceeds its 2-byte length field, then 2.0
 /// (`_wrap_header_guess_version`; 3.0 is never needed, the header is ASCII).
 enum NpyWriter {
-    /// - Parameter name: names the tensor in errors.
-    static func bytes(of tensor: some NumpyWritable, name: String) throws -> [UInt8] {
+    /// - Parameter path: the output (or the name standing for the bytes), named by errors.
+    /// - Throws: `NumpyError.Reason.unsupportedDType`; `.unreadableTensor` carrying what reading
+    ///   the array's bytes threw.
+    static func bytes(of tensor: some NumpyWritable, path: String) throws(NumpyError) -> [UInt8] {
         guard let descr = Descr.string(for: tensor.dtype) else {
-            throw NumpyError.unsupportedDType(name: name, dtype: tensor.dtype)
+            throw NumpyError(path: path, .unsupportedDType(tensor.dtype))
         }
         var data: [UInt8] = []
         do {
             try tensor.streamBytes { data.append(contentsOf: $0) }
         } catch {
-            throw NumpyError.unreadableTensor(name: name, reason: String(describing: error))
+            throw NumpyError(path: path, .unreadableTensor(.init(error)))
         }
         var output = preamble(descr: descr, shape: tensor.shape)
         output.reserveCapacity(output.count + data.count)

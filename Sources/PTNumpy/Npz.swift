@@ -11,53 +11,65 @@ enum Npz {
     /// duplicate names, overlaps and bytes outside entries); every name is checked to end in
     /// ".npy" before any member is read; each member's bytes are CRC-checked (stored) or
     /// inflated (deflated) and then read as an `.npy` image.
-    static func read(path: String) throws -> [(name: String, tensor: Tensor)] {
+    static func read(path: String) throws(NumpyError) -> [(name: String, tensor: Tensor)] {
         try read(open(path), only: nil).arrays
     }
 
     /// The members named in `wanted` (all when nil), and every member's name.
-    static func read(path: String, only wanted: [String]) throws -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
+    static func read(path: String, only wanted: [String]) throws(NumpyError) -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
         try read(open(path), only: wanted)
     }
 
-    private static func open(_ path: String) throws -> ZipArchive {
-        do {
+    private static func open(_ path: String) throws(NumpyError) -> ZipArchive {
+        do throws(ZipError) {
             return try ZipArchive(path: path)
         } catch {
-            throw NumpyError.archive(error)
+            throw NumpyError(error)
         }
     }
 
     /// As `read(path:)`, for an archive held in memory (copied first).
-    static func read(bytes: UnsafeRawBufferPointer, name: String) throws -> [(name: String, tensor: Tensor)] {
+    static func read(bytes: UnsafeRawBufferPointer, name: String) throws(NumpyError) -> [(name: String, tensor: Tensor)] {
         let archive: ZipArchive
-        do {
+        do throws(ZipError) {
             archive = try ZipArchive(mapped: MappedFile(copying: bytes, path: name))
         } catch {
-            throw NumpyError.archive(error)
+            throw NumpyError(error)
         }
         return try read(archive, only: nil).arrays
     }
 
-    private static func read(_ archive: ZipArchive, only wanted: [String]?) throws -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
+    private static func read(_ archive: ZipArchive, only wanted: [String]?) throws(NumpyError) -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
         let path = archive.path
         for entry in archive.entries where !entry.name.hasSuffix(suffix) {
-            throw NumpyError.memberNotNpy(path: path, member: entry.name)
+            throw NumpyError(path: path, member: entry.name, .notNpyMember)
         }
         let names = archive.entries.map { String($0.name.dropLast(suffix.count)) }
         let wantedNames = wanted.map { Set($0.map(ExactName.init)) }
         let chosen = archive.entries.filter { wantedNames?.contains(ExactName(String($0.name.dropLast(suffix.count)))) ?? true }
-        let arrays: [(name: String, tensor: Tensor)] = try chosen.map { entry in
+        var arrays: [(name: String, tensor: Tensor)] = []
+        for entry in chosen {
             let contents: ZipBytes
-            do {
+            do throws(ZipError) {
                 contents = try archive.bytes(of: entry)
-            } catch let error as ZipError {
-                throw NumpyError.archive(error)
+            } catch {
+                throw NumpyError(error)
             }
-            let source = NumpyError.Source(file: path, member: entry.name)
-            let tensor = try contents.withUnsafeBytes { try NpyReader.read($0, source: source) }
-            return (String(entry.name.dropLast(suffix.count)), tensor)
+            let source = NpySource(path: path, member: entry.name)
+            // ZipBytes.withUnsafeBytes rethrows (untyped): the typed result is carried out.
+            let read = contents.withUnsafeBytes { bytes in
+                Result { () throws(NumpyError) in try NpyReader.read(bytes, source: source) }
+            }
+            arrays.append((String(entry.name.dropLast(suffix.count)), try read.get()))
         }
         return (names, arrays)
+    }
+}
+
+extension NumpyError {
+    /// A zip-layer refusal of the archive: wrapped once, the path kept once (the reason names
+    /// the entry itself).
+    init(_ zip: ZipError) {
+        self.init(path: zip.path, .archive(zip.reason))
     }
 }

@@ -13,22 +13,24 @@ public enum Numpy {
     ///
     /// Versions 1.0, 2.0 and 3.0; descr `<`, `>`, `=` or `|` + b1, i1/2/4/8, u1/2/4/8, f2/4/8, c8/16;
     /// 0-d arrays have shape `[]`, and any dimension may be 0.
-    /// - Throws: `NumpyError` (`cannotOpen`, or any refusal of `readNpy(bytes:name:)`).
-    public static func readNpy(path: String) throws -> Tensor {
-        try FileIO.withContents(of: path) { try NpyReader.read($0, source: NumpyError.Source(file: path)) }
+    /// - Throws: `NumpyError` naming `path` (`.cannotOpen`, or any refusal of `readNpy(bytes:name:)`).
+    public static func readNpy(path: String) throws(NumpyError) -> Tensor {
+        try FileIO.withContents(of: path) { (bytes) throws(NumpyError) in try NpyReader.read(bytes, source: NpySource(path: path)) }
     }
 
     /// Reads one .npy image held in memory; `name` stands for the file in error messages.
     /// The bytes are copied: the tensor does not refer to `bytes` once this returns.
-    public static func readNpy(bytes: UnsafeRawBufferPointer, name: String) throws -> Tensor {
-        try NpyReader.read(bytes, source: NumpyError.Source(file: name))
+    /// - Throws: `NumpyError` whose path is `name`.
+    public static func readNpy(bytes: UnsafeRawBufferPointer, name: String) throws(NumpyError) -> Tensor {
+        try NpyReader.read(bytes, source: NpySource(path: name))
     }
 
     /// Reads every member of an .npz (stored or deflated, through PTZip's ZipArchive), in archive
     /// order; member names without the ".npy" suffix.
-    /// - Throws: `NumpyError.archive` for a zip-level problem, `.memberNotNpy`, or a member's
-    ///   `.npy` refusal with `Source.member` set.
-    public static func readNpz(path: String) throws -> [(name: String, tensor: Tensor)] {
+    /// - Throws: `NumpyError` naming `path`: `.archive` for a zip-level problem (the zip layer's
+    ///   reason, which names the entry), `.notNpyMember`, or a member's `.npy` refusal with
+    ///   `member` set.
+    public static func readNpz(path: String) throws(NumpyError) -> [(name: String, tensor: Tensor)] {
         try Npz.read(path: path)
     }
 
@@ -37,25 +39,27 @@ public enum Numpy {
     /// 768 MiB deflated member costs nothing.
     /// - Returns: every member's name in archive order, and the wanted members found, in archive order.
     /// - Throws: as `readNpz(path:)`, for the wanted members only (every name is still checked).
-    public static func readNpz(path: String, only wanted: [String]) throws -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
+    public static func readNpz(path: String, only wanted: [String]) throws(NumpyError) -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
         try Npz.read(path: path, only: wanted)
     }
 
     /// Reads an .npz held in memory, as `readNpz(path:)`; `name` stands for the file in errors.
-    public static func readNpz(bytes: UnsafeRawBufferPointer, name: String) throws -> [(name: String, tensor: Tensor)] {
+    public static func readNpz(bytes: UnsafeRawBufferPointer, name: String) throws(NumpyError) -> [(name: String, tensor: Tensor)] {
         try Npz.read(bytes: bytes, name: name)
     }
 
     /// Writes version 1.0 (2.0 when the header needs it), little-endian, C order: the bytes
     /// `numpy.save` writes for the same array.
-    /// - Throws: `NumpyError.unsupportedDType` for dtypes numpy lacks, `.unreadableTensor`.
-    public static func npyBytes(_ tensor: Tensor) throws -> [UInt8] {
-        try NpyWriter.bytes(of: tensor, name: "tensor")
+    /// - Throws: `NumpyError` whose path is "tensor" (no file is involved):
+    ///   `.unsupportedDType` for dtypes numpy lacks, `.unreadableTensor`.
+    public static func npyBytes(_ tensor: Tensor) throws(NumpyError) -> [UInt8] {
+        try NpyWriter.bytes(of: tensor, path: "tensor")
     }
 
     /// Writes `npyBytes(tensor)` to a new file renamed over `path` once complete.
-    public static func writeNpy(_ tensor: Tensor, to path: String) throws {
-        try FileIO.write(try NpyWriter.bytes(of: tensor, name: path), to: path)
+    /// - Throws: `NumpyError` naming `path`: as `npyBytes(_:)`, and `.cannotWrite`.
+    public static func writeNpy(_ tensor: Tensor, to path: String) throws(NumpyError) {
+        try FileIO.write(try NpyWriter.bytes(of: tensor, path: path), to: path)
     }
 
     /// Whether numpy has `dtype` (`.npy` and `.npz` can hold it).
@@ -65,11 +69,11 @@ public enum Numpy {
     /// (the zip timestamps are fixed at 1980-01-01 so the output is reproducible), streamed
     /// through `NpzWriter` into a new file renamed over `path` once complete.
     /// - Parameter inputs: files the output must not replace (the model, the references).
-    /// - Throws: `NumpyError.invalidArrayName` (empty), `.duplicateArrayName`, `.unsupportedDType`,
-    ///   `.unreadableTensor`, `.cannotWrite`.
+    /// - Throws: `NumpyError` naming `path`: as `NpzWriter.add(name:array:)` (`.invalidArrayName`,
+    ///   `.duplicateArrayName`, `.unsupportedDType`, `.unreadableTensor`), `.cannotWrite`.
     public static func writeNpz(arrays: [(name: String, array: any NumpyWritable)], to path: String,
-                                inputs: [String] = []) throws {
-        try FileIO.writeStreaming(to: path, inputs: inputs) { sink in
+                                inputs: [String] = []) throws(NumpyError) {
+        try FileIO.writeStreaming(to: path, inputs: inputs) { (sink) throws(NumpyError) in
             var writer = NpzWriter(streamingTo: sink)
             for (name, array) in arrays { try writer.add(name: name, array: array) }
             try writer.finish()
@@ -77,7 +81,7 @@ public enum Numpy {
     }
 
     /// `writeNpz(arrays:to:inputs:)` for tensors.
-    public static func writeNpz(_ arrays: [(name: String, tensor: Tensor)], to path: String) throws {
+    public static func writeNpz(_ arrays: [(name: String, tensor: Tensor)], to path: String) throws(NumpyError) {
         try writeNpz(arrays: arrays.map { ($0.name, $0.tensor as any NumpyWritable) }, to: path)
     }
 }

@@ -55,9 +55,9 @@ public enum CheckpointExport {
         }
         let summary: CheckpointWriter.Summary
         do throws(ExportError) {
-            var writer = try CheckpointWriter(cast: request.cast)
+            var writer = CheckpointWriter(cast: request.cast)
             writer.inputs = [model]
-            for (name, tensor) in selected { try writer.add(name, tensor: tensor) }
+            for (name, tensor) in selected { writer.add(name, tensor: tensor) }
             summary = try writer.write(to: request.outputPath)
         } catch {
             throw .export(model: model, error)

@@ -58,11 +58,10 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
         case let .nothingUnder(file, prefix, modules):
             return "\(file): no tensor under '\(prefix)'; modules: \(modules.isEmpty ? "none" : modules.joined(separator: ", "))"
         case let .export(model, error):
-            switch error {
+            switch error.reason {
             case .cannotWrite, .numpy: return error.description
-            case let .unreadable(name, reason) where reason.hasPrefix(model + ": "):
-                return "\(model): tensor '\(name)': \(reason.dropFirst(model.count + 2))"
-            default: return "\(model): \(error)"
+            case let .unreadable(name, .checkpoint(e)): return "\(e.path): tensor '\(name)': \(e.reason)"
+            default: return "\(model): \(error.reason)"
             }
         }
     }
@@ -74,15 +73,6 @@ extension ModuleRunError {
     /// `.checkpoint`.
     init(file: String, _ error: NNError) {
         if case .checkpoint(let e) = error { self = .checkpoint(e) } else { self = .module(file: file, error) }
-    }
-
-    /// What PTNumpy's untyped entry points throw: `NumpyError` only. Any other type is a bug in
-    /// PTNumpy, not something a file can cause, and stops the program with its description.
-    static func numpy(unerased error: any Error) -> ModuleRunError {
-        guard let e = error as? NumpyError else {
-            preconditionFailure("\(error) (\(type(of: error))) reached the runner from PTNumpy untyped")
-        }
-        return .numpy(e)
     }
 
     /// What reading a reference's or an input's values throws through PTTensor's untyped

@@ -177,7 +177,7 @@ public enum ModuleRunner {
                 do {
                     try Numpy.writeNpz(arrays: produced.map { ($0.name, $0.array) }, to: outputPath, inputs: inputs)
                 } catch {
-                    throw .numpy(unerased: error)
+                    throw .numpy(error)
                 }
             }
 

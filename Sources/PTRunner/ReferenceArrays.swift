@@ -30,7 +30,7 @@ struct ReferenceArrays {
                 (names, arrays) = try Numpy.readNpz(path: path, only: ReferenceArrays.used)
             }
         } catch {
-            throw .numpy(unerased: error)
+            throw .numpy(error)
         }
     }
 

@@ -17,6 +17,29 @@ public enum FileOutput {
         try sink.commit()
     }
 
+    /// Writes through `body` into a `FileSink` for `path`, committed once `body` returns; on any
+    /// failure the destination is as it was (the sink is discarded).
+    /// - Parameters:
+    ///   - inputs: files the output must not be (the same file, or a link to it).
+    ///   - failure: the caller's error for the sink's own failures (creating, committing).
+    /// - Throws: `failure` of a `FileSinkError`, or what `body` throws, unchanged.
+    public static func stream<Failure: Error>(to path: String, inputs: [String] = [],
+                                              failure: (FileSinkError) -> Failure,
+                                              _ body: (FileSink) throws(Failure) -> Void) throws(Failure) {
+        let sink: FileSink
+        do throws(FileSinkError) {
+            sink = try FileSink(replacing: path, inputs: inputs)
+        } catch {
+            throw failure(error)
+        }
+        try body(sink)
+        do throws(FileSinkError) {
+            try sink.commit()
+        } catch {
+            throw failure(error)
+        }
+    }
+
     static func systemMessage(_ code: Int32) -> String {
         guard let text = strerror(code) else { return "error \(code)" }
         return String(cString: text)

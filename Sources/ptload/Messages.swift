@@ -8,7 +8,7 @@ import PTRunner
 func commandLineMessage(_ error: ModuleRunError) -> String {
     switch error {
     case .noInput: return "no input: give --input X.npy, or a REF.npz holding 'input'"
-    case .export(_, .unsupportedDType(_, _, _, .some)): return "\(error) (--cast float32 or --cast float16)"
+    case .export(_, let e) where e.reason.castWouldHelp: return "\(error) (--cast float32 or --cast float16)"
     default: return flagWording(error) ?? error.description
     }
 }

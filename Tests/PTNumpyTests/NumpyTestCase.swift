@@ -157,15 +157,13 @@ class NumpyTestCase: XCTestCase {
 
     static let hostileName = "hostile.npy"
 
-    var hostile: NumpyError.Source { NumpyError.Source(file: Self.hostileName) }
-
-    /// Asserts that reading `bytes` throws exactly `expected`, with a one-line description that
-    /// starts with the file name.
-    func assertRefused(_ bytes: [UInt8], _ expected: NumpyError,
+    /// Asserts that reading `bytes` throws exactly `expected` about `hostile.npy` (no member),
+    /// with a one-line description that starts with the file name.
+    func assertRefused(_ bytes: [UInt8], _ expected: NumpyError.Reason,
                        file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try bytes.withUnsafeBytes { try Numpy.readNpy(bytes: $0, name: Self.hostileName) },
                              file: file, line: line) { error in
-            XCTAssertEqual(error as? NumpyError, expected, file: file, line: line)
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: Self.hostileName, expected), file: file, line: line)
             assertOneLine(error, startingWith: Self.hostileName + ": ", file: file, line: line)
         }
     }

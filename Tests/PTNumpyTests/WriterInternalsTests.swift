@@ -1,5 +1,7 @@
+import Foundation
 @testable import PTNumpy
 import PTTensor
+import PTZip
 import XCTest
 
 /// Writer paths no real array reaches: a header too long for version 1.0, a storage that fails.
@@ -26,10 +28,44 @@ final class WriterInternalsTests: XCTestCase {
             throw TensorError.storageSizeMismatch(key: "broken", declared: 4, actual: 0)
         }
         let tensor = try Tensor(storage: storage, dtype: .float32, shape: [1], strides: [1], storageOffset: 0)
+        let failure = TensorError.storageSizeMismatch(key: "broken", declared: 4, actual: 0)
         XCTAssertThrowsError(try Numpy.npyBytes(tensor)) { error in
-            XCTAssertEqual(error as? NumpyError, .unreadableTensor(
-                name: "tensor", reason: "storage 'broken' declares 4 bytes but its record holds 0"))
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: "tensor", .unreadableTensor(.init(failure))))
+            XCTAssertEqual("\(error)", "tensor: cannot read the tensor's bytes: storage 'broken' declares 4 bytes but its record holds 0")
         }
+        let path = NSTemporaryDirectory() + "unreadable-\(UUID().uuidString).npz"
+        XCTAssertThrowsError(try Numpy.writeNpz([("w", tensor)], to: path)) { error in
+            // The storage's error is carried unchanged, typed, with the output and the member.
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, member: "w.npy", .unreadableTensor(.init(failure))))
+            guard case .unreadableTensor(let inner)? = (error as? NumpyError)?.reason else { return XCTFail("\(error)") }
+            XCTAssertEqual(inner.error as? TensorError, failure)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+    }
+
+    /// A streamed member's body: a failure of the function it is handed passes as
+    /// `.cannotWrite` (a closed sink here); its own errors are carried; a short member is refused.
+    func testStreamedMemberFailures() throws {
+        let path = NSTemporaryDirectory() + "streamed-\(UUID().uuidString).npz"
+        struct Broken: Error, Equatable {}
+        let sink = try FileSink(replacing: path)
+        var writer = NpzWriter(streamingTo: sink)
+        XCTAssertThrowsError(try writer.add(name: "a", dtype: .uint8, shape: [2], byteCount: 2) { _ in throw Broken() }) { error in
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, member: "a.npy", .unreadableTensor(.init(Broken()))))
+        }
+        XCTAssertThrowsError(try writer.add(name: "b", dtype: .uint8, shape: [2], byteCount: 2) { write in
+            try [UInt8(1)].withUnsafeBytes { try write($0) }
+        }) { error in
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, member: "b.npy", .byteCountMismatch(declared: 2, given: 1)))
+            XCTAssertEqual("\(error)", "\(path): member 'b.npy': the array was declared with 2 bytes and given 1")
+        }
+        sink.discard()
+        XCTAssertThrowsError(try writer.add(name: "c", dtype: .uint8, shape: [1], byteCount: 1) { write in
+            try [UInt8(1)].withUnsafeBytes { try write($0) }
+        }) { error in
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, .cannotWrite(.closed)))
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
     }
 
     func testDescrTable() {

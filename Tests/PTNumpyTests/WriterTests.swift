@@ -95,31 +95,76 @@ final class WriterTests: NumpyTestCase {
     func testUnsupportedDTypeIsRefused() throws {
         let tensor = try Tensor(dtype: .bfloat16, shape: [2], bytes: [0, 0x3F, 0, 0x40])
         XCTAssertThrowsError(try Numpy.npyBytes(tensor)) { error in
-            XCTAssertEqual(error as? NumpyError, .unsupportedDType(name: "tensor", dtype: .bfloat16))
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: "tensor", .unsupportedDType(.bfloat16)))
+        }
+        let npy = scratchPath("x.npy")
+        XCTAssertThrowsError(try Numpy.writeNpy(tensor, to: npy)) { error in
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: npy, .unsupportedDType(.bfloat16)))
+            XCTAssertEqual("\(error)", "\(npy): bfloat16 has no numpy dtype; expected float16/32/64, int8-64, uint8-64, bool or complex64/128")
         }
         let path = scratchPath("x.npz")
         XCTAssertThrowsError(try Numpy.writeNpz([("w", tensor)], to: path)) { error in
-            XCTAssertEqual(error as? NumpyError, .unsupportedDType(name: "w.npy", dtype: .bfloat16))
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, member: "w.npy", .unsupportedDType(.bfloat16)))
+            XCTAssertEqual("\(error)", "\(path): member 'w.npy': bfloat16 has no numpy dtype; expected float16/32/64, int8-64, uint8-64, bool or complex64/128")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: npy))
     }
 
     func testNpzNamesMustBeUniqueAndNonEmpty() throws {
         let tensor = try Tensor(dtype: .uint8, shape: [1], bytes: [9])
-        XCTAssertThrowsError(try Numpy.writeNpz([("a", tensor), ("b", tensor), ("a", tensor)], to: scratchPath("d.npz"))) { error in
-            XCTAssertEqual(error as? NumpyError, .duplicateArrayName("a"))
-            assertOneLine(error, startingWith: "array name 'a'")
+        let duplicated = scratchPath("d.npz")
+        XCTAssertThrowsError(try Numpy.writeNpz([("a", tensor), ("b", tensor), ("a", tensor)], to: duplicated)) { error in
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: duplicated, .duplicateArrayName("a")))
+            assertOneLine(error, startingWith: duplicated + ": array name 'a'")
         }
-        XCTAssertThrowsError(try Numpy.writeNpz([("", tensor)], to: scratchPath("e.npz"))) { error in
-            XCTAssertEqual(error as? NumpyError, .invalidArrayName(name: "", reason: "names must not be empty"))
+        let empty = scratchPath("e.npz")
+        XCTAssertThrowsError(try Numpy.writeNpz([("", tensor)], to: empty)) { error in
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: empty, .invalidArrayName(name: "", .empty)))
+            XCTAssertEqual("\(error)", "\(empty): array name '': names must not be empty")
         }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
+    }
+
+    /// A name whose member readers (ptload's among them) would refuse is not written: the
+    /// zip layer's typed reason, the output named.
+    func testNpzMemberNamesMustBePlainRelativePaths() throws {
+        let tensor = try Tensor(dtype: .uint8, shape: [1], bytes: [9])
+        let path = scratchPath("u.npz")
+        XCTAssertThrowsError(try Numpy.writeNpz([("ok", tensor), ("../evil", tensor)], to: path)) { error in
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, .invalidArrayName(name: "../evil", .unsafe(.parentComponent))))
+            XCTAssertEqual("\(error)", "\(path): array name '../evil': zip entry name '../evil.npy' is not a plain relative path: it has a '..' component")
+        }
+        XCTAssertThrowsError(try Numpy.writeNpz([("/abs", tensor)], to: path)) { error in
+            XCTAssertEqual((error as? NumpyError)?.reason, .invalidArrayName(name: "/abs", .unsafe(.absolute)))
+        }
+        let long = String(repeating: "x", count: 70_000)
+        XCTAssertThrowsError(try Numpy.writeNpz([(long, tensor)], to: path)) { error in
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, .invalidArrayName(name: String(long.prefix(64)), .tooLong(byteCount: 70_004))))
+            XCTAssertEqual("\(error)", "\(path): array name '\(long.prefix(64))': zip entry name '\(long.prefix(64))…' is 70004 bytes of UTF-8; at most 65,535 fit in a zip header")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
+    }
+
+    /// An output that is one of the inputs (here the reference it was read from) is refused
+    /// before anything is written, and the input keeps its bytes.
+    func testWritingOverAnInputIsRefused() throws {
+        let tensor = try Tensor(dtype: .uint8, shape: [1], bytes: [9])
+        let path = scratchPath("ref.npz")
+        try Numpy.writeNpz([("a", tensor)], to: path)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try Numpy.writeNpz(arrays: [("b", tensor)], to: path, inputs: [path])) { error in
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, .cannotWrite(.isInput(nil))))
+            XCTAssertEqual("\(error)", "\(path): cannot write: it is the input")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
     }
 
     func testUnwritablePathIsReported() throws {
         let tensor = try Tensor(dtype: .uint8, shape: [1], bytes: [9])
         let path = scratchPath("missing/x.npy")
         XCTAssertThrowsError(try Numpy.writeNpy(tensor, to: path)) { error in
-            XCTAssertEqual(error as? NumpyError, .cannotWrite(path: path, reason: "No such file or directory"))
+            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, .cannotWrite(.system("No such file or directory"))))
             assertOneLine(error, startingWith: path + ": ")
         }
     }

@@ -5,9 +5,12 @@ timings taken out. For refactors that must not change what users see.
     python -m ptload_tools.compare_cli OLD_PTLOAD NEW_PTLOAD [--show N]
 
 Invocations: every checkpoint under Fixtures/ listed (text, --json, --skip-crc, --strict), every golden
-RNN case verified (text, --json, --output), every hostile-corpus case with its arguments, and
-the usage errors and options the CLI tests exercise. Exit status 0 when every invocation matches,
-1 otherwise (the differing ones are printed, the first N in full). Needs only Python 3.
+RNN case verified (text, --json, --output), every hostile-corpus case with its arguments, every
+file under Fixtures/checkpoints and Fixtures/hostile exported to .npz, .safetensors and .pt (as
+it is, with --cast float16, with --strict), and the usage errors and options the CLI tests
+exercise. What a run leaves in its scratch folder (the output, and any file beside it) is
+compared byte for byte. Exit status 0 when every invocation matches, 1 otherwise (the differing
+ones are printed, the first N in full). Needs only Python 3.
 """
 from __future__ import annotations
 
@@ -23,12 +26,34 @@ from ptload_tools.common.paths import repo_root
 
 ROOT = str(repo_root())
 FIX = os.path.join(ROOT, "Fixtures")
-#: (label, ptload's arguments); `{out}` in them is a per-run output path.
+#: (label, ptload's arguments); `{out}` in them is a per-run output path ending in .npz,
+#: `{out.EXT}` one ending in .EXT.
 Invocation = Tuple[str, List[str]]
+
+#: The formats --export writes, by the output's extension.
+EXPORT_FORMATS = ["npz", "safetensors", "pt"]
+#: Options an export is run with, besides none.
+EXPORT_VARIANTS: List[List[str]] = [[], ["--cast", "float16"], ["--strict"]]
+
+
+def export_invocations() -> List[Invocation]:
+    """Every file under Fixtures/checkpoints and Fixtures/hostile (models, and the reference
+    files the corpus holds, which --export refuses) exported to each format, in each variant."""
+    runs = []
+    for folder in ["checkpoints", "hostile"]:
+        for name in sorted(os.listdir(os.path.join(FIX, folder))):
+            path = os.path.join("Fixtures", folder, name)
+            if name.endswith((".json", ".md")) or not os.path.isfile(os.path.join(ROOT, path)):
+                continue
+            for ext in EXPORT_FORMATS:
+                for options in EXPORT_VARIANTS:
+                    args = [path, "--export", "{out.%s}" % ext] + options
+                    runs.append((" ".join([path, "--export", "OUT." + ext] + options), args))
+    return runs
 
 
 def invocations() -> List[Invocation]:
-    """(label, args) pairs; `{out}` in args is a per-run output path."""
+    """(label, args) pairs; `{out}` / `{out.EXT}` in args is a per-run output path."""
     runs = []
     for folder in ["checkpoints", "rnn", "hostile"]:
         for name in sorted(os.listdir(os.path.join(FIX, folder))):
@@ -82,7 +107,7 @@ def invocations() -> List[Invocation]:
         ("wrong module kind", [rnn("pipe_emb_lstm_fc.pt"), "--verify", rnn("pipe_emb_lstm_fc.npz"), "--module", "fc"]),
         ("input npy", [lstm, "--input", ref, "--output", "{out}"]),
     ]
-    return runs
+    return runs + export_invocations()
 
 
 TIMING_JSON = re.compile(r'"(load_s|forward_s|crc_s)" : [-0-9.e+]+')
@@ -93,16 +118,28 @@ def strip(text: str) -> str:
     return TIMING_TEXT.sub("<time>", TIMING_JSON.sub(r'"\1" : <time>', text))
 
 
-def run(binary: str, args: List[str], out: str) -> Tuple[int, str, str, bytes]:
-    argv = [binary] + [a.replace("{out}", out) for a in args]
+OUT_PATTERN = re.compile(r"\{out(?:\.(\w+))?\}")
+
+
+def run(binary: str, args: List[str], scratch: str) -> Tuple[int, str, str, List[Tuple[str, bytes]]]:
+    """Runs `binary` with `args` (`{out}` → SCRATCH/out.npz, `{out.EXT}` → SCRATCH/out.EXT) and
+    returns its status, stdout and stderr (timings taken out) and every file it left in
+    `scratch`, by name, which it then empties."""
+    argv = [binary] + [OUT_PATTERN.sub(lambda m: os.path.join(scratch, "out." + (m.group(1) or "npz")), a) for a in args]
     p = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=300,
                        env=dict(os.environ, PTLOAD_WORK_REPORT=""))
-    written = b""
-    if os.path.exists(out):
-        with open(out, "rb") as f:
-            written = f.read()
-        os.remove(out)
+    written = []
+    for name in sorted(os.listdir(scratch)):
+        path = os.path.join(scratch, name)
+        with open(path, "rb") as f:
+            written.append((name, f.read()))
+        os.remove(path)
     return p.returncode, strip(p.stdout.decode("utf-8", "replace")), strip(p.stderr.decode("utf-8", "replace")), written
+
+
+def sizes(written: List[Tuple[str, bytes]]) -> List[Tuple[str, int]]:
+    """The files a run left, by name and size."""
+    return [(name, len(data)) for name, data in written]
 
 
 def main() -> int:
@@ -114,16 +151,15 @@ def main() -> int:
     runs = invocations()
     differing = []
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "out.npz")
         for label, args in runs:
-            a, b = run(old, args, out), run(new, args, out)
+            a, b = run(old, args, tmp), run(new, args, tmp)
             if a != b:
                 differing.append((label, args, a, b))
     for label, args, a, b in differing[:show]:
         print("DIFFERS: %s\n  args: %s" % (label, " ".join(args)))
         for what, x, y in zip(["exit", "stdout", "stderr", "written"], a, b):
             if x != y:
-                print("  %s old: %r\n  %s new: %r" % (what, x if what != "written" else len(x), what, y if what != "written" else len(y)))
+                print("  %s old: %r\n  %s new: %r" % (what, x if what != "written" else sizes(x), what, y if what != "written" else sizes(y)))
     for label, _, _, _ in differing[show:]:
         print("DIFFERS: %s" % label)
     print("%d invocations, %d identical, %d differ" % (len(runs), len(runs) - len(differing), len(differing)))
