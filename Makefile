@@ -35,9 +35,11 @@ run: build
 	.build/release/ptload $(FIXTURE).pt
 	.build/release/ptload $(FIXTURE).pt --verify $(FIXTURE).npz
 
-# The whole test suite (unit, golden fixtures, hostile files, CLI black-box), then the C kernels
-# on their own, natively and for aarch64 under qemu.
+# The whole test suite: no Swift line past 120 columns (.swift-format's lineLength), then unit,
+# golden fixtures, hostile files, CLI black-box, then the C kernels on their own, natively and
+# for aarch64 under qemu.
 test: deps
+	tools/check_line_length.sh
 	$(SWIFT) build --product ptload
 	$(SWIFT) build --product peak-rss
 	$(SWIFT) test
