@@ -15,7 +15,8 @@ enum ElementOrder {
             strides[axis] = strides[axis - 1] * shape[axis - 1]
         }
         var written = 0
-        Tensor.forEachOffset(shape: shape, strides: strides, offset: 0, count: destination.count / itemSize) { element in
+        Tensor.forEachOffset(shape: shape, strides: strides, offset: 0,
+                             count: destination.count / itemSize) { element in
             let from = element * itemSize
             destination.baseAddress!.advanced(by: written)
                 .copyMemory(from: source.baseAddress!.advanced(by: from), byteCount: itemSize)

@@ -6,13 +6,16 @@ enum FileIO {
     /// Calls `body` with the file's contents, mapped read-only for the duration of the call.
     /// - Throws: `NumpyError.Reason.cannotOpen` naming `path`, or what `body` throws.
     static func withContents<Result>(of path: String,
-                                     _ body: (UnsafeRawBufferPointer) throws(NumpyError) -> Result) throws(NumpyError) -> Result {
+                                     _ body: (UnsafeRawBufferPointer) throws(NumpyError) -> Result)
+        throws(NumpyError) -> Result {
         let file: MappedFile
         do throws(ZipError) {
             file = try MappedFile(path: path)
         } catch {
             // Mapping a file fails only to open, inspect or map it: the system's message.
-            guard case .cannotOpen(let reason) = error.reason else { throw NumpyError(path: path, .archive(error.reason)) }
+            guard case .cannotOpen(let reason) = error.reason else {
+                throw NumpyError(path: path, .archive(error.reason))
+            }
             throw NumpyError(path: path, .cannotOpen(reason: reason))
         }
         return try withExtendedLifetime(file) { () throws(NumpyError) -> Result in try body(file.bytes) }
@@ -33,6 +36,7 @@ enum FileIO {
     ///   `body`'s errors unchanged.
     static func writeStreaming(to path: String, inputs: [String] = [],
                                _ body: (FileSink) throws(NumpyError) -> Void) throws(NumpyError) {
-        try FileOutput.stream(to: path, inputs: inputs, failure: { NumpyError(path: $0.path, .cannotWrite($0.reason)) }, body)
+        try FileOutput.stream(to: path, inputs: inputs,
+                              failure: { NumpyError(path: $0.path, .cannotWrite($0.reason)) }, body)
     }
 }

@@ -44,7 +44,8 @@ indirect enum HeaderLiteral: Equatable, Sendable {
         case .none: return "None"
         case let .integer(text): return text
         case let .tuple(items):
-            return items.count == 1 ? "(\(items[0].fullRepr),)" : "(" + items.map(\.fullRepr).joined(separator: ", ") + ")"
+            return items.count == 1 ? "(\(items[0].fullRepr),)"
+                : "(" + items.map(\.fullRepr).joined(separator: ", ") + ")"
         case let .list(items): return "[" + items.map(\.fullRepr).joined(separator: ", ") + "]"
         case let .dict(entries):
             return "{" + entries.map { "\($0.key.fullRepr): \($0.value.fullRepr)" }.joined(separator: ", ") + "}"

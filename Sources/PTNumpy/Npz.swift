@@ -16,7 +16,8 @@ enum Npz {
     }
 
     /// The members named in `wanted` (all when nil), and every member's name.
-    static func read(path: String, only wanted: [String]) throws(NumpyError) -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
+    static func read(path: String, only wanted: [String])
+        throws(NumpyError) -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
         try read(open(path), only: wanted)
     }
 
@@ -29,7 +30,8 @@ enum Npz {
     }
 
     /// As `read(path:)`, for an archive held in memory (copied first).
-    static func read(bytes: UnsafeRawBufferPointer, name: String) throws(NumpyError) -> [(name: String, tensor: Tensor)] {
+    static func read(bytes: UnsafeRawBufferPointer, name: String)
+        throws(NumpyError) -> [(name: String, tensor: Tensor)] {
         let archive: ZipArchive
         do throws(ZipError) {
             archive = try ZipArchive(mapped: MappedFile(copying: bytes, path: name))
@@ -39,14 +41,17 @@ enum Npz {
         return try read(archive, only: nil).arrays
     }
 
-    private static func read(_ archive: ZipArchive, only wanted: [String]?) throws(NumpyError) -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
+    private static func read(_ archive: ZipArchive, only wanted: [String]?)
+        throws(NumpyError) -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
         let path = archive.path
         for entry in archive.entries where !entry.name.hasSuffix(suffix) {
             throw NumpyError(path: path, member: entry.name, .notNpyMember)
         }
         let names = archive.entries.map { String($0.name.dropLast(suffix.count)) }
         let wantedNames = wanted.map { Set($0.map(ExactName.init)) }
-        let chosen = archive.entries.filter { wantedNames?.contains(ExactName(String($0.name.dropLast(suffix.count)))) ?? true }
+        let chosen = archive.entries.filter {
+            wantedNames?.contains(ExactName(String($0.name.dropLast(suffix.count)))) ?? true
+        }
         var arrays: [(name: String, tensor: Tensor)] = []
         for entry in chosen {
             let contents: ZipBytes

@@ -34,15 +34,19 @@ public struct NpzWriter {
     ///   `.cannotWrite`, and, naming the member, `.unsupportedDType` (numpy lacks it),
     ///   `.unreadableTensor`, `.byteCountMismatch` (other than `byteCount` bytes).
     public mutating func add(name: String, dtype: DType, shape: [Int], byteCount: Int,
-                             body: @escaping ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws(NumpyError) {
+                             body: @escaping ((UnsafeRawBufferPointer) throws -> Void) throws -> Void)
+        throws(NumpyError) {
         let path = self.path
         guard !name.isEmpty else { throw NumpyError(path: path, .invalidArrayName(name: name, .empty)) }
         let member = name + Npz.suffix
-        guard let descr = Descr.string(for: dtype) else { throw NumpyError(path: path, member: member, .unsupportedDType(dtype)) }
+        guard let descr = Descr.string(for: dtype) else {
+            throw NumpyError(path: path, member: member, .unsupportedDType(dtype))
+        }
         guard seen.insert(ExactName(name)).inserted else { throw NumpyError(path: path, .duplicateArrayName(name)) }
         let memberBytes = member.utf8.count
         guard memberBytes <= 0xFFFF else {
-            throw NumpyError(path: path, .invalidArrayName(name: String(name.prefix(64)), .tooLong(byteCount: memberBytes)))
+            throw NumpyError(path: path, .invalidArrayName(name: String(name.prefix(64)),
+                                                           .tooLong(byteCount: memberBytes)))
         }
         if let why = ZipWriter.unsafeNameReason(member) {
             throw NumpyError(path: path, .invalidArrayName(name: String(name.prefix(64)), .unsafe(why)))

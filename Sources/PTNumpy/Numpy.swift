@@ -15,7 +15,9 @@ public enum Numpy {
     /// 0-d arrays have shape `[]`, and any dimension may be 0.
     /// - Throws: `NumpyError` naming `path` (`.cannotOpen`, or any refusal of `readNpy(bytes:name:)`).
     public static func readNpy(path: String) throws(NumpyError) -> Tensor {
-        try FileIO.withContents(of: path) { (bytes) throws(NumpyError) in try NpyReader.read(bytes, source: NpySource(path: path)) }
+        try FileIO.withContents(of: path) { (bytes) throws(NumpyError) in
+            try NpyReader.read(bytes, source: NpySource(path: path))
+        }
     }
 
     /// Reads one .npy image held in memory; `name` stands for the file in error messages.
@@ -39,12 +41,14 @@ public enum Numpy {
     /// 768 MiB deflated member costs nothing.
     /// - Returns: every member's name in archive order, and the wanted members found, in archive order.
     /// - Throws: as `readNpz(path:)`, for the wanted members only (every name is still checked).
-    public static func readNpz(path: String, only wanted: [String]) throws(NumpyError) -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
+    public static func readNpz(path: String, only wanted: [String])
+        throws(NumpyError) -> (names: [String], arrays: [(name: String, tensor: Tensor)]) {
         try Npz.read(path: path, only: wanted)
     }
 
     /// Reads an .npz held in memory, as `readNpz(path:)`; `name` stands for the file in errors.
-    public static func readNpz(bytes: UnsafeRawBufferPointer, name: String) throws(NumpyError) -> [(name: String, tensor: Tensor)] {
+    public static func readNpz(bytes: UnsafeRawBufferPointer, name: String)
+        throws(NumpyError) -> [(name: String, tensor: Tensor)] {
         try Npz.read(bytes: bytes, name: name)
     }
 

@@ -36,9 +36,11 @@ public struct NumpyError: Error, CustomStringConvertible, Equatable, Sendable {
 
         /// The file could not be opened, inspected or mapped; `reason` is the system's message.
         case cannotOpen(reason: String)
-        /// The data does not start with the magic string "\x93NUMPY"; `found` is what is there instead (at most 6 bytes).
+        /// The data does not start with the magic string "\x93NUMPY"; `found` is what is there instead (at most 6
+        /// bytes).
         case badMagic(found: [UInt8])
-        /// The data ends inside the preamble: the magic, the two version bytes and the 2-byte (1.0) or 4-byte (2.0, 3.0) header length.
+        /// The data ends inside the preamble: the magic, the two version bytes and the 2-byte (1.0) or 4-byte (2.0,
+        /// 3.0) header length.
         case truncatedPreamble(needed: Int, available: Int)
         /// The format version is not 1.0, 2.0 or 3.0.
         case unsupportedVersion(major: UInt8, minor: UInt8)
@@ -48,11 +50,14 @@ public struct NumpyError: Error, CustomStringConvertible, Equatable, Sendable {
         case truncatedHeader(declared: Int, available: Int)
         /// A version 3.0 header is not valid UTF-8.
         case headerNotUTF8
-        /// The header is not a plain Python literal (names, calls, operators, floats, escapes, string prefixes, comments, or nesting deeper than 32 levels); `offset` counts bytes from the start of the header, `expected` is the grammar's word, `found` the token's repr.
+        /// The header is not a plain Python literal (names, calls, operators, floats, escapes, string prefixes,
+        /// comments, or nesting deeper than 32 levels); `offset` counts bytes from the start of the header,
+        /// `expected` is the grammar's word, `found` the token's repr.
         case nonLiteralHeader(offset: Int, expected: String, found: String)
         /// The header is a literal but not a dict; `found` is its repr.
         case headerNotADict(found: String)
-        /// The header dict's keys are not exactly 'descr', 'fortran_order' and 'shape' (each once); `found` holds their reprs in header order.
+        /// The header dict's keys are not exactly 'descr', 'fortran_order' and 'shape' (each once); `found` holds
+        /// their reprs in header order.
         case wrongHeaderKeys(found: [String])
 
         // MARK: .npy header values
@@ -61,7 +66,8 @@ public struct NumpyError: Error, CustomStringConvertible, Equatable, Sendable {
         case objectArray(descr: String)
         /// 'descr' is a list (structured dtype with fields), a tuple (subarray) or a dict.
         case structuredDescr(descr: String)
-        /// 'descr' is not one of the supported type strings: '<', '>', '=' or '|' then b1, i1/2/4/8, u1/2/4/8, f2/4/8 or c8/16.
+        /// 'descr' is not one of the supported type strings: '<', '>', '=' or '|' then b1, i1/2/4/8, u1/2/4/8,
+        /// f2/4/8 or c8/16.
         case unknownDescr(descr: String)
         /// 'fortran_order' is not True or False.
         case invalidFortranOrder(found: String)
@@ -110,28 +116,33 @@ public struct NumpyError: Error, CustomStringConvertible, Equatable, Sendable {
                 let what = found.isEmpty ? "an empty file" : "bytes \(hexBytes(found))"
                 return "not a .npy file: expected the magic string 93 4e 55 4d 50 59 ('\\x93NUMPY'), found \(what)"
             case let .truncatedPreamble(needed, available):
-                return "truncated .npy: the magic, version and header length need \(needed) bytes but only \(available) are there"
+                return "truncated .npy: the magic, version and header length need \(needed) bytes but only"
+                    + " \(available) are there"
             case let .unsupportedVersion(major, minor):
                 return ".npy format version \(major).\(minor) is not supported; expected 1.0, 2.0 or 3.0"
             case let .headerTooLarge(declared, limit):
-                return "the .npy header declares \(declared) bytes; at most \(limit) are accepted (numpy's max_header_size)"
+                return "the .npy header declares \(declared) bytes; at most \(limit) are accepted (numpy's"
+                    + " max_header_size)"
             case let .truncatedHeader(declared, available):
                 return "truncated .npy: the header declares \(declared) bytes but only \(available) follow the preamble"
             case .headerNotUTF8:
                 return "the version 3.0 .npy header is not valid UTF-8"
             case let .nonLiteralHeader(offset, expected, found):
-                return "the .npy header is not a plain Python literal: at offset \(offset) expected \(expected), found \(found)"
+                return "the .npy header is not a plain Python literal: at offset \(offset) expected \(expected),"
+                    + " found \(found)"
             case let .headerNotADict(found):
                 return "the .npy header is \(found); expected a dict with keys 'descr', 'fortran_order', 'shape'"
             case let .wrongHeaderKeys(found):
                 let keys = found.isEmpty ? "no keys" : "keys " + found.joined(separator: ", ")
                 return "the .npy header has \(keys); expected exactly 'descr', 'fortran_order', 'shape'"
             case let .objectArray(descr):
-                return "descr \(descr) is an object array (pickled Python objects); only numeric and bool arrays are read"
+                return "descr \(descr) is an object array (pickled Python objects); only numeric and bool arrays are"
+                    + " read"
             case let .structuredDescr(descr):
                 return "descr \(descr) is a structured or subarray dtype; expected a plain type string such as '<f4'"
             case let .unknownDescr(descr):
-                return "descr \(descr) is not a supported dtype; expected a byte order (<, >, |, =) and b1, i1-i8, u1-u8, f2/f4/f8 or c8/c16"
+                return "descr \(descr) is not a supported dtype; expected a byte order (<, >, |, =) and b1, i1-i8,"
+                    + " u1-u8, f2/f4/f8 or c8/c16"
             case let .invalidFortranOrder(found):
                 return "fortran_order is \(found); expected True or False"
             case let .invalidShape(found):
@@ -145,7 +156,8 @@ public struct NumpyError: Error, CustomStringConvertible, Equatable, Sendable {
             case let .dataSizeMismatch(shape, dtype, expected, actual):
                 let count = expected / max(dtype.itemSize, 1)
                 let values = count == 1 ? "value" : "values"
-                return "header declares shape \(pythonTuple(shape)) = \(count) \(dtype.rawValue) \(values) (\(expected) bytes) but \(actual) bytes follow"
+                return "header declares shape \(pythonTuple(shape)) = \(count) \(dtype.rawValue) \(values) (\(expected)"
+                    + " bytes) but \(actual) bytes follow"
             case let .invalidTensor(error):
                 return error.description
             case let .archive(reason):
@@ -153,7 +165,8 @@ public struct NumpyError: Error, CustomStringConvertible, Equatable, Sendable {
             case .notNpyMember:
                 return "expected a name ending in '.npy' (an .npz holds only .npy files)"
             case let .unsupportedDType(dtype):
-                return "\(dtype.rawValue) has no numpy dtype; expected float16/32/64, int8-64, uint8-64, bool or complex64/128"
+                return "\(dtype.rawValue) has no numpy dtype; expected float16/32/64, int8-64, uint8-64, bool or"
+                    + " complex64/128"
             case let .invalidArrayName(name, fault):
                 return "array name '\(name)': \(fault.description(member: name + Npz.suffix))"
             case let .duplicateArrayName(name):
@@ -182,8 +195,10 @@ public struct NumpyError: Error, CustomStringConvertible, Equatable, Sendable {
             switch self {
             case .empty: return "names must not be empty"
             case .tooLong(let byteCount):
-                return "zip entry name '\(member.prefix(64))…' is \(byteCount) bytes of UTF-8; at most 65,535 fit in a zip header"
-            case .unsafe(let reason): return "zip entry name '\(member.prefix(64))' is not a plain relative path: \(reason)"
+                return "zip entry name '\(member.prefix(64))…' is \(byteCount) bytes of UTF-8; at most 65,535 fit in a"
+                    + " zip header"
+            case .unsafe(let reason):
+                return "zip entry name '\(member.prefix(64))' is not a plain relative path: \(reason)"
             }
         }
     }

@@ -19,7 +19,8 @@ final class HostileNpyTests: NumpyTestCase {
         var zip: [UInt8] = [0x50, 0x4B, 0x03, 0x04]
         zip += [UInt8](repeating: 0, count: 40)
         assertRefused(zip, .badMagic(found: [0x50, 0x4B, 0x03, 0x04, 0x00, 0x00]))
-        assertRefused([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x5A, 1, 0], .badMagic(found: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x5A]))
+        assertRefused([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x5A, 1, 0],
+                      .badMagic(found: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x5A]))
         assertRefused([0x00], .badMagic(found: [0x00]))
     }
 
@@ -27,7 +28,8 @@ final class HostileNpyTests: NumpyTestCase {
         assertRefused([], .truncatedPreamble(needed: 8, available: 0))
         assertRefused([0x93, 0x4E], .truncatedPreamble(needed: 8, available: 2))
         assertRefused([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, 0x76], .truncatedPreamble(needed: 10, available: 9))
-        assertRefused([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 2, 0, 0x76, 0, 0], .truncatedPreamble(needed: 12, available: 11))
+        assertRefused([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 2, 0, 0x76, 0, 0],
+                      .truncatedPreamble(needed: 12, available: 11))
     }
 
     func testUnsupportedVersion() {
@@ -93,7 +95,8 @@ final class HostileNpyTests: NumpyTestCase {
             (header(shape: "np.int64(2)"), "np.", "a literal value (a name is not one)", "'np.int64'"),
             ("{'descr': '<f4', 'fortran_order': False, 'shape' (1,)}", " (1", "':'", "'('"),
             ("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)", "", "',' or '}'", "the end of the header"),
-            ("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }\u{a0}", "\u{a0}", "the end of the header", "byte 0xc2"),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }\u{a0}", "\u{a0}", "the end of the header",
+             "byte 0xc2"),
         ]
         for (text, token, expected, found) in cases {
             var at = token.isEmpty ? text.utf8.count : offset(of: token, in: text)
@@ -142,7 +145,8 @@ final class HostileNpyTests: NumpyTestCase {
     }
 
     func testStructuredAndSubarrayDescrsAreRefused() {
-        assertRefused(npy(header(descr: "[('a', '<f4'), ('b', '<i4')]", shape: "(1,)"), data: [UInt8](repeating: 0, count: 8)),
+        assertRefused(npy(header(descr: "[('a', '<f4'), ('b', '<i4')]", shape: "(1,)"),
+                          data: [UInt8](repeating: 0, count: 8)),
                       .structuredDescr(descr: "[('a', '<f4'), ('b', '<i4')]"))
         assertRefused(npy(header(descr: "('<f4', (2,))", shape: "(1,)"), data: [UInt8](repeating: 0, count: 8)),
                       .structuredDescr(descr: "('<f4', (2,))"))
@@ -151,7 +155,8 @@ final class HostileNpyTests: NumpyTestCase {
     }
 
     func testUnknownDescrs() {
-        for descr in ["'<f16'", "'float32'", "'<U5'", "'|S3'", "'<M8[ns]'", "'|V8'", "'f'", "'>'", "''", "'<f4 '", "'!f4'", "5", "None", "True"] {
+        for descr in ["'<f16'", "'float32'", "'<U5'", "'|S3'", "'<M8[ns]'", "'|V8'", "'f'", "'>'", "''", "'<f4 '",
+                      "'!f4'", "5", "None", "True"] {
             assertRefused(npy(header(descr: descr, shape: "(1,)"), data: [0, 0, 0, 0]),
                           .unknownDescr(descr: descr))
         }
@@ -212,9 +217,11 @@ final class HostileNpyTests: NumpyTestCase {
 
     func testDataOneByteShort() {
         let image = npy(header(shape: "(2, 3)"), data: [UInt8](repeating: 0, count: 23))
-        let expected = NumpyError.Reason.dataSizeMismatch(shape: [2, 3], dtype: .float32, expectedBytes: 24, actualBytes: 23)
+        let expected = NumpyError.Reason.dataSizeMismatch(shape: [2, 3], dtype: .float32, expectedBytes: 24,
+                                                          actualBytes: 23)
         assertRefused(image, expected)
-        XCTAssertEqual(NumpyError(path: Self.hostileName, expected).description, "hostile.npy: header declares shape (2, 3) = 6 float32 values (24 bytes) but 23 bytes follow")
+        XCTAssertEqual(NumpyError(path: Self.hostileName, expected).description,
+                       "hostile.npy: header declares shape (2, 3) = 6 float32 values (24 bytes) but 23 bytes follow")
     }
 
     func testDataOneByteLong() {
@@ -222,7 +229,9 @@ final class HostileNpyTests: NumpyTestCase {
         assertRefused(image, .dataSizeMismatch(shape: [2, 3], dtype: .float32, expectedBytes: 24, actualBytes: 25))
         assertRefused(npy(header(descr: "'<f8'", shape: "()"), data: [UInt8](repeating: 0, count: 9)),
                       .dataSizeMismatch(shape: [], dtype: .float64, expectedBytes: 8, actualBytes: 9))
-        XCTAssertEqual(NumpyError(path: Self.hostileName, .dataSizeMismatch(shape: [], dtype: .float64, expectedBytes: 8, actualBytes: 9)).description,
+        XCTAssertEqual(NumpyError(path: Self.hostileName,
+                                  .dataSizeMismatch(shape: [], dtype: .float64,
+                                                    expectedBytes: 8, actualBytes: 9)).description,
                        "hostile.npy: header declares shape () = 1 float64 value (8 bytes) but 9 bytes follow")
     }
 
@@ -284,7 +293,8 @@ final class HostileNpyTests: NumpyTestCase {
         XCTAssertEqual(try read(npy(text, data: sixFloats)).shape, [2, 3])
         XCTAssertEqual(try read(npy(text, version: (2, 0), data: sixFloats)).shape, [2, 3])
         assertRefused(npy(text, version: (3, 0), data: sixFloats),
-                      .nonLiteralHeader(offset: offset(of: "2L", in: text), expected: "a decimal integer", found: "'2L'"))
+                      .nonLiteralHeader(offset: offset(of: "2L", in: text), expected: "a decimal integer",
+                                        found: "'2L'"))
     }
 
     func testHeaderEncodings() {
@@ -299,11 +309,13 @@ final class HostileNpyTests: NumpyTestCase {
     func testFileThatCannotBeOpened() throws {
         let missing = scratchPath("missing.npy")
         XCTAssertThrowsError(try Numpy.readNpy(path: missing)) { error in
-            XCTAssertEqual(error as? NumpyError, NumpyError(path: missing, .cannotOpen(reason: "No such file or directory")))
+            XCTAssertEqual(error as? NumpyError,
+                           NumpyError(path: missing, .cannotOpen(reason: "No such file or directory")))
             assertOneLine(error, startingWith: missing + ": ")
         }
         XCTAssertThrowsError(try Numpy.readNpy(path: directory.path)) { error in
-            XCTAssertEqual(error as? NumpyError, NumpyError(path: directory.path, .cannotOpen(reason: "Is a directory")))
+            XCTAssertEqual(error as? NumpyError,
+                           NumpyError(path: directory.path, .cannotOpen(reason: "Is a directory")))
         }
     }
 
@@ -311,7 +323,8 @@ final class HostileNpyTests: NumpyTestCase {
         let path = try write(npy(header(shape: "(2, 3)"), data: [0]), name: "short.npy")
         XCTAssertThrowsError(try Numpy.readNpy(path: path)) { error in
             XCTAssertEqual(error as? NumpyError,
-                           NumpyError(path: path, .dataSizeMismatch(shape: [2, 3], dtype: .float32, expectedBytes: 24, actualBytes: 1)))
+                           NumpyError(path: path, .dataSizeMismatch(shape: [2, 3], dtype: .float32, expectedBytes: 24,
+                                                                    actualBytes: 1)))
             assertOneLine(error, startingWith: path + ": header declares shape (2, 3)")
         }
     }

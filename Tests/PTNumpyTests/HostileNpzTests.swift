@@ -11,7 +11,8 @@ final class HostileNpzTests: NumpyTestCase {
         return writer.finish()
     }
 
-    private func assertNpzRefused(_ path: String, _ expected: NumpyError, file: StaticString = #filePath, line: UInt = #line) {
+    private func assertNpzRefused(_ path: String, _ expected: NumpyError,
+                                  file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try Numpy.readNpz(path: path), file: file, line: line) { error in
             XCTAssertEqual(error as? NumpyError, expected, file: file, line: line)
             assertOneLine(error, startingWith: path + ": ", file: file, line: line)
@@ -41,19 +42,24 @@ final class HostileNpzTests: NumpyTestCase {
         let short = Array(validMember.dropLast())
         let path = try write(try archive([("a.npy", validMember), ("h_n.npy", short)]), name: "ref.npz")
         assertNpzRefused(path, NumpyError(path: path, member: "h_n.npy",
-                                          .dataSizeMismatch(shape: [2, 3], dtype: .float32, expectedBytes: 24, actualBytes: 23)))
+                                          .dataSizeMismatch(shape: [2, 3], dtype: .float32, expectedBytes: 24,
+                                                            actualBytes: 23)))
         XCTAssertThrowsError(try Numpy.readNpz(path: path)) { error in
             XCTAssertEqual(String(describing: error),
-                           "\(path): member 'h_n.npy': header declares shape (2, 3) = 6 float32 values (24 bytes) but 23 bytes follow")
+                           "\(path): member 'h_n.npy': header declares shape (2, 3) = 6 float32 values (24 bytes) but"
+                               + " 23 bytes follow")
         }
 
         let notNpy = try write(try archive([("x.npy", Array("PK\u{3}\u{4}".utf8))]), name: "x.npz")
         assertNpzRefused(notNpy, NumpyError(path: notNpy, member: "x.npy", .badMagic(found: [0x50, 0x4B, 0x03, 0x04])))
 
-        let evil = npy("{'descr': __import__('os').system('x'), 'fortran_order': False, 'shape': (1,), }", data: [0, 0, 0, 0])
+        let evil = npy("{'descr': __import__('os').system('x'), 'fortran_order': False, 'shape': (1,), }",
+                       data: [0, 0, 0, 0])
         let evilPath = try write(try archive([("evil.npy", evil)]), name: "evil.npz")
         assertNpzRefused(evilPath, NumpyError(path: evilPath, member: "evil.npy",
-                                              .nonLiteralHeader(offset: 10, expected: "a literal value (a name is not one)", found: "'__import__'")))
+                                              .nonLiteralHeader(offset: 10,
+                                                                expected: "a literal value (a name is not one)",
+                                                                found: "'__import__'")))
     }
 
     func testStoredMemberWithBadCRC() throws {
@@ -64,17 +70,20 @@ final class HostileNpzTests: NumpyTestCase {
         bytes[position] ^= 0xFF
         let path = try write(bytes, name: "crc.npz")
         let actual = bytes[entry.dataOffset ..< entry.dataOffset + entry.compressedSize].withUnsafeBytes { crc32($0) }
-        assertNpzRefused(path, NumpyError(path: path, .archive(.crcMismatch(entry: entry.name, declared: entry.crc32, actual: actual))))
+        assertNpzRefused(path, NumpyError(path: path, .archive(.crcMismatch(entry: entry.name, declared: entry.crc32,
+                                                                            actual: actual))))
     }
 
     func testDuplicateMemberNamesAreRefusedByTheZipLayer() throws {
         // Two distinct names of the same length, then the second renamed in both headers.
         var bytes = try archive([("a.npy", validMember), ("b.npy", validMember)])
-        for index in bytes.indices where bytes[index] == UInt8(ascii: "b") && Array(bytes[index ..< min(index + 5, bytes.count)]) == Array("b.npy".utf8) {
+        for index in bytes.indices where bytes[index] == UInt8(ascii: "b")
+            && Array(bytes[index ..< min(index + 5, bytes.count)]) == Array("b.npy".utf8) {
             bytes[index] = UInt8(ascii: "a")
         }
         let path = try write(bytes, name: "dup.npz")
-        assertNpzRefused(path, NumpyError(path: path, .archive(.duplicateEntryName(entry: "a.npy", firstIndex: 0, secondIndex: 1))))
+        assertNpzRefused(path, NumpyError(path: path,
+                                          .archive(.duplicateEntryName(entry: "a.npy", firstIndex: 0, secondIndex: 1))))
     }
 
     func testEveryTruncationOfAnNpzIsRefused() throws {

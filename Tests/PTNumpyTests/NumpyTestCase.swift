@@ -82,7 +82,8 @@ class NumpyTestCase: XCTestCase {
         }
         func sameFloat(_ actual: Double, _ text: Any?, _ label: String) {
             guard let text = text as? String, let wanted = Double(text) else {
-                return XCTFail("\(what): \(label): not a float string: \(String(describing: text))", file: file, line: line)
+                return XCTFail("\(what): \(label): not a float string: \(String(describing: text))",
+                               file: file, line: line)
             }
             let same = actual.isNaN ? wanted.isNaN : (actual == wanted && actual.sign == wanted.sign)
             XCTAssertTrue(same, "\(what): \(label): \(actual) != \(text)", file: file, line: line)
@@ -168,9 +169,11 @@ class NumpyTestCase: XCTestCase {
         }
     }
 
-    func assertOneLine(_ error: Error, startingWith prefix: String, file: StaticString = #filePath, line: UInt = #line) {
+    func assertOneLine(_ error: Error, startingWith prefix: String,
+                       file: StaticString = #filePath, line: UInt = #line) {
         let description = String(describing: error)
-        XCTAssertTrue(description.hasPrefix(prefix), "'\(description)' should start with '\(prefix)'", file: file, line: line)
+        XCTAssertTrue(description.hasPrefix(prefix), "'\(description)' should start with '\(prefix)'",
+                      file: file, line: line)
         XCTAssertFalse(description.contains("\n"), "one line: \(description)", file: file, line: line)
     }
 

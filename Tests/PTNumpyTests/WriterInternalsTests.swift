@@ -16,7 +16,8 @@ final class WriterInternalsTests: XCTestCase {
         XCTAssertEqual(preamble.count, 12 + length)
         XCTAssertEqual(preamble.count % 64, 0)
         XCTAssertEqual(preamble.last, 0x0A)
-        XCTAssertTrue(String(decoding: preamble[12...], as: UTF8.self).hasPrefix("{'descr': '<f4', 'fortran_order': False, 'shape': (1234567, 1234567, "))
+        XCTAssertTrue(String(decoding: preamble[12...], as: UTF8.self)
+            .hasPrefix("{'descr': '<f4', 'fortran_order': False, 'shape': (1234567, 1234567, "))
 
         let short = NpyWriter.preamble(descr: "<f4", shape: [2, 3])
         XCTAssertEqual(short[6], 1)
@@ -31,13 +32,17 @@ final class WriterInternalsTests: XCTestCase {
         let failure = TensorError.storageSizeMismatch(key: "broken", declared: 4, actual: 0)
         XCTAssertThrowsError(try Numpy.npyBytes(tensor)) { error in
             XCTAssertEqual(error as? NumpyError, NumpyError(path: "tensor", .unreadableTensor(.init(failure))))
-            XCTAssertEqual("\(error)", "tensor: cannot read the tensor's bytes: storage 'broken' declares 4 bytes but its record holds 0")
+            XCTAssertEqual("\(error)", "tensor: cannot read the tensor's bytes: storage 'broken' declares 4 bytes"
+                               + " but its record holds 0")
         }
         let path = NSTemporaryDirectory() + "unreadable-\(UUID().uuidString).npz"
         XCTAssertThrowsError(try Numpy.writeNpz([("w", tensor)], to: path)) { error in
             // The storage's error is carried unchanged, typed, with the output and the member.
-            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, member: "w.npy", .unreadableTensor(.init(failure))))
-            guard case .unreadableTensor(let inner)? = (error as? NumpyError)?.reason else { return XCTFail("\(error)") }
+            XCTAssertEqual(error as? NumpyError,
+                           NumpyError(path: path, member: "w.npy", .unreadableTensor(.init(failure))))
+            guard case .unreadableTensor(let inner)? = (error as? NumpyError)?.reason else {
+                return XCTFail("\(error)")
+            }
             XCTAssertEqual(inner.error as? TensorError, failure)
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
@@ -50,13 +55,16 @@ final class WriterInternalsTests: XCTestCase {
         struct Broken: Error, Equatable {}
         let sink = try FileSink(replacing: path)
         var writer = NpzWriter(streamingTo: sink)
-        XCTAssertThrowsError(try writer.add(name: "a", dtype: .uint8, shape: [2], byteCount: 2) { _ in throw Broken() }) { error in
-            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, member: "a.npy", .unreadableTensor(.init(Broken()))))
+        XCTAssertThrowsError(try writer.add(name: "a", dtype: .uint8, shape: [2],
+                                            byteCount: 2) { _ in throw Broken() }) { error in
+            XCTAssertEqual(error as? NumpyError,
+                           NumpyError(path: path, member: "a.npy", .unreadableTensor(.init(Broken()))))
         }
         XCTAssertThrowsError(try writer.add(name: "b", dtype: .uint8, shape: [2], byteCount: 2) { write in
             try [UInt8(1)].withUnsafeBytes { try write($0) }
         }) { error in
-            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, member: "b.npy", .byteCountMismatch(declared: 2, given: 1)))
+            XCTAssertEqual(error as? NumpyError,
+                           NumpyError(path: path, member: "b.npy", .byteCountMismatch(declared: 2, given: 1)))
             XCTAssertEqual("\(error)", "\(path): member 'b.npy': the array was declared with 2 bytes and given 1")
         }
         sink.discard()

@@ -40,11 +40,13 @@ final class WriterTests: NumpyTestCase {
         XCTAssertEqual((10 + headerLength) % 64, 0)
         XCTAssertEqual(bytes.count, 10 + headerLength + 24)
         let header = String(decoding: bytes[10 ..< 10 + headerLength], as: UTF8.self)
-        XCTAssertTrue(header.hasPrefix("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }" + String(repeating: " ", count: 20)))
+        XCTAssertTrue(header.hasPrefix("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"
+                                           + String(repeating: " ", count: 20)))
         XCTAssertTrue(header.hasSuffix(" \n"))
 
         let scalar = try Numpy.npyBytes(try Tensor(dtype: .bool, shape: [], bytes: [1]))
-        XCTAssertTrue(String(decoding: scalar, as: UTF8.self).contains("{'descr': '|b1', 'fortran_order': False, 'shape': (), }"))
+        XCTAssertTrue(String(decoding: scalar, as: UTF8.self)
+            .contains("{'descr': '|b1', 'fortran_order': False, 'shape': (), }"))
         let vector = try Numpy.npyBytes(try Tensor(dtype: .int64, shape: [1], bytes: [UInt8](repeating: 7, count: 8)))
         XCTAssertTrue(String(decoding: vector, as: UTF8.self).contains("'shape': (1,), }"))
     }
@@ -83,7 +85,8 @@ final class WriterTests: NumpyTestCase {
         // Fixed timestamps: the same arrays give the same file.
         let again = scratchPath("again.npz")
         try Numpy.writeNpz(members, to: again)
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), try Data(contentsOf: URL(fileURLWithPath: again)))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)),
+                       try Data(contentsOf: URL(fileURLWithPath: again)))
     }
 
     func testEmptyNpz() throws {
@@ -100,12 +103,14 @@ final class WriterTests: NumpyTestCase {
         let npy = scratchPath("x.npy")
         XCTAssertThrowsError(try Numpy.writeNpy(tensor, to: npy)) { error in
             XCTAssertEqual(error as? NumpyError, NumpyError(path: npy, .unsupportedDType(.bfloat16)))
-            XCTAssertEqual("\(error)", "\(npy): bfloat16 has no numpy dtype; expected float16/32/64, int8-64, uint8-64, bool or complex64/128")
+            XCTAssertEqual("\(error)", "\(npy): bfloat16 has no numpy dtype; expected float16/32/64, int8-64, uint8-64,"
+                               + " bool or complex64/128")
         }
         let path = scratchPath("x.npz")
         XCTAssertThrowsError(try Numpy.writeNpz([("w", tensor)], to: path)) { error in
             XCTAssertEqual(error as? NumpyError, NumpyError(path: path, member: "w.npy", .unsupportedDType(.bfloat16)))
-            XCTAssertEqual("\(error)", "\(path): member 'w.npy': bfloat16 has no numpy dtype; expected float16/32/64, int8-64, uint8-64, bool or complex64/128")
+            XCTAssertEqual("\(error)", "\(path): member 'w.npy': bfloat16 has no numpy dtype; expected float16/32/64,"
+                               + " int8-64, uint8-64, bool or complex64/128")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: npy))
@@ -114,7 +119,8 @@ final class WriterTests: NumpyTestCase {
     func testNpzNamesMustBeUniqueAndNonEmpty() throws {
         let tensor = try Tensor(dtype: .uint8, shape: [1], bytes: [9])
         let duplicated = scratchPath("d.npz")
-        XCTAssertThrowsError(try Numpy.writeNpz([("a", tensor), ("b", tensor), ("a", tensor)], to: duplicated)) { error in
+        XCTAssertThrowsError(try Numpy.writeNpz([("a", tensor), ("b", tensor), ("a", tensor)],
+                                                to: duplicated)) { error in
             XCTAssertEqual(error as? NumpyError, NumpyError(path: duplicated, .duplicateArrayName("a")))
             assertOneLine(error, startingWith: duplicated + ": array name 'a'")
         }
@@ -132,16 +138,21 @@ final class WriterTests: NumpyTestCase {
         let tensor = try Tensor(dtype: .uint8, shape: [1], bytes: [9])
         let path = scratchPath("u.npz")
         XCTAssertThrowsError(try Numpy.writeNpz([("ok", tensor), ("../evil", tensor)], to: path)) { error in
-            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, .invalidArrayName(name: "../evil", .unsafe(.parentComponent))))
-            XCTAssertEqual("\(error)", "\(path): array name '../evil': zip entry name '../evil.npy' is not a plain relative path: it has a '..' component")
+            XCTAssertEqual(error as? NumpyError,
+                           NumpyError(path: path, .invalidArrayName(name: "../evil", .unsafe(.parentComponent))))
+            XCTAssertEqual("\(error)", "\(path): array name '../evil': zip entry name '../evil.npy' is not a plain"
+                               + " relative path: it has a '..' component")
         }
         XCTAssertThrowsError(try Numpy.writeNpz([("/abs", tensor)], to: path)) { error in
             XCTAssertEqual((error as? NumpyError)?.reason, .invalidArrayName(name: "/abs", .unsafe(.absolute)))
         }
         let long = String(repeating: "x", count: 70_000)
         XCTAssertThrowsError(try Numpy.writeNpz([(long, tensor)], to: path)) { error in
-            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, .invalidArrayName(name: String(long.prefix(64)), .tooLong(byteCount: 70_004))))
-            XCTAssertEqual("\(error)", "\(path): array name '\(long.prefix(64))': zip entry name '\(long.prefix(64))…' is 70004 bytes of UTF-8; at most 65,535 fit in a zip header")
+            XCTAssertEqual(error as? NumpyError,
+                           NumpyError(path: path, .invalidArrayName(name: String(long.prefix(64)),
+                                                                    .tooLong(byteCount: 70_004))))
+            XCTAssertEqual("\(error)", "\(path): array name '\(long.prefix(64))': zip entry name '\(long.prefix(64))…'"
+                               + " is 70004 bytes of UTF-8; at most 65,535 fit in a zip header")
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
     }
@@ -164,7 +175,8 @@ final class WriterTests: NumpyTestCase {
         let tensor = try Tensor(dtype: .uint8, shape: [1], bytes: [9])
         let path = scratchPath("missing/x.npy")
         XCTAssertThrowsError(try Numpy.writeNpy(tensor, to: path)) { error in
-            XCTAssertEqual(error as? NumpyError, NumpyError(path: path, .cannotWrite(.system("No such file or directory"))))
+            XCTAssertEqual(error as? NumpyError,
+                           NumpyError(path: path, .cannotWrite(.system("No such file or directory"))))
             assertOneLine(error, startingWith: path + ": ")
         }
     }
