@@ -45,16 +45,19 @@ enum Cast {
             switch to {
             case .float16:
                 for i in 0..<count {
-                    target.storeBytes(of: half(bits: float32Bits(source, i, from)).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                    target.storeBytes(of: half(bits: float32Bits(source, i, from)).littleEndian,
+                                      toByteOffset: 2 * i, as: UInt16.self)
                 }
             case .bfloat16:
                 let nan = bfloat16NaN(from: from)
                 for i in 0..<count {
-                    target.storeBytes(of: bfloat16(bits: float32Bits(source, i, from), nan: nan).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                    target.storeBytes(of: bfloat16(bits: float32Bits(source, i, from), nan: nan).littleEndian,
+                                      toByteOffset: 2 * i, as: UInt16.self)
                 }
             default:
                 for i in 0..<count {
-                    target.storeBytes(of: float32Bits(source, i, from).littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                    target.storeBytes(of: float32Bits(source, i, from).littleEndian,
+                                      toByteOffset: 4 * i, as: UInt32.self)
                 }
             }
         }
@@ -67,9 +70,13 @@ enum Cast {
     static func float32Bits(_ source: UnsafeRawBufferPointer, _ index: Int, _ dtype: DType) -> UInt32 {
         switch dtype {
         case .float32: return UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self))
-        case .float16: return halfToFloat32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)))
-        case .bfloat16: return UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))) << 16
-        case .float64: return doubleToFloat32(UInt64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * index, as: UInt64.self)))
+        case .float16:
+            return halfToFloat32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)))
+        case .bfloat16:
+            return UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))) << 16
+        case .float64:
+            return doubleToFloat32(UInt64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * index,
+                                                                              as: UInt64.self)))
         case .float8_e4m3fn: return e4m3fnToFloat32(source[index])
         // e5m2 is the top byte of a float16 (c10/util/Float8_e5m2.h fp8e5m2_to_fp32_value).
         case .float8_e5m2: return halfToFloat32(UInt16(source[index]) << 8)
@@ -137,7 +144,8 @@ enum Cast {
         let mantissa = Int(byte) & (1 << mantissaBits - 1)
         let value = exponent == 0
             ? Float(sign: .plus, exponent: 1 - bias - mantissaBits, significand: Float(mantissa))
-            : Float(sign: .plus, exponent: exponent - bias - mantissaBits, significand: Float(mantissa | 1 << mantissaBits))
+            : Float(sign: .plus, exponent: exponent - bias - mantissaBits,
+                    significand: Float(mantissa | 1 << mantissaBits))
         return value.bitPattern
     }
 

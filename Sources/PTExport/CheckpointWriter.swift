@@ -86,7 +86,8 @@ public struct CheckpointWriter {
         let whole = tensor.isContiguous && tensor.storageOffset == 0 && tensor.byteCount == tensor.storage.byteCount
         let dtype = target(for: tensor.dtype)
         let source = tensor.dtype
-        items.append(Item(name: name, dtype: dtype, shape: tensor.shape, byteCount: tensor.elementCount * dtype.itemSize,
+        items.append(Item(name: name, dtype: dtype, shape: tensor.shape,
+                          byteCount: tensor.elementCount * dtype.itemSize,
                           view: !whole, storage: ObjectIdentifier(tensor.storage)) { body in
             guard dtype != source else { return try tensor.streamBytes(body) }
             var converted: [UInt8] = []
@@ -166,11 +167,15 @@ public struct CheckpointWriter {
                 }
             }
         }
-        guard items.count <= FileLimits.maxTensors else { throw refuse(.tooManyTensors(items.count, limit: FileLimits.maxTensors)) }
+        guard items.count <= FileLimits.maxTensors else {
+            throw refuse(.tooManyTensors(items.count, limit: FileLimits.maxTensors))
+        }
         var summary = Summary()
         summary.tensors = items.count
         summary.bytes = items.reduce(0) { $0 + $1.byteCount }
-        summary.materialized = items.filter { $0.view || $0.storage.map { storageUsers[$0, default: 0] > 1 } == true }.count
+        summary.materialized = items.filter {
+            $0.view || $0.storage.map { storageUsers[$0, default: 0] > 1 } == true
+        }.count
         summary.cast = cast == nil ? 0 : items.filter { $0.dtype == cast }.count
         switch format {
         case .safetensors: try writeSafetensors(to: path)
@@ -183,7 +188,8 @@ public struct CheckpointWriter {
     /// The safetensors header, then every tensor in the format's order.
     private func writeSafetensors(to path: String) throws(ExportError) {
         let ordered = Safetensors.storageOrder(items, name: \.name, dtype: \.dtype)
-        let header = Safetensors.header(metadata: [("format", "pt")], tensors: ordered.map { ($0.name, $0.dtype, $0.shape) })
+        let header = Safetensors.header(metadata: [("format", "pt")],
+                                        tensors: ordered.map { ($0.name, $0.dtype, $0.shape) })
         try writeBeside(path) { (sink) throws(ExportError) in
             do throws(FileSinkError) {
                 try sink.write(header)
@@ -213,7 +219,8 @@ public struct CheckpointWriter {
                 // is kept here.
                 var unreadable: ExportError.ReadFailure?
                 do throws(NumpyError) {
-                    try npz.add(name: item.name, dtype: item.dtype, shape: item.shape, byteCount: item.byteCount) { write in
+                    try npz.add(name: item.name, dtype: item.dtype, shape: item.shape,
+                                byteCount: item.byteCount) { write in
                         do throws(Interrupted<any Error>) {
                             try send(item, to: write)
                         } catch {
@@ -242,7 +249,8 @@ public struct CheckpointWriter {
     private func writeTorchSave(to path: String) throws(ExportError) {
         let stem = TorchSave.archiveName(forPath: path)
         let records = items.map { item in
-            TorchSave.Record(name: item.name, dtype: item.dtype, shape: item.shape, byteCount: item.byteCount) { write in
+            TorchSave.Record(name: item.name, dtype: item.dtype, shape: item.shape,
+                             byteCount: item.byteCount) { write in
                 do throws(Interrupted<any Error>) {
                     try send(item, to: write)
                 } catch {
@@ -260,7 +268,8 @@ public struct CheckpointWriter {
     /// complete: a failure part way (a record failing its CRC check, a full disk) leaves `path`
     /// as it was and removes only the file this write created.
     private func writeBeside(_ path: String, _ body: (FileSink) throws(ExportError) -> Void) throws(ExportError) {
-        try FileOutput.stream(to: path, inputs: inputs, failure: { ExportError(path: $0.path, .cannotWrite($0.reason)) }, body)
+        try FileOutput.stream(to: path, inputs: inputs,
+                              failure: { ExportError(path: $0.path, .cannotWrite($0.reason)) }, body)
     }
 
     /// Why handing a tensor's bytes over stopped: they could not be read, or the function they
@@ -272,7 +281,8 @@ public struct CheckpointWriter {
 
     /// Hands `item`'s bytes to `write`, piece by piece, checking that they are as many as the
     /// item declares.
-    private func send<WriteFailure: Error>(_ item: Item, to write: (UnsafeRawBufferPointer) throws(WriteFailure) -> Void)
+    private func send<WriteFailure: Error>(_ item: Item,
+                                           to write: (UnsafeRawBufferPointer) throws(WriteFailure) -> Void)
         throws(Interrupted<WriteFailure>) {
         var writeFailure: WriteFailure?
         var given = 0

@@ -20,7 +20,9 @@ public struct ExportError: Error, CustomStringConvertible, Equatable, Sendable {
     /// `path: reason`, one line; `.numpy` as the `NumpyError` describes itself (which names the
     /// output, and the member where there is one).
     public var description: String {
-        if case let .numpy(member, reason) = reason { return NumpyError(path: path, member: member, reason).description }
+        if case let .numpy(member, reason) = reason {
+            return NumpyError(path: path, member: member, reason).description
+        }
         return "\(path): \(reason)"
     }
 
@@ -57,17 +59,21 @@ public struct ExportError: Error, CustomStringConvertible, Equatable, Sendable {
         public var description: String {
             switch self {
             case .unknownFormat: return "the extension names no export format; expected .safetensors, .npz or .pt"
-            case .badCast(let dtype): return "cannot cast to \(dtype.rawValue); casts go to float16, bfloat16 or float32"
+            case .badCast(let dtype):
+                return "cannot cast to \(dtype.rawValue); casts go to float16, bfloat16 or float32"
             case .duplicateName(let name): return "tensor '\(name)' appears twice"
             case let .unsupportedDType(name, dtype, format):
                 let lacking = format == .npz ? "numpy has no \(dtype.rawValue)"
-                    : format == .pt ? "ptload writes no \(dtype.rawValue) into .pt files" : "safetensors has no \(dtype.rawValue)"
-                return "tensor '\(name)' is \(dtype.rawValue): \(lacking)" + (castWouldHelp ? "; cast it to float32 or float16" : "")
+                    : format == .pt ? "ptload writes no \(dtype.rawValue) into .pt files"
+                    : "safetensors has no \(dtype.rawValue)"
+                return "tensor '\(name)' is \(dtype.rawValue): \(lacking)"
+                    + (castWouldHelp ? "; cast it to float32 or float16" : "")
             case let .unreadable(name, failure): return "tensor '\(name)': \(failure)"
             case let .unwritableName(name, format, fault):
                 let shown = fault.isMemberTooLong ? "\(name.prefix(64))…" : name
                 return "tensor '\(shown)' cannot be named so in .\(format.rawValue): \(fault)"
-            case let .tooManyTensors(count, limit): return "\(count) tensors; ptload reads files of at most \(limit) tensors, so it writes none larger"
+            case let .tooManyTensors(count, limit):
+                return "\(count) tensors; ptload reads files of at most \(limit) tensors, so it writes none larger"
             case let .numpy(member, reason): return member.map { "member '\($0)': \(reason)" } ?? reason.description
             case .cannotWrite(let reason): return "cannot write: \(reason)"
             }
@@ -124,8 +130,10 @@ public struct ExportError: Error, CustomStringConvertible, Equatable, Sendable {
             switch self {
             case .reservedMetadata: return "the header reserves '__metadata__' for the file's metadata"
             case .empty: return "names must not be empty"
-            case .unsafeMember(let why): return "the member name is not a plain relative path (\(why)), which readers refuse"
-            case .memberTooLong(let byteCount): return "the member name is \(byteCount) bytes of UTF-8; at most 65,535 fit in a zip header"
+            case .unsafeMember(let why):
+                return "the member name is not a plain relative path (\(why)), which readers refuse"
+            case .memberTooLong(let byteCount):
+                return "the member name is \(byteCount) bytes of UTF-8; at most 65,535 fit in a zip header"
             }
         }
     }

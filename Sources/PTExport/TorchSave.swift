@@ -30,7 +30,8 @@ enum TorchSave {
         var name = Array(scalars[start...])
         if let dot = name.lastIndex(of: ".") { name.removeSubrange(dot...) }
         let text = String(String.UnicodeScalarView(name))
-        if text.isEmpty || text == "." || text == ".." || name.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+        if text.isEmpty || text == "." || text == ".."
+            || name.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             return "archive"
         }
         return text

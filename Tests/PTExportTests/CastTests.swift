@@ -33,7 +33,8 @@ final class CastTests: XCTestCase {
 
     static let fixture: Fixture = {
         let url = fixtureURL("export/cast_nans.json")
-        guard let data = try? Data(contentsOf: url), let fixture = try? JSONDecoder().decode(Fixture.self, from: data) else {
+        guard let data = try? Data(contentsOf: url),
+              let fixture = try? JSONDecoder().decode(Fixture.self, from: data) else {
             fatalError("cannot read \(url.path)")
         }
         return fixture
@@ -60,7 +61,8 @@ final class CastTests: XCTestCase {
             let got = Self.cast(inputs, from: from, to: to)
             XCTAssertEqual(got.count, inputs.count)
             for (i, input) in inputs.enumerated() where got[i] != Self.bits(target.nan_outputs[i]) {
-                XCTFail("\(from) → \(to): 0x\(Self.hex(input)) gave 0x\(Self.hex(got[i])), torch \(target.nan_outputs[i])")
+                XCTFail("\(from) → \(to): 0x\(Self.hex(input)) gave 0x\(Self.hex(got[i])), torch"
+                            + " \(target.nan_outputs[i])")
             }
         }
     }
@@ -81,7 +83,9 @@ final class CastTests: XCTestCase {
 
     func testFiniteEdgeCasesOfWideSourcesAreCastAsTorchCastsThem() {
         for (source, from, to, target) in pairs() {
-            guard let inputs = source.finite_inputs?.map(Self.bits), let outputs = target.finite_outputs else { continue }
+            guard let inputs = source.finite_inputs?.map(Self.bits), let outputs = target.finite_outputs else {
+                continue
+            }
             let got = Self.cast(inputs, from: from, to: to)
             for (i, input) in inputs.enumerated() where got[i] != Self.bits(outputs[i]) {
                 XCTFail("\(from) → \(to): 0x\(Self.hex(input)) gave 0x\(Self.hex(got[i])), torch \(outputs[i])")
@@ -109,7 +113,9 @@ final class CastTests: XCTestCase {
             var chunked: [UInt8] = []
             var offset = 0
             for size in [1, 3, 16, 17, 64, 100, 56] {
-                bytes[offset..<(offset + 8 * size)].withUnsafeBytes { Cast.convert($0, from: .float64, to: to, into: &chunked) }
+                bytes[offset..<(offset + 8 * size)].withUnsafeBytes {
+                    Cast.convert($0, from: .float64, to: to, into: &chunked)
+                }
                 offset += 8 * size
             }
             XCTAssertEqual(offset, bytes.count)
@@ -126,7 +132,9 @@ final class CastTests: XCTestCase {
 
     static func hex(_ value: UInt64) -> String { String(value, radix: 16) }
 
-    static func littleEndian(_ value: UInt64, size: Int) -> [UInt8] { (0..<size).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+    static func littleEndian(_ value: UInt64, size: Int) -> [UInt8] {
+        (0..<size).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+    }
 
     static func castBytes(_ inputs: [UInt64], from: DType, to: DType) -> [UInt8] {
         let bytes = inputs.flatMap { littleEndian($0, size: from.itemSize) }

@@ -32,7 +32,8 @@ final class ExportTests: XCTestCase {
     /// c10's conversions, as torch's `.half()` and `.bfloat16()` gave them on every rounding case
     /// (ties, overflow, subnormals, NaN payloads), one element at a time and as one tensor.
     func testCastsRoundAsTorch() throws {
-        let casts = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: fixtureURL("export/manifest.json"))).casts
+        let casts = try JSONDecoder()
+            .decode(Manifest.self, from: Data(contentsOf: fixtureURL("export/manifest.json"))).casts
         XCTAssertGreaterThan(casts.float32.count, 100)
         for (i, bits) in casts.float32.enumerated() {
             let value = Float(bitPattern: bits)
@@ -75,13 +76,17 @@ final class ExportTests: XCTestCase {
         var names = CheckpointWriter()
         names.add("../evil", array: ShapedArray<Float>(zeros: [1]))
         XCTAssertThrowsError(try names.write(to: dir + "/o.npz")) {
-            XCTAssertEqual($0 as? ExportError, ExportError(path: dir + "/o.npz", .unwritableName(name: "../evil", format: .npz, .unsafeMember(.parentComponent))))
-            XCTAssertEqual("\($0)", "\(dir)/o.npz: tensor '../evil' cannot be named so in .npz: the member name is not a plain relative path (it has a '..' component), which readers refuse")
+            XCTAssertEqual($0 as? ExportError,
+                           ExportError(path: dir + "/o.npz", .unwritableName(name: "../evil", format: .npz,
+                                                                             .unsafeMember(.parentComponent))))
+            XCTAssertEqual("\($0)", "\(dir)/o.npz: tensor '../evil' cannot be named so in .npz: the member name is not"
+                               + " a plain relative path (it has a '..' component), which readers refuse")
         }
         var metadata = CheckpointWriter()
         metadata.add("__metadata__", array: ShapedArray<Float>(zeros: [1]))
         XCTAssertThrowsError(try metadata.write(to: dir + "/o.safetensors")) {
-            XCTAssertEqual(($0 as? ExportError)?.reason, .unwritableName(name: "__metadata__", format: .safetensors, .reservedMetadata))
+            XCTAssertEqual(($0 as? ExportError)?.reason,
+                           .unwritableName(name: "__metadata__", format: .safetensors, .reservedMetadata))
         }
         let bf16 = try Tensor(dtype: .bfloat16, shape: [1], bytes: [0, 0x3F])
         var dtypes = CheckpointWriter()
@@ -90,7 +95,8 @@ final class ExportTests: XCTestCase {
             let reason = ($0 as? ExportError)?.reason
             XCTAssertEqual(reason, .unsupportedDType(name: "w", dtype: .bfloat16, format: .npz))
             XCTAssertEqual(reason?.castWouldHelp, true)
-            XCTAssertEqual(reason?.description, "tensor 'w' is bfloat16: numpy has no bfloat16; cast it to float32 or float16")
+            XCTAssertEqual(reason?.description,
+                           "tensor 'w' is bfloat16: numpy has no bfloat16; cast it to float32 or float16")
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
     }
@@ -100,7 +106,8 @@ final class ExportTests: XCTestCase {
     func testACorruptRecordCarriesTheCheckpointError() throws {
         let model = fixtureURL("hostile/zip_crc_storage.pt").path
         let checkpoint = try Checkpoint.load(path: model)
-        let crc = CheckpointError(path: model, .zip(.crcMismatch(entry: "archive/data/1", declared: 0xfa81_e398, actual: 0xff61_d18d)))
+        let crc = CheckpointError(path: model, .zip(.crcMismatch(entry: "archive/data/1", declared: 0xfa81_e398,
+                                                                 actual: 0xff61_d18d)))
         for format in CheckpointWriter.Format.allCases {
             let out = temporaryFile([], name: "corrupt.\(format.rawValue)")
             try FileManager.default.removeItem(atPath: out)
@@ -108,8 +115,10 @@ final class ExportTests: XCTestCase {
             writer.inputs = [model]
             for (key, tensor) in checkpoint.tensors.map({ ($0.key, $0.tensor) }) { writer.add(key, tensor: tensor) }
             XCTAssertThrowsError(try writer.write(to: out), "\(format)") {
-                XCTAssertEqual($0 as? ExportError, ExportError(path: out, .unreadable(name: "weight_hh_l0", .checkpoint(crc))), "\(format)")
-                XCTAssertEqual("\($0)", "\(out): tensor 'weight_hh_l0': \(model): entry 'archive/data/1' has CRC-32 0xff61d18d; its header declares 0xfa81e398")
+                XCTAssertEqual($0 as? ExportError,
+                               ExportError(path: out, .unreadable(name: "weight_hh_l0", .checkpoint(crc))), "\(format)")
+                XCTAssertEqual("\($0)", "\(out): tensor 'weight_hh_l0': \(model): entry 'archive/data/1' has CRC-32"
+                                   + " 0xff61d18d; its header declares 0xfa81e398")
             }
             XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(format)")
         }
