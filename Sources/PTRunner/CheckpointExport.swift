@@ -41,7 +41,8 @@ public enum CheckpointExport {
         let model = request.modelPath
         let checkpoint: Checkpoint
         do {
-            checkpoint = try Checkpoint.load(path: model, options: LoadOptions(strict: request.strict, work: request.work))
+            checkpoint = try Checkpoint.load(path: model,
+                                             options: LoadOptions(strict: request.strict, work: request.work))
         } catch {
             throw .checkpoint(error)
         }
@@ -50,7 +51,8 @@ public enum CheckpointExport {
             let prefix = module + "."
             selected = checkpoint.tensors.compactMap { t in t.key.droppingExactPrefix(prefix).map { ($0, t.tensor) } }
             if selected.isEmpty {
-                throw .nothingUnder(file: model, prefix: prefix, modules: ModuleCatalog(checkpoint).prefixes.filter { !$0.isEmpty })
+                throw .nothingUnder(file: model, prefix: prefix,
+                                    modules: ModuleCatalog(checkpoint).prefixes.filter { !$0.isEmpty })
             }
         }
         let summary: CheckpointWriter.Summary

@@ -40,7 +40,8 @@ public enum CheckpointListing {
         let start = DispatchTime.now().uptimeNanoseconds
         let checkpoint: Checkpoint
         do {
-            checkpoint = try Checkpoint.load(path: request.modelPath, options: LoadOptions(strict: request.strict, work: request.work))
+            checkpoint = try Checkpoint.load(path: request.modelPath,
+                                             options: LoadOptions(strict: request.strict, work: request.work))
         } catch {
             throw .checkpoint(error)
         }

@@ -78,7 +78,8 @@ public struct CheckpointSummary: Codable {
         }
         modules = c.modules.map { m in
             ModuleEntry(path: m.path, class: m.className,
-                        config: Dictionary(m.config.map { ($0.name, $0.value.description) }, uniquingKeysWith: { _, b in b }))
+                        config: Dictionary(m.config.map { ($0.name, $0.value.description) },
+                                           uniquingKeysWith: { _, b in b }))
         }
         opaque_classes = c.opaqueClasses
         constants = c.constants.count

@@ -109,10 +109,13 @@ public struct GoldenManifest: Sendable {
             throw bad("format is \(file.format.map { "'\($0)'" } ?? "missing"); expected '\(GoldenManifest.format)'")
         }
         if file.format_version == 1 {
-            throw bad("format_version is 1, whose truths came from a second float64 run of the whole model; re-export it with ptload-golden 2 (python/), which computes each call's truth from its recorded inputs")
+            throw bad("format_version is 1, whose truths came from a second float64 run of the whole model; re-export"
+                          + " it with ptload-golden 2 (python/), which computes each call's truth from its recorded"
+                          + " inputs")
         }
         guard let version = file.format_version, GoldenManifest.supportedVersions.contains(version) else {
-            throw bad("format_version is \(file.format_version.map(String.init) ?? "missing"); this ptload reads \(GoldenManifest.supportedVersions.upperBound)")
+            throw bad("format_version is \(file.format_version.map(String.init) ?? "missing"); this ptload reads"
+                          + " \(GoldenManifest.supportedVersions.upperBound)")
         }
         guard let cases = file.cases, !cases.isEmpty else { throw bad("holds no cases") }
         guard cases.count <= GoldenManifest.maxCases else {
@@ -126,13 +129,19 @@ public struct GoldenManifest: Sendable {
                 throw .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "npz '\(c.npz)' \(why)"))
             }
             if let stages = c.pipeline, stages.isEmpty || !stages.contains(c.module) {
-                throw .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "pipeline \(stages) does not hold its module '\(c.module)'"))
+                throw .inCase(manifest: path, name: c.name,
+                              .badManifest(file: path, why: "pipeline \(stages) does not hold its module"
+                                               + " '\(c.module)'"))
             }
-            if let distance = c.torch_distance, let bad = distance.first(where: { !($0.value >= 0 && $0.value.isFinite) }) {
-                throw .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "torch_distance '\(bad.key)' is \(bad.value); expected a finite distance of at least 0"))
+            if let distance = c.torch_distance,
+               let bad = distance.first(where: { !($0.value >= 0 && $0.value.isFinite) }) {
+                throw .inCase(manifest: path, name: c.name,
+                              .badManifest(file: path, why: "torch_distance '\(bad.key)' is \(bad.value); expected a"
+                                               + " finite distance of at least 0"))
             }
             if let n = c.nonlinearity, n != "tanh" && n != "relu" {
-                throw .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "nonlinearity is '\(n)'; expected tanh or relu"))
+                throw .inCase(manifest: path, name: c.name,
+                              .badManifest(file: path, why: "nonlinearity is '\(n)'; expected tanh or relu"))
             }
         }
         torchVersion = file.torch_version
@@ -171,7 +180,9 @@ public struct GoldenManifest: Sendable {
     /// Why `relative` could reach outside the manifest's folder, or nil when it cannot.
     static func unsafePath(_ relative: String) -> String? {
         if relative.isEmpty { return "is empty" }
-        if relative.hasPrefix("/") || relative.hasPrefix("~") { return "is absolute; paths are relative to the manifest's folder" }
+        if relative.hasPrefix("/") || relative.hasPrefix("~") {
+            return "is absolute; paths are relative to the manifest's folder"
+        }
         if relative.unicodeScalars.contains(where: { $0.value < 0x20 || $0 == "\\" }) {
             return "holds a control character or a backslash"
         }
@@ -195,6 +206,7 @@ public struct GoldenManifest: Sendable {
     }
 
     private static func path(_ keys: [CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        keys.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
+            .trimmingCharacters(in: CharacterSet(charactersIn: "."))
     }
 }

@@ -50,7 +50,8 @@ public enum GoldenSuite {
             var caseRequest = ModuleRunner.Request(
                 modelPath: request.modelPath, referencePath: try manifest.npzPath(of: c),
                 module: c.pipeline == nil ? c.module : nil, pipeline: c.pipeline,
-                options: ModuleOptions(batchFirst: c.batch_first, nonlinearity: c.nonlinearity.flatMap(Activation.init(rawValue:))),
+                options: ModuleOptions(batchFirst: c.batch_first,
+                                       nonlinearity: c.nonlinearity.flatMap(Activation.init(rawValue:))),
                 rtol: request.rtol, atol: request.atol, strict: request.strict, compute: request.compute)
             caseRequest.allowance = c.torch_distance
             caseRequest.checkFloat64 = c.truth == "float64"
@@ -66,7 +67,8 @@ public enum GoldenSuite {
             // otherwise leave 30 to 80 kB behind (every 16th case: 50 kB a case in a debug build).
             releaseFreedMemory()
         }
-        return GoldenSuiteReport(model: request.modelPath, manifest: manifest.path, torch_version: manifest.torchVersion,
+        return GoldenSuiteReport(model: request.modelPath, manifest: manifest.path,
+                                 torch_version: manifest.torchVersion,
                                  model_class: manifest.modelClass, load_s: loadSeconds, cases: cases,
                                  passed: cases.allSatisfy { $0.report.passed })
     }

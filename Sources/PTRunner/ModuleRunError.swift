@@ -49,14 +49,18 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
             return "\(file): holds no 'input' array (members: \(members.joined(separator: ", ")))"
         case let .badArray(file, name, why): return "\(file): '\(name)' \(why)"
         case .nothingToCompare(let file): return "\(file): holds none of 'output', 'h_n', 'c_n' to compare with"
-        case let .notProduced(file, name, modules): return "\(file): expects '\(name)', which \(modules) does not produce"
+        case let .notProduced(file, name, modules):
+            return "\(file): expects '\(name)', which \(modules) does not produce"
         case .tensor(let e): return e.description
         case let .badManifest(file, why): return "\(file): \(why)"
         case let .inCase(manifest, name, inner):
-            if case let .badManifest(file, why) = inner, file == manifest { return "\(manifest): case '\(name)': \(why)" }
+            if case let .badManifest(file, why) = inner, file == manifest {
+                return "\(manifest): case '\(name)': \(why)"
+            }
             return "\(manifest): case '\(name)': \(inner)"
         case let .nothingUnder(file, prefix, modules):
-            return "\(file): no tensor under '\(prefix)'; modules: \(modules.isEmpty ? "none" : modules.joined(separator: ", "))"
+            return "\(file): no tensor under '\(prefix)'; modules:"
+                + " \(modules.isEmpty ? "none" : modules.joined(separator: ", "))"
         case let .export(model, error):
             switch error.reason {
             case .cannotWrite, .numpy: return error.description

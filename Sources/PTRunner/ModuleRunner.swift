@@ -46,7 +46,8 @@ public enum ModuleRunner {
         /// the run passes only when both verdicts pass (references that are float64 truths).
         public var checkFloat64 = false
 
-        public init(modelPath: String, referencePath: String? = nil, inputPath: String? = nil, outputPath: String? = nil,
+        public init(modelPath: String, referencePath: String? = nil, inputPath: String? = nil,
+                    outputPath: String? = nil,
                     module: String? = nil, pipeline: [String]? = nil, options: ModuleOptions = ModuleOptions(),
                     rtol: Double? = nil, atol: Double? = nil, strict: Bool = false, repeatCount: Int = 1,
                     compute: Compute = .automatic, work: LoadWork? = nil) {
@@ -86,7 +87,8 @@ public enum ModuleRunner {
 
     /// `request` on a checkpoint already read (`request.modelPath` names it in messages);
     /// loading is timed from `loadStart`.
-    static func run(_ request: Request, on catalog: ModuleCatalog, since loadStart: UInt64) throws(ModuleRunError) -> ModuleRunReport {
+    static func run(_ request: Request, on catalog: ModuleCatalog, since loadStart: UInt64)
+        throws(ModuleRunError) -> ModuleRunReport {
         let reference = try request.referencePath.map { path throws(ModuleRunError) in
             try ReferenceArrays(path: path, role: .reference)
         }
@@ -143,7 +145,9 @@ public enum ModuleRunner {
             let pipelineInput: PipelineInput
             if isIDs {
                 guard [.int64, .int32, .int16, .int8, .uint8, .uint16, .uint32, .uint64].contains(input.dtype) else {
-                    throw .badArray(file: inputs.path, name: "input", why: "is \(input.dtype.rawValue); expected floating-point values or int64 token ids")
+                    throw .badArray(file: inputs.path, name: "input",
+                                    why: "is \(input.dtype.rawValue); expected floating-point values or int64"
+                                        + " token ids")
                 }
                 pipelineInput = .ids(try inputs.integers(input, "input"), shape: input.shape)
             } else {
@@ -202,7 +206,8 @@ public enum ModuleRunner {
                 }
                 for (name, want) in expected {
                     guard let got = produced.first(where: { $0.name == name })?.array else {
-                        throw .notProduced(file: reference.path, name: name, modules: pipeline.stages.map(\.description).joined(separator: " → "))
+                        throw .notProduced(file: reference.path, name: name,
+                                           modules: pipeline.stages.map(\.description).joined(separator: " → "))
                     }
                     comparisons.append(try compare(name, got, want, widened(for: name)))
                 }
@@ -223,7 +228,8 @@ public enum ModuleRunner {
                     guard let got else { continue }
                     wideComparisons.append(try compare(name, got, want, tolerance64))
                 }
-                float64 = .init(tolerance: tolerance64, comparisons: wideComparisons, passed: wideComparisons.allSatisfy(\.passed))
+                float64 = .init(tolerance: tolerance64, comparisons: wideComparisons,
+                                passed: wideComparisons.allSatisfy(\.passed))
             }
             // A float32 reference that fails a float32 run: how far that run is from ptload's own
             // float64 run, so that the report can tell drift of the reference from a wrong result.
@@ -241,7 +247,8 @@ public enum ModuleRunner {
                 outputs: Dictionary(uniqueKeysWithValues: produced.map { ($0.name, $0.array.shape) }),
                 written: request.outputPath, passed: comparisons.allSatisfy(\.passed) && (float64?.passed ?? true),
                 float64_distance: float64Distance, allowance: request.allowance, float64: float64,
-                timings: .init(load_s: loadSeconds + stageLoad, forward_s: sorted[sorted.count / 2], forward_runs: sorted.count))
+                timings: .init(load_s: loadSeconds + stageLoad, forward_s: sorted[sorted.count / 2],
+                               forward_runs: sorted.count))
         }
         /// `actual` against the reference's `expected`.
         func compare<Scalar>(_ name: String, _ actual: ShapedArray<Scalar>, _ expected: Tensor,
@@ -255,7 +262,8 @@ public enum ModuleRunner {
 
         /// The largest |float32 − float64| of each output, the float64 run on the same inputs
         /// with the weights widened exactly.
-        func distanceToFloat64(_ float32: [(String, [Double])], input: PipelineInput, lengths: [Int]?) throws(ModuleRunError) -> [String: Double] {
+        func distanceToFloat64(_ float32: [(String, [Double])], input: PipelineInput, lengths: [Int]?)
+            throws(ModuleRunError) -> [String: Double] {
             let out = try runFloat64(input: input, lengths: lengths)
             var distance: [String: Double] = [:]
             for (name, values) in float32 {
@@ -271,7 +279,8 @@ public enum ModuleRunner {
             let pipeline: Pipeline<Double>
             do {
                 pipeline = try Pipeline<Double>(catalog: catalog, prefixes: prefixes, options: request.options,
-                                                firstInputIsIDs: !self.input.dtype.isFloatingPoint, compute: request.compute)
+                                                firstInputIsIDs: !self.input.dtype.isFloatingPoint,
+                                                compute: request.compute)
             } catch {
                 throw ModuleRunError(file: request.modelPath, error)
             }

@@ -37,7 +37,8 @@ struct ReferenceArrays {
     subscript(name: String) -> Tensor? { arrays.first { $0.name.isExactly(name) }?.tensor }
 
     /// A floating-point array (`h0`, `c0`) in the compute type.
-    func values<Scalar: ArrayScalar>(_ t: Tensor, _: Scalar.Type, _ name: String) throws(ModuleRunError) -> ShapedArray<Scalar> {
+    func values<Scalar: ArrayScalar>(_ t: Tensor, _: Scalar.Type, _ name: String)
+        throws(ModuleRunError) -> ShapedArray<Scalar> {
         guard t.dtype.isFloatingPoint else {
             throw .badArray(file: path, name: name, why: "is \(t.dtype.rawValue); expected floating-point values")
         }
@@ -51,7 +52,9 @@ struct ReferenceArrays {
     /// `lengths`: one integer per batch element.
     func lengths(_ t: Tensor) throws(ModuleRunError) -> [Int] {
         guard t.rank == 1, !t.dtype.isFloatingPoint, !t.dtype.isComplex else {
-            throw .badArray(file: path, name: "lengths", why: "has shape \(t.shape) and dtype \(t.dtype.rawValue); expected one int64 per batch element")
+            throw .badArray(file: path, name: "lengths",
+                            why: "has shape \(t.shape) and dtype \(t.dtype.rawValue); expected one int64 per"
+                                + " batch element")
         }
         return try integers(t, "lengths").map { Int($0) }
     }
@@ -79,10 +82,14 @@ struct ReferenceArrays {
                     throw .badArray(file: path, name: name, why: "holds \(v), which is out of range")
                 }
                 out.append(exact)
-            case .int32: out.append(Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: Int32.self) }))
-            case .uint32: out.append(Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) }))
-            case .int16: out.append(Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: Int16.self) }))
-            case .uint16: out.append(Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt16.self) }))
+            case .int32:
+                out.append(Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: Int32.self) }))
+            case .uint32:
+                out.append(Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) }))
+            case .int16:
+                out.append(Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: Int16.self) }))
+            case .uint16:
+                out.append(Int64(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt16.self) }))
             case .int8: out.append(Int64(Int8(bitPattern: bytes[at])))
             case .uint8, .bool: out.append(Int64(bytes[at]))
             default:

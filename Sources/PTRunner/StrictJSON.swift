@@ -105,13 +105,14 @@ enum StrictJSON {
                     i += 1
                     guard let e = peek() else { throw failure("an unterminated string") }
                     switch e {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                         UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                         UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                         i += 1
                     case UInt8(ascii: "u"):
                         i += 1
                         for _ in 0..<4 {
-                            guard let h = peek(), (h >= 0x30 && h <= 0x39) || (h | 0x20 >= 0x61 && h | 0x20 <= 0x66) else {
+                            guard let h = peek(),
+                                  (h >= 0x30 && h <= 0x39) || (h | 0x20 >= 0x61 && h | 0x20 <= 0x66) else {
                                 throw failure("a \\u escape without four hex digits")
                             }
                             i += 1
@@ -133,7 +134,9 @@ enum StrictJSON {
             if peek() == UInt8(ascii: "-") { i += 1 }
             guard let first = peek(), isDigit(first) else { throw failure("a number without digits") }
             i += 1
-            if first == UInt8(ascii: "0"), let next = peek(), isDigit(next) { throw failure("a number with a leading zero") }
+            if first == UInt8(ascii: "0"), let next = peek(), isDigit(next) {
+                throw failure("a number with a leading zero")
+            }
             while let b = peek(), isDigit(b) { i += 1 }
             if peek() == UInt8(ascii: ".") {
                 i += 1

@@ -14,7 +14,8 @@ final class CheckpointServiceTests: XCTestCase {
     }
 
     func expected(_ name: String) throws -> [Expected.Entry] {
-        try JSONDecoder().decode(Expected.self, from: Data(contentsOf: fixtureURL("checkpoints/\(name).expected.json"))).tensors
+        try JSONDecoder()
+            .decode(Expected.self, from: Data(contentsOf: fixtureURL("checkpoints/\(name).expected.json"))).tensors
     }
 
     func testListingCountsEveryTensorAndChecksRecords() throws {
@@ -45,14 +46,16 @@ final class CheckpointServiceTests: XCTestCase {
         let back = try Numpy.readNpz(path: out)
         XCTAssertEqual(back.map(\.name), rnn.map { String($0.key.dropFirst("rnn.".count)) })
         for (array, want) in zip(back, rnn) {
-            XCTAssertEqual(try array.tensor.contiguousBytes().map { String(format: "%02x", $0) }.joined(), want.bytes_hex, want.key)
+            XCTAssertEqual(try array.tensor.contiguousBytes().map { String(format: "%02x", $0) }.joined(),
+                           want.bytes_hex, want.key)
         }
     }
 
     func testExportUnderAMissingPrefixNamesTheModules() throws {
         let path = fixtureURL("checkpoints/full_net.pt").path
         let out = temporaryFile([], name: "none.npz")
-        XCTAssertThrowsError(try CheckpointExport.run(CheckpointExport.Request(modelPath: path, outputPath: out, module: "nowhere"))) { error in
+        XCTAssertThrowsError(try CheckpointExport.run(CheckpointExport.Request(modelPath: path, outputPath: out,
+                                                                               module: "nowhere"))) { error in
             guard case let .nothingUnder(file, prefix, modules)? = error as? ModuleRunError else {
                 return XCTFail("\(error)")
             }

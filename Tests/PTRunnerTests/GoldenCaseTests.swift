@@ -12,7 +12,8 @@ import Testing
     @Test(arguments: GoldenCase.all)
     func goldenCase(_ c: GoldenCase) throws {
         let report = try ModuleRunner.run(try GoldenCaseTests.request(c))
-        let failing = report.comparisons.filter { !$0.passed }.map { "\($0.name) \($0.mismatches)/\($0.count) max abs \($0.maxAbsError)" }
+        let failing = report.comparisons.filter { !$0.passed }
+            .map { "\($0.name) \($0.mismatches)/\($0.count) max abs \($0.maxAbsError)" }
         #expect(report.passed == (c.expect_exit == 0), "\(failing)")
         #expect(!report.comparisons.isEmpty)
         #expect(report.compute_dtype == c.compute_dtype)
@@ -45,7 +46,8 @@ import Testing
             .filter { $0.hasSuffix(".pt") || $0.hasSuffix(".pth") || $0.hasSuffix(".npz") })
         #expect(used.subtracting(files).isEmpty, "cases name missing files: \(used.subtracting(files).sorted())")
         #expect(files.subtracting(used).isEmpty, "files no case uses: \(files.subtracting(used).sorted())")
-        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: GoldenCase.folder.appendingPathComponent("manifest.json")))
+        let manifest = try JSONSerialization
+            .jsonObject(with: Data(contentsOf: GoldenCase.folder.appendingPathComponent("manifest.json")))
         #expect((manifest as? [String: Any])?["cases"] as? [String] == cases.map(\.name))
         #expect(cases.contains { $0.expect_exit == 0 } && cases.contains { $0.expect_exit == 1 })
     }

@@ -30,26 +30,35 @@ final class GoldenManifestTests: XCTestCase {
         XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 3, "cases": [\#(c)]}"#),
                        "format_version is 3; this ptload reads 2")
         XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 1, "cases": [\#(c)]}"#),
-                       "format_version is 1, whose truths came from a second float64 run of the whole model; re-export it with ptload-golden 2 (python/), which computes each call's truth from its recorded inputs")
-        XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 2, "cases": [{"name": "a", "npz": "a.npz", "module": "rnn", "torch_distance": {"output": -1}}]}"#),
+                       "format_version is 1, whose truths came from a second float64 run of the whole model; re-export"
+                           + " it with ptload-golden 2 (python/), which computes each call's truth from its recorded"
+                           + " inputs")
+        XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 2, "cases": [{"name": "a","#
+                                   + #" "npz": "a.npz", "module": "rnn", "torch_distance": {"output": -1}}]}"#),
                        "case 'a': torch_distance 'output' is -1.0; expected a finite distance of at least 0")
         XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 2, "cases": []}"#), "holds no cases")
         XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 2, "cases": [\#(c), \#(c)]}"#),
                        "case 'a' appears twice")
-        XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 2, "cases": [{"name": "a", "module": "rnn"}]}"#),
+        XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 2,"#
+                                   + #" "cases": [{"name": "a", "module": "rnn"}]}"#),
                        "not a golden manifest: 'cases[0].npz' is missing")
         for (npz, why) in [("/abs.npz", "is absolute; paths are relative to the manifest's folder"),
                            ("a/../../b.npz", "leaves the manifest's folder ('..')"), ("", "is empty"),
                            ("a\\\\b.npz", "holds a control character or a backslash")] {
-            let json = #"{"format": "ptload-golden", "format_version": 2, "cases": [{"name": "x", "npz": "\#(npz)", "module": "m"}]}"#
+            let json = #"{"format": "ptload-golden", "format_version": 2, "cases": [{"name": "x", "npz": "\#(npz)","#
+                + #" "module": "m"}]}"#
             XCTAssertEqual(refusal(json), "case 'x': npz '\(npz.replacingOccurrences(of: "\\\\", with: "\\"))' \(why)")
         }
-        XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 2, "cases": [{"name": "x", "npz": "x.npz", "module": "m", "pipeline": ["e"]}]}"#),
+        XCTAssertEqual(refusal(#"{"format": "ptload-golden", "format_version": 2, "cases": [{"name": "x","#
+                                   + #" "npz": "x.npz", "module": "m", "pipeline": ["e"]}]}"#),
                        "case 'x': pipeline [\"e\"] does not hold its module 'm'")
     }
 
     func testAcceptedManifestResolvesBesideItself() throws {
-        let path = temporaryFile(Array(#"{"format": "ptload-golden", "format_version": 2, "torch_version": "2.15.0", "cases": [{"name": "a", "npz": "sub/a.npz", "module": "rnn"}]}"#.utf8), name: "golden.json")
+        let path = temporaryFile(Array((#"{"format": "ptload-golden", "format_version": 2,"#
+                                            + #" "torch_version": "2.15.0", "cases": [{"name": "a","#
+                                            + #" "npz": "sub/a.npz", "module": "rnn"}]}"#).utf8),
+                                 name: "golden.json")
         let manifest = try GoldenManifest(path: path)
         XCTAssertEqual(manifest.torchVersion, "2.15.0")
         // The npz need not exist to be named; it resolves once it does.

@@ -17,7 +17,8 @@ final class ModuleRunnerTests: XCTestCase {
         let index = try XCTUnwrap(arrays.firstIndex { $0.name == "output" })
         var values = try arrays[index].tensor.floats()
         values[values.count / 2] += 1e-3
-        arrays[index].tensor = try Tensor(dtype: .float32, shape: arrays[index].tensor.shape, bytes: values.withUnsafeBytes { Array($0) })
+        arrays[index].tensor = try Tensor(dtype: .float32, shape: arrays[index].tensor.shape,
+                                          bytes: values.withUnsafeBytes { Array($0) })
         let moved = temporaryFile([], name: "moved.npz")
         try Numpy.writeNpz(arrays, to: moved)
         var r = request
@@ -64,8 +65,11 @@ final class ModuleRunnerTests: XCTestCase {
             XCTFail("ran")
         } catch {
             guard case .checkpoint(let e) = error else { return XCTFail("\(error)") }
-            XCTAssertEqual(e, CheckpointError(path: model, .zip(.crcMismatch(entry: "archive/data/1", declared: 0xfa81e398, actual: 0xff61d18d))))
-            XCTAssertEqual(error.description, "\(model): entry 'archive/data/1' has CRC-32 0xff61d18d; its header declares 0xfa81e398")
+            XCTAssertEqual(e, CheckpointError(path: model, .zip(.crcMismatch(entry: "archive/data/1",
+                                                                             declared: 0xfa81e398,
+                                                                             actual: 0xff61d18d))))
+            XCTAssertEqual(error.description,
+                           "\(model): entry 'archive/data/1' has CRC-32 0xff61d18d; its header declares 0xfa81e398")
         }
     }
 
