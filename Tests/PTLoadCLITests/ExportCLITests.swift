@@ -31,7 +31,8 @@ import Testing
     }()
 
     static func fixture(_ name: String) throws -> Fixture {
-        let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: fixtureURL("export/manifest.json")))
+        let manifest = try JSONDecoder()
+            .decode(Manifest.self, from: Data(contentsOf: fixtureURL("export/manifest.json")))
         return try #require(manifest.fixtures[name])
     }
 
@@ -53,7 +54,8 @@ import Testing
             #expect(written.isEmpty, "a refused export left \(written.count) bytes")
         } else if let refusal = f.safetensors_refuses {
             #expect(r.status == 2)
-            #expect(r.stderr.contains("tensor '\(refusal.key)' is \(refusal.dtype): safetensors has no \(refusal.dtype)"), "\(r.stderr)")
+            #expect(r.stderr.contains("tensor '\(refusal.key)' is \(refusal.dtype): safetensors has no"
+                                          + " \(refusal.dtype)"), "\(r.stderr)")
             #expect(r.stderr.filter { $0 == "\n" }.count == 1)
         } else {
             #expect(r.status == 0, "\(r.stderr)")
@@ -74,11 +76,13 @@ import Testing
         }
         if let refusal = f.npz_refuses {
             #expect(r.status == 2)
-            #expect(r.stderr.contains("tensor '\(refusal.key)' is \(refusal.dtype): numpy has no \(refusal.dtype)"), "\(r.stderr)")
+            #expect(r.stderr.contains("tensor '\(refusal.key)' is \(refusal.dtype): numpy has no \(refusal.dtype)"),
+                    "\(r.stderr)")
             return
         }
         #expect(r.status == 0, "\(r.stderr)")
-        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: fixtureURL("checkpoints/\(name).expected.json")))
+        let expected = try JSONDecoder()
+            .decode(Expected.self, from: Data(contentsOf: fixtureURL("checkpoints/\(name).expected.json")))
         let arrays = try Numpy.readNpz(path: out)
         #expect(arrays.map(\.name) == expected.tensors.map(\.key))
         for (array, want) in zip(arrays, expected.tensors) {
@@ -96,7 +100,8 @@ import Testing
         let out = temporaryFile([], name: "dtypes.npz")
         let refused = try CLI.run([model, "--export", out])
         #expect(refused.status == 2)
-        #expect(refused.stderr == "ptload: \(model): tensor 'bfloat16' is bfloat16: numpy has no bfloat16; cast it to float32 or float16 (--cast float32 or --cast float16)\n")
+        #expect(refused.stderr == "ptload: \(model): tensor 'bfloat16' is bfloat16: numpy has no bfloat16; cast it to"
+                                      + " float32 or float16 (--cast float32 or --cast float16)\n")
         let widened = try CLI.run([fixtureURL("checkpoints/legacy_lstm.pt").path, "--export", out, "--cast", "float16"])
         #expect(widened.status == 0, "\(widened.stderr)")
         #expect(widened.stdout.contains("cast to float16: 16 tensors"), "\(widened.stdout)")
@@ -108,7 +113,8 @@ import Testing
         let out = temporaryFile([], name: "rnn.npz")
         let r = try CLI.run([fixtureURL("checkpoints/full_net.pt").path, "--export", out, "--module", "rnn"])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(try Numpy.readNpz(path: out).map(\.name) == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"])
+        #expect(try Numpy.readNpz(path: out).map(\.name)
+                    == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"])
         let none = try CLI.run([fixtureURL("checkpoints/full_net.pt").path, "--export", out, "--module", "decoder"])
         #expect(none.status == 2)
         #expect(none.stderr.contains("no tensor under 'decoder.'"), "\(none.stderr)")
@@ -123,7 +129,8 @@ import Testing
         try? FileManager.default.removeItem(atPath: out)
         let r = try CLI.run([model, "--export", out])
         #expect(r.status == 2)
-        #expect(r.stderr == "ptload: \(model): tensor 'weight_hh_l0': entry 'archive/data/1' has CRC-32 0xff61d18d; its header declares 0xfa81e398\n")
+        #expect(r.stderr == "ptload: \(model): tensor 'weight_hh_l0': entry 'archive/data/1' has CRC-32 0xff61d18d;"
+                                + " its header declares 0xfa81e398\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: (out as NSString).deletingLastPathComponent) == [])
     }
 
@@ -150,7 +157,8 @@ import Testing
     func ptRoundTripsKeepEveryByte(_ name: String) throws {
         let f = try Self.fixture(name)
         guard f.torch_refuses == nil else { return }
-        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: fixtureURL("checkpoints/\(name).expected.json")))
+        let expected = try JSONDecoder()
+            .decode(Expected.self, from: Data(contentsOf: fixtureURL("checkpoints/\(name).expected.json")))
         let pt = temporaryFile([], name: name + ".pt")
         let r = try CLI.run([fixtureURL(f.checkpoint).path, "--export", pt])
         #expect(r.status == 0, "\(r.stderr)")
@@ -158,7 +166,8 @@ import Testing
         #expect(written.tensors.map(\.key) == expected.tensors.map(\.key))
         for (t, want) in zip(written.tensors, expected.tensors) {
             #expect(t.tensor.dtype.rawValue == want.dtype && t.tensor.shape == want.shape, "\(want.key)")
-            #expect(try t.tensor.contiguousBytes().map { String(format: "%02x", $0) }.joined() == want.bytes_hex, "\(want.key)")
+            #expect(try t.tensor.contiguousBytes().map { String(format: "%02x", $0) }.joined() == want.bytes_hex,
+                    "\(want.key)")
         }
         guard f.safetensors != nil else { return }
         let st = temporaryFile([], name: name + ".safetensors")
@@ -166,7 +175,9 @@ import Testing
         let back = temporaryFile([], name: name + "-back.pt")
         #expect(try CLI.run([st, "--export", back]).status == 0)
         let again = try Checkpoint.load(path: back)
-        let bytes = Dictionary(uniqueKeysWithValues: try again.tensors.map { ($0.key, try $0.tensor.contiguousBytes()) })
+        let bytes = Dictionary(uniqueKeysWithValues: try again.tensors.map {
+            ($0.key, try $0.tensor.contiguousBytes())
+        })
         for t in written.tensors {
             #expect(bytes[t.key] == (try t.tensor.contiguousBytes()), "\(t.key)")
         }
