@@ -81,11 +81,15 @@ let package = Package(
         // The application service, every mode of the command: list a checkpoint
         // (CheckpointListing), convert it (CheckpointExport), load, locate, run, write and compare
         // its modules against reference files (ModuleRunner) or a golden manifest (GoldenSuite).
-        .target(name: "PTRunner", dependencies: ["PTCheckpoint", "PTExport", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTVerify", "PTZip"]),
+        .target(name: "PTRunner", dependencies: [
+            "PTCheckpoint", "PTExport", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTVerify", "PTZip"
+        ]),
         // Writing checkpoints: .safetensors, .npz and .pt from a loaded checkpoint or Swift
         // arrays, streamed one tensor at a time, with PyTorch's rounding for casts. A checkpoint's
         // record that fails when read is carried as its CheckpointError.
-        .target(name: "PTExport", dependencies: ["PTCheckpoint", "PTNumpy", "PTPickle", "PTSafetensors", "PTTensor", "PTZip"]),
+        .target(name: "PTExport", dependencies: [
+            "PTCheckpoint", "PTNumpy", "PTPickle", "PTSafetensors", "PTTensor", "PTZip"
+        ]),
         // The command: argument parsing and printing only.
         .executableTarget(
             name: "ptload",
@@ -110,14 +114,24 @@ let package = Package(
         .testTarget(name: "PTTensorTests", dependencies: ["PTTensor"]),
         .testTarget(name: "PTSafetensorsTests", dependencies: ["PTSafetensors", "PTTensor"]),
         .testTarget(name: "PTTextTests", dependencies: ["PTText"]),
-        .testTarget(name: "PTCheckpointTests", dependencies: ["PTCheckpoint", "PTPickle", "PTTensor", "PTTestSupport", "PTZip"]),
-        .testTarget(name: "PTKernelsTests", dependencies: ["PTKernels", "PTTensor", .product(name: "RealModule", package: "swift-numerics")]),
-        .testTarget(name: "PTNNTests", dependencies: ["PTCheckpoint", "PTNN", "PTPickle", "PTKernels", "PTNumpy", "PTTensor", "PTTestSupport", "PTVerify"]),
+        .testTarget(name: "PTCheckpointTests", dependencies: [
+            "PTCheckpoint", "PTPickle", "PTTensor", "PTTestSupport", "PTZip"
+        ]),
+        .testTarget(name: "PTKernelsTests", dependencies: [
+            "PTKernels", "PTTensor", .product(name: "RealModule", package: "swift-numerics")
+        ]),
+        .testTarget(name: "PTNNTests", dependencies: [
+            "PTCheckpoint", "PTNN", "PTPickle", "PTKernels", "PTNumpy", "PTTensor", "PTTestSupport", "PTVerify"
+        ]),
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTTensor", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTTensor"]),
         .testTarget(name: "PTExportTests", dependencies: ["PTCheckpoint", "PTExport", "PTTensor", "PTTestSupport"]),
-        .testTarget(name: "PTRunnerTests", dependencies: ["PTRunner", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTTestSupport"]),
-        .testTarget(name: "PTLoadCLITests", dependencies: ["PTCheckpoint", "PTKernels", "PTNumpy", "PTPickle", "PTTensor", "PTTestSupport", "PTZip"]),
+        .testTarget(name: "PTRunnerTests", dependencies: [
+            "PTRunner", "PTKernels", "PTNN", "PTNumpy", "PTTensor", "PTTestSupport"
+        ]),
+        .testTarget(name: "PTLoadCLITests", dependencies: [
+            "PTCheckpoint", "PTKernels", "PTNumpy", "PTPickle", "PTTensor", "PTTestSupport", "PTZip"
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )
