@@ -79,9 +79,9 @@ public struct GoldenManifest: Sendable {
             mapped = try MappedFile(path: path)
         } catch {
             guard case .cannotOpen(let reason) = error.reason else {
-                throw .badManifest(file: path, why: "cannot read the file")
+                throw .badManifest(file: path, .unreadable(systemMessage: nil))
             }
-            throw .badManifest(file: path, why: "cannot read the file: \(reason)")
+            throw .badManifest(file: path, .unreadable(systemMessage: reason))
         }
         try self.init(bytes: mapped.bytes, path: path)
     }
@@ -90,58 +90,54 @@ public struct GoldenManifest: Sendable {
     /// - Throws: as `init(path:)`.
     public init(bytes: UnsafeRawBufferPointer, path: String) throws(ModuleRunError) {
         self.path = path
-        func bad(_ why: String) -> ModuleRunError { .badManifest(file: path, why: why) }
+        func bad(_ fault: ManifestFault) -> ModuleRunError { .badManifest(file: path, fault) }
+        func bad(_ c: Case, _ fault: ManifestFault) -> ModuleRunError {
+            .inCase(manifest: path, name: c.name, .badManifest(file: path, fault))
+        }
         let size = bytes.count
         guard size <= GoldenManifest.maxBytes else {
-            throw bad("is \(size) bytes; manifests of at most \(GoldenManifest.maxBytes) bytes are read")
+            throw bad(.tooLarge(bytes: size, limit: GoldenManifest.maxBytes))
         }
         if let why = StrictJSON.firstViolation(bytes) {
-            throw bad("not a golden manifest: not JSON: \(why)")
+            throw bad(.notJSON(why))
         }
         let data = Data(bytes)
         let file: File
         do {
             file = try JSONDecoder().decode(File.self, from: data)
         } catch {
-            throw bad("not a golden manifest: \(GoldenManifest.describe(error))")
+            throw bad(.undecodable(GoldenManifest.describe(error)))
         }
         guard file.format == GoldenManifest.format else {
-            throw bad("format is \(file.format.map { "'\($0)'" } ?? "missing"); expected '\(GoldenManifest.format)'")
+            throw bad(.wrongFormat(found: file.format, expected: GoldenManifest.format))
         }
         if file.format_version == 1 {
-            throw bad("format_version is 1, whose truths came from a second float64 run of the whole model; re-export"
-                          + " it with ptload-golden 2 (python/), which computes each call's truth from its recorded"
-                          + " inputs")
+            throw bad(.version1)
         }
         guard let version = file.format_version, GoldenManifest.supportedVersions.contains(version) else {
-            throw bad("format_version is \(file.format_version.map(String.init) ?? "missing"); this ptload reads"
-                          + " \(GoldenManifest.supportedVersions.upperBound)")
+            throw bad(.unsupportedVersion(found: file.format_version,
+                                          reads: GoldenManifest.supportedVersions.upperBound))
         }
-        guard let cases = file.cases, !cases.isEmpty else { throw bad("holds no cases") }
+        guard let cases = file.cases, !cases.isEmpty else { throw bad(.noCases) }
         guard cases.count <= GoldenManifest.maxCases else {
-            throw bad("holds \(cases.count) cases; at most \(GoldenManifest.maxCases) are run")
+            throw bad(.tooManyCases(count: cases.count, limit: GoldenManifest.maxCases))
         }
         var seen = Set<ExactName>()
         for c in cases {
-            guard !c.name.isEmpty else { throw bad("a case has an empty name") }
-            guard seen.insert(ExactName(c.name)).inserted else { throw bad("case '\(c.name)' appears twice") }
+            guard !c.name.isEmpty else { throw bad(.emptyCaseName) }
+            guard seen.insert(ExactName(c.name)).inserted else { throw bad(.duplicateCase(c.name)) }
             if let why = GoldenManifest.unsafePath(c.npz) {
-                throw .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "npz '\(c.npz)' \(why)"))
+                throw bad(c, .npz(c.npz, why))
             }
             if let stages = c.pipeline, stages.isEmpty || !stages.contains(c.module) {
-                throw .inCase(manifest: path, name: c.name,
-                              .badManifest(file: path, why: "pipeline \(stages) does not hold its module"
-                                               + " '\(c.module)'"))
+                throw bad(c, .pipelineLacksModule(stages: stages, module: c.module))
             }
             if let distance = c.torch_distance,
-               let bad = distance.first(where: { !($0.value >= 0 && $0.value.isFinite) }) {
-                throw .inCase(manifest: path, name: c.name,
-                              .badManifest(file: path, why: "torch_distance '\(bad.key)' is \(bad.value); expected a"
-                                               + " finite distance of at least 0"))
+               let wrong = distance.first(where: { !($0.value >= 0 && $0.value.isFinite) }) {
+                throw bad(c, .badTorchDistance(output: wrong.key, value: wrong.value))
             }
             if let n = c.nonlinearity, n != "tanh" && n != "relu" {
-                throw .inCase(manifest: path, name: c.name,
-                              .badManifest(file: path, why: "nonlinearity is '\(n)'; expected tanh or relu"))
+                throw bad(c, .badNonlinearity(n))
             }
         }
         torchVersion = file.torch_version
@@ -154,19 +150,19 @@ public struct GoldenManifest: Sendable {
     /// `/etc/hostname`) is refused before anything is read through it.
     /// - Throws: `ModuleRunError.inCase` with `.badManifest` naming the case's npz.
     public func npzPath(of c: Case) throws(ModuleRunError) -> String {
-        func bad(_ why: String) -> ModuleRunError {
-            .inCase(manifest: path, name: c.name, .badManifest(file: path, why: "npz '\(c.npz)' \(why)"))
+        func bad(_ why: NpzPathFault) -> ModuleRunError {
+            .inCase(manifest: path, name: c.name, .badManifest(file: path, .npz(c.npz, why)))
         }
         let folder = (path as NSString).deletingLastPathComponent
         let joined = folder.isEmpty ? c.npz : folder + "/" + c.npz
         guard let root = GoldenManifest.resolved(folder.isEmpty ? "." : folder) else {
-            throw bad("cannot be found: the manifest's folder does not resolve")
+            throw bad(.folderUnresolved)
         }
         guard let target = GoldenManifest.resolved(joined) else {
-            throw bad("cannot be read: \(String(cString: strerror(errno)))")
+            throw bad(.unreadable(systemMessage: String(cString: strerror(errno))))
         }
         let inside = root == "/" ? target.hasPrefix("/") : target.hasPrefix(root + "/")
-        guard inside else { throw bad("leaves the manifest's folder through a symbolic link") }
+        guard inside else { throw bad(.leavesFolderThroughLink) }
         return target
     }
 
@@ -178,16 +174,14 @@ public struct GoldenManifest: Sendable {
     }
 
     /// Why `relative` could reach outside the manifest's folder, or nil when it cannot.
-    static func unsafePath(_ relative: String) -> String? {
-        if relative.isEmpty { return "is empty" }
-        if relative.hasPrefix("/") || relative.hasPrefix("~") {
-            return "is absolute; paths are relative to the manifest's folder"
-        }
+    static func unsafePath(_ relative: String) -> NpzPathFault? {
+        if relative.isEmpty { return .empty }
+        if relative.hasPrefix("/") || relative.hasPrefix("~") { return .absolute }
         if relative.unicodeScalars.contains(where: { $0.value < 0x20 || $0 == "\\" }) {
-            return "holds a control character or a backslash"
+            return .controlOrBackslash
         }
         if relative.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." }) {
-            return "leaves the manifest's folder ('..')"
+            return .parentComponent
         }
         return nil
     }
@@ -208,5 +202,79 @@ public struct GoldenManifest: Sendable {
     private static func path(_ keys: [CodingKey]) -> String {
         keys.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
             .trimmingCharacters(in: CharacterSet(charactersIn: "."))
+    }
+}
+
+/// What is wrong with a golden manifest (`ModuleRunError.badManifest`); each description is the
+/// line after the manifest's path (and the case's name).
+public enum ManifestFault: Equatable, Sendable, CustomStringConvertible {
+    /// The file cannot be opened or mapped (`systemMessage`: the system's, when there is one).
+    case unreadable(systemMessage: String?)
+    case tooLarge(bytes: Int, limit: Int)
+    /// Not RFC 8259 JSON: what the strict check met, and at which byte.
+    case notJSON(String)
+    /// JSON, but not a manifest's fields: the field and what the decoder found.
+    case undecodable(String)
+    case wrongFormat(found: String?, expected: String)
+    /// format_version 1, whose truths came from a second float64 run of the whole model.
+    case version1
+    case unsupportedVersion(found: Int?, reads: Int)
+    case noCases
+    case tooManyCases(count: Int, limit: Int)
+    case emptyCaseName
+    case duplicateCase(String)
+    /// The case's npz path `npz` cannot be used.
+    case npz(String, NpzPathFault)
+    case pipelineLacksModule(stages: [String], module: String)
+    case badTorchDistance(output: String, value: Double)
+    case badNonlinearity(String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let message): return "cannot read the file" + (message.map { ": \($0)" } ?? "")
+        case let .tooLarge(bytes, limit): return "is \(bytes) bytes; manifests of at most \(limit) bytes are read"
+        case .notJSON(let why): return "not a golden manifest: not JSON: \(why)"
+        case .undecodable(let why): return "not a golden manifest: \(why)"
+        case let .wrongFormat(found, expected):
+            return "format is \(found.map { "'\($0)'" } ?? "missing"); expected '\(expected)'"
+        case .version1:
+            return "format_version is 1, whose truths came from a second float64 run of the whole model; re-export"
+                + " it with ptload-golden 2 (python/), which computes each call's truth from its recorded inputs"
+        case let .unsupportedVersion(found, reads):
+            return "format_version is \(found.map(String.init) ?? "missing"); this ptload reads \(reads)"
+        case .noCases: return "holds no cases"
+        case let .tooManyCases(count, limit): return "holds \(count) cases; at most \(limit) are run"
+        case .emptyCaseName: return "a case has an empty name"
+        case .duplicateCase(let name): return "case '\(name)' appears twice"
+        case let .npz(npz, fault): return "npz '\(npz)' \(fault)"
+        case let .pipelineLacksModule(stages, module): return "pipeline \(stages) does not hold its module '\(module)'"
+        case let .badTorchDistance(output, value):
+            return "torch_distance '\(output)' is \(value); expected a finite distance of at least 0"
+        case .badNonlinearity(let name): return "nonlinearity is '\(name)'; expected tanh or relu"
+        }
+    }
+}
+
+/// Why a case's npz path cannot be used.
+public enum NpzPathFault: Equatable, Sendable, CustomStringConvertible {
+    case empty
+    case absolute
+    case controlOrBackslash
+    case parentComponent
+    case folderUnresolved
+    /// `realpath` failed: the system's message.
+    case unreadable(systemMessage: String)
+    case leavesFolderThroughLink
+
+    public var description: String {
+        switch self {
+        case .empty: return "is empty"
+        case .absolute: return "is absolute; paths are relative to the manifest's folder"
+        case .controlOrBackslash: return "holds a control character or a backslash"
+        case .parentComponent: return "leaves the manifest's folder ('..')"
+        case .folderUnresolved: return "cannot be found: the manifest's folder does not resolve"
+        case .unreadable(let message): return "cannot be read: \(message)"
+        case .leavesFolderThroughLink: return "leaves the manifest's folder through a symbolic link"
+        }
     }
 }

@@ -21,7 +21,7 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
     /// `file` holds no `input` array.
     case noInputArray(file: String, members: [String])
     /// An array of `file` (`input`, `h0`, `c0`, `lengths`) does not fit: `why` says how.
-    case badArray(file: String, name: String, why: String)
+    case badArray(file: String, name: String, ArrayFault)
     /// The reference archive holds none of `output`, `h_n`, `c_n`.
     case nothingToCompare(file: String)
     /// The reference expects `name`, which `modules` do not produce.
@@ -29,7 +29,7 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
     /// A reference tensor's values cannot be read (complex values, say).
     case tensor(TensorError)
     /// A golden manifest that cannot be used: `why` says how.
-    case badManifest(file: String, why: String)
+    case badManifest(file: String, ManifestFault)
     /// Case `name` of the manifest at `manifest` could not be run.
     indirect case inCase(manifest: String, name: String, ModuleRunError)
     /// No tensor of the checkpoint `file` is under `prefix` (with its trailing '.'); `modules`
@@ -47,15 +47,15 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
         case .noInput: return "no input: give an input file, or a reference .npz holding 'input'"
         case let .noInputArray(file, members):
             return "\(file): holds no 'input' array (members: \(members.joined(separator: ", ")))"
-        case let .badArray(file, name, why): return "\(file): '\(name)' \(why)"
+        case let .badArray(file, name, fault): return "\(file): '\(name)' \(fault)"
         case .nothingToCompare(let file): return "\(file): holds none of 'output', 'h_n', 'c_n' to compare with"
         case let .notProduced(file, name, modules):
             return "\(file): expects '\(name)', which \(modules) does not produce"
         case .tensor(let e): return e.description
-        case let .badManifest(file, why): return "\(file): \(why)"
+        case let .badManifest(file, fault): return "\(file): \(fault)"
         case let .inCase(manifest, name, inner):
-            if case let .badManifest(file, why) = inner, file == manifest {
-                return "\(manifest): case '\(name)': \(why)"
+            if case let .badManifest(file, fault) = inner, file == manifest {
+                return "\(manifest): case '\(name)': \(fault)"
             }
             return "\(manifest): case '\(name)': \(inner)"
         case let .nothingUnder(file, prefix, modules):
@@ -87,5 +87,32 @@ extension ModuleRunError {
             preconditionFailure("\(error) (\(type(of: error))) reached the runner from an array's values untyped")
         }
         return .tensor(e)
+    }
+}
+
+/// Why an input or reference array (`input`, `h0`, `c0`, `lengths`) cannot be used
+/// (`ModuleRunError.badArray`); each description follows the array's name.
+public enum ArrayFault: Equatable, Sendable, CustomStringConvertible {
+    /// An initial state of another dtype than floating point.
+    case notFloatingPoint(DType)
+    /// An input that is neither floating-point values nor integer token ids.
+    case notValuesOrIDs(DType)
+    /// `lengths` that are not one integer per batch element.
+    case notLengths(shape: [Int], dtype: DType)
+    /// Integers expected, another dtype found.
+    case notIntegers(DType)
+    /// A uint64 value past Int64's range.
+    case outOfRange(UInt64)
+
+    public var description: String {
+        switch self {
+        case .notFloatingPoint(let dtype): return "is \(dtype.rawValue); expected floating-point values"
+        case .notValuesOrIDs(let dtype):
+            return "is \(dtype.rawValue); expected floating-point values or int64 token ids"
+        case let .notLengths(shape, dtype):
+            return "has shape \(shape) and dtype \(dtype.rawValue); expected one int64 per batch element"
+        case .notIntegers(let dtype): return "is \(dtype.rawValue); expected integers"
+        case .outOfRange(let value): return "holds \(value), which is out of range"
+        }
     }
 }

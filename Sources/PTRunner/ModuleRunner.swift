@@ -145,9 +145,7 @@ public enum ModuleRunner {
             let pipelineInput: PipelineInput
             if isIDs {
                 guard [.int64, .int32, .int16, .int8, .uint8, .uint16, .uint32, .uint64].contains(input.dtype) else {
-                    throw .badArray(file: inputs.path, name: "input",
-                                    why: "is \(input.dtype.rawValue); expected floating-point values or int64"
-                                        + " token ids")
+                    throw .badArray(file: inputs.path, name: "input", .notValuesOrIDs(input.dtype))
                 }
                 pipelineInput = .ids(try inputs.integers(input, "input"), shape: input.shape)
             } else {

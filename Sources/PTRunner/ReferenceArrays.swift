@@ -40,7 +40,7 @@ struct ReferenceArrays {
     func values<Scalar: ArrayScalar>(_ t: Tensor, _: Scalar.Type, _ name: String)
         throws(ModuleRunError) -> ShapedArray<Scalar> {
         guard t.dtype.isFloatingPoint else {
-            throw .badArray(file: path, name: name, why: "is \(t.dtype.rawValue); expected floating-point values")
+            throw .badArray(file: path, name: name, .notFloatingPoint(t.dtype))
         }
         do {
             return try ShapedArray<Scalar>(t)
@@ -52,9 +52,7 @@ struct ReferenceArrays {
     /// `lengths`: one integer per batch element.
     func lengths(_ t: Tensor) throws(ModuleRunError) -> [Int] {
         guard t.rank == 1, !t.dtype.isFloatingPoint, !t.dtype.isComplex else {
-            throw .badArray(file: path, name: "lengths",
-                            why: "has shape \(t.shape) and dtype \(t.dtype.rawValue); expected one int64 per"
-                                + " batch element")
+            throw .badArray(file: path, name: "lengths", .notLengths(shape: t.shape, dtype: t.dtype))
         }
         return try integers(t, "lengths").map { Int($0) }
     }
@@ -79,7 +77,7 @@ struct ReferenceArrays {
             case .uint64:
                 let v = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self) }
                 guard let exact = Int64(exactly: v) else {
-                    throw .badArray(file: path, name: name, why: "holds \(v), which is out of range")
+                    throw .badArray(file: path, name: name, .outOfRange(v))
                 }
                 out.append(exact)
             case .int32:
@@ -93,7 +91,7 @@ struct ReferenceArrays {
             case .int8: out.append(Int64(Int8(bitPattern: bytes[at])))
             case .uint8, .bool: out.append(Int64(bytes[at]))
             default:
-                throw .badArray(file: path, name: name, why: "is \(t.dtype.rawValue); expected integers")
+                throw .badArray(file: path, name: name, .notIntegers(t.dtype))
             }
         }
         return out
