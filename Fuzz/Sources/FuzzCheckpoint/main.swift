@@ -28,7 +28,7 @@ func fuzzCheckpoint(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let shape = layer.config.isCell ? [1, layer.config.inputSize] : [2, 1, layer.config.inputSize]
         // One compute thread, so that coverage and every finding are deterministic (the thread
         // pool is exercised by the test suite, ThreadPoolTests among others).
-        _ = try? layer.forward(ShapedArray<Float>(zeros: shape), threads: ThreadCount(1))
+        _ = try? layer.forward(ShapedArray<Float>(zeros: shape), compute: Compute(threads: ThreadCount(1)))
     }
     return 0
 }
