@@ -44,10 +44,15 @@ public struct ModuleInfo {
 
 /// A checkpoint, opened and parsed: every tensor mapped (not read), nothing executed.
 public final class Checkpoint {
-    public enum Format: String { case zip, legacy, torchscript, safetensors }
+    /// `huggingface`: a folder (or its `*.index.json`) of Hugging Face shards; `dcp`: a
+    /// torch.distributed.checkpoint folder (`.metadata` and `__<rank>_<n>.distcp` files).
+    public enum Format: String { case zip, legacy, torchscript, safetensors, huggingface, dcp }
 
+    /// The file, or for a sharded checkpoint the folder or index file it was opened by.
     public let path: String
     public let format: Format
+    /// The files a sharded checkpoint's tensors come from, in order; empty for a single file.
+    public let shards: [String]
     /// The zip folder every record lives in (the file's stem, or `archive`); nil for legacy files.
     public let archiveName: String?
     /// The protocol of the main pickle (`data.pkl`, or the legacy main pickle).
@@ -71,9 +76,10 @@ public final class Checkpoint {
 
     init(path: String, format: Format, archiveName: String?, pickleProtocol: Int,
          records: [(name: String, value: String)], tensors: [NamedTensor], modules: [ModuleInfo],
-         opaqueClasses: [String], globals: [String], constants: [Tensor],
+         opaqueClasses: [String], globals: [String], constants: [Tensor], shards: [String] = [],
          recordCheck: (() throws(ZipError) -> Void)? = nil) {
         self.recordCheck = recordCheck
+        self.shards = shards
         self.path = path
         self.format = format
         self.archiveName = archiveName
