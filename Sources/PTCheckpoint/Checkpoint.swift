@@ -72,7 +72,7 @@ public final class Checkpoint {
     /// Position of each key in `tensors` (its first occurrence), for lookups by key.
     private let index: [ExactName: Int]
     /// Checks every record's checksum (zip formats); nil for legacy files, which have none.
-    private let recordCheck: (() throws(ZipError) -> Void)?
+    let recordCheck: (() throws(ZipError) -> Void)?
 
     init(path: String, format: Format, archiveName: String?, pickleProtocol: Int,
          records: [(name: String, value: String)], tensors: [NamedTensor], modules: [ModuleInfo],
@@ -117,12 +117,24 @@ public final class Checkpoint {
     public func module(at path: String) -> ModuleInfo? { modules.first { $0.path.isExactly(path) } }
 
     /// Opens `path`, recognises its format, and parses it. No tensor bytes are read: storages are
-    /// mapped and checked (CRC-32, byte order) on first use.
+    /// mapped and checked (CRC-32, byte order) on first use. `path` may be a Hugging Face model
+    /// folder or its `*.index.json`: every shard is read with the same `options`.
     ///
     /// - Parameters:
     ///   - options: policy for globals (`strict` = weights-only allowlist) and pickle limits.
     /// - Throws: `CheckpointError` naming the file and what is wrong.
     public static func load(path: String, options: LoadOptions = LoadOptions()) throws(CheckpointError) -> Checkpoint {
+        if ShardedFolder.isFolder(path) {
+            switch try ShardedFolder.locate(folder: path) {
+            case .huggingFaceIndex(let index):
+                return try HuggingFaceIndexReader(path: path, indexPath: index, options: options).read()
+            case .singleFile(let file):
+                return try load(path: file, options: options)
+            }
+        }
+        if path.hasSuffix(".index.json") {
+            return try HuggingFaceIndexReader(path: path, indexPath: path, options: options).read()
+        }
         let file: MappedFile
         do {
             file = try MappedFile(path: path)
@@ -139,7 +151,7 @@ public final class Checkpoint {
         try load(file: MappedFile(copying: bytes, path: name), options: options)
     }
 
-    private static func load(file: MappedFile, options: LoadOptions) throws(CheckpointError) -> Checkpoint {
+    static func load(file: MappedFile, options: LoadOptions) throws(CheckpointError) -> Checkpoint {
         let path = file.path
         let bytes = file.bytes
         if ZipArchive.isZip(bytes) {

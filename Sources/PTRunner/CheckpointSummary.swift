@@ -41,6 +41,8 @@ public struct CheckpointSummary: Codable {
 
     public let file: String
     public let format: String
+    /// The files a sharded checkpoint's tensors come from, in order (absent for a single file).
+    public let shards: [String]?
     public let archive: String?
     public let pickle_protocol: Int
     public let records: [String: String]
@@ -64,6 +66,7 @@ public struct CheckpointSummary: Codable {
         let c = catalog.checkpoint
         file = c.path
         format = c.format.rawValue
+        shards = c.shards.isEmpty ? nil : c.shards
         archive = c.archiveName
         pickle_protocol = c.pickleProtocol
         records = Dictionary(c.records.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })

@@ -4,17 +4,43 @@ import PTTensor
 /// whose values are strings or arrays of non-negative integers (below 2^63, written without
 /// leading zeros, as serde_json requires). Works on the header's bytes, already checked to be
 /// UTF-8, so that a 100 MB header costs no more than its own size again.
-struct HeaderParser {
-    enum Value {
+///
+/// A Hugging Face shard index (`model.safetensors.index.json`: `metadata` and `weight_map`
+/// objects) is the same grammar plus bare non-negative integers (`"total_size": 122880`), read
+/// with `allowsIntegers`.
+public struct HeaderParser {
+    public enum Value: Sendable {
         case string(String)
+        /// A bare non-negative integer (only with `allowsIntegers`).
+        case integer(Int)
         case integers([Int])
         case object([(String, Value)])
     }
 
     let text: UnsafeRawBufferPointer
+    /// Whether a bare integer is a value (an index's metadata), or a syntax error (a safetensors header).
+    let allowsIntegers: Bool
     var i = 0
 
-    init(text: UnsafeRawBufferPointer) { self.text = text }
+    init(text: UnsafeRawBufferPointer, allowsIntegers: Bool = false) {
+        self.text = text
+        self.allowsIntegers = allowsIntegers
+    }
+
+    /// The top-level members of a JSON document in this grammar with bare integers allowed, in
+    /// file order: a Hugging Face shard index. `bytes` must already be checked to be UTF-8.
+    /// - Throws: `HeaderSyntaxError` for text outside the grammar (a duplicate key included).
+    public static func members(of bytes: UnsafeRawBufferPointer) throws(HeaderSyntaxError) -> [(String, Value)] {
+        var parser = HeaderParser(text: bytes, allowsIntegers: true)
+        var members: [(String, Value)] = []
+        do {
+            try parser.parseHeader { members.append(($0, $1)) }
+        } catch {
+            guard case .syntax(let e) = error else { preconditionFailure("the parser throws only syntax errors") }
+            throw e
+        }
+        return members
+    }
 
     /// Reads the header, handing each top-level member to `each` as soon as it is read.
     /// - Throws: `SafetensorsError.syntax` for text outside the grammar, and whatever `each`
@@ -49,6 +75,7 @@ struct HeaderParser {
                 value = .object(members)
             case "\"": value = .string(try string())
             case "[": value = .integers(try integers())
+            case let c? where allowsIntegers && c >= "0" && c <= "9": value = .integer(try integer())
             default: throw .syntax(.unexpectedCharacter(at: i))
             }
             try each(key, value)
@@ -66,26 +93,31 @@ struct HeaderParser {
         if peek() == UInt8(ascii: "]") { i += 1; return out }
         while true {
             skipSpace()
-            var value = 0
-            var digits = 0
-            let start = i
-            while let c = peek(), c >= 48 && c <= 57 {
-                if digits == 1 && text[start] == 48 { throw .syntax(.leadingZero(at: start)) }
-                let (times, o1) = value.multipliedReportingOverflow(by: 10)
-                let (plus, o2) = times.addingReportingOverflow(Int(c - 48))
-                guard !o1 && !o2 else { throw .syntax(.integerOverflow(at: i)) }
-                value = plus
-                digits += 1
-                i += 1
-            }
-            guard digits > 0 else { throw .syntax(.expectedInteger(at: i)) }
-            out.append(value)
+            out.append(try integer())
             guard out.count <= Tensor.maxRank + 2 else { throw .syntax(.arrayTooLong) }
             skipSpace()
             if peek() == UInt8(ascii: ",") { i += 1; continue }
             try expect("]")
             return out
         }
+    }
+
+    /// A non-negative integer below 2^63, without leading zeros.
+    private mutating func integer() throws(SafetensorsError) -> Int {
+        var value = 0
+        var digits = 0
+        let start = i
+        while let c = peek(), c >= 48 && c <= 57 {
+            if digits == 1 && text[start] == 48 { throw .syntax(.leadingZero(at: start)) }
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (plus, o2) = times.addingReportingOverflow(Int(c - 48))
+            guard !o1 && !o2 else { throw .syntax(.integerOverflow(at: i)) }
+            value = plus
+            digits += 1
+            i += 1
+        }
+        guard digits > 0 else { throw .syntax(.expectedInteger(at: i)) }
+        return value
     }
 
     private mutating func string() throws(SafetensorsError) -> String {

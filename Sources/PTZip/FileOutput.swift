@@ -40,7 +40,8 @@ public enum FileOutput {
         }
     }
 
-    static func systemMessage(_ code: Int32) -> String {
+    /// The system's message for `code` (`strerror`).
+    public static func systemMessage(_ code: Int32) -> String {
         guard let text = strerror(code) else { return "error \(code)" }
         return String(cString: text)
     }

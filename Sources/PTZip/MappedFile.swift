@@ -27,11 +27,13 @@ public final class MappedFile: @unchecked Sendable {
     /// Only regular files are read: the file is opened without blocking (`O_NONBLOCK`, so a FIFO
     /// or a device that would wait for a writer does not) and checked with `fstat` before any
     /// byte is read.
+    /// - Parameter followingLinks: false opens with `O_NOFOLLOW`, so that a symbolic link at
+    ///   `path` is refused rather than read (a shard named by an index).
     /// - Throws: `ZipError` with reason `.cannotOpen` and the system's message when the file
     ///   cannot be opened, is not a regular file, or cannot be mapped.
-    public init(path: String) throws(ZipError) {
+    public init(path: String, followingLinks: Bool = true) throws(ZipError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (followingLinks ? 0 : O_NOFOLLOW))
         guard fd >= 0 else {
             throw ZipError(path: path, .cannotOpen(reason: FileOutput.systemMessage(errno)))
         }

@@ -31,15 +31,17 @@ struct PTLoad: ParsableCommand {
                                                  convert the tensors, no pickle run
 
         MODEL: a torch.save zip or legacy file (.pt, .pth), a torch.jit.save
-        archive, or a .safetensors file. Exit status: 0 success (every compared
-        tensor within tolerance); 1 a mismatch; 2 a bad, hostile or unreadable
-        file, or bad usage, with one line on stderr. Nothing in a checkpoint is
-        ever executed.
+        archive, a .safetensors file, or a Hugging Face model folder or its
+        *.index.json (every shard it names is read, .bin or .safetensors).
+        Exit status: 0 success (every compared tensor within tolerance); 1 a
+        mismatch; 2 a bad, hostile or unreadable file, or bad usage, with one
+        line on stderr. Nothing in a checkpoint is ever executed.
         """,
         version: ptloadVersion
     )
 
-    @Argument(help: "The checkpoint: torch.save zip or legacy file, torch.jit.save archive, or .safetensors.")
+    @Argument(help: ArgumentHelp("The checkpoint: torch.save zip or legacy file, torch.jit.save archive,"
+                                 + " .safetensors, or a Hugging Face folder or *.index.json."))
     var model: String
 
     @Option(help: ArgumentHelp("Reference: .npz with input (and h0, c0, lengths) and expected output, h_n, c_n; .npy"

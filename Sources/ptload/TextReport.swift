@@ -24,11 +24,16 @@ struct TextReport {
         if let archive = s.archive { format += " (archive '\(archive)')" }
         line("file: \(s.file)")
         line("format: \(format)")
+        if let shards = s.shards {
+            line("shards: \(shards.count)")
+            for shard in shards { line("  \(shard)") }
+        }
         line("pickle protocol: \(s.pickle_protocol)")
         for (name, value) in s.records.sorted(by: { $0.key < $1.key }) { line("record \(name): \(value)") }
+        let safetensorsShards = s.shards.map { !$0.isEmpty && $0.allSatisfy { $0.hasSuffix(".safetensors") } } ?? false
         if s.records_checked { line("checksums: every record's CRC-32 matches") }
         else if s.format == Checkpoint.Format.legacy.rawValue { line("checksums: none (the legacy format has none)") }
-        else if s.format == Checkpoint.Format.safetensors.rawValue {
+        else if s.format == Checkpoint.Format.safetensors.rawValue || safetensorsShards {
             line("checksums: none (the safetensors format has none)")
         }
         else { line("checksums: not checked (--skip-crc)") }
