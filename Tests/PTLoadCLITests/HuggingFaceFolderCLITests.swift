@@ -1,0 +1,170 @@
+import Foundation
+import PTCheckpoint
+import PTNumpy
+import PTTestSupport
+import PTZip
+import Testing
+
+/// `ptload FOLDER` and `ptload FOLDER/*.index.json` on Hugging Face sharded folders, as a black
+/// box: the listing (text and --json) shows the format and every shard, --strict reads the .bin
+/// folders, --verify runs an Encodec LSTM whose weights span two shards (alone and from a golden
+/// manifest), --export writes one file that reads back as torch's tensors, and each hostile index
+/// of Fixtures/sharded/hostile_hf is exit 2 with its exact line (ptload_tools.fixtures.sharded_hf).
+@Suite struct HuggingFaceFolderCLITests {
+    static let folders = ["gpt2_bin", "gpt2_safetensors", "bert_bin", "bert_safetensors", "encodec_bin",
+                          "encodec_safetensors"]
+
+    struct Expected: Decodable {
+        struct Entry: Decodable {
+            let key: String
+            let dtype: String
+            let shape: [Int]
+            let crc32: UInt32
+        }
+        let index: String
+        let shards: [String]
+        let tensors: [Entry]
+    }
+
+    static func expected(_ folder: String) throws -> Expected {
+        try JSONDecoder().decode(Expected.self, from: Data(contentsOf: fixtureURL("sharded/hf/\(folder)/expected.json")))
+    }
+
+    static func crc(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { crc32($0) } }
+
+    @Test(arguments: folders)
+    func textListingNamesTheFormatAndEveryShard(_ name: String) throws {
+        let want = try Self.expected(name)
+        let folder = fixtureURL("sharded/hf/\(name)").path
+        for model in [folder, folder + "/" + want.index] {
+            let r = try CLI.run([model])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stderr == "")
+            let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let head = ["file: \(model)", "format: huggingface", "shards: \(want.shards.count)"]
+                + want.shards.map { "  \(folder)/\($0)" }
+            #expect(Array(lines.prefix(head.count)) == head)
+            #expect(lines.contains("record shard count: \(want.shards.count)"))
+            #expect(lines.contains("tensors: \(want.tensors.count), "
+                                       + "\(want.tensors.reduce(0) { $0 + 4 * $1.shape.reduce(1, *) }) bytes"))
+            #expect(lines.contains(name.hasSuffix("_bin") ? "checksums: every record's CRC-32 matches"
+                                       : "checksums: none (the safetensors format has none)"))
+        }
+    }
+
+    @Test(arguments: folders)
+    func jsonListingHasTheShardsAndTorchsTensors(_ name: String) throws {
+        struct Listing: Decodable {
+            struct Entry: Decodable { let key: String; let dtype: String; let shape: [Int] }
+            let file: String
+            let format: String
+            let shards: [String]
+            let records_checked: Bool
+            let tensors: [Entry]
+        }
+        let want = try Self.expected(name)
+        let folder = fixtureURL("sharded/hf/\(name)").path
+        let r = try CLI.run([folder, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let listing = try JSONDecoder().decode(Listing.self, from: Data(r.stdout.utf8))
+        #expect(listing.file == folder)
+        #expect(listing.format == "huggingface")
+        #expect(listing.shards == want.shards.map { folder + "/" + $0 })
+        #expect(listing.records_checked == name.hasSuffix("_bin"))
+        #expect(listing.tensors.map(\.key) == want.tensors.map(\.key))
+        #expect(listing.tensors.map(\.shape) == want.tensors.map(\.shape))
+        #expect(listing.tensors.map(\.dtype) == want.tensors.map(\.dtype))
+    }
+
+    @Test(arguments: folders.filter { $0.hasSuffix("_bin") })
+    func strictReadsTheBinShards(_ name: String) throws {
+        let r = try CLI.run([fixtureURL("sharded/hf/\(name)").path, "--strict"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("format: huggingface"))
+    }
+
+    /// `encoder.layers.4.lstm`'s weight_ih_l0 and weight_hh_l0 lie in different shards
+    /// (max_shard_size 2500); torch ran that nn.LSTM for the reference.
+    @Test(arguments: ["encodec_bin", "encodec_safetensors"])
+    func verifyRunsAnLSTMWhoseWeightsSpanShards(_ name: String) throws {
+        let folder = fixtureURL("sharded/hf/\(name)").path
+        let index = try String(contentsOfFile: folder + "/" + Self.expected(name).index, encoding: .utf8)
+        let ih = index.split(separator: "\n").first { $0.contains("encoder.layers.4.lstm.weight_ih_l0") }
+        let hh = index.split(separator: "\n").first { $0.contains("encoder.layers.4.lstm.weight_hh_l0") }
+        #expect(ih?.split(separator: ":").last != hh?.split(separator: ":").last, "the LSTM no longer spans shards")
+        let r = try CLI.run([folder, "--verify", fixtureURL("sharded/hf/encodec_lstm.npz").path,
+                             "--module", "encoder.layers.4.lstm"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("PASS (3 of 3 tensors within tolerance)"), "\(r.stdout)")
+        let golden = try CLI.run([folder, "--verify", fixtureURL("sharded/hf/golden.json").path])
+        #expect(golden.status == 0, "\(golden.stdout)\(golden.stderr)")
+        #expect(golden.stdout.contains("PASS (1 of 1 cases)"), "\(golden.stdout)")
+    }
+
+    /// One output file from a folder, read back: every tensor torch saved, in listing order, with
+    /// torch's bytes (a .pt and .safetensors through ptload's reader, an .npz through PTNumpy).
+    @Test(arguments: ["gpt2_bin", "bert_safetensors", "encodec_bin"], ["safetensors", "npz", "pt"])
+    func exportWritesOneFileThatReadsBackEqual(_ name: String, _ format: String) throws {
+        let want = try Self.expected(name)
+        let out = temporaryFile([], name: "\(name).\(format)")
+        try? FileManager.default.removeItem(atPath: out)
+        let r = try CLI.run([fixtureURL("sharded/hf/\(name)").path, "--export", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        var got: [(key: String, dtype: String, shape: [Int], crc: UInt32)] = []
+        if format == "npz" {
+            for a in try Numpy.readNpz(path: out) {
+                got.append((a.name, a.tensor.dtype.rawValue, a.tensor.shape, Self.crc(try a.tensor.contiguousBytes())))
+            }
+        } else {
+            for t in try Checkpoint.load(path: out).tensors {
+                got.append((t.key, t.tensor.dtype.rawValue, t.tensor.shape, Self.crc(try t.tensor.contiguousBytes())))
+            }
+        }
+        // safetensors lays tensors out in its own order (dtype alignment, then name).
+        let order: ([String]) -> [String] = { format == "safetensors" ? $0.sorted() : $0 }
+        #expect(order(got.map(\.key)) == order(want.tensors.map(\.key)))
+        let byKey = Dictionary(uniqueKeysWithValues: got.map { ($0.key, $0) })
+        for e in want.tensors {
+            let g = try #require(byKey[e.key], "\(e.key)")
+            #expect(g.dtype == e.dtype && g.shape == e.shape && g.crc == e.crc32, "\(name) \(format) \(e.key)")
+        }
+    }
+
+    // MARK: Hostile indexes
+
+    struct HostileCase: Decodable, CustomTestStringConvertible {
+        let folder: String
+        let attack: String
+        let stderr: String
+        var testDescription: String { folder }
+    }
+
+    struct Corpus: Decodable { let cases: [HostileCase] }
+
+    static let hostile: [HostileCase] = {
+        guard let data = try? Data(contentsOf: fixtureURL("sharded/hostile_hf/expected.json")),
+              let corpus = try? JSONDecoder().decode(Corpus.self, from: data) else { return [] }
+        return corpus.cases
+    }()
+
+    @Test func everyHostileFolderHasACase() throws {
+        let folders = try FileManager.default.contentsOfDirectory(atPath: fixtureURL("sharded/hostile_hf").path)
+            .filter { $0 != "expected.json" }
+        #expect(Set(folders) == Set(Self.hostile.map(\.folder)))
+        #expect(Self.hostile.count >= 20)
+    }
+
+    /// Exit 2 and exactly the expected line for each case (exit 0 for the valid base).
+    @Test(arguments: hostile)
+    func hostileIndexIsRefusedWithItsLine(_ c: HostileCase) throws {
+        let dir = fixtureURL("sharded/hostile_hf/\(c.folder)").path
+        let r = try CLI.run([dir])
+        if c.stderr.isEmpty {
+            #expect(r.status == 0, "\(c.attack): \(r.stderr)")
+            return
+        }
+        #expect(r.status == 2, "\(c.attack)")
+        #expect(r.stdout == "")
+        #expect(r.stderr == c.stderr.replacingOccurrences(of: "{dir}", with: dir) + "\n", "\(c.attack)")
+    }
+}
