@@ -173,7 +173,8 @@ struct HuggingFaceIndexReader {
     /// `total_size` is what a writer counts: `huggingface_hub` (and transformers from 4.4x) sums
     /// each storage's bytes once (`get_torch_storage_size`, tied tensors once); transformers'
     /// older `shard_checkpoint` summed `numel × itemsize` per key.
-    private func checkTotalSize(_ metadata: [(String, HeaderParser.Value)], parts: [Checkpoint]) throws(CheckpointError) {
+    private func checkTotalSize(_ metadata: [(String, HeaderParser.Value)],
+                                parts: [Checkpoint]) throws(CheckpointError) {
         guard let (_, value) = metadata.first(where: { $0.0 == "total_size" }) else { return }
         guard case .integer(let stated) = value else { throw fault(.totalSizeNotAnInteger) }
         var storageBytes = 0
@@ -182,7 +183,9 @@ struct HuggingFaceIndexReader {
             var seen = Set<ObjectIdentifier>()
             for t in part.tensors {
                 keyBytes &+= t.tensor.byteCount
-                if seen.insert(ObjectIdentifier(t.tensor.storage)).inserted { storageBytes &+= t.tensor.storage.byteCount }
+                if seen.insert(ObjectIdentifier(t.tensor.storage)).inserted {
+                    storageBytes &+= t.tensor.storage.byteCount
+                }
             }
         }
         guard stated == storageBytes || stated == keyBytes else {
@@ -233,7 +236,7 @@ struct HuggingFaceIndexReader {
         if name == ".." { return .parent }
         if name == "." { return .currentFolder }
         let u = Array(name.utf8)
-        if u.count >= 2, u[1] == UInt8(ascii: ":"), (u[0] | 0x20) >= UInt8(ascii: "a"), (u[0] | 0x20) <= UInt8(ascii: "z") {
+        if u.count >= 2, u[1] == UInt8(ascii: ":"), (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(u[0] | 0x20) {
             return .drive
         }
         return nil

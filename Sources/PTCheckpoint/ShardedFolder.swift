@@ -53,7 +53,8 @@ enum ShardedFolder {
     ///   indexes, or nothing ptload reads.
     static func locate(folder: String) throws(CheckpointError) -> Layout {
         let names = try names(in: folder)
-        for standard in ["model.safetensors.index.json", "pytorch_model.bin.index.json"] where names.contains(standard) {
+        let standards = ["model.safetensors.index.json", "pytorch_model.bin.index.json"]
+        for standard in standards where names.contains(standard) {
             return .huggingFaceIndex(join(folder, standard))
         }
         let indexes = names.filter { $0.hasSuffix(".index.json") }

@@ -104,7 +104,8 @@ final class HuggingFaceFolderTests: XCTestCase {
         for (name, values) in tensors.sorted(by: { $0.0 < $1.0 }) {
             let start = data.count
             for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data += $0 } }
-            fields.append(#""\#(name)":{"dtype":"F32","shape":[\#(values.count)],"data_offsets":[\#(start),\#(data.count)]}"#)
+            fields.append(#""\#(name)":{"dtype":"F32","shape":[\#(values.count)],"#
+                              + #""data_offsets":[\#(start),\#(data.count)]}"#)
         }
         var header = Array(("{" + fields.joined(separator: ",") + "}").utf8)
         while header.count % 8 != 0 { header.append(0x20) }
@@ -294,7 +295,9 @@ final class HuggingFaceFolderTests: XCTestCase {
         // A byte of the last tensor's data, found in the last shard, flipped.
         let needle = try XCTUnwrap(original.tensors.last).tensor.contiguousBytes()
         var shard = try XCTUnwrap(files[lastName])
-        let at = try XCTUnwrap((0...(shard.count - needle.count)).first { shard[$0..<($0 + needle.count)].elementsEqual(needle) })
+        let at = try XCTUnwrap((0...(shard.count - needle.count)).first {
+            shard[$0..<($0 + needle.count)].elementsEqual(needle)
+        })
         shard[at] ^= 0x01
         files[lastName] = shard
         let dir = folder(files)

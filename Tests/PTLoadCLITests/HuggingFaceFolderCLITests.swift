@@ -27,7 +27,8 @@ import Testing
     }
 
     static func expected(_ folder: String) throws -> Expected {
-        try JSONDecoder().decode(Expected.self, from: Data(contentsOf: fixtureURL("sharded/hf/\(folder)/expected.json")))
+        try JSONDecoder().decode(Expected.self,
+                                 from: Data(contentsOf: fixtureURL("sharded/hf/\(folder)/expected.json")))
     }
 
     static func crc(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { crc32($0) } }
