@@ -265,6 +265,35 @@ final class HuggingFaceFolderTests: XCTestCase {
         XCTAssertTrue(error.description.contains("references os.system"), error.description)
     }
 
+    /// `--strict` reaches each `.bin` shard's pickle: a whole pickled module (`__main__.Net`) as
+    /// the one shard lists by default and is refused strictly, the refusal naming the shard.
+    func testStrictAppliesToEveryBinShard() throws {
+        let source = fixtureURL("checkpoints/full_net.pt")
+        let keys = try Checkpoint.load(path: source.path).tensors.map(\.key)
+        let name = "pytorch_model-00001-of-00001.bin"
+        let map = keys.map { #""\#($0)":"\#(name)""# }.joined(separator: ",")
+        let dir = folder(["pytorch_model.bin.index.json": Array(#"{"weight_map":{\#(map)}}"#.utf8),
+                          name: try [UInt8](Data(contentsOf: source))])
+        let c = try Checkpoint.load(path: dir)
+        XCTAssertEqual(c.tensors.map(\.key), keys)
+        XCTAssertFalse(c.modules.isEmpty)
+        let error = try XCTUnwrap(refusal(dir, options: LoadOptions(strict: true)))
+        XCTAssertEqual(error.path, dir + "/" + name)
+        guard case .refusedGlobal = error.reason else { return XCTFail("\(error)") }
+    }
+
+    /// The globals are the union over the shards, each once, in first-seen order.
+    func testGlobalsAreTheShardsUnion() throws {
+        let c = try Checkpoint.load(path: fixtureURL("sharded/hf/gpt2_bin").path)
+        var union: [String] = []
+        for shard in c.shards {
+            for g in try Checkpoint.load(path: shard).globals where !union.contains(g) { union.append(g) }
+        }
+        XCTAssertEqual(c.globals, union)
+        XCTAssertTrue(c.globals.contains("torch._utils._rebuild_tensor_v2"))
+        XCTAssertEqual(Set(c.globals).count, c.globals.count)
+    }
+
     func testFolderLayouts() throws {
         let single = folder(["model.safetensors": safetensors([("w", [1, 2])]), "config.json": Array("{}".utf8)])
         let c = try Checkpoint.load(path: single)
