@@ -58,7 +58,8 @@ public enum CheckpointExport {
         let summary: CheckpointWriter.Summary
         do throws(ExportError) {
             var writer = CheckpointWriter(cast: request.cast)
-            writer.inputs = [model]
+            // A sharded MODEL's shards are inputs too: an export over one would replace it.
+            writer.inputs = [model] + checkpoint.shards
             for (name, tensor) in selected { writer.add(name, tensor: tensor) }
             summary = try writer.write(to: request.outputPath)
         } catch {

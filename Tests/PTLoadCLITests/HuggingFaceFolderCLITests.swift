@@ -131,6 +131,20 @@ import Testing
         }
     }
 
+    /// A shard of the MODEL folder is an input: exporting over it is refused and leaves it as it was.
+    @Test func exportOverAShardIsRefused() throws {
+        let source = fixtureURL("sharded/hf/gpt2_safetensors")
+        let copy = URL(fileURLWithPath: temporaryFile([], name: "x")).deletingLastPathComponent()
+            .appendingPathComponent("gpt2_safetensors")
+        try FileManager.default.copyItem(at: source, to: copy)
+        let shard = copy.appendingPathComponent("model-00002-of-00004.safetensors").path
+        let before = try Data(contentsOf: URL(fileURLWithPath: shard))
+        let r = try CLI.run([copy.path, "--export", shard])
+        #expect(r.status == 2)
+        #expect(r.stderr == "ptload: \(shard): cannot write: it is the input\n")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: shard)) == before)
+    }
+
     // MARK: Hostile indexes
 
     struct HostileCase: Decodable, CustomTestStringConvertible {
