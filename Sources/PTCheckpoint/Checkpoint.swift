@@ -9,6 +9,9 @@ public struct NamedTensor {
     public let tensor: Tensor
     /// Rebuilt through `torch._utils._rebuild_parameter*` (an `nn.Parameter`).
     public let isParameter: Bool
+    /// For a sharded checkpoint, the position in `Checkpoint.shards` of the file this tensor
+    /// comes from; nil for a single file.
+    public internal(set) var shard: Int? = nil
 }
 
 /// A plain configuration value of a pickled module (`hidden_size`, `batch_first`, `nonlinearity`).

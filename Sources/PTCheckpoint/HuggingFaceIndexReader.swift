@@ -210,13 +210,20 @@ struct HuggingFaceIndexReader {
             var seen = Set<ExactName>()
             return lists.joined().filter { seen.insert(ExactName($0)).inserted }
         }
+        var tensors: [NamedTensor] = []
+        for (i, part) in parts.enumerated() {
+            for var t in part.tensors {
+                t.shard = i
+                tensors.append(t)
+            }
+        }
         let checks = parts.compactMap(\.recordCheck)
         let recordCheck: (() throws(ZipError) -> Void)? = checks.isEmpty ? nil : { () throws(ZipError) in
             for check in checks { try check() }
         }
         return Checkpoint(path: path, format: .huggingface, archiveName: nil,
                           pickleProtocol: parts.first { $0.format != .safetensors }?.pickleProtocol ?? 0,
-                          records: records, tensors: parts.flatMap(\.tensors), modules: parts.flatMap(\.modules),
+                          records: records, tensors: tensors, modules: parts.flatMap(\.modules),
                           opaqueClasses: union(parts.map(\.opaqueClasses)), globals: union(parts.map(\.globals)),
                           constants: parts.flatMap(\.constants), shards: shardPaths, recordCheck: recordCheck)
     }

@@ -12,6 +12,8 @@ public struct CheckpointSummary: Codable {
         /// Present only when the tensor is not contiguous.
         public let strides: [Int]?
         public let storage: String
+        /// For a sharded checkpoint, the tensor's file: its position in `shards`, from 0.
+        public let shard: Int?
         public let storage_offset: Int
         public let bytes: Int
         public let parameter: Bool
@@ -93,6 +95,7 @@ public struct CheckpointSummary: Codable {
     public static func entry(for t: NamedTensor) -> TensorEntry {
         TensorEntry(key: t.key, dtype: t.tensor.dtype.rawValue, shape: t.tensor.shape,
                     strides: t.tensor.isContiguous ? nil : t.tensor.strides, storage: t.tensor.storage.origin,
-                    storage_offset: t.tensor.storageOffset, bytes: t.tensor.byteCount, parameter: t.isParameter)
+                    shard: t.shard, storage_offset: t.tensor.storageOffset, bytes: t.tensor.byteCount,
+                    parameter: t.isParameter)
     }
 }

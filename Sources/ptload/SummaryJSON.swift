@@ -23,12 +23,13 @@ struct SummaryJSON {
         out("\n  ]" + String(text[slot.upperBound...]) + "\n")
     }
 
-    /// One `TensorEntry` as the encoder lays it out four levels in: keys sorted, `strides` only
-    /// when present.
+    /// One `TensorEntry` as the encoder lays it out four levels in: keys sorted, `shard` and
+    /// `strides` only when present.
     private func row(_ t: CheckpointSummary.TensorEntry) throws -> String {
         var fields = [("bytes", String(t.bytes)), ("dtype", try string(t.dtype)), ("key", try string(t.key)),
-                      ("parameter", t.parameter ? "true" : "false"), ("shape", list(t.shape)),
-                      ("storage", try string(t.storage)), ("storage_offset", String(t.storage_offset))]
+                      ("parameter", t.parameter ? "true" : "false"), ("shape", list(t.shape))]
+        if let shard = t.shard { fields.append(("shard", String(shard))) }
+        fields += [("storage", try string(t.storage)), ("storage_offset", String(t.storage_offset))]
         if let strides = t.strides { fields.append(("strides", list(strides))) }
         return "\n    {\n" + fields.map { "      \"\($0.0)\" : \($0.1)" }.joined(separator: ",\n") + "\n    }"
     }

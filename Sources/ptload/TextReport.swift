@@ -26,7 +26,7 @@ struct TextReport {
         line("format: \(format)")
         if let shards = s.shards {
             line("shards: \(shards.count)")
-            for shard in shards { line("  \(shard)") }
+            for (i, shard) in shards.enumerated() { line("  \(i + 1): \(shard)") }
         }
         line("pickle protocol: \(s.pickle_protocol)")
         for (name, value) in s.records.sorted(by: { $0.key < $1.key }) { line("record \(name): \(value)") }
@@ -42,12 +42,17 @@ struct TextReport {
         func entry(_ i: Int) -> CheckpointSummary.TensorEntry {
             tensors.map { CheckpointSummary.entry(for: $0[i]) } ?? s.tensors[i]
         }
-        streamTable(header: ["key", "dtype", "shape", "strides", "storage", "offset", "bytes"],
+        // A sharded checkpoint's storages are named within their shard (each has a data/0): the
+        // shard column says which, by its number in the list above.
+        let sharded = s.shards != nil
+        streamTable(header: ["key", "dtype", "shape", "strides"] + (sharded ? ["shard"] : [])
+                        + ["storage", "offset", "bytes"],
                     count: count, row: { i in
             let t = entry(i)
             return [oneLine(t.key, limit: 200), t.dtype, "[" + t.shape.map(String.init).joined(separator: ", ") + "]",
-                    t.strides.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" } ?? "",
-                    t.storage, String(t.storage_offset), String(t.bytes)]
+                    t.strides.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" } ?? ""]
+                + (sharded ? [t.shard.map { String($0 + 1) } ?? ""] : [])
+                + [t.storage, String(t.storage_offset), String(t.bytes)]
         }, write: write)
         if s.constants > 0 { line("constants: \(s.constants) tensors in constants.pkl") }
         line("recurrent modules: \(s.recurrent_modules.count)")

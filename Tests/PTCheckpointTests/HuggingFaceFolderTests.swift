@@ -48,6 +48,7 @@ final class HuggingFaceFolderTests: XCTestCase {
                 XCTAssertEqual(c.records.first { $0.name == "index metadata total_size" }?.value,
                                want.metadata["total_size"].map(String.init))
                 for (t, e) in zip(c.tensors, want.tensors) {
+                    XCTAssertEqual(t.shard, e.shard, "\(name) \(e.key)")
                     XCTAssertEqual(t.tensor.dtype.rawValue, e.dtype, "\(name) \(e.key)")
                     XCTAssertEqual(t.tensor.shape, e.shape, "\(name) \(e.key)")
                     let bytes = try t.tensor.contiguousBytes()

@@ -17,6 +17,7 @@ import Testing
     struct Expected: Decodable {
         struct Entry: Decodable {
             let key: String
+            let shard: Int
             let dtype: String
             let shape: [Int]
             let crc32: UInt32
@@ -43,11 +44,21 @@ import Testing
             #expect(r.stderr == "")
             let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             let head = ["file: \(model)", "format: huggingface", "shards: \(want.shards.count)"]
-                + want.shards.map { "  \(folder)/\($0)" }
+                + want.shards.enumerated().map { "  \($0.offset + 1): \(folder)/\($0.element)" }
             #expect(Array(lines.prefix(head.count)) == head)
             #expect(lines.contains("record shard count: \(want.shards.count)"))
             #expect(lines.contains("tensors: \(want.tensors.count), "
                                        + "\(want.tensors.reduce(0) { $0 + 4 * $1.shape.reduce(1, *) }) bytes"))
+            // The table's shard column numbers each row's file as the list above does.
+            let table = try #require(lines.firstIndex { $0.hasPrefix("  key ") })
+            #expect(lines[table].split(separator: " ").map(String.init)
+                        == ["key", "dtype", "shape", "strides", "shard", "storage", "offset", "bytes"])
+            let header = lines[table]
+            let at = try #require(header.range(of: "shard")).lowerBound
+            let column = header.distance(from: header.startIndex, to: at)
+            let shards = lines[(table + 1)...(table + want.tensors.count)].map { Int(String($0.dropFirst(column)
+                .prefix { $0 != " " })) }
+            #expect(shards == want.tensors.map { $0.shard + 1 })
             #expect(lines.contains(name.hasSuffix("_bin") ? "checksums: every record's CRC-32 matches"
                                        : "checksums: none (the safetensors format has none)"))
         }
@@ -56,7 +67,7 @@ import Testing
     @Test(arguments: folders)
     func jsonListingHasTheShardsAndTorchsTensors(_ name: String) throws {
         struct Listing: Decodable {
-            struct Entry: Decodable { let key: String; let dtype: String; let shape: [Int] }
+            struct Entry: Decodable { let key: String; let dtype: String; let shape: [Int]; let shard: Int }
             let file: String
             let format: String
             let shards: [String]
@@ -75,6 +86,7 @@ import Testing
         #expect(listing.tensors.map(\.key) == want.tensors.map(\.key))
         #expect(listing.tensors.map(\.shape) == want.tensors.map(\.shape))
         #expect(listing.tensors.map(\.dtype) == want.tensors.map(\.dtype))
+        #expect(listing.tensors.map(\.shard) == want.tensors.map(\.shard))
     }
 
     @Test(arguments: folders.filter { $0.hasSuffix("_bin") })
