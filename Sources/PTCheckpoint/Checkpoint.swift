@@ -135,7 +135,7 @@ public final class Checkpoint {
                 return try load(path: file, options: options)
             }
         }
-        if path.hasSuffix(".index.json") {
+        if HuggingFaceIndexReader.isIndexName(path) {
             return try HuggingFaceIndexReader(path: path, indexPath: path, options: options).read()
         }
         let file: MappedFile

@@ -38,6 +38,7 @@ struct HuggingFaceIndexReader {
         // Every name is checked before any file is touched.
         var listed: [ExactName: String] = [:]
         var firstKey: [ExactName: String] = [:]
+        var keysOf: [ExactName: [String]] = [:]
         for (key, shard) in weightMap {
             if let why = Self.nameFault(shard) { throw fault(.shardNameLeavesFolder(key: key, shard: shard, why: why)) }
             guard shard.hasSuffix(shardExtension), shard.utf8.count > shardExtension.utf8.count else {
@@ -45,6 +46,7 @@ struct HuggingFaceIndexReader {
             }
             listed[ExactName(key)] = shard
             if firstKey[ExactName(shard)] == nil { firstKey[ExactName(shard)] = key }
+            keysOf[ExactName(shard), default: []].append(key)
         }
         let shards = firstKey.keys.map(\.string).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         func shardPath(_ name: String) -> String { folder.map { ShardedFolder.join($0, name) } ?? name }
@@ -78,7 +80,7 @@ struct HuggingFaceIndexReader {
                     throw fault(.tensorListedElsewhere(key: t.key, shard: shard, listed: want))
                 }
             }
-            for (key, want) in weightMap where want.isExactly(shard) && holder[ExactName(key)] == nil {
+            for key in keysOf[ExactName(shard)] ?? [] where holder[ExactName(key)] == nil {
                 throw fault(.keyNotInShard(key: key, shard: shard))
             }
             parts.append(part)
@@ -226,6 +228,13 @@ struct HuggingFaceIndexReader {
                           records: records, tensors: tensors, modules: parts.flatMap(\.modules),
                           opaqueClasses: union(parts.map(\.opaqueClasses)), globals: union(parts.map(\.globals)),
                           constants: parts.flatMap(\.constants), shards: shardPaths, recordCheck: recordCheck)
+    }
+
+    /// Whether `path` names a shard index: `*.index.json`, or a variant's
+    /// `model.safetensors.index.fp16.json` (transformers' `_add_variant`).
+    static func isIndexName(_ path: String) -> Bool {
+        let name = split(path).name
+        return name.hasSuffix(".index.json") || (name.contains(".index.") && name.hasSuffix(".json"))
     }
 
     /// The folder of `path` (nil when it has none) and its last component.

@@ -53,6 +53,8 @@ enum ShardedFolder {
     ///   indexes, or nothing ptload reads.
     static func locate(folder: String) throws(CheckpointError) -> Layout {
         let names = try names(in: folder)
+        // torch.distributed.checkpoint's `.metadata` is looked for beside these indexes; a folder
+        // with neither is `.nothingToRead`, whose line names both.
         let standards = ["model.safetensors.index.json", "pytorch_model.bin.index.json"]
         for standard in standards where names.contains(standard) {
             return .huggingFaceIndex(join(folder, standard))

@@ -295,6 +295,19 @@ final class HuggingFaceFolderTests: XCTestCase {
         XCTAssertEqual(Set(c.globals).count, c.globals.count)
     }
 
+    /// A variant's index (`model.safetensors.index.fp16.json`, transformers' `_add_variant`) is read
+    /// when named; its `model.fp16-0000k-of-0000N` shards are numbered like any others.
+    func testAVariantIndexIsReadWhenNamed() throws {
+        let one = "model.fp16-00001-of-00002.safetensors", two = "model.fp16-00002-of-00002.safetensors"
+        let dir = folder(["model.safetensors.index.fp16.json":
+                            Array(#"{"weight_map":{"a":"\#(one)","c":"\#(two)"}}"#.utf8),
+                          one: safetensors([("a", [1])]), two: safetensors([("c", [2])])])
+        let c = try Checkpoint.load(path: dir + "/model.safetensors.index.fp16.json")
+        XCTAssertEqual(c.format, .huggingface)
+        XCTAssertEqual(c.tensors.map(\.key), ["a", "c"])
+        XCTAssertEqual(c.tensors.map(\.shard), [0, 1])
+    }
+
     func testFolderLayouts() throws {
         let single = folder(["model.safetensors": safetensors([("w", [1, 2])]), "config.json": Array("{}".utf8)])
         let c = try Checkpoint.load(path: single)
