@@ -319,9 +319,12 @@ final class HuggingFaceFolderTests: XCTestCase {
         let several = folder(["a.safetensors.index.json": [], "b.safetensors.index.json": []])
         XCTAssertEqual(refusal(several)?.reason,
                        .shardIndex(.severalIndexes(["a.safetensors.index.json", "b.safetensors.index.json"])))
-        // The standard index wins over any other.
+        // The standard index wins over any other; a hub repository's .bin shards beside the
+        // safetensors ones are of another kind, not extra shards.
         var both = files(index: "{\(goodMap)}")
         both["other.safetensors.index.json"] = []
+        both["pytorch_model.bin.index.json"] = []
+        both["pytorch_model-00001-of-00002.bin"] = []
         XCTAssertEqual(try Checkpoint.load(path: folder(both)).tensors.count, 3)
     }
 
