@@ -391,7 +391,7 @@ extension CheckpointWriter {
         // What an earlier output left that this one would contradict.
         let listed: [String]
         do throws(FileSinkError) {
-            listed = try FileOutput.names(in: folder.isEmpty ? "." : folder)
+            listed = try FileOutput.names(in: folder.isEmpty ? "." : folder == "/" ? folder : String(folder.dropLast()))
         } catch {
             throw ExportError(path: error.path, .cannotWrite(error.reason))
         }
