@@ -144,6 +144,39 @@ final class ShardedExportCLITests: XCTestCase {
                           naming: "\(file): cannot write: Not a directory")
     }
 
+    /// A write failing in the second shard (`ulimit -f`, the first shard already complete): the
+    /// error names that shard, and the folder is as it was, the earlier file there untouched.
+    func testAFullDiskInTheSecondShardLeavesTheFolderAsItWas() throws {
+        // a: 200 bytes, b: 3,900: two shards of at most 4KB, the first small, the second not.
+        let header = #"{"a":{"dtype":"F32","shape":[50],"data_offsets":[0,200]},"#
+            + #""b":{"dtype":"F32","shape":[975],"data_offsets":[200,4100]}}"#
+        let padded = Array(header.utf8) + Array(repeating: UInt8(ascii: " "), count: (8 - header.utf8.count % 8) % 8)
+        let length = withUnsafeBytes(of: UInt64(padded.count).littleEndian) { Array($0) }
+        let model = temporaryFile(length + padded + (0..<4100).map { UInt8($0 % 251) }, name: "two.safetensors")
+        let folder = emptyFolder()
+        _ = FileManager.default.createFile(atPath: folder + "/model.safetensors", contents: Data("old".utf8))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // 512-byte blocks in dash (1,024 in bash): the first shard (about 300 bytes) fits, the second does not.
+        process.arguments = ["-c", #"ulimit -f 1; trap '' XFSZ; exec "$0" "$1" --export "$2" --max-shard-size 4KB"#,
+                             CLI.binary.path, model, folder + "/model.safetensors"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = Pipe()
+        try process.run()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 2, stderr)
+        XCTAssertEqual(stderr, "ptload: \(folder)/model-00002-of-00002.safetensors: cannot write: File too large\n")
+        XCTAssertEqual(try contents(folder), ["model.safetensors"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: folder + "/model.safetensors")), Data("old".utf8))
+        // Without the limit: two shards, and the earlier file removed.
+        let r = try CLI.run([model, "--export", folder + "/model.safetensors", "--max-shard-size", "4KB"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try contents(folder), ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                                              "model.safetensors.index.json"])
+    }
+
     /// An earlier output's shards are removed and reported; a file to remove that is the input
     /// itself is refused before anything is written.
     func testStaleShardsAndTheInput() throws {
