@@ -8,7 +8,9 @@ import PTZip
 /// format). Tensors come from a loaded checkpoint (`add(_:tensor:)`) or from Swift
 /// (`add(_:array:)`); each is written contiguous, in C order, in its own dtype unless a cast is
 /// asked for. A view, or a tensor sharing its storage with another, becomes a separate
-/// contiguous tensor (`Summary.materialized` counts them).
+/// contiguous tensor (`Summary.materialized` counts them). `writeSharded(to:maxShardSize:)`
+/// writes Hugging Face's sharded `.safetensors` folder instead, leaving out exact aliases (tied
+/// weights); a single file keeps every name.
 ///
 ///     var writer = CheckpointWriter()
 ///     writer.add("lstm.weight_ih_l0", array: ShapedArray<Float>(shape: [16, 5], values: w))
