@@ -198,5 +198,12 @@ final class ShardedExportCLITests: XCTestCase {
                           naming: "\(input): writing the shards would remove '\(input)', which is the input")
         XCTAssertEqual(try contents(other), ["model.safetensors"])
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: input)), before)
+        // A link to the input, in another folder, counts as the input: the line names the output.
+        let third = emptyFolder()
+        try FileManager.default.createSymbolicLink(atPath: third + "/model.safetensors", withDestinationPath: input)
+        CLI.assertRefused(try CLI.run([input, "--export", third + "/model.safetensors", "--max-shard-size", "1KB"]),
+                          naming: "\(third)/model.safetensors: writing the shards would remove"
+                              + " '\(third)/model.safetensors', which is the input '\(input)'")
+        XCTAssertEqual(try contents(third), ["model.safetensors"])
     }
 }
