@@ -398,7 +398,8 @@ extension CheckpointWriter {
         let written = Set(names.map { Array($0.utf8) } + (sharded ? [Array(indexName.utf8)] : []))
         let stale = listed.filter { name in
             guard !written.contains(Array(name.utf8)) else { return false }
-            return ShardPlan.isShardName(name, stem: stem) || name == (sharded ? fileName : indexName)
+            return ShardPlan.isShardName(name, stem: stem)
+                || Array(name.utf8) == Array((sharded ? fileName : indexName).utf8)
         }.sorted().map { folder + $0 }.filter(FileOutput.isFileOrLink)
         for file in stale {
             if let input = FileOutput.input(at: file, among: inputs) {
