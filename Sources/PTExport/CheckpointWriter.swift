@@ -8,7 +8,9 @@ import PTZip
 /// format). Tensors come from a loaded checkpoint (`add(_:tensor:)`) or from Swift
 /// (`add(_:array:)`); each is written contiguous, in C order, in its own dtype unless a cast is
 /// asked for. A view, or a tensor sharing its storage with another, becomes a separate
-/// contiguous tensor (`Summary.materialized` counts them).
+/// contiguous tensor (`Summary.materialized` counts them). `writeSharded(to:maxShardSize:)`
+/// writes Hugging Face's sharded `.safetensors` folder instead, leaving out exact aliases (tied
+/// weights); a single file keeps every name.
 ///
 ///     var writer = CheckpointWriter()
 ///     writer.add("lstm.weight_ih_l0", array: ShapedArray<Float>(shape: [16, 5], values: w))
@@ -37,6 +39,11 @@ public struct CheckpointWriter {
         let view: Bool
         /// The storage it reads, for tensors that share one.
         let storage: ObjectIdentifier?
+        /// The bytes of the whole storage it reads, as written (in the cast dtype when cast):
+        /// what Hugging Face's shard plan counts (`get_torch_storage_size`).
+        let storageBytes: Int
+        /// Where it lies in its storage: tensors with equal keys are the same tensor (aliases).
+        let alias: AliasKey?
         /// Hands the bytes as written (contiguous, little-endian, C order, cast where asked) to
         /// its argument in pieces, in order; called once per pass over the output.
         let pieces: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
@@ -52,11 +59,19 @@ public struct CheckpointWriter {
         public var cast = 0
     }
 
-    private var items: [Item] = []
+    /// A tensor's place in its storage: storage, offset, shape, strides and dtype.
+    struct AliasKey: Hashable {
+        let storage: ObjectIdentifier
+        let offset: Int
+        let shape: [Int]
+        let strides: [Int]
+        let dtype: DType
+    }
+
+    var items: [Item] = []
     private var names: Set<ExactName> = []
     /// The first name added twice, refused by `write(to:)`.
     private var duplicate: String?
-    private var storageUsers: [ObjectIdentifier: Int] = [:]
     /// Floating-point tensors are cast to this dtype when set (float16, bfloat16 or float32).
     public let cast: DType?
     /// Files the output must not replace (the checkpoint the tensors come from): an output that
@@ -82,13 +97,17 @@ public struct CheckpointWriter {
             duplicate = duplicate ?? name
             return
         }
-        storageUsers[ObjectIdentifier(tensor.storage), default: 0] += 1
         let whole = tensor.isContiguous && tensor.storageOffset == 0 && tensor.byteCount == tensor.storage.byteCount
         let dtype = target(for: tensor.dtype)
         let source = tensor.dtype
+        let storage = ObjectIdentifier(tensor.storage)
+        let storageBytes = dtype == source ? tensor.storage.byteCount
+            : tensor.storage.byteCount / source.itemSize * dtype.itemSize
         items.append(Item(name: name, dtype: dtype, shape: tensor.shape,
                           byteCount: tensor.elementCount * dtype.itemSize,
-                          view: !whole, storage: ObjectIdentifier(tensor.storage)) { body in
+                          view: !whole, storage: storage, storageBytes: storageBytes,
+                          alias: AliasKey(storage: storage, offset: tensor.storageOffset, shape: tensor.shape,
+                                          strides: tensor.strides, dtype: source)) { body in
             guard dtype != source else { return try tensor.streamBytes(body) }
             var converted: [UInt8] = []
             try tensor.streamBytes { piece in
@@ -109,7 +128,8 @@ public struct CheckpointWriter {
         let dtype = target(for: Scalar.dtype)
         let values = array.values
         items.append(Item(name: name, dtype: dtype, shape: array.shape, byteCount: values.count * dtype.itemSize,
-                          view: false, storage: nil) { body in
+                          view: false, storage: nil, storageBytes: values.count * dtype.itemSize,
+                          alias: nil) { body in
             try values.withUnsafeBytes { all in
                 guard dtype != Scalar.dtype else { return try body(all) }
                 var converted: [UInt8] = []
@@ -133,6 +153,19 @@ public struct CheckpointWriter {
     ///   on first use), or a failed write (`.cannotWrite`). The output is then as it was.
     @discardableResult
     public func write(to path: String, format: Format? = nil) throws(ExportError) -> Summary {
+        let format = try check(path: path, format: format)
+        let summary = summary(of: items)
+        switch format {
+        case .safetensors: try writeSafetensors(items, to: path)
+        case .npz: try writeNpz(to: path)
+        case .pt: try writeTorchSave(to: path)
+        }
+        return summary
+    }
+
+    /// The format to write `path` in, once every tensor is known to fit it.
+    /// - Throws: what `write(to:format:)` refuses before writing.
+    func check(path: String, format: Format?) throws(ExportError) -> Format {
         func refuse(_ reason: ExportError.Reason) -> ExportError { ExportError(path: path, reason) }
         if let cast, ![.float16, .bfloat16, .float32].contains(cast) { throw refuse(.badCast(cast)) }
         if let duplicate { throw refuse(.duplicateName(duplicate)) }
@@ -170,40 +203,48 @@ public struct CheckpointWriter {
         guard items.count <= FileLimits.maxTensors else {
             throw refuse(.tooManyTensors(items.count, limit: FileLimits.maxTensors))
         }
+        return format
+    }
+
+    /// The counts of writing `written`: views and tensors whose storage several of them share
+    /// are materialised; sharing is counted among `written` only.
+    func summary(of written: [Item]) -> Summary {
+        var users: [ObjectIdentifier: Int] = [:]
+        for case let storage? in written.map(\.storage) { users[storage, default: 0] += 1 }
         var summary = Summary()
-        summary.tensors = items.count
-        summary.bytes = items.reduce(0) { $0 + $1.byteCount }
-        summary.materialized = items.filter {
-            $0.view || $0.storage.map { storageUsers[$0, default: 0] > 1 } == true
+        summary.tensors = written.count
+        summary.bytes = written.reduce(0) { $0 + $1.byteCount }
+        summary.materialized = written.filter {
+            $0.view || $0.storage.map { users[$0, default: 0] > 1 } == true
         }.count
-        summary.cast = cast == nil ? 0 : items.filter { $0.dtype == cast }.count
-        switch format {
-        case .safetensors: try writeSafetensors(to: path)
-        case .npz: try writeNpz(to: path)
-        case .pt: try writeTorchSave(to: path)
-        }
+        summary.cast = cast == nil ? 0 : written.filter { $0.dtype == cast }.count
         return summary
     }
 
-    /// The safetensors header, then every tensor in the format's order.
-    private func writeSafetensors(to path: String) throws(ExportError) {
+    /// One `.safetensors` file of `items` at `path`, published whole.
+    private func writeSafetensors(_ items: [Item], to path: String) throws(ExportError) {
+        try writeBeside(path) { (sink) throws(ExportError) in try writeSafetensors(items, into: sink) }
+    }
+
+    /// The safetensors header, then every tensor in the format's order, into `sink` (whose path
+    /// the errors name), byte for byte `safetensors.torch.save_file(tensors, metadata={"format": "pt"})`.
+    func writeSafetensors(_ items: [Item], into sink: FileSink) throws(ExportError) {
+        let path = sink.path
         let ordered = Safetensors.storageOrder(items, name: \.name, dtype: \.dtype)
         let header = Safetensors.header(metadata: [("format", "pt")],
                                         tensors: ordered.map { ($0.name, $0.dtype, $0.shape) })
-        try writeBeside(path) { (sink) throws(ExportError) in
-            do throws(FileSinkError) {
-                try sink.write(header)
+        do throws(FileSinkError) {
+            try sink.write(header)
+        } catch {
+            throw ExportError(path: path, .cannotWrite(error.reason))
+        }
+        for item in ordered {
+            do throws(Interrupted<FileSinkError>) {
+                try send(item) { (piece) throws(FileSinkError) in try sink.write(piece) }
             } catch {
-                throw ExportError(path: path, .cannotWrite(error.reason))
-            }
-            for item in ordered {
-                do throws(Interrupted<FileSinkError>) {
-                    try send(item) { (piece) throws(FileSinkError) in try sink.write(piece) }
-                } catch {
-                    switch error {
-                    case .read(let failure): throw ExportError(path: path, .unreadable(name: item.name, failure))
-                    case .write(let e): throw ExportError(path: path, .cannotWrite(e.reason))
-                    }
+                switch error {
+                case .read(let failure): throw ExportError(path: path, .unreadable(name: item.name, failure))
+                case .write(let e): throw ExportError(path: path, .cannotWrite(e.reason))
                 }
             }
         }
@@ -267,7 +308,7 @@ public struct CheckpointWriter {
     /// Writes through `body` into a new file beside `path` (`FileSink`), renamed over it once
     /// complete: a failure part way (a record failing its CRC check, a full disk) leaves `path`
     /// as it was and removes only the file this write created.
-    private func writeBeside(_ path: String, _ body: (FileSink) throws(ExportError) -> Void) throws(ExportError) {
+    func writeBeside(_ path: String, _ body: (FileSink) throws(ExportError) -> Void) throws(ExportError) {
         try FileOutput.stream(to: path, inputs: inputs,
                               failure: { ExportError(path: $0.path, .cannotWrite($0.reason)) }, body)
     }
@@ -281,7 +322,7 @@ public struct CheckpointWriter {
 
     /// Hands `item`'s bytes to `write`, piece by piece, checking that they are as many as the
     /// item declares.
-    private func send<WriteFailure: Error>(_ item: Item,
+    func send<WriteFailure: Error>(_ item: Item,
                                            to write: (UnsafeRawBufferPointer) throws(WriteFailure) -> Void)
         throws(Interrupted<WriteFailure>) {
         var writeFailure: WriteFailure?

@@ -47,6 +47,14 @@ public struct ExportError: Error, CustomStringConvertible, Equatable, Sendable {
         case numpy(member: String?, NumpyError.Reason)
         /// The output could not be created or written (`FileSink`).
         case cannotWrite(FileSinkError.Reason)
+        /// A maximum shard size that Hugging Face's `parse_size_to_int` refuses, or that is negative
+        /// or does not fit in 64 bits: the text as given.
+        case badShardSize(String, ShardSizeFault)
+        /// Shards are `.safetensors` files; the output names another format.
+        case shardsNeedSafetensors
+        /// Writing shards would remove this file of the output's folder (a stale shard, the
+        /// single file or the index of another split), and it is the input `input`.
+        case wouldRemoveInput(file: String, input: String)
 
         /// Whether casting floating-point tensors (`CheckpointWriter(cast:)`) would let the format
         /// hold the tensor: an `.npz` of a floating-point dtype numpy lacks (bfloat16, float8).
@@ -76,6 +84,12 @@ public struct ExportError: Error, CustomStringConvertible, Equatable, Sendable {
                 return "\(count) tensors; ptload reads files of at most \(limit) tensors, so it writes none larger"
             case let .numpy(member, reason): return member.map { "member '\($0)': \(reason)" } ?? reason.description
             case .cannotWrite(let reason): return "cannot write: \(reason)"
+            case let .badShardSize(text, fault): return "bad maximum shard size '\(text)': \(fault)"
+            case .shardsNeedSafetensors:
+                return "shards are written as .safetensors files; the output's extension is not .safetensors"
+            case let .wouldRemoveInput(file, input):
+                return "writing the shards would remove '\(file)', which is the input"
+                    + (file == input ? "" : " '\(input)'")
             }
         }
     }

@@ -63,7 +63,9 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
                 + " \(modules.isEmpty ? "none" : modules.joined(separator: ", "))"
         case let .export(model, error):
             switch error.reason {
-            case .cannotWrite, .numpy: return error.description
+            // About the output itself: its path first.
+            case .cannotWrite, .numpy, .badShardSize, .shardsNeedSafetensors, .wouldRemoveInput:
+                return error.description
             case let .unreadable(name, .checkpoint(e)): return "\(e.path): tensor '\(name)': \(e.reason)"
             default: return "\(model): \(error.reason)"
             }

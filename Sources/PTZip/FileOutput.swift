@@ -40,6 +40,48 @@ public enum FileOutput {
         }
     }
 
+    /// The names in `folder` (without `.` and `..`), in the order the system lists them.
+    /// - Throws: `FileSinkError` naming the folder (the system's message).
+    public static func names(in folder: String) throws(FileSinkError) -> [String] {
+        guard let dir = opendir(folder) else { throw FileSinkError(path: folder, .system(systemMessage(errno))) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Whether `path` is a regular file or a symbolic link (not followed): what `remove` removes.
+    public static func isFileOrLink(_ path: String) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return false }
+        return (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFLNK
+    }
+
+    /// Removes the file (or the link, never what it points to) at `path`.
+    /// - Throws: `FileSinkError` naming `path` (the system's message).
+    public static func remove(_ path: String) throws(FileSinkError) {
+        guard unlink(path) == 0 else { throw FileSinkError(path: path, .system(systemMessage(errno))) }
+    }
+
+    /// The one of `inputs` that `path` is (the same file by device and inode, whether named
+    /// directly, through a symlink or by a hard link), or nil.
+    public static func input(at path: String, among inputs: [String]) -> String? {
+        var target = stat()
+        guard stat(path, &target) == 0 else { return nil }
+        for input in inputs {
+            var source = stat()
+            if stat(input, &source) == 0, source.st_dev == target.st_dev, source.st_ino == target.st_ino {
+                return input
+            }
+        }
+        return nil
+    }
+
     /// The system's message for `code` (`strerror`).
     public static func systemMessage(_ code: Int32) -> String {
         guard let text = strerror(code) else { return "error \(code)" }
@@ -62,6 +104,8 @@ public final class FileSink {
     let temporaryPath: String
     private var fd: Int32
     private var committed = false
+    /// Whether `finish()` has flushed and closed the file.
+    private var finished = false
 
     /// Creates the temporary file beside `path`.
     /// - Parameter inputs: files this output must not replace.
@@ -127,6 +171,20 @@ public final class FileSink {
     /// Flushes, closes and renames the file over the destination (rename(2): a reader sees the
     /// old file or the whole new one). On failure the temporary file is removed.
     public func commit() throws(FileSinkError) {
+        if !finished { try finish() }
+        guard !committed else { throw FileSinkError(path: path, .closed) }
+        guard rename(temporaryPath, path) == 0 else {
+            let error = errno
+            discard()
+            throw FileSinkError(path: path, .system(FileOutput.systemMessage(error)))
+        }
+        committed = true
+    }
+
+    /// Flushes and closes the file without publishing it, so that several files can all be
+    /// complete before the first is renamed (`commit()` then only renames). On failure the
+    /// temporary file is removed.
+    public func finish() throws(FileSinkError) {
         guard fd >= 0 else { throw FileSinkError(path: path, .closed) }
         // A full disk can surface only at fsync or close on some file systems.
         let synced = fsync(fd) == 0 || errno == EINVAL
@@ -142,12 +200,7 @@ public final class FileSink {
             discard()
             throw FileSinkError(path: path, .system(FileOutput.systemMessage(closeError)))
         }
-        guard rename(temporaryPath, path) == 0 else {
-            let error = errno
-            discard()
-            throw FileSinkError(path: path, .system(FileOutput.systemMessage(error)))
-        }
-        committed = true
+        finished = true
     }
 
     /// Abandons the output: closes and removes the temporary file. The destination is untouched.

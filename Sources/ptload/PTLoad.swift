@@ -29,6 +29,8 @@ struct PTLoad: ParsableCommand {
                                                  every case of a golden manifest
         ptload MODEL --export OUT.safetensors|OUT.npz|OUT.pt [--cast DTYPE]
                                                  convert the tensors, no pickle run
+        ptload MODEL --export DIR/model.safetensors --max-shard-size 5GB
+                                                 Hugging Face shards and index
 
         MODEL: a torch.save zip or legacy file (.pt, .pth), a torch.jit.save
         archive, a .safetensors file, or a Hugging Face model folder or its
@@ -65,6 +67,11 @@ struct PTLoad: ParsableCommand {
     @Option(help: ArgumentHelp("With --export: write floating-point tensors as float16, bfloat16 or float32, rounded"
                                    + " as PyTorch rounds.", valueName: "DTYPE"))
     var cast: String?
+
+    @Option(help: ArgumentHelp("With --export DIR/model.safetensors: write Hugging Face shards of at most SIZE"
+                                   + " (5GB, 200KB: powers of 10) and model.safetensors.index.json, as"
+                                   + " save_pretrained does; tied weights are written once.", valueName: "SIZE"))
+    var maxShardSize: String?
 
     @Option(help: ArgumentHelp("The module to run, by its state_dict key prefix (encoder.rnn, lstm, …).",
                                valueName: "PREFIX"))
@@ -114,10 +121,22 @@ struct PTLoad: ParsableCommand {
             if let cast, !["float16", "bfloat16", "float32"].contains(cast) {
                 throw ValidationError("--cast must be float16, bfloat16 or float32, not '\(cast)'")
             }
+            if let maxShardSize {
+                guard CheckpointWriter.Format(path: export) == .safetensors else {
+                    throw ValidationError("--max-shard-size writes .safetensors shards; '\(export)' is not"
+                                              + " .safetensors")
+                }
+                do throws(ShardSizeFault) {
+                    _ = try ShardSize.parse(maxShardSize)
+                } catch {
+                    throw ValidationError("--max-shard-size '\(maxShardSize)': \(error)")
+                }
+            }
             if skipCrc { throw ValidationError("--skip-crc applies to listing; --export checks every record it reads") }
             return
         }
         if cast != nil { throw ValidationError("--cast needs --export") }
+        if maxShardSize != nil { throw ValidationError("--max-shard-size needs --export DIR/model.safetensors") }
         if let n = nonlinearity, Activation(rawValue: n) == nil {
             throw ValidationError("--nonlinearity must be tanh or relu, not '\(n)'")
         }
@@ -203,7 +222,7 @@ struct PTLoad: ParsableCommand {
         do {
             report = try CheckpointExport.run(CheckpointExport.Request(
                 modelPath: model, outputPath: path, module: module, cast: cast.flatMap { DType(rawValue: $0) },
-                strict: strict, work: WorkReport.work))
+                strict: strict, work: WorkReport.work, maxShardSize: maxShardSize))
         } catch {
             fail(commandLineMessage(error))
         }
@@ -216,6 +235,17 @@ struct PTLoad: ParsableCommand {
                 text += "views and shared storages written as separate contiguous tensors: \(report.materialized)\n"
             }
             if let cast = report.cast_to, report.cast > 0 { text += "cast to \(cast): \(report.cast) tensors\n" }
+            if let shards = report.shards, let size = report.max_shard_size {
+                text += "shards: \(shards.count) of at most \(size) bytes (a larger tensor has its own),"
+                    + " total_size \(report.total_size ?? 0)\n"
+                for shard in shards { text += "  \(oneLine(shard))\n" }
+                if let index = report.index { text += "index: \(oneLine(index))\n" }
+            }
+            for alias in report.dropped_aliases ?? [] {
+                text += "left out as an alias of \(oneLine(alias.kept, limit: 200)):"
+                    + " \(oneLine(alias.name, limit: 200))\n"
+            }
+            for file in report.removed ?? [] { text += "removed (earlier output): \(oneLine(file))\n" }
             print(text, terminator: "")
         }
     }
