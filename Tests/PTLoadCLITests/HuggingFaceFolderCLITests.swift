@@ -143,6 +143,33 @@ import Testing
         }
     }
 
+    /// A `.bin` folder converted with `--max-shard-size` (the size save_pretrained was given, from
+    /// the manifest) is byte for byte the folder `save_pretrained(safe_serialization=True)` wrote:
+    /// every shard and the index (tied weights left out as transformers leaves them out).
+    @Test(arguments: ["gpt2", "bert", "encodec"])
+    func shardedExportOfABinFolderIsSavePretrainedsSafetensors(_ model: String) throws {
+        struct Manifest: Decodable {
+            struct Folder: Decodable { let max_shard_size: String }
+            let folders: [String: Folder]
+        }
+        let manifest = try JSONDecoder().decode(Manifest.self,
+                                                from: Data(contentsOf: fixtureURL("sharded/hf/manifest.json")))
+        let size = try #require(manifest.folders["\(model)_bin"]).max_shard_size
+        let out = URL(fileURLWithPath: temporaryFile([], name: "x")).deletingLastPathComponent()
+            .appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let r = try CLI.run([fixtureURL("sharded/hf/\(model)_bin").path, "--export",
+                             out.appendingPathComponent("model.safetensors").path, "--max-shard-size", size])
+        #expect(r.status == 0, "\(r.stderr)")
+        let want = try Self.expected("\(model)_safetensors")
+        let written = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
+        #expect(written == (want.shards + [want.index]).sorted())
+        for name in want.shards + [want.index] {
+            let expected = try Data(contentsOf: fixtureURL("sharded/hf/\(model)_safetensors/\(name)"))
+            #expect(try Data(contentsOf: out.appendingPathComponent(name)) == expected, "\(model): \(name)")
+        }
+    }
+
     /// A shard of the MODEL folder is an input: exporting over it is refused and leaves it as it was.
     @Test func exportOverAShardIsRefused() throws {
         let source = fixtureURL("sharded/hf/gpt2_safetensors")
