@@ -294,7 +294,8 @@ def compare_outputs(peer: Path, ours: Path) -> str:
     nbytes = sum(len(v[2]) for v in a.values())
     files = sorted(p.name for p in peer.glob("*.safetensors"))
     same = [f for f in files if (ours / f).exists() and _same_file(peer / f, ours / f)]
-    return "%d tensors, %d bytes, equal; safetensors files byte-identical: %d of %d" % (len(a), nbytes, len(same), len(files))
+    return "%d tensors, %d bytes, equal; safetensors files byte-identical: %d of %d" % (
+        len(a), nbytes, len(same), len(files))
 
 
 def _same_file(x: Path, y: Path) -> bool:
