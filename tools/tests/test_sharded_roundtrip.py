@@ -8,7 +8,8 @@
   shards and the index equal ``save_pretrained(d2, max_shard_size="20KB",
   safe_serialization=True)``'s byte for byte (a difference is described: which keys, which bytes).
 * A one-process ``torch.distributed.checkpoint.save`` of an LSTM + Linear state dict: ``ptload DIR
-  --export x.pt`` holds the tensors ``dcp_to_torch_save`` writes, in its order, bit for bit.
+  --export x.pt`` holds the tensors ``dcp_to_torch_save`` writes, in its order, bit for bit, and
+  ``--export x.safetensors`` equals ``save_file`` of them byte for byte.
 
 Skipped when torch or transformers 4.x (5.x no longer writes ``.bin`` shards) is not importable, or
 without a ptload binary ($PTLOAD, else <repo>/.build/debug/ptload).
@@ -113,7 +114,11 @@ def why_different(expected: Path, found: Path) -> str:
     if expected.suffix == ".json":
         return "\n".join(difflib.unified_diff(a.decode().splitlines(), b.decode().splitlines(), str(expected),
                                               str(found), lineterm="", n=1))
-    (ha, start), (hb, _) = safetensors_header(expected), safetensors_header(found)
+    try:
+        (ha, start), (hb, _) = safetensors_header(expected), safetensors_header(found)
+    except (ValueError, struct.error) as error:
+        return "not both safetensors files (%s): %d bytes vs %d, starting %r vs %r" % (
+            error, len(a), len(b), a[:16], b[:16])
     if ha != hb:
         keys = sorted(set(ha) | set(hb))
         return "headers differ: " + "; ".join("%s: %s vs %s" % (k, ha.get(k), hb.get(k))
@@ -164,7 +169,7 @@ def dcp_tensors() -> Iterator[Tuple[str, Any]]:
     yield from (("fc." + k, v) for k, v in fc.state_dict().items())
 
 
-def test_dcp_folder_to_pt_equals_dcp_to_torch_save(ptload: str, tmp_path: Path) -> None:
+def test_dcp_folder_to_pt_and_safetensors_equals_dcp_to_torch_save(ptload: str, tmp_path: Path) -> None:
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
     folder = tmp_path / "dcp"
@@ -180,3 +185,8 @@ def test_dcp_folder_to_pt_equals_dcp_to_torch_save(ptload: str, tmp_path: Path) 
         got = found[name]
         assert (got.dtype, got.shape, got.stride()) == (tensor.dtype, tensor.shape, tensor.stride()), name
         assert got.numpy().tobytes() == tensor.numpy().tobytes(), name
+    # One .safetensors: byte for byte what save_file writes for dcp_to_torch_save's tensors.
+    from safetensors.torch import save_file
+    save_file(expected, str(tmp_path / "torch" / "model.safetensors"), metadata={"format": "pt"})
+    run_ptload(ptload, str(folder), "--export", str(tmp_path / "ptload" / "model.safetensors"))
+    assert_same_files(tmp_path / "torch", tmp_path / "ptload")
