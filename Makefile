@@ -9,7 +9,7 @@ KERNEL_TEST_PACKAGES := gcc-aarch64-linux-gnu qemu-user
 CLANG ?= $(shell dirname "$$(readlink -f "$$(command -v $(SWIFT))")")/clang
 FIXTURE ?= Fixtures/rnn/lstm_long_bi_len
 
-.PHONY: all deps kernel-test-deps build run test test-kernels test-downstream venv test-python fixtures fixtures-sharded-hf hostile bench bench-load fuzz fuzz-smoke clean
+.PHONY: all deps kernel-test-deps build run test test-kernels test-downstream venv test-python fixtures fixtures-sharded-hf hostile bench bench-load bench-sharded fuzz fuzz-smoke clean
 
 all: build
 
@@ -115,6 +115,13 @@ bench: deps venv
 # Opening a 1 GB state dict, side by side with torch.load(mmap=True).
 bench-load: build venv
 	$(PYTHON) -m ptload_tools.bench.load
+
+# A 1 GB model in 4 .bin shards, and a 1 GB DCP folder from two gloo ranks, converted to safetensors
+# by ptload and by the Python ways (convert.py's; dcp_to_torch_save + save_file), side by side.
+# Inputs are built once under .build/bench/sharded (BENCH_SHARDED_ARGS="--work DIR" elsewhere).
+BENCH_SHARDED_ARGS ?=
+bench-sharded: build venv
+	$(PYTHON) -m ptload_tools.bench.sharded $(BENCH_SHARDED_ARGS)
 
 # Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of the checkpoint loader, the pickle
 # machine, the npy/npz reader, the safetensors reader and the golden manifest parser,
