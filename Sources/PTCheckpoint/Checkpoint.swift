@@ -123,6 +123,10 @@ public final class Checkpoint {
     ///   - options: policy for globals (`strict` = weights-only allowlist) and pickle limits.
     /// - Throws: `CheckpointError` naming the file and what is wrong.
     public static func load(path: String, options: LoadOptions = LoadOptions()) throws(CheckpointError) -> Checkpoint {
+        // A torch.distributed.checkpoint folder, or its `.metadata`.
+        if let folder = DCPReader.folder(of: path) {
+            return try DCPReader(folder: folder, given: path, options: options).read()
+        }
         let file: MappedFile
         do {
             file = try MappedFile(path: path)

@@ -42,6 +42,8 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
         case tooDeep(limit: Int)
         /// Walking the value meets more containers and tensors than the walker accepts.
         case walkTooLong(limit: Int)
+        /// A torch.distributed.checkpoint folder whose metadata, chunks or `.distcp` ranges are wrong.
+        case dcp(DCPFault)
 
         /// The reason without the path.
         public var description: String {
@@ -61,6 +63,7 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
             case .walkTooLong(let limit):
                 return "walking the pickled value meets more than \(limit) containers and tensors (shared references"
                     + " are met once per path); refused as an expansion attack"
+            case .dcp(let fault): return fault.description
             }
         }
     }
