@@ -261,7 +261,8 @@ private struct ShardFiles {
 
     func checkOverlaps() throws(CheckpointError) {
         for name in order {
-            let sorted = (claims[name] ?? []).filter { !$0.range.isEmpty }.sorted { $0.range.lowerBound < $1.range.lowerBound }
+            let sorted = (claims[name] ?? []).filter { !$0.range.isEmpty }
+                .sorted { $0.range.lowerBound < $1.range.lowerBound }
             for (a, b) in zip(sorted, sorted.dropFirst()) where a.range.upperBound > b.range.lowerBound {
                 throw CheckpointError(path: reader.folderFile(name), .dcp(.rangesOverlap(
                     first: a.fqn, firstRange: a.range, second: b.fqn, secondRange: b.range)))
@@ -314,9 +315,9 @@ private struct DCPBlob {
         }
         guard checkpoint.tensors.count == 1, let only = checkpoint.tensors.first, only.key.isEmpty,
               checkpoint.format == .zip else {
-            let found = checkpoint.tensors.isEmpty ? "no tensor" : "\(checkpoint.tensors.count) tensors"
-            throw self.error(.blobNotATensor(fqn: fqn, range: range,
-                                             found: checkpoint.tensors.count == 1 ? "a container of one tensor" : found))
+            let count = checkpoint.tensors.count
+            let found = count == 0 ? "no tensor" : count == 1 ? "a container of one tensor" : "\(count) tensors"
+            throw self.error(.blobNotATensor(fqn: fqn, range: range, found: found))
         }
         guard only.tensor.dtype == dtype else {
             throw self.error(.blobDType(fqn: fqn, range: range, expected: dtype, found: only.tensor.dtype))
