@@ -1,0 +1,151 @@
+import Foundation
+import PTCheckpoint
+import PTTensor
+import PTTestSupport
+import Testing
+
+/// torch.distributed.checkpoint folders (Fixtures/sharded/dcp, ptload_tools.fixtures.sharded_dcp):
+/// every tensor equals, bit for bit, what torch's own `dcp_to_torch_save` made of the folder
+/// (read back with ptload), whether loaded whole or streamed in any byte range; and the hostile
+/// folders (Fixtures/sharded/hostile_dcp) are refused with the typed fault for their attack.
+@Suite struct DCPTests {
+    static let folders = ["single", "ranks2"]
+
+    static func dcp(_ name: String) -> String { fixtureURL("sharded/dcp/\(name)").path }
+    static func hostile(_ name: String) -> String { fixtureURL("sharded/hostile_dcp/\(name)").path }
+
+    @Test(arguments: folders)
+    func tensorsEqualTorchsConversion(_ name: String) throws {
+        let folder = try Checkpoint.load(path: Self.dcp(name))
+        let truth = try Checkpoint.load(path: Self.dcp(name) + ".pt")
+        #expect(folder.format == .dcp)
+        #expect(folder.path == Self.dcp(name))
+        #expect(folder.tensors.map(\.key) == truth.tensors.map(\.key))
+        for (got, want) in zip(folder.tensors, truth.tensors) {
+            #expect(got.tensor.dtype == want.tensor.dtype, "\(got.key)")
+            #expect(got.tensor.shape == want.tensor.shape, "\(got.key)")
+            #expect(try got.tensor.contiguousBytes() == want.tensor.contiguousBytes(), "\(got.key)")
+        }
+        #expect(folder.records.contains { $0.name == "object step" && $0.value == "7" })
+        #expect(try folder.verifyRecords())
+        let expectedShards = name == "single" ? ["__0_0.distcp"] : ["__0_0.distcp", "__1_0.distcp"]
+        #expect(folder.shards.map { URL(fileURLWithPath: $0).lastPathComponent }.sorted() == expectedShards)
+    }
+
+    /// The `.metadata` file names the same checkpoint as its folder.
+    @Test func metadataFileOpensTheFolder() throws {
+        let byFile = try Checkpoint.load(path: Self.dcp("ranks2") + "/.metadata")
+        let byFolder = try Checkpoint.load(path: Self.dcp("ranks2"))
+        #expect(byFile.format == .dcp)
+        #expect(byFile.tensors.map(\.key) == byFolder.tensors.map(\.key))
+    }
+
+    /// Streaming any byte range of every tensor (the column-sharded `lstm.weight_hh_l0`
+    /// included: its chunks are [64, 8] boxes side by side, so each row alternates between
+    /// them) gives the bytes of that range of torch's tensor, without loading the storage.
+    @Test(arguments: folders)
+    func streamedRangesEqualTorchsBytes(_ name: String) throws {
+        let truth = try Checkpoint.load(path: Self.dcp(name) + ".pt")
+        let folder = try Checkpoint.load(path: Self.dcp(name))
+        for named in folder.tensors {
+            let want = try #require(truth.tensor(named.key)).contiguousBytes()
+            let storage = named.tensor.storage
+            #expect(storage.streams)
+            let n = want.count
+            for range in [0..<n, 0..<1, 3..<(n - 5), (n / 3)..<(n / 3 + 37), (n - 1)..<n] where range.upperBound <= n {
+                var got: [UInt8] = []
+                try storage.stream(range) { got.append(contentsOf: $0) }
+                #expect(got == Array(want[range]), "\(named.key) \(range)")
+            }
+            var whole: [UInt8] = []
+            try named.tensor.streamBytes { whole.append(contentsOf: $0) }
+            #expect(whole == want, "\(named.key)")
+            #expect(!storage.isLoaded, "\(named.key): streaming loaded the storage")
+        }
+        if name == "ranks2" {
+            let columns = try #require(folder.tensor("lstm.weight_hh_l0"))
+            #expect(columns.storage.origin == "2 dcp chunks")
+        }
+    }
+
+    // MARK: hostile folders, typed
+
+    func refusal(_ name: String) -> CheckpointError? {
+        do {
+            _ = try Checkpoint.load(path: Self.hostile(name))
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func forbiddenGlobalsAreRefusedWhateverThePolicy() throws {
+        let e = try #require(refusal("global_os_system"))
+        #expect(e.path == Self.hostile("global_os_system") + "/.metadata")
+        guard case let .refusedGlobal(_, global, .denied) = e.reason else {
+            Issue.record("\(e)")
+            return
+        }
+        #expect(global == "os.system")
+        let eval = try #require(refusal("global_builtins_eval"))
+        guard case .refusedGlobal(_, "builtins.eval", .denied) = eval.reason else {
+            Issue.record("\(eval)")
+            return
+        }
+    }
+
+    @Test func chunkGeometryFaults() throws {
+        let metadata = { (name: String) in Self.hostile(name) + "/.metadata" }
+        let overlap = try #require(refusal("chunks_overlap"))
+        #expect(overlap == CheckpointError(path: metadata("chunks_overlap"),
+                                           .dcp(.chunksOverlap(fqn: "w", first: [0, 0], second: [1, 0]))))
+        let gap = try #require(refusal("chunks_gap"))
+        #expect(gap == CheckpointError(path: metadata("chunks_gap"),
+                                       .dcp(.chunksDoNotCover(fqn: "w", covered: 9, elements: 12))))
+        let past = try #require(refusal("chunk_past_tensor"))
+        #expect(past == CheckpointError(path: metadata("chunk_past_tensor"), .dcp(.chunkOutOfBounds(
+            fqn: "w", offsets: [3, 0], sizes: [2, 3], size: [4, 3]))))
+        let orphan = try #require(refusal("chunk_without_storage"))
+        #expect(orphan == CheckpointError(path: metadata("chunk_without_storage"),
+                                          .dcp(.noStorageData(fqn: "w", offsets: [2, 0]))))
+    }
+
+    @Test func fileAndRangeFaults() throws {
+        let dotdot = try #require(refusal("relative_path_dotdot"))
+        #expect(dotdot.reason == .dcp(.relativePathNotPlain(fqn: "w", found: "../x")))
+        let link = try #require(refusal("distcp_symlink"))
+        #expect(link.reason == .dcp(.shardNotRegular(fqn: "w", file: "__0_0.distcp", what: "a symbolic link")))
+        let missing = try #require(refusal("distcp_missing"))
+        guard case .dcp(.shardUnreadable(fqn: "w", file: "__0_0.distcp", _)) = missing.reason else {
+            Issue.record("\(missing)")
+            return
+        }
+        let past = try #require(refusal("range_past_file"))
+        #expect(past.path == Self.hostile("range_past_file") + "/__0_0.distcp")
+        guard case .dcp(.rangePastEnd(fqn: "w", _, _)) = past.reason else {
+            Issue.record("\(past)")
+            return
+        }
+    }
+
+    @Test func chunkArchivesMustHoldTheChunk() throws {
+        let dtype = try #require(refusal("blob_dtype"))
+        guard case .dcp(.blobDType(fqn: "w", _, expected: .float32, found: .float64)) = dtype.reason else {
+            Issue.record("\(dtype)")
+            return
+        }
+        let shape = try #require(refusal("blob_shape"))
+        guard case .dcp(.blobShape(fqn: "w", _, expected: [2, 3], found: [3, 2])) = shape.reason else {
+            Issue.record("\(shape)")
+            return
+        }
+    }
+
+    /// The valid base of the hostile corpus, written opcode by opcode, reads as torch reads it.
+    @Test func hostileBaseReads() throws {
+        let base = try Checkpoint.load(path: Self.hostile("base"))
+        let w = try #require(base.tensor("w"))
+        #expect(w.shape == [4, 3])
+        #expect(try w.floats() == (0..<12).map { Float(($0 * 5 % 16) - 8) / 8 })
+    }
+}
