@@ -36,6 +36,9 @@ final class DCPAssembly {
     private let parts: [Part]
     private let runs: [Runs]
     private let strides: [Int]
+    /// Whether a part's runs are read straight from its record: a contiguous chunk whose archive
+    /// stores every record (torch's layout). Others (strided, deflated) are gathered whole once.
+    private let direct: [Bool]
     let byteCount: Int
 
     /// Bytes handed to a streaming caller at a time (runs smaller than this are gathered).
@@ -52,6 +55,7 @@ final class DCPAssembly {
         self.byteCount = shape.reduce(1, *) * dtype.itemSize
         let nonEmpty = parts.filter { $0.sizes.allSatisfy { $0 > 0 } }
         self.parts = nonEmpty
+        self.direct = nonEmpty.map { $0.tensor.isContiguous && $0.archive.entries.allSatisfy { $0.method == .stored } }
         self.runs = nonEmpty.map { part in
             guard !shape.isEmpty else { return Runs(dim: 0, length: 1, count: 1) }
             var k = shape.count - 1
@@ -107,8 +111,8 @@ final class DCPAssembly {
         }
     }
 
-    /// `range` of the storage's bytes, in order, a run at a time: never the whole tensor, at
-    /// most one non-contiguous chunk gathered at a time.
+    /// `range` of the storage's bytes, in order, a run at a time, never the whole tensor for
+    /// torch's layout (a chunk that is strided or deflated is gathered whole, once per call).
     private func stream(_ range: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard !range.isEmpty else { return }
         let item = dtype.itemSize
@@ -122,7 +126,9 @@ final class DCPAssembly {
             }
             guard lo < r.count, start(p, lo) * item < range.upperBound else { continue }
             // Checked once, so that reading each run reads only the run.
-            do { try parts[p].archive.verifyAllEntries() } catch { throw CheckpointError(error) }
+            if direct[p] {
+                do { try parts[p].archive.verifyAllEntries() } catch { throw CheckpointError(error) }
+            }
             heap.push((start(p, lo) * item, p, lo))
         }
         let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: DCPAssembly.pieceBytes, alignment: 64)
@@ -140,19 +146,19 @@ final class DCPAssembly {
                 if filled == piece.count { try body(UnsafeRawBufferPointer(piece)); filled = 0 }
             }
         }
-        var gathered: (part: Int, bytes: [UInt8])?
+        var gathered: [Int: [UInt8]] = [:]
         while let (runStart, p, j) = heap.pop() {
             let runBytes = runs[p].length * item
             let lo = max(runStart, range.lowerBound), hi = min(runStart + runBytes, range.upperBound)
             // The chunk's own row-major bytes: run j starts at j · runBytes.
             let local = (j * runBytes + lo - runStart) ..< (j * runBytes + hi - runStart)
             let t = parts[p].tensor
-            if t.isContiguous {
+            if direct[p] {
                 let base = t.storageOffset * item
                 try t.storage.stream((base + local.lowerBound) ..< (base + local.upperBound)) { try emit($0) }
             } else {
-                if gathered?.part != p { gathered = (p, try t.contiguousBytes()) }
-                try gathered!.bytes.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[local])) }
+                if gathered[p] == nil { gathered[p] = try t.contiguousBytes() }
+                try gathered[p]!.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[local])) }
             }
             let next = j + 1
             if next < runs[p].count, start(p, next) * item < range.upperBound {

@@ -55,13 +55,9 @@ struct DCPMetadata {
         "torch.Size", "torch.serialization._get_layout", module + "._MEM_FORMAT_ENCODING",
         "pathlib.PosixPath", "pathlib.WindowsPath",
     ]
-    /// Every global the pickle may name: the constructors and every `torch.<dtype>` ptload knows.
-    static let allowed: Set<String> = {
-        var s = dataclasses.union(reduced)
-        for dtype in DType.allCases { s.insert(dtype.torchName) }
-        for alias in DType.torchAliases.keys { s.insert("torch." + alias) }
-        return s
-    }()
+    /// Every global the pickle may name: the constructors and every `torch.<dtype>` ptload knows
+    /// (by its canonical name, the one a dtype pickles as).
+    static let allowed: Set<String> = dataclasses.union(reduced).union(DType.allCases.map(\.torchName))
 
     /// Why `global` may not appear in DCP metadata, or nil when it may.
     static func refusal(for global: PickleGlobal) -> GlobalRefusal? {
