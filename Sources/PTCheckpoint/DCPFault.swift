@@ -95,8 +95,9 @@ extension CheckpointError {
             case let .blobShape(fqn, range, expected, found):
                 return "'\(fqn)' at bytes \(range) has shape \(shape(found)); the chunk's sizes are \(shape(expected))"
             case let .objectNotPlain(fqn, range, found):
-                return "'\(fqn)' at bytes \(range) holds \(found); expected plain data (int, float, str, bool, None,"
-                    + " list, tuple, dict)"
+                let article = "aeiou".contains(found.first ?? "x") ? "an" : "a"
+                return "'\(fqn)' at bytes \(range) holds \(article) \(found); expected plain data (int, float, str,"
+                    + " bool, None, list, tuple, dict)"
             }
         }
 

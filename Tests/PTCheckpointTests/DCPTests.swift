@@ -141,6 +141,20 @@ import Testing
         }
     }
 
+    /// Objects (`BytesStorageMetadata`) are read under the weights-only policy, and only plain data is shown.
+    @Test func objectsMustBePlainData() throws {
+        let system = try #require(refusal("object_global_os_system"))
+        guard case .dcp(.blob(fqn: "step", _, reason: .refusedGlobal(_, "os.system", .denied))) = system.reason else {
+            Issue.record("\(system)")
+            return
+        }
+        let set = try #require(refusal("object_not_plain"))
+        guard case .dcp(.objectNotPlain(fqn: "step", _, found: "builtins.set object")) = set.reason else {
+            Issue.record("\(set)")
+            return
+        }
+    }
+
     /// The valid base of the hostile corpus, written opcode by opcode, reads as torch reads it.
     @Test func hostileBaseReads() throws {
         let base = try Checkpoint.load(path: Self.hostile("base"))
