@@ -19,6 +19,9 @@ final class DCPAssembly {
         let archive: ZipArchive
         let offsets: [Int]
         let sizes: [Int]
+        /// Where the chunk's storage record starts in `archive.file`, for handing its pages back
+        /// as it is streamed (nil: do not).
+        var recordStart: Int? = nil
     }
 
     private struct Runs {
@@ -43,6 +46,10 @@ final class DCPAssembly {
 
     /// Bytes handed to a streaming caller at a time (runs smaller than this are gathered).
     static let pieceBytes = 1 << 20
+    /// How much of a chunk's record is read before its pages are handed back; each hand-back
+    /// reaches this far before where the last one ended, so that a page cut by a run boundary,
+    /// kept then, goes the next time (64 KiB covers any page size).
+    static let releaseBytes = 1 << 20, releaseOverlap = 64 << 10
 
     /// - Precondition: the parts' boxes lie inside `shape`, are disjoint and cover it
     ///   (`DCPReader.checkChunks`), and each part's tensor has shape `sizes` and dtype `dtype`.
@@ -127,7 +134,11 @@ final class DCPAssembly {
             guard lo < r.count, start(p, lo) * item < range.upperBound else { continue }
             // Checked once, so that reading each run reads only the run.
             if direct[p] {
-                do { try parts[p].archive.verifyAllEntries() } catch { throw CheckpointError(error) }
+                do {
+                    try parts[p].archive.verifyAllEntries(chunk: DCPAssembly.releaseBytes)
+                } catch {
+                    throw CheckpointError(error)
+                }
             }
             heap.push((start(p, lo) * item, p, lo))
         }
@@ -147,6 +158,13 @@ final class DCPAssembly {
             }
         }
         var gathered: [Int: [UInt8]] = [:]
+        // Per part, where in its archive's file pages were last handed back up to.
+        var released = parts.map { $0.recordStart ?? 0 }
+        func release(_ p: Int, upTo end: Int) {
+            guard let first = parts[p].recordStart else { return }
+            parts[p].archive.file.releasePages(max(first, released[p] - DCPAssembly.releaseOverlap) ..< end)
+            released[p] = end
+        }
         while let (runStart, p, j) = heap.pop() {
             let runBytes = runs[p].length * item
             let lo = max(runStart, range.lowerBound), hi = min(runStart + runBytes, range.upperBound)
@@ -156,6 +174,11 @@ final class DCPAssembly {
             if direct[p] {
                 let base = t.storageOffset * item
                 try t.storage.stream((base + local.lowerBound) ..< (base + local.upperBound)) { try emit($0) }
+                // Runs of one chunk come in order: the record's pages behind this one are done with.
+                if let first = parts[p].recordStart {
+                    let end = first + base + local.upperBound
+                    if end - released[p] >= DCPAssembly.releaseBytes { release(p, upTo: end) }
+                }
             } else {
                 if gathered[p] == nil { gathered[p] = try t.contiguousBytes() }
                 try gathered[p]!.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[local])) }
@@ -166,6 +189,9 @@ final class DCPAssembly {
             }
         }
         if filled > 0 { try body(UnsafeRawBufferPointer(rebasing: piece[0..<filled])) }
+        for p in parts.indices where direct[p] {
+            release(p, upTo: (parts[p].recordStart ?? 0) + parts[p].tensor.storage.byteCount)
+        }
     }
 }
 

@@ -108,7 +108,7 @@ struct DCPReader {
                     let t = try blob.tensor(dtype: dtype, sizes: chunk.sizes, options: options)
                     archives.append(blob.archive)
                     parts.append(DCPAssembly.Part(tensor: t.tensor, archive: blob.archive, offsets: chunk.offsets,
-                                                  sizes: chunk.sizes))
+                                                  sizes: chunk.sizes, recordStart: blob.recordStart(of: t.tensor)))
                 }
                 let assembly = DCPAssembly(fqn: fqn, dtype: dtype, shape: size, parts: parts)
                 let tensor: Tensor
@@ -301,6 +301,18 @@ private struct DCPBlob {
     let path: String
 
     private func error(_ f: CheckpointError.DCPFault) -> CheckpointError { CheckpointError(path: path, .dcp(f)) }
+
+    /// Where the stored record holding `tensor`'s storage starts in the archive's file, or nil
+    /// when it is not stored (deflated).
+    func recordStart(of tensor: Tensor) -> Int? {
+        let folder = archive.entries.lazy.compactMap { entry -> Substring? in
+            let parts = entry.name.split(separator: "/", omittingEmptySubsequences: false)
+            return parts.count == 2 && parts[1] == "data.pkl" ? parts[0] : nil
+        }.first
+        guard let folder, let record = archive.entry(named: "\(folder)/data/\(tensor.storage.key)"),
+              record.method == .stored else { return nil }
+        return record.dataOffset
+    }
 
     /// The bare tensor the archive holds, read as `torch.load(weights_only=True)` would, checked
     /// against the chunk's dtype and sizes.
