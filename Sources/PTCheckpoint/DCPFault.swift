@@ -23,6 +23,8 @@ extension CheckpointError {
         case chunksDoNotCover(fqn: String, covered: Int, elements: Int)
         /// More chunks than ptload checks for one tensor.
         case tooManyChunks(fqn: String, count: Int, limit: Int)
+        /// More `storage_data` entries than ptload opens.
+        case tooManyRanges(count: Int, limit: Int)
         /// A chunk has no `storage_data` entry `(fqn, offsets)` (`offsets` nil: a bytes entry).
         case noStorageData(fqn: String, offsets: [Int]?)
         /// Two `storage_data` entries name the same `(fqn, offsets)`.
@@ -70,6 +72,8 @@ extension CheckpointError {
                 return "tensor '\(fqn)' has chunks covering \(covered) of its \(elements) elements; expected all"
             case let .tooManyChunks(fqn, count, limit):
                 return "tensor '\(fqn)' has \(count) chunks; ptload reads at most \(limit)"
+            case let .tooManyRanges(count, limit):
+                return "storage_data has \(count) entries; ptload reads at most \(limit)"
             case let .noStorageData(fqn, offsets):
                 return "\(entry(fqn, offsets)) has no storage_data entry"
             case let .storageDataTwice(fqn, offsets):

@@ -56,6 +56,10 @@ struct DCPReader {
             CheckpointError(path: metadataPath, .dcp(fault))
         }
 
+        // Each range becomes an open archive: as many as a checkpoint may have tensors.
+        guard meta.locations.count <= FileLimits.maxTensors else {
+            throw metadataError(.tooManyRanges(count: meta.locations.count, limit: FileLimits.maxTensors))
+        }
         // storage_data by (fqn, offsets): each used exactly once.
         var byKey: [LocationKey: Int] = [:]
         for (i, location) in meta.locations.enumerated() {

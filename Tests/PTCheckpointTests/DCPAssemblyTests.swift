@@ -92,4 +92,24 @@ import Testing
     @Test func longColumnSplit() throws {
         try Self.check(shape: [4096, 8], boxes: [([0, 0], [4096, 3]), ([0, 3], [4096, 5])])
     }
+
+    /// The chunk checks on their own: rank, and the pairwise check's bound.
+    @Test func chunkChecksRefuseRankAndCount() throws {
+        func refusal(_ size: [Int], _ chunks: [DCPMetadata.Chunk]) -> CheckpointError? {
+            do {
+                try DCPReader.checkChunks(fqn: "t", size: size, chunks: chunks, metadataPath: "m")
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(refusal([4, 3], [DCPMetadata.Chunk(offsets: [0], sizes: [4, 3])])
+            == CheckpointError(path: "m", .dcp(.chunkRank(fqn: "t", offsets: [0], sizes: [4, 3], size: [4, 3]))))
+        let many = (0..<4097).map { DCPMetadata.Chunk(offsets: [$0], sizes: [1]) }
+        #expect(refusal([4097], many) == CheckpointError(path: "m", .dcp(.tooManyChunks(fqn: "t", count: 4097,
+                                                                                        limit: 4096))))
+        #expect(refusal([4096], Array(many.prefix(4096))) == nil)
+        #expect(refusal([2, 2], [DCPMetadata.Chunk(offsets: [0, 0], sizes: [2, 2]),
+                                 DCPMetadata.Chunk(offsets: [1, 1], sizes: [0, 1])]) == nil)
+    }
 }
