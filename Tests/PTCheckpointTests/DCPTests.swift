@@ -162,4 +162,103 @@ import Testing
         #expect(w.shape == [4, 3])
         #expect(try w.floats() == (0..<12).map { Float(($0 * 5 % 16) - 8) / 8 })
     }
+
+    // MARK: folders written here
+
+    /// `w` [6, 4] in three boxes: rows 0..<3 whole in one file, and rows 3..<6 in two column
+    /// halves in another.
+    static let boxes = DCPFolder(tensors: [DCPFolder.TensorEntry(fqn: "w", size: [6, 4], chunks: [
+        DCPFolder.Chunk(offsets: [0, 0], sizes: [3, 4], file: "__0_0.distcp"),
+        DCPFolder.Chunk(offsets: [3, 0], sizes: [3, 2], file: "__1_0.distcp"),
+        DCPFolder.Chunk(offsets: [3, 2], sizes: [3, 2], file: "__1_0.distcp"),
+    ])])
+
+    @Test func olderTorchWithoutNewerFieldsReads() throws {
+        var folder = Self.boxes
+        folder.propertiesAsDict = true
+        folder.newerFields = false
+        let c = try Checkpoint.load(path: try folder.write())
+        let w = try #require(c.tensor("w"))
+        #expect(try w.floats() == (0..<24).map(DCPFolder.value))
+        #expect(c.records.isEmpty)
+        #expect(c.shards.map { URL(fileURLWithPath: $0).lastPathComponent } == ["__0_0.distcp", "__1_0.distcp"])
+        let newer = try Checkpoint.load(path: try Self.boxes.write())
+        #expect(try newer.tensor("w")?.floats() == (0..<24).map(DCPFolder.value))
+        #expect(newer.globals.contains("pathlib.PosixPath"))
+    }
+
+    func refusal(writing folder: DCPFolder, edit: (inout [DCPFolder.Range]) -> Void = { _ in }) throws
+        -> (path: String, error: CheckpointError?) {
+        let path = try folder.write(edit: edit)
+        do {
+            _ = try Checkpoint.load(path: path)
+            return (path, nil)
+        } catch {
+            return (path, error)
+        }
+    }
+
+    @Test func torchSizeBuiltOtherwiseIsRefused() throws {
+        var folder = Self.boxes
+        folder.sizeConstruction = .newobj
+        let (path, e) = try refusal(writing: folder)
+        #expect(e == CheckpointError(path: path + "/.metadata", .dcp(.construction(callable: "torch.Size",
+                                                                                     kind: "newobj"))))
+    }
+
+    @Test func storageDataMustMatchTheChunksOneToOne() throws {
+        let (twicePath, twice) = try refusal(writing: Self.boxes) { $0.append($0[0]) }
+        #expect(twice == CheckpointError(path: twicePath + "/.metadata",
+                                         .dcp(.storageDataTwice(fqn: "w", offsets: [0, 0]))))
+        let (extraPath, extra) = try refusal(writing: Self.boxes) { ranges in
+            var r = ranges[0]
+            r.offsets = [1, 0]
+            ranges.append(r)
+        }
+        #expect(extra == CheckpointError(path: extraPath + "/.metadata",
+                                         .dcp(.storageDataUnused(fqn: "w", offsets: [1, 0]))))
+    }
+
+    @Test func rangesInOneFileMustNotOverlap() throws {
+        let (path, e) = try refusal(writing: Self.boxes) { ranges in
+            ranges[2].offset = ranges[1].offset
+            ranges[2].length = ranges[1].length
+        }
+        let r = ranges(in: path)
+        #expect(e == CheckpointError(path: path + "/__1_0.distcp", .dcp(.rangesOverlap(
+            first: "w", firstRange: r, second: "w", secondRange: r))))
+        let (negativePath, negative) = try refusal(writing: Self.boxes) { $0[0].offset = -1 }
+        #expect(negative?.path == negativePath + "/__0_0.distcp")
+        guard case .dcp(.rangeNegative(fqn: "w", offset: -1, _))? = negative?.reason else {
+            Issue.record("\(String(describing: negative))")
+            return
+        }
+    }
+
+    /// The first range of `__1_0.distcp` (where the overlap case put both of its chunks).
+    func ranges(in folder: String) -> Range<Int> {
+        let blob = DCPFolder.chunkBlob(DCPFolder.chunkValues(size: [6, 4], chunk: Self.boxes.tensors[0].chunks[1]),
+                                       shape: [3, 2])
+        return 0..<blob.count
+    }
+
+    /// A chunk range that is not a zip, and one whose archive is cut short, are refused naming the
+    /// tensor and the range.
+    @Test func chunkRangesMustBeArchives() throws {
+        let (path, e) = try refusal(writing: Self.boxes) { ranges in
+            ranges[0].offset += 1
+            ranges[0].length -= 1
+        }
+        let error = try #require(e)
+        #expect(error.path == path + "/__0_0.distcp")
+        guard case .dcp(.blob(fqn: "w", _, reason: .notACheckpoint(.unknownStart))) = error.reason else {
+            Issue.record("\(error)")
+            return
+        }
+        let (_, cut) = try refusal(writing: Self.boxes) { $0[0].length -= 10 }
+        guard case .dcp(.blob(fqn: "w", _, reason: .zip))? = cut?.reason else {
+            Issue.record("\(String(describing: cut))")
+            return
+        }
+    }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import PTCheckpoint
 import PTNumpy
-import PTPickle
 import PTTestSupport
 import Testing
 
@@ -54,83 +53,15 @@ import Testing
 
     // MARK: streamed export of a big tensor
 
-    /// A DCP folder, written here as `dcp.save` lays one out, of one float32 tensor `big`
-    /// [rows, Σ widths] cut into column chunks of `widths`, chunk i alone in `__i_0.distcp`.
-    /// Element (r, c) holds `(r · cols + c) mod 65521`, exact in float32.
-    static func columnSplitFolder(rows: Int, widths: [Int]) throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ptload-dcp-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let cols = widths.reduce(0, +)
-        let meta = "torch.distributed.checkpoint.metadata"
-        var p = PickleWriter(protocol: 4)
-        func newobj(_ module: String, _ name: String) { p.global(module, name); p.op(.emptyTuple); p.op(.newobj) }
-        func size(_ dims: [Int]) { p.global("torch", "Size"); p.op(.mark); p.ints(dims); p.op(.tuple); p.op(.reduce) }
-        func fields(_ module: String, _ name: String, _ items: [(String, () -> Void)]) {
-            newobj(module, name)
-            p.op(.emptyDict); p.op(.mark)
-            for (key, push) in items { p.string(key); push() }
-            p.op(.setitems); p.op(.build)
-        }
-        var starts: [Int] = []
-        var at = 0
-        for w in widths { starts.append(at); at += w }
-        fields(meta, "Metadata", [
-            ("state_dict_metadata", {
-                p.op(.emptyDict); p.op(.mark); p.string("big")
-                fields(meta, "TensorStorageMetadata", [
-                    ("properties", {
-                        newobj(meta, "TensorProperties")
-                        p.op(.mark); p.global("torch", "float32")
-                        p.global("torch.serialization", "_get_layout"); p.op(.mark); p.string("torch.strided")
-                        p.op(.tuple); p.op(.reduce); p.bool(false)
-                        p.global(meta, "_MEM_FORMAT_ENCODING"); p.op(.mark); p.int(0); p.op(.tuple); p.op(.reduce)
-                        p.bool(false); p.op(.tuple); p.op(.build)
-                    }),
-                    ("size", { size([rows, cols]) }),
-                    ("chunks", {
-                        p.op(.emptyList); p.op(.mark)
-                        for (start, w) in zip(starts, widths) {
-                            fields(meta, "ChunkStorageMetadata", [("offsets", { size([0, start]) }),
-                                                                  ("sizes", { size([rows, w]) })])
-                        }
-                        p.op(.appends)
-                    }),
-                ])
-                p.op(.setitems)
-            }),
-            ("storage_data", {
-                p.op(.emptyDict); p.op(.mark)
-                for (i, (start, w)) in zip(starts, widths).enumerated() {
-                    let blob = torchZip(archive: "archive", pickle: {
-                        var t = PickleWriter()
-                        t.tensorV2("FloatStorage", key: "0", numel: rows * w, offset: 0, size: [rows, w],
-                                   stride: [w, 1])
-                        t.op(.stop)
-                        return t.bytes
-                    }(), storages: [("0", (0..<rows).flatMap { r in
-                        (start..<(start + w)).map { c in Float((r * cols + c) % 65521) }
-                    }.withUnsafeBytes { Array($0) })])
-                    try! Data(blob).write(to: folder.appendingPathComponent("__\(i)_0.distcp"))
-                    fields(meta, "MetadataIndex", [("fqn", { p.string("big") }), ("offset", { size([0, start]) }),
-                                                   ("index", { p.int(i) })])
-                    fields("torch.distributed.checkpoint.filesystem", "_StorageInfo", [
-                        ("relative_path", { p.string("__\(i)_0.distcp") }), ("offset", { p.int(0) }),
-                        ("length", { p.int(blob.count) })])
-                }
-                p.op(.setitems)
-            }),
-        ])
-        p.op(.stop)
-        try Data(p.bytes).write(to: folder.appendingPathComponent(".metadata"))
-        return folder.path
-    }
-
     /// A 64 MB tensor in two column chunks, two files: each row alternates between the files,
     /// 8 KB from each. The export reads it run by run and hands the mapped pages back, so ptload's
     /// peak RSS stays well below the tensor's size; the file holds every element in place.
     @Test func columnSplitExportIsStreamed() throws {
         let rows = 4096, widths = [2048, 2048], cols = 4096
-        let folder = try Self.columnSplitFolder(rows: rows, widths: widths)
+        let folder = try DCPFolder(tensors: [DCPFolder.TensorEntry(fqn: "big", size: [rows, cols], chunks: [
+            DCPFolder.Chunk(offsets: [0, 0], sizes: [rows, widths[0]], file: "__0_0.distcp"),
+            DCPFolder.Chunk(offsets: [0, widths[0]], sizes: [rows, widths[1]], file: "__1_0.distcp"),
+        ])]).write()
         let out = temporaryFile([], name: "big.safetensors")
         let run = try CLI.runMeasured([folder, "--export", out])
         #expect(run.result.status == 0, "\(run.result.stderr)")
@@ -141,7 +72,7 @@ import Testing
         let back = try #require(try Checkpoint.load(path: out).tensor("big"))
         #expect(back.shape == [rows, cols])
         let values = try back.floats()
-        let wrong = values.indices.first { values[$0] != Float($0 % 65521) }
+        let wrong = values.indices.first { values[$0] != DCPFolder.value($0) }
         #expect(wrong == nil, "element \(wrong ?? -1)")
     }
 
