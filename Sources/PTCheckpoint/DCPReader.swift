@@ -173,14 +173,41 @@ struct DCPReader {
             }
             covered += volume
         }
-        for i in chunks.indices {
-            for j in chunks.indices where j > i && overlap(chunks[i], chunks[j]) {
-                throw fault(.chunksOverlap(fqn: fqn, first: chunks[i].offsets, second: chunks[j].offsets))
-            }
+        if let (i, j) = firstOverlap(chunks) {
+            throw fault(.chunksOverlap(fqn: fqn, first: chunks[i].offsets, second: chunks[j].offsets))
         }
         guard covered == elements else {
             throw fault(.chunksDoNotCover(fqn: fqn, covered: covered, elements: elements))
         }
+    }
+
+    /// Two chunks that share an element (in chunk order), if any: a sweep along the dimension
+    /// with the most distinct offsets, so that a split along one dimension (rows, or columns)
+    /// costs O(k log k) and only boxes whose extents meet on that dimension are compared.
+    static func firstOverlap(_ chunks: [DCPMetadata.Chunk]) -> (Int, Int)? {
+        guard chunks.count > 1, let rank = chunks.first?.offsets.count, rank > 0 else {
+            // Scalars: every non-empty chunk is the one element.
+            let full = chunks.indices.filter { !chunks[$0].sizes.contains(0) }
+            return full.count > 1 ? (full[0], full[1]) : nil
+        }
+        let axis = (0..<rank).max { a, b in
+            Set(chunks.map { $0.offsets[a] }).count < Set(chunks.map { $0.offsets[b] }).count
+        } ?? 0
+        let order = chunks.indices.filter { !chunks[$0].sizes.contains(0) }.sorted {
+            (chunks[$0].offsets[axis], $0) < (chunks[$1].offsets[axis], $1)
+        }
+        var found: (Int, Int)?
+        for (n, i) in order.enumerated() {
+            let end = chunks[i].offsets[axis] + chunks[i].sizes[axis]
+            for j in order[(n + 1)...] {
+                if chunks[j].offsets[axis] >= end { break }
+                if overlap(chunks[i], chunks[j]) {
+                    let pair = (min(i, j), max(i, j))
+                    if found == nil || pair < found! { found = pair }
+                }
+            }
+        }
+        return found
     }
 
     /// Whether two boxes share an element (an empty box shares none).

@@ -112,4 +112,16 @@ import Testing
         #expect(refusal([2, 2], [DCPMetadata.Chunk(offsets: [0, 0], sizes: [2, 2]),
                                  DCPMetadata.Chunk(offsets: [1, 1], sizes: [0, 1])]) == nil)
     }
+
+    /// The sweep finds an overlap wherever it is, and reports the first pair in chunk order.
+    @Test func overlapSweep() {
+        var grid = (0..<64).flatMap { r in (0..<64).map { c in DCPMetadata.Chunk(offsets: [r, c], sizes: [1, 1]) } }
+        #expect(DCPReader.firstOverlap(grid) == nil)
+        grid[64 * 40 + 7] = DCPMetadata.Chunk(offsets: [40, 7], sizes: [2, 1])  // reaches (41, 7)
+        #expect(DCPReader.firstOverlap(grid).map { [$0.0, $0.1] } == [64 * 40 + 7, 64 * 41 + 7])
+        let columns = (0..<4096).map { DCPMetadata.Chunk(offsets: [0, $0], sizes: [9, 1]) }
+        #expect(DCPReader.firstOverlap(columns) == nil)
+        #expect(DCPReader.firstOverlap([DCPMetadata.Chunk(offsets: [], sizes: []),
+                                        DCPMetadata.Chunk(offsets: [], sizes: [])]).map { [$0.0, $0.1] } == [0, 1])
+    }
 }
