@@ -134,7 +134,7 @@ struct DCPReader {
                           records: records, tensors: tensors, modules: [], opaqueClasses: [], globals: meta.globals,
                           constants: [], shards: files.order.map { folderFile($0) },
                           recordCheck: { [archives] () throws(ZipError) in
-                              for archive in archives { try archive.verifyAllEntries() }
+                              for archive in archives { try archive.verifyAllEntries(chunk: DCPAssembly.releaseBytes) }
                           })
     }
 

@@ -7,7 +7,8 @@ import Testing
 /// `ptload` on torch.distributed.checkpoint folders (Fixtures/sharded/dcp): listing, `--strict`,
 /// `--verify` of the LSTM whose weights were sharded across two ranks, `--export` to each
 /// format read back bit for bit against torch's `dcp_to_torch_save`; and the hostile folders
-/// (Fixtures/sharded/hostile_dcp/expected.json), one test each: exit 2 and the exact line.
+/// (Fixtures/sharded/hostile_dcp/expected.json), one test each: exit 2 and the exact line, within
+/// the hostile corpus's memory limit.
 @Suite struct DCPCLITests {
     static let folders = ["single", "ranks2"]
     static func dcp(_ name: String) -> String { fixtureURL("sharded/dcp/\(name)").path }
@@ -99,8 +100,10 @@ import Testing
     func hostileFolder(_ name: String) throws {
         let c = try #require(Self.cases.first { $0.case == name })
         let dir = fixtureURL("sharded/hostile_dcp/\(name)").path
-        let r = try CLI.run([dir])
+        let run = try CLI.runMeasured([dir])
+        let r = run.result
         #expect(r.status == c.exit, "\(name) (\(c.attack)): \(r.stderr)")
+        #expect(run.peakRSSBytes < HostileCorpusTests.maxRSSBytes, "\(name): peak RSS \(run.peakRSSBytes)")
         if let line = c.stderr {
             #expect(r.stderr == line.replacingOccurrences(of: "{dir}", with: dir) + "\n", "\(name) (\(c.attack))")
         }
