@@ -121,12 +121,17 @@ public final class Checkpoint {
 
     /// Opens `path`, recognises its format, and parses it. No tensor bytes are read: storages are
     /// mapped and checked (CRC-32, byte order) on first use. `path` may be a Hugging Face model
-    /// folder or its `*.index.json`: every shard is read with the same `options`.
+    /// folder or its `*.index.json`, or a torch.distributed.checkpoint folder or its `.metadata`:
+    /// every shard is read with the same `options`.
     ///
     /// - Parameters:
     ///   - options: policy for globals (`strict` = weights-only allowlist) and pickle limits.
     /// - Throws: `CheckpointError` naming the file and what is wrong.
     public static func load(path: String, options: LoadOptions = LoadOptions()) throws(CheckpointError) -> Checkpoint {
+        // A torch.distributed.checkpoint folder, or its `.metadata`.
+        if let folder = DCPReader.folder(of: path) {
+            return try DCPReader(folder: folder, given: path, options: options).read()
+        }
         if ShardedFolder.isFolder(path) {
             switch try ShardedFolder.locate(folder: path) {
             case .huggingFaceIndex(let index):

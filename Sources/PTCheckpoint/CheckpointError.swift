@@ -44,6 +44,8 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
         case walkTooLong(limit: Int)
         /// A Hugging Face shard index, its shards or its folder is wrong.
         case shardIndex(ShardIndexFault)
+        /// A torch.distributed.checkpoint folder whose metadata, chunks or `.distcp` ranges are wrong.
+        case dcp(DCPFault)
 
         /// The reason without the path.
         public var description: String {
@@ -64,6 +66,7 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
                 return "walking the pickled value meets more than \(limit) containers and tensors (shared references"
                     + " are met once per path); refused as an expansion attack"
             case .shardIndex(let fault): return fault.description
+            case .dcp(let fault): return fault.description
             }
         }
     }

@@ -17,6 +17,8 @@ public final class MappedFile: @unchecked Sendable {
     private let length: Int
     /// Whether `base` came from `mmap` (else from `allocate`, or nil when empty).
     private let isMapping: Bool
+    /// For a slice: the file it views (kept alive, owning the memory) and where the slice starts.
+    private let parent: (file: MappedFile, start: Int)?
 
     /// The file's contents; valid for as long as this object lives.
     public var bytes: UnsafeRawBufferPointer {
@@ -54,6 +56,7 @@ public final class MappedFile: @unchecked Sendable {
             }
             throw ZipError(path: path, .cannotOpen(reason: reason))
         }
+        parent = nil
         guard info.st_size > 0 else {
             base = nil
             length = 0
@@ -78,6 +81,7 @@ public final class MappedFile: @unchecked Sendable {
         self.path = path
         length = bytes.count
         isMapping = false
+        parent = nil
         guard let source = bytes.baseAddress, bytes.count > 0 else {
             base = nil
             return
@@ -87,10 +91,29 @@ public final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(copy)
     }
 
+    /// A zero-copy view of `range` of `file`'s bytes, named `path` in error messages: a zip
+    /// archive stored inside a bigger file (a torch.distributed.checkpoint `.distcp` range) is
+    /// opened over it as over a file of its own, its offsets relative to the slice's start.
+    /// The slice keeps `file` alive.
+    /// - Precondition: `range` lies within `0..<file.bytes.count`.
+    public init(slice file: MappedFile, range: Range<Int>, path: String) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= file.length, "slice outside the file")
+        self.path = path
+        length = range.count
+        isMapping = false
+        parent = (file, range.lowerBound)
+        base = range.isEmpty ? nil : file.base.map { $0 + range.lowerBound }
+    }
+
     /// Tells the kernel this process is done with the whole pages inside `range` for now: they
     /// leave its resident set (a later read maps them in again from the page cache). A no-op for
     /// copies held in memory.
     public func releasePages(_ range: Range<Int>) {
+        if let parent {
+            guard range.lowerBound >= 0, range.upperBound <= length else { return }
+            parent.file.releasePages((parent.start + range.lowerBound) ..< (parent.start + range.upperBound))
+            return
+        }
         guard isMapping, let base, range.lowerBound >= 0, range.upperBound <= length else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let first = (range.lowerBound + page - 1) / page * page
@@ -100,7 +123,7 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
-        guard let base else { return }
+        guard parent == nil, let base else { return }
         if isMapping {
             munmap(UnsafeMutableRawPointer(mutating: base), length)
         } else {

@@ -90,8 +90,8 @@ public final class ZipArchive: Sendable {
     /// size — instead of when its bytes are first read, keeping none of it in memory: stored
     /// entries are read 64 MB at a time and their pages handed back, inflated ones are freed.
     /// Throws the first `ZipError` (`crcMismatch`, `sizeMismatch`, `libzip`) in archive order.
-    public func verifyAllEntries() throws(ZipError) {
-        let chunk = 64 << 20
+    /// - Parameter chunk: how many bytes of a stored entry are read before their pages go back.
+    public func verifyAllEntries(chunk: Int = 64 << 20) throws(ZipError) {
         for entry in entries {
             switch entry.method {
             case .deflated:

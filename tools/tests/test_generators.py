@@ -43,6 +43,7 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ("ptload_tools.fixtures.hostile", "hostile", {"README.md", "torch_verdicts.json"}),
     ("ptload_tools.fixtures.pickles", "pickles", set()),
     ("ptload_tools.fixtures.numpy_files", "numpy", set()),
+    ("ptload_tools.fixtures.hostile_dcp", os.path.join("sharded", "hostile_dcp"), set()),
 ])
 def test_generator_rewrites_its_fixtures_byte_for_byte(scratch: Path, module: str, folder: str, skip: set) -> None:
     if folder == "pickles" and sys.version_info[:2] != (3, 11):
