@@ -51,8 +51,11 @@ struct HuggingFaceIndexReader {
         let shards = firstKey.keys.map(\.string).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         func shardPath(_ name: String) -> String { folder.map { ShardedFolder.join($0, name) } ?? name }
 
+        // The file each shard is read from: itself, or a hub cache snapshot's link into `blobs/`.
+        var source: [ExactName: String] = [:]
         for shard in shards {
-            try checkRegularFile(shardPath(shard), shard: shard, key: firstKey[ExactName(shard)] ?? "")
+            source[ExactName(shard)] = try checkRegularFile(shardPath(shard), shard: shard,
+                                                            key: firstKey[ExactName(shard)] ?? "")
         }
         try checkNumbering(shards: shards, folder: folder ?? ".", shardExtension: shardExtension)
 
@@ -61,7 +64,7 @@ struct HuggingFaceIndexReader {
         for shard in shards {
             let file: MappedFile
             do {
-                file = try MappedFile(path: shardPath(shard), followingLinks: false)
+                file = try MappedFile(path: source[ExactName(shard)] ?? shardPath(shard), followingLinks: false)
             } catch {
                 throw CheckpointError(error)
             }
@@ -128,7 +131,11 @@ struct HuggingFaceIndexReader {
 
     /// Refuses a shard that is missing, a symbolic link, or not a regular file (`lstat`: the link
     /// itself, not what it points to).
-    private func checkRegularFile(_ path: String, shard: String, key: String) throws(CheckpointError) {
+    /// The file to read for `shard` at `path`: `path` itself when it is a regular file; the link's
+    /// target when `path` is a link in a hub cache snapshot (`…/snapshots/<revision>/`) to a
+    /// regular file in the same repository's `blobs/`, as `huggingface_hub` lays the cache out.
+    /// Any other link, a folder or a special file is refused.
+    private func checkRegularFile(_ path: String, shard: String, key: String) throws(CheckpointError) -> String {
         var info = stat()
         guard lstat(path, &info) == 0 else {
             if errno == ENOENT { throw fault(.shardMissing(key: key, shard: shard)) }
@@ -136,12 +143,37 @@ struct HuggingFaceIndexReader {
         }
         let what: String
         switch info.st_mode & S_IFMT {
-        case S_IFREG: return
-        case S_IFLNK: what = "a symbolic link"
+        case S_IFREG: return path
+        case S_IFLNK:
+            if let blob = Self.hubCacheBlob(link: path) { return blob }
+            what = "a symbolic link"
         case S_IFDIR: what = "a folder"
         default: what = "a special file"
         }
         throw fault(.shardNotRegular(shard: shard, what: what))
+    }
+
+    /// The regular file `link` resolves to when `link` lies in `<repo>/snapshots/<revision>/` and
+    /// resolves into `<repo>/blobs/` (both resolved through every link); nil otherwise.
+    static func hubCacheBlob(link: String) -> String? {
+        func resolved(_ path: String) -> String? {
+            guard let real = realpath(path, nil) else { return nil }
+            defer { free(real) }
+            return String(cString: real)
+        }
+        func parent(_ path: String) -> String {
+            guard let slash = path.lastIndex(of: "/") else { return "." }
+            return slash == path.startIndex ? "/" : String(path[..<slash])
+        }
+        let (folder, _) = split(link)
+        guard let snapshot = resolved(folder ?? "."), let target = resolved(link) else { return nil }
+        let snapshots = parent(snapshot)
+        guard snapshots.hasSuffix("/snapshots") else { return nil }
+        let blobs = parent(snapshots) + "/blobs/"
+        guard target.hasPrefix(blobs), !target.dropFirst(blobs.count).contains("/") else { return nil }
+        var info = stat()
+        guard lstat(target, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return target
     }
 
     /// `-0000k-of-0000N` names (`huggingface_hub` `constants.py`): the index's agree on N and,

@@ -225,6 +225,36 @@ final class HuggingFaceFolderTests: XCTestCase {
         XCTAssertEqual(refusal(missing)?.reason, .shardIndex(.shardMissing(key: "c", shard: two)))
     }
 
+    /// A hub cache snapshot (`models--x/snapshots/<rev>/` whose files link to `../../blobs/<hash>`)
+    /// reads through its links; a link out of the repository's `blobs/`, or from a folder that is
+    /// not a snapshot, is refused.
+    func testAHubCacheSnapshotReadsThroughItsLinksIntoBlobs() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ptload-hub-\(UUID().uuidString)")
+        let blobs = root.appendingPathComponent("models--x/blobs")
+        let snapshot = root.appendingPathComponent("models--x/snapshots/0123abc")
+        try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: snapshot, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        for (i, (name, bytes)) in files(index: "{\(goodMap)}").sorted(by: { $0.key < $1.key }).enumerated() {
+            _ = FileManager.default.createFile(atPath: blobs.appendingPathComponent("blob\(i)").path,
+                                               contents: Data(bytes))
+            try FileManager.default.createSymbolicLink(atPath: snapshot.appendingPathComponent(name).path,
+                                                       withDestinationPath: "../../blobs/blob\(i)")
+        }
+        let checkpoint = try Checkpoint.load(path: snapshot.path)
+        XCTAssertEqual(checkpoint.tensors.map(\.key), ["a", "b", "c"])
+        XCTAssertEqual(try checkpoint.tensor("c")?.floats(), [6, 7, 8, 9])
+
+        // The same link target reached from outside `blobs/` is refused.
+        let outside = root.appendingPathComponent("models--x/other")
+        try FileManager.default.moveItem(at: blobs.appendingPathComponent("blob1"), to: outside)
+        try FileManager.default.removeItem(atPath: snapshot.appendingPathComponent(one).path)
+        try FileManager.default.createSymbolicLink(atPath: snapshot.appendingPathComponent(one).path,
+                                                   withDestinationPath: "../../other")
+        XCTAssertEqual(refusal(snapshot.path)?.reason,
+                       .shardIndex(.shardNotRegular(shard: one, what: "a symbolic link")))
+    }
+
     func testKeysMustMatchTheirShards() {
         let cases: [(String, CheckpointError.ShardIndexFault)] = [
             (#"{"weight_map":{"a":"\#(one)","b":"\#(one)","c":"\#(two)","d":"\#(two)"}}"#,
