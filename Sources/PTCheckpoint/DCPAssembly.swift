@@ -14,14 +14,25 @@ import PTZip
 /// O(log chunks) a run, however the tensor is split.
 final class DCPAssembly {
     struct Part {
+        let offsets: [Int]
+        let sizes: [Int]
+        /// Whether the chunk's runs are read straight from its record: a contiguous chunk whose
+        /// archive stores every record (torch's layout). Others (strided, deflated) are gathered
+        /// whole once per read.
+        let direct: Bool
+        /// Opens the chunk's archive and reads its tensor again (both checked when the folder
+        /// was opened), so that nothing of it is kept between reads.
+        let open: () throws(CheckpointError) -> Opened
+    }
+
+    /// A chunk's archive, open for one read.
+    struct Opened {
         /// The chunk as its archive holds it: shape `sizes`, any strides.
         let tensor: Tensor
         let archive: ZipArchive
-        let offsets: [Int]
-        let sizes: [Int]
         /// Where the chunk's storage record starts in `archive.file`, for handing its pages back
         /// as it is streamed (nil: do not).
-        var recordStart: Int? = nil
+        let recordStart: Int?
     }
 
     private struct Runs {
@@ -39,9 +50,6 @@ final class DCPAssembly {
     private let parts: [Part]
     private let runs: [Runs]
     private let strides: [Int]
-    /// Whether a part's runs are read straight from its record: a contiguous chunk whose archive
-    /// stores every record (torch's layout). Others (strided, deflated) are gathered whole once.
-    private let direct: [Bool]
     let byteCount: Int
 
     /// Bytes handed to a streaming caller at a time (runs smaller than this are gathered).
@@ -62,7 +70,6 @@ final class DCPAssembly {
         self.byteCount = shape.reduce(1, *) * dtype.itemSize
         let nonEmpty = parts.filter { $0.sizes.allSatisfy { $0 > 0 } }
         self.parts = nonEmpty
-        self.direct = nonEmpty.map { $0.tensor.isContiguous && $0.archive.entries.allSatisfy { $0.method == .stored } }
         self.runs = nonEmpty.map { part in
             guard !shape.isEmpty else { return Runs(dim: 0, length: 1, count: 1) }
             var k = shape.count - 1
@@ -102,7 +109,7 @@ final class DCPAssembly {
             for p in parts.indices {
                 let runBytes = runs[p].length * item
                 var run = 0, within = 0
-                try parts[p].tensor.streamBytes { piece in
+                try parts[p].open().tensor.streamBytes { piece in
                     var rest = piece
                     while !rest.isEmpty {
                         let n = min(runBytes - within, rest.count)
@@ -124,6 +131,8 @@ final class DCPAssembly {
         guard !range.isEmpty else { return }
         let item = dtype.itemSize
         var heap = RunHeap()
+        // The chunks this range reaches, each opened once for the call.
+        var opened: [Int: Opened] = [:]
         for p in parts.indices {
             let r = runs[p]
             var lo = 0, hi = r.count
@@ -132,10 +141,12 @@ final class DCPAssembly {
                 if (start(p, mid) + r.length) * item <= range.lowerBound { lo = mid + 1 } else { hi = mid }
             }
             guard lo < r.count, start(p, lo) * item < range.upperBound else { continue }
+            let chunk = try parts[p].open()
+            opened[p] = chunk
             // Checked once, so that reading each run reads only the run.
-            if direct[p] {
+            if parts[p].direct {
                 do {
-                    try parts[p].archive.verifyAllEntries(chunk: DCPAssembly.releaseBytes)
+                    try chunk.archive.verifyAllEntries(chunk: DCPAssembly.releaseBytes)
                 } catch {
                     throw CheckpointError(error)
                 }
@@ -159,10 +170,10 @@ final class DCPAssembly {
         }
         var gathered: [Int: [UInt8]] = [:]
         // Per part, where in its archive's file pages were last handed back up to.
-        var released = parts.map { $0.recordStart ?? 0 }
+        var released = parts.indices.map { opened[$0]?.recordStart ?? 0 }
         func release(_ p: Int, upTo end: Int) {
-            guard let first = parts[p].recordStart else { return }
-            parts[p].archive.file.releasePages(max(first, released[p] - DCPAssembly.releaseOverlap) ..< end)
+            guard let chunk = opened[p], let first = chunk.recordStart else { return }
+            chunk.archive.file.releasePages(max(first, released[p] - DCPAssembly.releaseOverlap) ..< end)
             released[p] = end
         }
         while let (runStart, p, j) = heap.pop() {
@@ -170,12 +181,13 @@ final class DCPAssembly {
             let lo = max(runStart, range.lowerBound), hi = min(runStart + runBytes, range.upperBound)
             // The chunk's own row-major bytes: run j starts at j · runBytes.
             let local = (j * runBytes + lo - runStart) ..< (j * runBytes + hi - runStart)
-            let t = parts[p].tensor
-            if direct[p] {
+            let chunk = opened[p]!
+            let t = chunk.tensor
+            if parts[p].direct {
                 let base = t.storageOffset * item
                 try t.storage.stream((base + local.lowerBound) ..< (base + local.upperBound)) { try emit($0) }
                 // Runs of one chunk come in order: the record's pages behind this one are done with.
-                if let first = parts[p].recordStart {
+                if let first = chunk.recordStart {
                     let end = first + base + local.upperBound
                     if end - released[p] >= DCPAssembly.releaseBytes { release(p, upTo: end) }
                 }
@@ -189,8 +201,8 @@ final class DCPAssembly {
             }
         }
         if filled > 0 { try body(UnsafeRawBufferPointer(rebasing: piece[0..<filled])) }
-        for p in parts.indices where direct[p] {
-            release(p, upTo: (parts[p].recordStart ?? 0) + parts[p].tensor.storage.byteCount)
+        for (p, chunk) in opened where parts[p].direct {
+            release(p, upTo: (chunk.recordStart ?? 0) + chunk.tensor.storage.byteCount)
         }
     }
 }

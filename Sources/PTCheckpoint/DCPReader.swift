@@ -102,17 +102,27 @@ struct DCPReader {
         var tensors: [NamedTensor] = []
         var records: [(name: String, value: String)] = []
         if let version = meta.version { records.append(("dcp version", version)) }
-        var archives: [ZipArchive] = []
+        // Each chunk's archive is opened and checked here, then let go: a read opens it again
+        // (`DCPAssembly.Part.open`), so that memory does not grow with the number of chunks.
+        var checked: [DCPMetadata.Location] = []
         for (fqn, entry, indices) in plan {
             switch entry {
             case let .tensor(dtype, size, chunks):
                 var parts: [DCPAssembly.Part] = []
                 for (chunk, index) in zip(chunks, indices) {
-                    let blob = try files.blob(meta.locations[index])
+                    let l = meta.locations[index]
+                    let blob = try files.blob(l)
                     let t = try blob.tensor(dtype: dtype, sizes: chunk.sizes, options: options)
-                    archives.append(blob.archive)
-                    parts.append(DCPAssembly.Part(tensor: t.tensor, archive: blob.archive, offsets: chunk.offsets,
-                                                  sizes: chunk.sizes, recordStart: blob.recordStart(of: t.tensor)))
+                    let direct = t.tensor.isContiguous && blob.archive.entries.allSatisfy { $0.method == .stored }
+                    checked.append(l)
+                    let sizes = chunk.sizes
+                    parts.append(DCPAssembly.Part(offsets: chunk.offsets, sizes: sizes, direct: direct) {
+                        [files, options] () throws(CheckpointError) -> DCPAssembly.Opened in
+                        let blob = try files.blob(l)
+                        let tensor = try blob.tensor(dtype: dtype, sizes: sizes, options: options).tensor
+                        return DCPAssembly.Opened(tensor: tensor, archive: blob.archive,
+                                                  recordStart: blob.recordStart(of: tensor))
+                    })
                 }
                 let assembly = DCPAssembly(fqn: fqn, dtype: dtype, shape: size, parts: parts)
                 let tensor: Tensor
@@ -125,16 +135,19 @@ struct DCPReader {
                 }
                 tensors.append(NamedTensor(key: fqn, tensor: tensor, isParameter: false))
             case .object:
-                let blob = try files.blob(meta.locations[indices[0]])
+                let l = meta.locations[indices[0]]
+                let blob = try files.blob(l)
                 records.append(("object " + fqn, try blob.plainObject(options: options)))
-                archives.append(blob.archive)
+                checked.append(l)
             }
         }
         return Checkpoint(path: given, format: .dcp, archiveName: nil, pickleProtocol: meta.pickleProtocol,
                           records: records, tensors: tensors, modules: [], opaqueClasses: [], globals: meta.globals,
                           constants: [], shards: files.order.map { folderFile($0) },
-                          recordCheck: { [archives] () throws(ZipError) in
-                              for archive in archives { try archive.verifyAllEntries(chunk: DCPAssembly.releaseBytes) }
+                          recordCheck: { [files, checked] () throws(ZipError) in
+                              for l in checked {
+                                  try files.archive(l).verifyAllEntries(chunk: DCPAssembly.releaseBytes)
+                              }
                           })
     }
 
@@ -301,18 +314,28 @@ private struct ShardFiles {
         }
     }
 
+    /// The standalone archive of one location (claimed before), opened and validated.
+    /// - Throws: `ZipError` naming the range (`path (bytes a..<b)`).
+    func archive(_ l: DCPMetadata.Location) throws(ZipError) -> ZipArchive {
+        let range = l.offset ..< l.offset + l.length
+        let path = reader.folderFile(l.relativePath)
+        return try ZipArchive(mapped: MappedFile(slice: mapped[l.relativePath]!, range: range,
+                                                 path: "\(path) (bytes \(range))"))
+    }
+
     /// The standalone archive of one location (claimed before).
     func blob(_ l: DCPMetadata.Location) throws(CheckpointError) -> DCPBlob {
         let file = mapped[l.relativePath]!
         let range = l.offset ..< l.offset + l.length
         let path = reader.folderFile(l.relativePath)
-        let slice = MappedFile(slice: file, range: range, path: "\(path) (bytes \(range))")
         func fault(_ reason: CheckpointError.Reason) -> CheckpointError {
             CheckpointError(path: path, .dcp(.blob(fqn: l.fqn, range: range, reason: reason)))
         }
-        guard ZipArchive.isZip(slice.bytes) else { throw fault(.notACheckpoint(.unknownStart)) }
+        guard ZipArchive.isZip(UnsafeRawBufferPointer(rebasing: file.bytes[range])) else {
+            throw fault(.notACheckpoint(.unknownStart))
+        }
         do {
-            return DCPBlob(archive: try ZipArchive(mapped: slice), fqn: l.fqn, range: range, path: path)
+            return DCPBlob(archive: try archive(l), fqn: l.fqn, range: range, path: path)
         } catch {
             throw fault(.zip(error.reason))
         }

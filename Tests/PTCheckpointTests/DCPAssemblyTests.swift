@@ -46,7 +46,12 @@ import Testing
         let bytes = values.withUnsafeBytes { Array($0) }
         let storage = Storage(key: "chunk", dtype: .float32, bytes: bytes)
         let tensor = try Tensor(storage: storage, dtype: .float32, shape: sizes, strides: strides, storageOffset: 0)
-        return DCPAssembly.Part(tensor: tensor, archive: archive, offsets: offsets, sizes: sizes)
+        let archive = self.archive
+        // Opened anew for every read, as the reader's parts are.
+        return DCPAssembly.Part(offsets: offsets, sizes: sizes,
+                                direct: tensor.isContiguous) { () throws(CheckpointError) in
+            return DCPAssembly.Opened(tensor: tensor, archive: archive, recordStart: nil)
+        }
     }
 
     static func expected(_ shape: [Int]) -> [UInt8] {
