@@ -9,7 +9,7 @@ KERNEL_TEST_PACKAGES := gcc-aarch64-linux-gnu qemu-user
 CLANG ?= $(shell dirname "$$(readlink -f "$$(command -v $(SWIFT))")")/clang
 FIXTURE ?= Fixtures/rnn/lstm_long_bi_len
 
-.PHONY: all deps kernel-test-deps build run test test-kernels test-downstream venv test-python fixtures fixtures-sharded-hf hostile bench bench-load bench-sharded fuzz fuzz-smoke clean
+.PHONY: all deps kernel-test-deps build run test test-kernels test-downstream venv test-python fixtures hostile bench bench-load bench-sharded fuzz fuzz-smoke clean
 
 all: build
 
@@ -89,20 +89,14 @@ test-kernels: kernel-test-deps
 # Regenerates Fixtures/ with real PyTorch, numpy and Python's pickle (python -m
 # ptload_tools.fixtures.NAME, in the venv). Tests never need this.
 FIXTURE_GENERATORS := checkpoints rnn numpy_files pickles hostile torch_verdicts casts weight_norm sharded_dcp \
-	hostile_dcp
+	hostile_dcp sharded_hf
 fixtures: venv
 	for g in $(FIXTURE_GENERATORS); do $(PYTHON) -m ptload_tools.fixtures.$$g || exit 1; done
 	$(SWIFT) build --product ptload
 	$(PYTHON) -m ptload_tools.fixtures.golden --ptload .build/debug/ptload
 	$(PYTHON) -m ptload_tools.fixtures.export --ptload .build/debug/ptload
 	$(PYTHON) -m ptload_tools.fixtures.outputs --ptload .build/debug/ptload
-
-# Hugging Face sharded folders and hostile indexes (Fixtures/sharded/hf, Fixtures/sharded/hostile_hf):
-# needs transformers 4.5x (5.x no longer writes .bin shards) and safetensors, which the venv lacks:
-# HF_PYTHON names an interpreter that has them. Byte-stable: a rerun changes nothing.
-HF_PYTHON ?= python3
-fixtures-sharded-hf:
-	PYTHONPATH=tools/src $(HF_PYTHON) -m ptload_tools.fixtures.sharded_hf
+	$(PYTHON) -m ptload_tools.fixtures.sharded_export --ptload .build/debug/ptload
 
 # Rewrites only the hostile corpus (Fixtures/hostile, its tests) and torch's verdicts on it.
 hostile: venv
