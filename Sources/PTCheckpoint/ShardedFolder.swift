@@ -33,18 +33,11 @@ enum ShardedFolder {
     /// - Throws: `CheckpointError` (`.zip(.cannotOpen)`) with the system's message when it
     ///   cannot be read.
     static func names(in folder: String) throws(CheckpointError) -> [String] {
-        guard let dir = opendir(folder) else {
-            throw CheckpointError(path: folder, .zip(.cannotOpen(reason: FileOutput.systemMessage(errno))))
+        do {
+            return try FileOutput.names(in: folder).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        } catch {
+            throw CheckpointError(path: folder, .zip(.cannotOpen(reason: error.reason.description)))
         }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// What to read in `folder`: `model.safetensors.index.json`, else `pytorch_model.bin.index.json`,
