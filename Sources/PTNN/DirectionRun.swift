@@ -169,7 +169,8 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
     /// a team.
     func stream(count: Int, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, team: ThreadTeam?) {
         precondition(!reverse && count <= steps, "DirectionRun.stream: \(count) steps of \(steps), reverse \(reverse)")
-        let bounds = team.map(splitBounds) ?? []
+        var bounds: [Int] = []
+        if let team { bounds = splitBounds(team: team) }
         var start = 0
         while start < count {
             let chunk = start..<min(start + chunkSteps, count)

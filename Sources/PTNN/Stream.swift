@@ -248,7 +248,8 @@ final class PackedStream<Scalar: ArrayScalar> {
         let threads = compute.threads.value
         let team = threads >= 2 && recurrent.blocks >= 2 && recurrent.splitsSteps(batch: batch)
             ? compute.threadPool.team(.steps, workers: threads - 1) : nil
-        for (l, run) in runs.enumerated() {
+        for l in 0..<runs.count {
+            let run = runs[l]
             let destination = l + 1 < runs.count ? between[l % 2].pointer : last
             run.load(h: h + l * batch * config.outputSize, c: c.map { $0 + l * batch * config.hiddenSize })
             run.stream(count: steps, input: source, output: destination, team: team)
