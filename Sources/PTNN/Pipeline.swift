@@ -64,7 +64,8 @@ public final class Pipeline<Scalar: ArrayScalar> {
         public var hN: ShapedArray<Scalar>?
         public var cN: ShapedArray<Scalar>?
 
-        public init(output: ShapedArray<Scalar>? = nil, hN: ShapedArray<Scalar>? = nil, cN: ShapedArray<Scalar>? = nil) {
+        public init(output: ShapedArray<Scalar>? = nil, hN: ShapedArray<Scalar>? = nil,
+                    cN: ShapedArray<Scalar>? = nil) {
             self.output = output
             self.hN = hN
             self.cN = cN

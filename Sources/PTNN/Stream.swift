@@ -140,10 +140,12 @@ public final class RecurrentStream<Scalar: ArrayScalar> {
                 }
             }
         case .reference(let reference):
-            var x = ShapedArray(shape: [steps, batch, config.inputSize], values: chunk.values)
-            if batchFirst { x = ShapedArray(shape: [batch, steps, config.inputSize], values: x.values).swappingFirstAxes() }
+            var x = chunk.values
+            if batchFirst {
+                x = ShapedArray(shape: [batch, steps, config.inputSize], values: x).swappingFirstAxes().values
+            }
             if c.isEmpty { c = [Scalar](repeating: 0, count: layers * batch * config.hiddenSize) }
-            var y = reference.stream(x: x.values, steps: steps, batch: batch, h: &h, c: &c)
+            var y = reference.stream(x: x, steps: steps, batch: batch, h: &h, c: &c)
             if config.kind != .lstm { c = [] }
             if batchFirst {
                 y = ShapedArray(shape: [steps, batch, config.outputSize], values: y).swappingFirstAxes().values

@@ -11,7 +11,8 @@ final class StreamCLITests: XCTestCase {
 
     /// The report's lines but its timings (and the streamed line).
     func untimed(_ stdout: String) -> [String] {
-        stdout.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("timings: ") && !$0.hasPrefix("streamed: ") }
+        stdout.split(separator: "\n").map(String.init)
+            .filter { !$0.hasPrefix("timings: ") && !$0.hasPrefix("streamed: ") }
     }
 
     func testChunksOfOneThreeAndAllGiveTheWholeRunsTable() throws {
@@ -69,7 +70,8 @@ final class StreamCLITests: XCTestCase {
 
     func testBidirectionalIsRefusedNamingTheModule() throws {
         let model = path("lstm_l1_bi_bf_bias_h0_full.pt")
-        let r = try CLI.run([model, "--verify", path("lstm_l1_bi_bf_bias_h0_full.npz"), "--batch-first", "--chunk", "2"])
+        let r = try CLI.run([model, "--verify", path("lstm_l1_bi_bf_bias_h0_full.npz"), "--batch-first",
+                             "--chunk", "2"])
         XCTAssertEqual(r.status, 2)
         XCTAssertEqual(r.stdout, "")
         XCTAssertEqual(r.stderr, "ptload: \(model): the module (LSTM(5, 4, batch_first=True, bidirectional=True))"

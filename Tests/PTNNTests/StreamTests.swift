@@ -14,12 +14,14 @@ import Testing
     /// Every golden case of one unidirectional module (or cell) without lengths that passes.
     static let cases = GoldenCase.all.filter {
         $0.expect_exit == 0 && $0.module == "" && $0.config.bidirectional != true && !$0.has_lengths
-            && $0.compute_dtype == "float32" && ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"].contains($0.kind)
+            && $0.compute_dtype == "float32"
+            && ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"].contains($0.kind)
     }
 
     /// Each kernel set the CPU runs, then the reference engine; one thread.
     static let computes: [Compute] = KernelSet.allCases.filter(CPUFeatures.canRun)
-        .map { Compute(kernelSet: $0, threads: ThreadCount(1)) } + [Compute(engine: .reference, threads: ThreadCount(1))]
+        .map { Compute(kernelSet: $0, threads: ThreadCount(1)) }
+        + [Compute(engine: .reference, threads: ThreadCount(1))]
 
     /// The cases cover every kind, stacks, proj_size, batch_first with N > 1, unbatched, h0/c0.
     @Test func casesCoverEveryKind() {
@@ -144,6 +146,31 @@ import Testing
             #expect(output == whole.output, "chunk \(size)")
             #expect(state.h == whole.hN && state.c == whole.cN, "chunk \(size)")
         }
+    }
+
+    /// README's "Streaming" example, line for line, on lstm_long's first sequence one frame at
+    /// a time: the final state is `forward`'s on the whole sequence.
+    @Test func readmeExample() throws {
+        let golden = try #require(GoldenCase.named("lstm_long"))
+        let path = golden.modelPath
+        let input = try ShapedArray<Float>(#require(try Self.reference(golden)["input"]))
+        let (steps, batch, features) = (input.shape[0], input.shape[1], input.shape[2])
+        let frames = (0..<steps).map { t in
+            let start = t * batch * features
+            return ShapedArray(shape: [1, 1, features], values: Array(input.values[start..<(start + features)]))
+        }
+
+        let lstm: Recurrent<Float> = try ModuleCatalog(Checkpoint.load(path: path)).recurrent()
+        let stream = try lstm.makeStream()                   // the workspace, kept between calls
+        var state = try lstm.makeState(batch: 1)             // zeros; or makeState(h0: h0, c0: c0)
+        var y = ShapedArray<Float>(zeros: [0])               // the output, rewritten by every call
+        for frame in frames {                                // each [1, 1, I]: one step of one sequence
+            try stream.run(frame, state: &state, output: &y) // y [1, 1, Hout]; state.h [L, 1, Hout], state.c
+        }
+
+        let whole = try lstm.forward(ShapedArray(shape: [steps, 1, features], values: frames.flatMap { $0.values }))
+        #expect(state.h == whole.hN && state.c == whole.cN)
+        #expect(y.shape == [1, 1, lstm.config.outputSize])
     }
 
     // MARK: - Helpers
