@@ -21,15 +21,15 @@ struct StreamedRun<Scalar: ArrayScalar> {
         guard case .recurrent(let module) = pipeline.stages[0] else {
             throw .cannotStream(.notRecurrent(prefix: prefixes[0], module: pipeline.stages[0].description))
         }
-        if hasLengths { throw .cannotStream(.lengths(file: inputs.path)) }
-        let config = module.config
-        let x = try inputs.values(input, Scalar.self, "input")
         let stream: RecurrentStream<Scalar>, initial: RecurrentState<Scalar>
         do throws(NNError) {
             stream = try module.makeStream(compute: request.compute)
         } catch {
             throw ModuleRunError(file: request.modelPath, error)
         }
+        if hasLengths { throw .cannotStream(.lengths(file: inputs.path)) }
+        let config = module.config
+        let x = try inputs.values(input, Scalar.self, "input")
         // The time axis: [N, T, I] with batch_first, [T, N, I] and [T, I] otherwise; a cell is one step.
         let axis = x.rank == 3 && config.batchFirst ? 1 : 0
         let steps = config.isCell || x.rank < 2 ? 1 : x.shape[axis]

@@ -77,6 +77,13 @@ final class StreamCLITests: XCTestCase {
         XCTAssertEqual(r.stderr, "ptload: \(model): the module (LSTM(5, 4, batch_first=True, bidirectional=True))"
                        + " cannot stream: its reverse direction starts from the sequence's last step, which a chunk"
                        + " does not have\n")
+        // With lengths too, the module is what cannot stream.
+        let withLengths = path("lstm_long_bi_len.pt")
+        let both = try CLI.run([withLengths, "--verify", path("lstm_long_bi_len.npz"), "--chunk", "3"])
+        XCTAssertEqual(both.status, 2)
+        XCTAssertEqual(both.stderr, "ptload: \(withLengths): the module (LSTM(5, 4, bidirectional=True)) cannot"
+                       + " stream: its reverse direction starts from the sequence's last step, which a chunk does not"
+                       + " have\n")
     }
 
     func testLengthsAreRefusedSayingWhy() throws {

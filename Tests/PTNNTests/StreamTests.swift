@@ -148,6 +148,29 @@ import Testing
         }
     }
 
+    /// Float64 (the weights widened exactly): chunks of 1 step equal the whole run, exactly.
+    @Test(arguments: computes) func float64ChunkedEqualsWhole(_ compute: Compute) throws {
+        let c = try #require(GoldenCase.named("lstm_l3_uni_tf_nobias_h0_full"))
+        let module: Recurrent<Double> = try ModuleCatalog(try Checkpoint.load(path: c.modelPath))
+            .recurrent(as: Double.self, compute: compute)
+        let r = try Self.reference(c)
+        let input = try ShapedArray<Double>(#require(r["input"]))
+        let h0 = try ShapedArray<Double>(#require(r["h0"])), c0 = try ShapedArray<Double>(#require(r["c0"]))
+        let whole = try module.forward(input, h0: h0, c0: c0)
+        let stream = try module.makeStream()
+        var state = try module.makeState(h0: h0, c0: c0)
+        var output = ShapedArray<Double>(zeros: [0]), outputs: [Double] = []
+        let (steps, rowWidth) = (input.shape[0], input.shape[1] * input.shape[2])
+        for t in 0..<steps {
+            let step = ShapedArray(shape: [1] + input.shape.dropFirst(),
+                                   values: Array(input.values[(t * rowWidth)..<((t + 1) * rowWidth)]))
+            try stream.run(step, state: &state, output: &output)
+            outputs += output.values
+        }
+        #expect(outputs == whole.output?.values)
+        #expect(state.h == whole.hN && state.c == whole.cN)
+    }
+
     /// README's "Streaming" example, line for line, on lstm_long's first sequence one frame at
     /// a time: the final state is `forward`'s on the whole sequence.
     @Test func readmeExample() throws {
