@@ -93,6 +93,8 @@ public final class RecurrentStream<Scalar: ArrayScalar> {
     ///     when that is unshared and of the same size.
     /// - Throws: `NNError.badInput` for a chunk `forward` would refuse or whose batch is not
     ///   the state's.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func run(_ chunk: ShapedArray<Scalar>, state: inout RecurrentState<Scalar>,
                     output: inout ShapedArray<Scalar>) throws(NNError) {
         let config = module.config
@@ -235,6 +237,8 @@ final class PackedStream<Scalar: ArrayScalar> {
 
     /// One chunk of `steps` ≤ `capacity` steps: `x` `[T, N, I]` (`[N, T, I]` when `batchFirst`),
     /// `h` `[L, N, Hout]` and `c` `[L, N, H]` in and out, `output` `[T, N, Hout]` (`[N, T, Hout]`).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func run(_ x: UnsafePointer<Scalar>, steps: Int, batchFirst: Bool, h: UnsafeMutablePointer<Scalar>,
              c: UnsafeMutablePointer<Scalar>?, output: UnsafeMutablePointer<Scalar>, compute: Compute) {
         let config = recurrent.config

@@ -21,7 +21,7 @@ struct StreamedRun<Scalar: ArrayScalar> {
         guard case .recurrent(let module) = pipeline.stages[0] else {
             throw .cannotStream(.notRecurrent(prefix: prefixes[0], module: pipeline.stages[0].description))
         }
-        let stream: RecurrentStream<Scalar>, initial: RecurrentState<Scalar>
+        let stream: RecurrentStream<Scalar>
         do throws(NNError) {
             stream = try module.makeStream(compute: request.compute)
         } catch {
@@ -36,23 +36,26 @@ struct StreamedRun<Scalar: ArrayScalar> {
         let chunks = config.isCell ? [x] : stride(from: 0, to: steps, by: chunk).map {
             Self.slice(x, axis: axis, $0..<min($0 + chunk, steps))
         }
-        do throws(NNError) {
-            if let h0 {
-                initial = try module.makeState(h0: h0, c0: c0)
-            } else {
-                let batched = x.rank == (config.isCell ? 2 : 3)
-                initial = try module.makeState(batch: batched ? x.shape[config.isCell || config.batchFirst ? 0 : 1]
-                                                              : nil)
+        /// The initial state in arrays of its own, made before a repeat's timing starts (the
+        /// first call would otherwise copy h0 and c0 out of shared storage).
+        func initialState() throws(ModuleRunError) -> RecurrentState<Scalar> {
+            func own(_ array: ShapedArray<Scalar>) -> ShapedArray<Scalar> {
+                ShapedArray(shape: array.shape, values: array.values.map { $0 })
             }
-        } catch {
-            throw ModuleRunError(file: inputs.path, error)
+            do throws(NNError) {
+                if let h0 { return try module.makeState(h0: own(h0), c0: c0.map(own)) }
+                let batched = x.rank == (config.isCell ? 2 : 3)
+                return try module.makeState(batch: batched ? x.shape[config.isCell || config.batchFirst ? 0 : 1] : nil)
+            } catch {
+                throw ModuleRunError(file: inputs.path, error)
+            }
         }
 
         var outputs = chunks.map { _ in ShapedArray<Scalar>(zeros: [0]) }
         var times: [Double] = [], calls: [Double] = []
-        var final = initial
+        var final = try initialState()
         for repeatIndex in 0..<max(request.repeatCount, 1) {
-            var state = initial
+            var state = try initialState()
             let start = DispatchTime.now().uptimeNanoseconds
             do throws(NNError) {
                 for i in chunks.indices {
