@@ -45,8 +45,20 @@ import Testing
 
     @Test(arguments: shapes, kernelSets)
     func steadyStateCallsAllocateNothing(_ shape: Shape, _ set: KernelSet) throws {
+        try Self.expectNoAllocations(shape, Compute(kernelSet: set, threads: ThreadCount(1)))
+    }
+
+    /// Given four threads, a step too small to share (LSTM(64, 128): 256 KB of W_hh, under
+    /// `PackedRecurrent.splitsSteps`) still runs on the caller alone: no pool round, no allocation.
+    @Test func tinyStepsWakeNoPool() throws {
+        try Self.expectNoAllocations(Self.shapes[0], Compute(threads: ThreadCount(4)))
+    }
+
+    /// 1,000 calls after a warm-up, on the calling thread, allocate nothing.
+    static func expectNoAllocations(_ shape: Shape, _ compute: Compute) throws {
         try #require(pt_thread_allocations() >= 0, "allocations are counted on glibc only")
-        let module = try Self.module(shape, compute: Compute(kernelSet: set, threads: ThreadCount(1)))
+        let set = compute.kernelSet
+        let module = try Self.module(shape, compute: compute)
         let stream = try module.makeStream()
         var state = try module.makeState(batch: shape.batch)
         let rows = shape.batch.map { [$0] } ?? []
