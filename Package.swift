@@ -109,6 +109,7 @@ let package = Package(
         .target(name: "PTTestSupport", dependencies: ["PTPickle", "PTZip"], path: "Tests/PTTestSupport"),
         // Runs a command and reports its own peak RSS and CPU time; used by the CLI tests only.
         .executableTarget(name: "peak-rss", path: "Tests/PeakRSS"),
+        .target(name: "PTAllocationCounter", path: "Tests/PTAllocationCounter"),
         .testTarget(name: "PTZipTests", dependencies: ["PTZip", "PTTestSupport"]),
         .testTarget(name: "PTPickleTests", dependencies: ["PTPickle"]),
         .testTarget(name: "PTTensorTests", dependencies: ["PTTensor"]),
@@ -121,7 +122,8 @@ let package = Package(
             "PTKernels", "PTTensor", .product(name: "RealModule", package: "swift-numerics")
         ]),
         .testTarget(name: "PTNNTests", dependencies: [
-            "PTCheckpoint", "PTNN", "PTPickle", "PTKernels", "PTNumpy", "PTTensor", "PTTestSupport", "PTVerify"
+            "PTAllocationCounter", "PTCheckpoint", "PTNN", "PTPickle", "PTKernels", "PTNumpy", "PTTensor",
+            "PTTestSupport", "PTVerify"
         ]),
         .testTarget(name: "PTNumpyTests", dependencies: ["PTNumpy", "PTTensor", "PTZip"]),
         .testTarget(name: "PTVerifyTests", dependencies: ["PTVerify", "PTTensor"]),

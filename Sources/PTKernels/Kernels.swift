@@ -17,6 +17,8 @@ public struct KernelTable<Scalar>: Sendable {
     let pack: @Sendable (UnsafePointer<Scalar>, Int, Int, UnsafeMutablePointer<Scalar>) -> Void
     let gemm: @Sendable (Int, Int, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int, Int,
                          UnsafeMutablePointer<Scalar>, Int) -> Void
+    let gemmRowwise: @Sendable (Int, Int, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int, Int,
+                                UnsafeMutablePointer<Scalar>, Int) -> Void
     /// (m, k, a, lda, ap): a's rows packed the way the product reads them, m·k values.
     public let packRows: @Sendable (Int, Int, UnsafePointer<Scalar>, Int, UnsafeMutablePointer<Scalar>) -> Void
     let gemmRows: @Sendable (Int, Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, Int,
@@ -55,13 +57,14 @@ extension Float {
     /// `ArrayScalar.kernels(_:)` for float32.
     static func kernelTable(_ set: KernelSet) -> KernelTable<Float>? {
         guard let t = ptk_f32(set.isa)?.pointee, let packedCount = t.packed_count, let pack = t.pack, let gemm = t.gemm,
-              let packRows = t.pack_rows, let gemmRows = t.gemm_rows,
+              let gemmRowwise = t.gemm_rowwise, let packRows = t.pack_rows, let gemmRows = t.gemm_rows,
               let lstm = t.lstm, let gru = t.gru, let rnn = t.rnn, let exp = t.exp, let sigmoid = t.sigmoid,
               let tanh = t.tanh else { return nil }
         return KernelTable(
             set: set, panel: t.panel,
             packedCount: { packedCount($0, $1) }, pack: { pack($0, $1, $2, $3) },
             gemm: { gemm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
+            gemmRowwise: { gemmRowwise($0, $1, $2, $3, $4, $5, $6, $7, $8) },
             packRows: { packRows($0, $1, $2, $3, $4) }, gemmRows: { gemmRows($0, $1, $2, $3, $4, $5, $6, $7) },
             lstm: { lstm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
             gru: { gru($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) },
@@ -74,13 +77,14 @@ extension Double {
     /// `ArrayScalar.kernels(_:)` for float64.
     static func kernelTable(_ set: KernelSet) -> KernelTable<Double>? {
         guard let t = ptk_f64(set.isa)?.pointee, let packedCount = t.packed_count, let pack = t.pack, let gemm = t.gemm,
-              let packRows = t.pack_rows, let gemmRows = t.gemm_rows,
+              let gemmRowwise = t.gemm_rowwise, let packRows = t.pack_rows, let gemmRows = t.gemm_rows,
               let lstm = t.lstm, let gru = t.gru, let rnn = t.rnn, let exp = t.exp, let sigmoid = t.sigmoid,
               let tanh = t.tanh else { return nil }
         return KernelTable(
             set: set, panel: t.panel,
             packedCount: { packedCount($0, $1) }, pack: { pack($0, $1, $2, $3) },
             gemm: { gemm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
+            gemmRowwise: { gemmRowwise($0, $1, $2, $3, $4, $5, $6, $7, $8) },
             packRows: { packRows($0, $1, $2, $3, $4) }, gemmRows: { gemmRows($0, $1, $2, $3, $4, $5, $6, $7) },
             lstm: { lstm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
             gru: { gru($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) },
@@ -144,6 +148,14 @@ public struct PackedWeights<Scalar: ArrayScalar>: Sendable {
         precondition(range.lowerBound >= 0 && range.upperBound <= panelCount,
                      "panels \(range) outside 0..<\(panelCount)")
         kernels.gemm(m, k, a, lda, panels.pointer, range.lowerBound, range.upperBound, c, ldc)
+    }
+
+    /// `product` over every panel, each row's sums done the same way whatever `m` and the row's
+    /// place among the `m` (`ptk_f32_ops.gemm_rowwise`): a sequence's input projection gives the
+    /// same bits projected whole, in row slices shared among threads, or a streamed chunk at a time.
+    public func rowwiseProduct(m: Int, a: UnsafePointer<Scalar>, lda: Int, c: UnsafeMutablePointer<Scalar>, ldc: Int) {
+        guard m > 0, panelCount > 0 else { return }
+        kernels.gemmRowwise(m, k, a, lda, panels.pointer, 0, panelCount, c, ldc)
     }
 
     /// `product` from rows that `kernels.packRows` packed (m·k values): several products over

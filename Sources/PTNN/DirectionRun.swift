@@ -99,15 +99,20 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
 
     /// Every step on the calling thread, for the blocks given (all of them, normally).
     func runAll(input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, blockRange: Range<Int>) {
+        for chunk in chunks { runChunk(chunk, input: input, output: output, blockRange: blockRange) }
+    }
+
+    /// A chunk's input projection and steps on the calling thread.
+    private func runChunk(_ chunk: Range<Int>, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
+                          blockRange: Range<Int>) {
         let projectionPanels = 0..<(weights.projection?.panelCount ?? 0)
-        for chunk in chunks {
-            project(input: input, chunk: chunk, rows: 0..<(chunk.count * batch))
-            for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
-                step(t, chunk: chunk, blockRange: blockRange, output: output)
-                if !projectionPanels.isEmpty { projectState(t, panels: projectionPanels, output: output) }
-                finish(t)
-            }
+        project(input: input, chunk: chunk, rows: 0..<(chunk.count * batch))
+        func run(_ t: Int) {
+            step(t, chunk: chunk, blockRange: blockRange, output: output)
+            if !projectionPanels.isEmpty { projectState(t, panels: projectionPanels, output: output) }
+            finish(t)
         }
+        if reverse { for t in chunk.reversed() { run(t) } } else { for t in chunk { run(t) } }
     }
 
     /// Every step on the caller and the workers of `team`, sharing work item by item: a chunk's
@@ -115,36 +120,79 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
     /// panel, then (with proj_size) the projection of h in panels of W_hr. Workers the OS has
     /// descheduled leave their items to the others.
     func runSplit(input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, team: ThreadTeam) {
+        let bounds = splitBounds(team: team)
+        for chunk in chunks { runChunkSplit(chunk, input: input, output: output, team: team, bounds: bounds) }
+    }
+
+    /// `stepItems` for a team.
+    private func splitBounds(team: ThreadTeam) -> [Int] {
+        DirectionRun.stepItems(blocks: blocks, threads: team.workers + 1,
+                               stepCost: DirectionRun.stepCost(batch: batch, outSize: outSize, gates: gates,
+                                                               hidden: hidden))
+    }
+
+    /// A chunk's input projection and steps on the caller and the workers of `team` (`runSplit`).
+    private func runChunkSplit(_ chunk: Range<Int>, input: UnsafePointer<Scalar>,
+                               output: UnsafeMutablePointer<Scalar>, team: ThreadTeam, bounds: [Int]) {
         let threads = team.workers + 1
         let projectionPanels = weights.projection?.panelCount ?? 0
         let projectionItems = min(projectionPanels, 2 * threads, 64)
-        for chunk in chunks {
-            let rows = chunk.count * batch
-            let slices = min(max(8, 2 * threads), rows, 64)
-            team.forEach(count: slices) { i in
-                self.project(input: input, chunk: chunk, rows: (rows * i / slices)..<(rows * (i + 1) / slices))
-            }
-            let bounds = DirectionRun.stepItems(blocks: blocks, threads: threads,
-                                                stepCost: DirectionRun.stepCost(batch: batch, outSize: outSize,
-                                                                                gates: gates, hidden: hidden))
-            for t in reverse ? Array(chunk.reversed()) : Array(chunk) {
-                // h's rows packed once for every item's products, not once per item and gate.
-                if active[t] > 0 { kernels.packRows(active[t], outSize, hCurrent, outSize, rowsPacked) }
-                team.forEach(count: bounds.count - 1) { i in
-                    self.step(t, chunk: chunk, blockRange: bounds[i]..<bounds[i + 1], output: output,
-                              packedRows: self.rowsPacked)
-                }
-                if projectionItems > 0 {
-                    if active[t] > 0 { kernels.packRows(active[t], hidden, full, hidden, rowsPacked) }
-                    team.forEach(count: projectionItems) { i in
-                        self.projectState(t, panels: (projectionPanels * i / projectionItems)
-                                                         ..< (projectionPanels * (i + 1) / projectionItems),
-                                          output: output, packedRows: self.rowsPacked)
-                    }
-                }
-                finish(t)
-            }
+        let rows = chunk.count * batch
+        let slices = min(max(8, 2 * threads), rows, 64)
+        team.forEach(count: slices) { i in
+            self.project(input: input, chunk: chunk, rows: (rows * i / slices)..<(rows * (i + 1) / slices))
         }
+        func run(_ t: Int) {
+            // h's rows packed once for every item's products, not once per item and gate.
+            if active[t] > 0 { kernels.packRows(active[t], outSize, hCurrent, outSize, rowsPacked) }
+            team.forEach(count: bounds.count - 1) { i in
+                self.step(t, chunk: chunk, blockRange: bounds[i]..<bounds[i + 1], output: output,
+                          packedRows: self.rowsPacked)
+            }
+            if projectionItems > 0 {
+                if active[t] > 0 { kernels.packRows(active[t], hidden, full, hidden, rowsPacked) }
+                team.forEach(count: projectionItems) { i in
+                    self.projectState(t, panels: (projectionPanels * i / projectionItems)
+                                                     ..< (projectionPanels * (i + 1) / projectionItems),
+                                      output: output, packedRows: self.rowsPacked)
+                }
+            }
+            finish(t)
+        }
+        if reverse { for t in chunk.reversed() { run(t) } } else { for t in chunk { run(t) } }
+    }
+
+    /// Streaming (`RecurrentStream`): steps `0..<count` of a forward direction with every row
+    /// active (`steps` ≥ `count`), in the chunks and with the kernels `runAll` (no `team`) or
+    /// `runSplit` uses, so that the results are the whole sequence's bits. Starts from the h in
+    /// `hCurrent` and the c in `cell` and leaves the last step's there; allocates nothing without
+    /// a team.
+    func stream(count: Int, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, team: ThreadTeam?) {
+        precondition(!reverse && count <= steps, "DirectionRun.stream: \(count) steps of \(steps), reverse \(reverse)")
+        var bounds: [Int] = []
+        if let team { bounds = splitBounds(team: team) }
+        var start = 0
+        while start < count {
+            let chunk = start..<min(start + chunkSteps, count)
+            if let team {
+                runChunkSplit(chunk, input: input, output: output, team: team, bounds: bounds)
+            } else {
+                runChunk(chunk, input: input, output: output, blockRange: 0..<blocks)
+            }
+            start = chunk.upperBound
+        }
+    }
+
+    /// The state a stream carries: h `[N, Hout]` into `hCurrent` and (LSTM) c `[N, H]` into `cell`.
+    func load(h: UnsafePointer<Scalar>, c: UnsafePointer<Scalar>?) {
+        hCurrent.update(from: h, count: batch * outSize)
+        if let c { cell.update(from: c, count: batch * hidden) }
+    }
+
+    /// The state after `stream`: h `[N, Hout]` and (LSTM) c `[N, H]`, copied out.
+    func store(h: UnsafeMutablePointer<Scalar>, c: UnsafeMutablePointer<Scalar>?) {
+        h.update(from: hCurrent, count: batch * outSize)
+        if let c { c.update(from: cell, count: batch * hidden) }
     }
 
     /// A step's work, in units that take about as long on either bound: multiply-adds where a
@@ -194,11 +242,13 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
         return bounds
     }
 
-    /// `xp[rows] = input[chunk rows] · W_ihᵀ`, with the packed kernel and W_ih packed at load time.
+    /// `xp[rows] = input[chunk rows] · W_ihᵀ`, with the packed kernel and W_ih packed at load time;
+    /// row by row the same bits however the steps are cut into chunks and slices (`rowwiseProduct`),
+    /// so that a streamed sequence equals the whole one exactly.
     func project(input: UnsafePointer<Scalar>, chunk: Range<Int>, rows: Range<Int>) {
         guard !rows.isEmpty else { return }
-        weights.wih.product(m: rows.count, a: input + (chunk.lowerBound * batch + rows.lowerBound) * inSize,
-                            lda: inSize, panels: 0..<weights.wih.panelCount, c: xp + rows.lowerBound * ldc, ldc: ldc)
+        weights.wih.rowwiseProduct(m: rows.count, a: input + (chunk.lowerBound * batch + rows.lowerBound) * inSize,
+                                   lda: inSize, c: xp + rows.lowerBound * ldc, ldc: ldc)
     }
 
     /// One step for the active rows and the blocks given: the recurrent product, then the gates.

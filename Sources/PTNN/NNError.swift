@@ -31,6 +31,9 @@ public enum NNError: Error, CustomStringConvertible, Equatable, Sendable {
     case severalRecurrentModules(prefixes: [String])
     /// An input, initial state or lengths array that does not fit the module.
     case badInput(InputFault)
+    /// A bidirectional module (`module`, at `prefix`) asked to stream: its reverse direction
+    /// starts from the sequence's last step, which no chunk before the last has.
+    case bidirectionalStream(module: String, prefix: String)
     /// A weight whose dtype cannot be computed with (complex, integer).
     case unsupportedDType(key: String, dtype: String)
     /// A weight whose values cannot be read (a view repeating its storage beyond the limit).
@@ -64,6 +67,9 @@ public enum NNError: Error, CustomStringConvertible, Equatable, Sendable {
             return "the checkpoint holds \(prefixes.count) recurrent modules (\(ModuleCatalog.listed(prefixes)));"
                 + " choose one by its prefix"
         case .badInput(let fault): return fault.description
+        case let .bidirectionalStream(module, prefix):
+            return "\(prefix.isEmpty ? "the module" : "'\(prefix)'") (\(module)) cannot stream: its reverse direction"
+                + " starts from the sequence's last step, which a chunk does not have"
         case let .unsupportedDType(key, dtype): return "\(key) is \(dtype); only floating-point weights can be run"
         case let .unreadableWeight(key, error): return "\(key): \(error)"
         case .checkpoint(let error): return error.description
@@ -169,6 +175,11 @@ extension NNError {
         case noCellState(module: String)
         /// An LSTM (or LSTMCell) given only one of h0 and c0.
         case unpairedState(given: State, isCell: Bool)
+        /// A streamed chunk whose batch (`inputShape`) is not the state's (`stateBatch`, nil
+        /// for a state of unbatched input).
+        case streamBatch(inputShape: [Int], stateBatch: Int?, module: String)
+        /// A stream state whose h (`hShape`) is not this module's (made by another module).
+        case streamState(hShape: [Int], module: String)
         /// A Linear's input whose last axis is not `in_features`.
         case linearInput(shape: [Int], inFeatures: Int, outFeatures: Int)
         /// A token id outside an Embedding's `0..<count` (PyTorch's "index out of range in self").
@@ -206,6 +217,11 @@ extension NNError {
             case let .unpairedState(given, isCell):
                 return "\(isCell ? "an LSTMCell" : "an LSTM") takes both h0 and c0 or neither; got only"
                     + " \(given.rawValue)"
+            case let .streamBatch(shape, batch, module):
+                return "input has shape \(shape); the \(module) state it continues was made for "
+                    + (batch.map { "a batch of \($0)" } ?? "unbatched input")
+            case let .streamState(shape, module):
+                return "the state's h has shape \(shape), which is not a state of \(module)"
             case let .linearInput(shape, inFeatures, outFeatures):
                 return "Linear(in_features=\(inFeatures), out_features=\(outFeatures)) got input of shape \(shape); the"
                     + " last axis must be \(inFeatures)"

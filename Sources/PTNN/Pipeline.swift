@@ -63,6 +63,13 @@ public final class Pipeline<Scalar: ArrayScalar> {
         public var output: ShapedArray<Scalar>?
         public var hN: ShapedArray<Scalar>?
         public var cN: ShapedArray<Scalar>?
+
+        public init(output: ShapedArray<Scalar>? = nil, hN: ShapedArray<Scalar>? = nil,
+                    cN: ShapedArray<Scalar>? = nil) {
+            self.output = output
+            self.hN = hN
+            self.cN = cN
+        }
     }
 
     /// Runs every stage, on `compute`'s threads and pool (each stage's load value's when nil).

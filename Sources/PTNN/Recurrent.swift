@@ -161,7 +161,7 @@ public final class Recurrent<Scalar: ArrayScalar>: Sendable {
 
     /// `h0` (and, for an LSTM, `c0`) must have the shapes given; an LSTM takes both or neither,
     /// and the others take no `c0`.
-    private func checkStates(_ h0: ShapedArray<Scalar>?, _ hShape: [Int], _ c0: ShapedArray<Scalar>?,
+    func checkStates(_ h0: ShapedArray<Scalar>?, _ hShape: [Int], _ c0: ShapedArray<Scalar>?,
                              _ cShape: [Int]) throws(NNError) {
         func check(_ state: ShapedArray<Scalar>?, _ name: NNError.State, _ shape: [Int]) throws(NNError) {
             guard let state, state.shape != shape else { return }

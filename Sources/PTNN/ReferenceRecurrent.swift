@@ -49,6 +49,26 @@ final class ReferenceRecurrent<Scalar: ArrayScalar>: Sendable {
         return (layerOutput, hN, cN)
     }
 
+    /// A unidirectional module's chunk for `RecurrentStream`: `x` `[T, N, I]` time-major, `h`
+    /// `[L, N, Hout]` and `c` `[L, N, H]` (zeros for RNN and GRU) carried in and out.
+    /// - Returns: the output `[T, N, Hout]`.
+    func stream(x: [Scalar], steps: Int, batch: Int, h: inout [Scalar], c: inout [Scalar]) -> [Scalar] {
+        let outSize = config.outputSize, hidden = config.hiddenSize
+        var input = x
+        for (l, directions) in layers.enumerated() {
+            var output = [Scalar](repeating: 0, count: steps * batch * outSize)
+            let hRange = (l * batch * outSize)..<((l + 1) * batch * outSize)
+            let cRange = (l * batch * hidden)..<((l + 1) * batch * hidden)
+            var hl = Array(h[hRange]), cl = Array(c[cRange])
+            run(directions[0], input: input, inputSize: l == 0 ? config.inputSize : outSize, steps: steps,
+                batch: batch, reverse: false, lengths: nil, h: &hl, c: &cl, output: &output, outputColumn: 0)
+            h.replaceSubrange(hRange, with: hl)
+            c.replaceSubrange(cRange, with: cl)
+            input = output
+        }
+        return input
+    }
+
     /// One direction of one layer over all steps.
     ///
     /// - Parameters:

@@ -35,6 +35,8 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
     /// No tensor of the checkpoint `file` is under `prefix` (with its trailing '.'); `modules`
     /// are the module prefixes it has.
     case nothingUnder(file: String, prefix: String, modules: [String])
+    /// A run in chunks (`Request.chunkSteps`) that cannot be streamed: `why` says what.
+    case cannotStream(StreamRefusal)
     /// Converting the checkpoint `model` failed: a tensor the format cannot hold, a record
     /// failing its check when read, or the output cannot be written.
     case export(model: String, ExportError)
@@ -61,6 +63,7 @@ public enum ModuleRunError: Error, CustomStringConvertible, Sendable {
         case let .nothingUnder(file, prefix, modules):
             return "\(file): no tensor under '\(prefix)'; modules:"
                 + " \(modules.isEmpty ? "none" : modules.joined(separator: ", "))"
+        case .cannotStream(let why): return why.description
         case let .export(model, error):
             switch error.reason {
             // About the output itself: its path first.
@@ -115,6 +118,33 @@ public enum ArrayFault: Equatable, Sendable, CustomStringConvertible {
             return "has shape \(shape) and dtype \(dtype.rawValue); expected one int64 per batch element"
         case .notIntegers(let dtype): return "is \(dtype.rawValue); expected integers"
         case .outOfRange(let value): return "holds \(value), which is out of range"
+        }
+    }
+}
+
+/// Why a run cannot go in chunks through a `RecurrentStream` (bidirectional modules are the
+/// module layer's `NNError.bidirectionalStream`).
+public enum StreamRefusal: Equatable, Sendable, CustomStringConvertible {
+    /// The inputs (`file`) hold `lengths`: packed sequences end at steps of their own, so a chunk
+    /// boundary would fall inside some sequences and past the end of others, and the state to
+    /// carry across it would differ from sequence to sequence.
+    case lengths(file: String)
+    /// Several modules run in order (`modules`): a stream is one recurrent module.
+    case pipeline(modules: [String])
+    /// The module at `prefix` (`module`) is not recurrent: it has no state to carry.
+    case notRecurrent(prefix: String, module: String)
+
+    public var description: String {
+        switch self {
+        case .lengths(let file):
+            return "\(file): holds 'lengths'; packed sequences cannot be run in chunks: each ends at its own step,"
+                + " so the state to carry from one chunk to the next is not one state"
+        case .pipeline(let modules):
+            return "a pipeline (\(modules.joined(separator: ", "))) cannot be run in chunks; streaming runs one"
+                + " recurrent module"
+        case let .notRecurrent(prefix, module):
+            return "'\(prefix)' (\(module)) cannot be run in chunks: only RNN, LSTM, GRU layers and cells carry a"
+                + " state"
         }
     }
 }

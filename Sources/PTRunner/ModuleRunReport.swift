@@ -36,6 +36,19 @@ public struct ModuleRunReport: Codable {
     /// when not asked for. `passed` requires it.
     public let float64: Float64Verdict?
     public var timings: Timings
+    /// A run in chunks through a `RecurrentStream` (nil for a whole-sequence run): then
+    /// `timings.forward_s` is the median over the repeats of the whole streamed run, every call.
+    public let stream: Stream?
+
+    /// How a streamed run went.
+    public struct Stream: Codable {
+        /// Steps per call (the last call takes what is left; 1 for a cell).
+        public let chunk: Int
+        /// Calls per run: ⌈T / chunk⌉ (1 for a cell).
+        public let chunks: Int
+        /// The median time of one call, over every call of every repeat.
+        public let call_s: Double
+    }
 
     /// The second verdict of a golden case: float64 against float64 truths.
     public struct Float64Verdict: Codable {

@@ -42,6 +42,9 @@ public enum ModuleRunner {
         /// PyTorch's own float32 result is from the float64 truth (a golden manifest's
         /// `torch_distance`), so that ptload must be as close to the truth as PyTorch is.
         public var allowance: [String: Double]?
+        /// Run the sequence in chunks of this many steps (≥ 1) through a `RecurrentStream`,
+        /// carrying the state, instead of whole: one recurrent module, unidirectional, no lengths.
+        public var chunkSteps: Int?
         /// Also run in float64 and judge that against the references with the float64 defaults;
         /// the run passes only when both verdicts pass (references that are float64 truths).
         public var checkFloat64 = false
@@ -156,18 +159,27 @@ public enum ModuleRunner {
             let lengths = try inputs["lengths"].map { t throws(ModuleRunError) in try inputs.lengths(t) }
 
             var times: [Double] = []
-            let forward = { () throws(ModuleRunError) -> Pipeline<Scalar>.Output in
-                let start = DispatchTime.now().uptimeNanoseconds
-                do throws(NNError) {
-                    let out = try pipeline.forward(pipelineInput, h0: h0, c0: c0, lengths: lengths)
-                    times.append(seconds(since: start))
-                    return out
-                } catch {
-                    throw ModuleRunError(file: inputs.path, error)
+            var stream: ModuleRunReport.Stream?
+            let result: Pipeline<Scalar>.Output
+            if let chunk = request.chunkSteps {
+                let streamed = try StreamedRun(request: request, pipeline: pipeline, prefixes: prefixes,
+                                               inputs: inputs, chunk: chunk)
+                    .run(input: input, h0: h0, c0: c0, hasLengths: lengths != nil)
+                (result, times, stream) = (streamed.output, streamed.times, streamed.report)
+            } else {
+                let forward = { () throws(ModuleRunError) -> Pipeline<Scalar>.Output in
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    do throws(NNError) {
+                        let out = try pipeline.forward(pipelineInput, h0: h0, c0: c0, lengths: lengths)
+                        times.append(seconds(since: start))
+                        return out
+                    } catch {
+                        throw ModuleRunError(file: inputs.path, error)
+                    }
                 }
+                result = try forward()
+                for _ in 1..<max(request.repeatCount, 1) { _ = try forward() }
             }
-            let result = try forward()
-            for _ in 1..<max(request.repeatCount, 1) { _ = try forward() }
 
             var produced: [(name: String, array: ShapedArray<Scalar>)] = []
             if let o = result.output { produced.append(("output", o)) }
@@ -246,7 +258,8 @@ public enum ModuleRunner {
                 written: request.outputPath, passed: comparisons.allSatisfy(\.passed) && (float64?.passed ?? true),
                 float64_distance: float64Distance, allowance: request.allowance, float64: float64,
                 timings: .init(load_s: loadSeconds + stageLoad, forward_s: sorted[sorted.count / 2],
-                               forward_runs: sorted.count))
+                               forward_runs: sorted.count),
+                stream: stream)
         }
         /// `actual` against the reference's `expected`.
         func compare<Scalar>(_ name: String, _ actual: ShapedArray<Scalar>, _ expected: Tensor,

@@ -96,6 +96,11 @@ struct PTLoad: ParsableCommand {
     @Option(help: ArgumentHelp("Run the forward pass N times and report the median time.", valueName: "N"))
     var `repeat`: Int = 1
 
+    @Option(help: ArgumentHelp("Run the sequence in chunks of N steps through the streaming API, carrying the"
+                                   + " state (one unidirectional recurrent module; not with lengths).",
+                               valueName: "N"))
+    var chunk: Int?
+
     @Option(help: ArgumentHelp("Threads for the forward pass, any number from 1 (default: the machine's cores).",
                                valueName: "N"))
     var threads: Int?
@@ -142,20 +147,25 @@ struct PTLoad: ParsableCommand {
         }
         if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        if let n = chunk, n < 1 { throw ValidationError("--chunk must be at least 1") }
+        if chunk != nil && pipeline != nil {
+            throw ValidationError("--chunk streams one recurrent module; --pipeline runs several")
+        }
         let runs = verify != nil || output != nil
         if runs && skipCrc {
             throw ValidationError("--skip-crc applies to listing; --verify and --output check every record they read")
         }
         if !runs && (input != nil || module != nil || pipeline != nil || batchFirst || nonlinearity != nil
-                     || rtol != nil || atol != nil || `repeat` != 1) {
-            throw ValidationError("--input, --module, --pipeline, --batch-first, --nonlinearity, --rtol, --atol and"
-                                      + " --repeat need --verify or --output")
+                     || rtol != nil || atol != nil || `repeat` != 1 || chunk != nil) {
+            throw ValidationError("--input, --module, --pipeline, --batch-first, --nonlinearity, --rtol, --atol,"
+                                      + " --repeat and --chunk need --verify or --output")
         }
         if junit != nil && verify == nil { throw ValidationError("--junit needs --verify") }
         if let verify, GoldenManifest.isManifest(verify) {
             let given = [("--input", input != nil), ("--output", output != nil), ("--module", module != nil),
                          ("--pipeline", pipeline != nil), ("--batch-first", batchFirst),
-                         ("--nonlinearity", nonlinearity != nil), ("--repeat", `repeat` != 1)].filter(\.1).map(\.0)
+                         ("--nonlinearity", nonlinearity != nil), ("--repeat", `repeat` != 1),
+                         ("--chunk", chunk != nil)].filter(\.1).map(\.0)
             if !given.isEmpty {
                 throw ValidationError("\(given.joined(separator: ", ")): a golden manifest names each case's input,"
                                           + " module and options")
@@ -201,12 +211,13 @@ struct PTLoad: ParsableCommand {
 
     func runModule(_ compute: Compute) throws {
         if let verify, GoldenManifest.isManifest(verify) { return try runSuite(manifest: verify, compute) }
-        let request = ModuleRunner.Request(
+        var request = ModuleRunner.Request(
             modelPath: model, referencePath: verify, inputPath: input, outputPath: output, module: module,
             pipeline: pipeline.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } },
             options: ModuleOptions(batchFirst: batchFirst ? true : nil,
                                    nonlinearity: nonlinearity.flatMap(Activation.init(rawValue:))),
             rtol: rtol, atol: atol, strict: strict, repeatCount: `repeat`, compute: compute, work: WorkReport.work)
+        request.chunkSteps = chunk
         let report: ModuleRunReport
         do {
             report = try ModuleRunner.run(request)

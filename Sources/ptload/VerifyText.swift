@@ -47,6 +47,11 @@ struct VerifyText {
             let passed = r.comparisons.filter(\.passed).count
             out += (r.passed ? "PASS" : "FAIL") + " (\(passed) of \(r.comparisons.count) tensors within tolerance)\n"
         }
+        if let stream = r.stream {
+            out += "streamed: \(stream.chunks) \(stream.chunks == 1 ? "call" : "calls") of up to \(stream.chunk)"
+                + " \(stream.chunk == 1 ? "step" : "steps"), state carried; \(format(stream.call_s)) s per call"
+                + " (median)\n"
+        }
         out += "timings: load \(format(r.timings.load_s)) s, forward \(format(r.timings.forward_s)) s (median of"
             + " \(r.timings.forward_runs))\n"
         return out

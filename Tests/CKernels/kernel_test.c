@@ -81,6 +81,26 @@ static void NAME(const OPS *t, const char *set) {                               
             snprintf(what, sizeof what, "%s packed rows rows %ld k %ld m %ld", #TYPE, rows, k, m); \
             check(memcmp(c, c2, sizeof(TYPE) * m * ldc) == 0, set, what, m);                       \
             free(ap); free(c2);                                                                    \
+            /* Row by row alike: the m rows at once, within tolerance, and each row alone (one   \
+             * call per row, as a streamed step projects it), the same bits as in the m. */        \
+            TYPE *cw = malloc(sizeof(TYPE) * m * ldc), *c1 = malloc(sizeof(TYPE) * ldc);           \
+            t->gemm_rowwise(m, k, a, k, packed, 0, ldc / t->panel, cw, ldc);                       \
+            int same = 1, close = 1;                                                               \
+            for (long i = 0; i < m; i++) {                                                         \
+                t->gemm_rowwise(1, k, a + i * k, k, packed, 0, ldc / t->panel, c1, ldc);           \
+                same = same && memcmp(c1, cw + i * ldc, sizeof(TYPE) * ldc) == 0;                  \
+                for (long r = 0; r < rows; r++) {                                                  \
+                    long double sum = 0, mag = 0;                                                  \
+                    for (long kk = 0; kk < k; kk++) {                                              \
+                        long double p = (long double)a[i * k + kk] * w[r * k + kk];                \
+                        sum += p; mag += fabsl(p);                                                 \
+                    }                                                                              \
+                    close = close && fabsl(cw[i * ldc + r] - sum) <= EPS * mag + 1e-30L;           \
+                }                                                                                  \
+            }                                                                                      \
+            snprintf(what, sizeof what, "%s rowwise rows %ld k %ld m %ld", #TYPE, rows, k, m);     \
+            check(same && close, set, what, m);                                                    \
+            free(cw); free(c1);                                                                    \
             free(a); free(c);                                                                      \
         }                                                                                          \
         free(w); free(packed);                                                                     \

@@ -39,6 +39,12 @@ enum ptk_isa {
          * j < panel (c's columns past `rows` get zeros). a: [m, k] with row stride lda. */        \
         void (*gemm)(long m, long k, const T *a, long lda, const T *packed, long q0, long q1,      \
                      T *c, long ldc);                                                              \
+        /* gemm with each row's sums done the same way whatever m and the row's place among the  \
+         * m (the 1- and 2-row blocks keep one accumulator per row, as the wider ones do, and the  \
+         * chunk of k depends on k alone): rows projected in one call, in slices or one chunk of \
+         * steps at a time give the same bits. The input projections use it. */                  \
+        void (*gemm_rowwise)(long m, long k, const T *a, long lda, const T *packed, long q0,       \
+                             long q1, T *c, long ldc);                                             \
         /* a's m rows packed the way gemm reads them (m·k values), so that several products over  \
          * the same rows (a step split among threads) pack them once. */                          \
         void (*pack_rows)(long m, long k, const T *a, long lda, T *ap);                            \
