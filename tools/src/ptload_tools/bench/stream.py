@@ -12,7 +12,9 @@ thread everywhere, in this one process, interleaved over --rounds rounds of --re
 * onnxrt: a one-step model exported with h (and c) as inputs and outputs, run with
   ``intra_op_num_threads=1``, ``inter_op_num_threads=1`` and sequential execution, in the faster of
   two ways an ORT user has: ``session.run`` with numpy arrays, or two pre-built IOBindings whose
-  state OrtValues swap roles each call (only the frame's input is bound per call);
+  state OrtValues swap roles each call (only the frame's input is bound per call); for a cell also
+  its weights exported as a one-step nn.LSTM (ONNX's one LSTM node, where torch exports the cell
+  as 15 small nodes), the way named "lstm-op";
 * ptload: ``ptload NAME.pt --verify NAME.npz --chunk 1 --repeat R --threads 1 --json``, whose
   ``timings.forward_s`` is the median of R whole streamed runs (the chunks sliced before timing)
   and ``stream.chunks`` the number of calls.
@@ -26,7 +28,8 @@ Where a call's time goes, two columns:
   (``--verify`` without ``--chunk``, i.e. ``--chunk`` = T), forward_s / T: the same arithmetic on the
   same kernels with no per-call work (and the input projection batched over T), the kernel-bound
   floor of a step. ``kernel share`` is that floor over ptload's streamed µs per call: the part of a
-  call spent doing what a step must do; the rest is per-call overhead.
+  call spent doing what a step must do; the rest is per-call overhead. (Two medians of separate
+  runs: on a noisy machine the share can pass 100%.)
 * ``GEMM-rate µs``: the step's matrix products (2·G·H·(I + H) flops) at the one-thread torch.mm
   2048² rate measured in the same run: a lower bound no GEMV at batch 1 reaches.
 
