@@ -103,9 +103,12 @@ hostile: venv
 	$(PYTHON) -m ptload_tools.fixtures.hostile
 	$(PYTHON) -m ptload_tools.fixtures.torch_verdicts
 
-# Recurrent forward passes against PyTorch and ONNX Runtime (tools/bench).
+# Recurrent forward passes against PyTorch and ONNX Runtime (tools/bench), then the streaming rows
+# (one step per call at batch 1, the state carried). BENCH_ARGS go to every table's run:
+# `make bench BENCH_ARGS="--rows stream"` runs only the streaming rows, `--rows layers` only the others.
+BENCH_ARGS ?=
 bench: deps venv
-	PYTHON=$(PYTHON) tools/bench
+	PYTHON=$(PYTHON) tools/bench $(BENCH_ARGS)
 
 # Opening a 1 GB state dict, side by side with torch.load(mmap=True).
 bench-load: build venv

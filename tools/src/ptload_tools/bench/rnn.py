@@ -13,6 +13,10 @@ h_n, c_n), exports it to ONNX, and then, in this one process and on the same 2 t
 It also measures the machine's single-precision GEMM throughput (torch.mm, 2 threads) and prints
 ptload's GFLOP/s (2·T·N·G·H·(I + Hout) per layer and direction: the matrix products) as a share of
 it, the ratio best-peer-time / ptload-time, and ptload's peak RSS (GNU time, if installed).
+
+Then a second table, the streaming rows (stream.py): 1,000 calls of one step at batch 1 with the
+state carried, on one thread, against torch eager, torch.jit.script and ONNX Runtime. --rows picks
+the tables (all, layers, stream); --cases names rows of either.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from typing import Any, Callable, Optional, Tuple
 import numpy as np
 import torch
 
+from ptload_tools.bench.stream import print_table
 from ptload_tools.common.paths import repo_root
 
 #: name, kind, input_size, hidden, layers, bidirectional, T, N, proj_size, dtype
@@ -141,7 +146,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=11)
     parser.add_argument("--ptload", default=".build/release/ptload")
     parser.add_argument("--folder", default=str(repo_root() / ".build" / "bench"))
-    parser.add_argument("--cases", default=",".join(c[0] for c in CASES))
+    parser.add_argument("--cases", default=None,
+                        help="comma-separated row names, of either table (default: every row of the tables --rows "
+                             "picks)")
+    parser.add_argument("--rows", choices=("all", "layers", "stream"), default="all",
+                        help="layers: the forward passes (2 threads); stream: the streaming rows, one step per call "
+                             "at batch 1 on 1 thread (stream.py); all: both tables")
     parser.add_argument("--rounds", type=int, default=5,
                         help="interleaved rounds of torch / onnxruntime / ptload per case; medians over all runs")
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown too")
@@ -151,6 +161,14 @@ def main() -> None:
     args = parser.parse_args()
 
     import onnxruntime as ort
+    from ptload_tools.bench.stream import STREAM_CASES, stream_table
+
+    layer_names = [c[0] for c in CASES] if args.rows in ("all", "layers") else []
+    stream_names = [c.name for c in STREAM_CASES] if args.rows in ("all", "stream") else []
+    wanted = args.cases.split(",") if args.cases else layer_names + stream_names
+    unknown = sorted(set(wanted) - {c[0] for c in CASES} - {c.name for c in STREAM_CASES})
+    if unknown:
+        sys.exit(f"unknown case(s) {', '.join(unknown)}")
 
     os.makedirs(args.folder, exist_ok=True)
     torch.set_num_threads(THREADS)
@@ -171,7 +189,6 @@ def main() -> None:
     header = ["case", "torch ms", "onnxrt ms", "ptload ms", "ptload GFLOP/s", "% of GEMM", "best peer / ptload", "verified",
               "ptload kernels", "ptload RSS MB"]
     rows = []
-    wanted = args.cases.split(",")
     for case in CASES:
         if case[0] not in wanted:
             continue
@@ -211,16 +228,10 @@ def main() -> None:
                      f"{gflops:.1f}", f"{100 * gflops / peak:.0f}%", f"{ratio:.2f}",
                      f"{'PASS' if passed else 'FAIL'} ({worst:.1e})", kernels, "-" if rss is None else f"{rss:.0f}"])
         print("  ".join(rows[-1]), flush=True)
-    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
-    print()
-    for r in [header] + rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
-    if args.markdown:
+    print_table(header, rows, args.markdown)
+    if any(c.name in wanted for c in STREAM_CASES):
         print()
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for r in rows:
-            print("| " + " | ".join(r) + " |")
+        stream_table(args.ptload, args.folder, wanted, args.repeat, args.rounds, args.markdown)
 
 
 if __name__ == "__main__":
