@@ -89,7 +89,7 @@ test-kernels: kernel-test-deps
 # Regenerates Fixtures/ with real PyTorch, numpy and Python's pickle (python -m
 # ptload_tools.fixtures.NAME, in the venv). Tests never need this.
 FIXTURE_GENERATORS := checkpoints rnn numpy_files pickles hostile torch_verdicts casts weight_norm sharded_dcp \
-	hostile_dcp sharded_hf
+	hostile_dcp sharded_hf cell_sequences
 fixtures: venv
 	for g in $(FIXTURE_GENERATORS); do $(PYTHON) -m ptload_tools.fixtures.$$g || exit 1; done
 	$(SWIFT) build --product ptload

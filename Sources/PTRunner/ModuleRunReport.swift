@@ -44,7 +44,7 @@ public struct ModuleRunReport: Codable {
     public struct Stream: Codable {
         /// Steps per call (the last call takes what is left; 1 for a cell).
         public let chunk: Int
-        /// Calls per run: ⌈T / chunk⌉ (1 for a cell).
+        /// Calls per run: ⌈T / chunk⌉ (a cell's: T for a sequence `[T, N, I]`, 1 for one step).
         public let chunks: Int
         /// The median time of one call, over every call of every repeat.
         public let call_s: Double

@@ -44,6 +44,8 @@ public enum ModuleRunner {
         public var allowance: [String: Double]?
         /// Run the sequence in chunks of this many steps (≥ 1) through a `RecurrentStream`,
         /// carrying the state, instead of whole: one recurrent module, unidirectional, no lengths.
+        /// A cell takes one step per call whatever the number: its input may then be a sequence,
+        /// `[T, N, I]`, or `[T, I]` when the reference holds `output` (every step's h').
         public var chunkSteps: Int?
         /// Also run in float64 and judge that against the references with the float64 defaults;
         /// the run passes only when both verdicts pass (references that are float64 truths).
@@ -133,6 +135,9 @@ public enum ModuleRunner {
         let reference: ReferenceArrays?
         let loadSeconds: Double
 
+        /// Whether the reference holds an `output` to compare (a cell's streamed `[T, I]` is a sequence then).
+        var expectsOutput: Bool { reference?["output"] != nil }
+
         func execute<Scalar: ArrayScalar>(_: Scalar.Type) throws(ModuleRunError) -> ModuleRunReport {
             let isIDs = !input.dtype.isFloatingPoint
             let loadStart = DispatchTime.now().uptimeNanoseconds
@@ -163,7 +168,7 @@ public enum ModuleRunner {
             let result: Pipeline<Scalar>.Output
             if let chunk = request.chunkSteps {
                 let streamed = try StreamedRun(request: request, pipeline: pipeline, prefixes: prefixes,
-                                               inputs: inputs, chunk: chunk)
+                                               inputs: inputs, chunk: chunk, expectsOutput: expectsOutput)
                     .run(input: input, h0: h0, c0: c0, hasLengths: lengths != nil)
                 (result, times, stream) = (streamed.output, streamed.times, streamed.report)
             } else {
@@ -297,6 +302,14 @@ public enum ModuleRunner {
             }
             let h0 = try inputs["h0"].map { t throws(ModuleRunError) in try inputs.values(t, Double.self, "h0") }
             let c0 = try inputs["c0"].map { t throws(ModuleRunError) in try inputs.values(t, Double.self, "c0") }
+            if let chunk = request.chunkSteps {
+                // Streamed as the float32 run was (a cell's sequence has no whole-sequence forward), once.
+                var once = request
+                once.repeatCount = 1
+                return try StreamedRun(request: once, pipeline: pipeline, prefixes: prefixes, inputs: inputs,
+                                       chunk: chunk, expectsOutput: expectsOutput)
+                    .run(input: self.input, h0: h0, c0: c0, hasLengths: lengths != nil).output
+            }
             do {
                 return try pipeline.forward(input, h0: h0, c0: c0, lengths: lengths)
             } catch {

@@ -6,12 +6,18 @@ import PTTensor
 /// `ModuleRunner`'s run in chunks: the input cut into chunks of `chunk` steps before any timing,
 /// then each repeat streams them through one `RecurrentStream` from the initial state, timing
 /// the whole run and each call. The outputs are the first repeat's, joined along the time axis.
+///
+/// A cell takes one step per call whatever `chunk` is: one step `[N, I]` (`[I]`) is one call, and
+/// a sequence `[T, N, I]` (`[T, I]`) is T calls, the output `[T, N, H]` (`[T, H]`) every step's h'.
 struct StreamedRun<Scalar: ArrayScalar> {
     let request: ModuleRunner.Request
     let pipeline: Pipeline<Scalar>
     let prefixes: [String]
     let inputs: ReferenceArrays
     let chunk: Int
+    /// The reference holds `output`: a cell's rank-2 input is then T unbatched steps `[T, I]`
+    /// (a cell's one step has no `output`, only h' and c'), else one step of N sequences `[N, I]`.
+    let expectsOutput: Bool
 
     /// - Throws: `.cannotStream` for a pipeline, a module without state or inputs with lengths;
     ///   `.module` for a bidirectional module or inputs the module refuses.
@@ -30,11 +36,23 @@ struct StreamedRun<Scalar: ArrayScalar> {
         if hasLengths { throw .cannotStream(.lengths(file: inputs.path)) }
         let config = module.config
         let x = try inputs.values(input, Scalar.self, "input")
-        // The time axis: [N, T, I] with batch_first, [T, N, I] and [T, I] otherwise; a cell is one step.
-        let axis = x.rank == 3 && config.batchFirst ? 1 : 0
-        let steps = config.isCell || x.rank < 2 ? 1 : x.shape[axis]
-        let chunks = config.isCell ? [x] : stride(from: 0, to: steps, by: chunk).map {
-            Self.slice(x, axis: axis, $0..<min($0 + chunk, steps))
+        // A cell over a sequence: [T, N, I], or [T, I] when the reference expects every step's h'.
+        let cellSequence = config.isCell && (x.rank == 3 || x.rank == 2 && expectsOutput)
+        if cellSequence && x.shape[0] == 0 {
+            throw ModuleRunError(file: inputs.path, NNError.badInput(.emptyInput(shape: x.shape)))
+        }
+        // The time axis: [N, T, I] with batch_first, [T, N, I] and [T, I] otherwise; a cell's step has none.
+        let axis = x.rank == 3 && config.batchFirst && !config.isCell ? 1 : 0
+        let steps = config.isCell && !cellSequence || x.rank < 2 ? 1 : x.shape[axis]
+        let chunks: [ShapedArray<Scalar>]
+        if cellSequence {
+            chunks = (0..<steps).map { Self.step(x, $0) }
+        } else if config.isCell {
+            chunks = [x]
+        } else {
+            chunks = stride(from: 0, to: steps, by: chunk).map {
+                Self.slice(x, axis: axis, $0..<min($0 + chunk, steps))
+            }
         }
         /// The initial state in arrays of its own, made before a repeat's timing starts (the
         /// first call would otherwise copy h0 and c0 out of shared storage).
@@ -44,8 +62,9 @@ struct StreamedRun<Scalar: ArrayScalar> {
             }
             do throws(NNError) {
                 if let h0 { return try module.makeState(h0: own(h0), c0: c0.map(own)) }
-                let batched = x.rank == (config.isCell ? 2 : 3)
-                return try module.makeState(batch: batched ? x.shape[config.isCell || config.batchFirst ? 0 : 1] : nil)
+                let batched = x.rank == (config.isCell && !cellSequence ? 2 : 3)
+                let batchAxis = config.isCell ? (cellSequence ? 1 : 0) : (config.batchFirst ? 0 : 1)
+                return try module.makeState(batch: batched ? x.shape[batchAxis] : nil)
             } catch {
                 throw ModuleRunError(file: inputs.path, error)
             }
@@ -70,11 +89,26 @@ struct StreamedRun<Scalar: ArrayScalar> {
             if repeatIndex == 0 { final = state }
             // Later repeats write the same values into the same arrays.
         }
-        let result = Pipeline<Scalar>.Output(output: config.isCell ? nil : Self.join(outputs, axis: axis),
-                                             hN: final.h, cN: final.c)
+        let output = cellSequence ? Self.stack(outputs) : config.isCell ? nil : Self.join(outputs, axis: axis)
+        let result = Pipeline<Scalar>.Output(output: output, hN: final.h, cN: final.c)
         let sortedCalls = calls.sorted()
         return (result, times, .init(chunk: config.isCell ? 1 : chunk, chunks: chunks.count,
                                      call_s: sortedCalls[sortedCalls.count / 2]))
+    }
+
+    /// Step `t` of a cell's sequence `[T, N, I]` (`[T, I]`): `[N, I]` (`[I]`).
+    static func step(_ array: ShapedArray<Scalar>, _ t: Int) -> ShapedArray<Scalar> {
+        let shape = Array(array.shape.dropFirst())
+        let size = shape.reduce(1, *)
+        return ShapedArray(shape: shape, values: Array(array.values[(t * size)..<((t + 1) * size)]))
+    }
+
+    /// A cell's outputs, one per step, each `[N, H]` (`[H]`), stacked: `[T, N, H]` (`[T, H]`).
+    static func stack(_ steps: [ShapedArray<Scalar>]) -> ShapedArray<Scalar> {
+        var values: [Scalar] = []
+        values.reserveCapacity(steps.count * steps[0].values.count)
+        for step in steps { values += step.values }
+        return ShapedArray(shape: [steps.count] + steps[0].shape, values: values)
     }
 
     /// Steps `range` of the time axis `axis` (0 or 1) of `array`.

@@ -68,6 +68,61 @@ final class StreamCLITests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("\nPASS (2 of 2 tensors within tolerance)\n"), r.stdout)
     }
 
+    /// A cell over a sequence (Fixtures/cellseq: PyTorch calling the cell T = 6 times): one call
+    /// per step whatever the chunk, every step's h' compared as `output`, then h_n (and c_n).
+    func testACellSequenceIsOneCallPerStep() throws {
+        let folder = fixtureURL("cellseq")
+        for (name, rows) in [("lstmcell_seq", ["  output  [6, 3, 4] ", "  h_n     [3, 4]    ", "  c_n     [3, 4]    "]),
+                             ("grucell_seq", ["  output  [6, 2, 4] ", "  h_n     [2, 4]    "]),
+                             ("rnncell_seq_unbatched", ["  output  [6, 4] ", "  h_n     [4]    "]),
+                             ("lstmcell_seq_unbatched", ["  output  [6, 4] ", "  h_n     [4]    ",
+                                                         "  c_n     [4]    "])] {
+            let base = [folder.appendingPathComponent(name + ".pt").path, "--verify",
+                        folder.appendingPathComponent(name + ".npz").path]
+            let one = try CLI.run(base + ["--chunk", "1"])
+            XCTAssertEqual(one.status, 0, "\(name): \(one.stdout) \(one.stderr)")
+            XCTAssertEqual(one.stderr, "")
+            let lines = one.stdout.split(separator: "\n").map(String.init)
+            let table = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("  tensor  shape") }, one.stdout)
+            XCTAssertEqual(lines.count, table + rows.count + 4, one.stdout)
+            for (i, row) in rows.enumerated() {
+                XCTAssertTrue(lines[table + 1 + i].hasPrefix(row) && lines[table + 1 + i].hasSuffix("  PASS"),
+                              lines[table + 1 + i])
+            }
+            XCTAssertEqual(lines[table + rows.count + 1],
+                           "PASS (\(rows.count) of \(rows.count) tensors within tolerance)")
+            XCTAssertTrue(lines[table + rows.count + 2].hasPrefix("streamed: 6 calls of up to 1 step, state carried; ")
+                          && lines[table + rows.count + 2].hasSuffix(" s per call (median)"), one.stdout)
+            let three = try CLI.run(base + ["--chunk", "3"])
+            XCTAssertEqual(untimed(three.stdout), untimed(one.stdout), name)
+            XCTAssertTrue(three.stdout.contains("\nstreamed: 6 calls of up to 1 step, state carried; "), three.stdout)
+        }
+        // Without --chunk a cell's reference is one step, as before.
+        let model = folder.appendingPathComponent("lstmcell_seq.pt").path
+        let reference = folder.appendingPathComponent("lstmcell_seq.npz").path
+        let whole = try CLI.run([model, "--verify", reference])
+        XCTAssertEqual(whole.status, 2)
+        XCTAssertEqual(whole.stdout, "")
+        XCTAssertEqual(whole.stderr, "ptload: \(reference): input has shape [6, 3, 5]; LSTMCell(5, 4) takes [N, 5] or"
+                       + " [5]\n")
+    }
+
+    /// The benchmark's contract for a cell: `stream.chunks` is the number of calls, one per step.
+    func testACellSequencesJSONCountsOneCallPerStep() throws {
+        let folder = fixtureURL("cellseq")
+        let r = try CLI.run([folder.appendingPathComponent("grucell_seq.pt").path, "--verify",
+                             folder.appendingPathComponent("grucell_seq.npz").path, "--chunk", "1", "--repeat", "2",
+                             "--threads", "1", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let stream = try XCTUnwrap(report["stream"] as? [String: Any])
+        XCTAssertEqual(stream["chunk"] as? Int, 1)
+        XCTAssertEqual(stream["chunks"] as? Int, 6)
+        XCTAssertEqual((report["timings"] as? [String: Any])?["forward_runs"] as? Int, 2)
+        XCTAssertEqual(report["outputs"] as? [String: [Int]], ["output": [6, 2, 4], "h_n": [2, 4]])
+        XCTAssertEqual(report["passed"] as? Bool, true)
+    }
+
     func testBidirectionalIsRefusedNamingTheModule() throws {
         let model = path("lstm_l1_bi_bf_bias_h0_full.pt")
         let r = try CLI.run([model, "--verify", path("lstm_l1_bi_bf_bias_h0_full.npz"), "--batch-first",
