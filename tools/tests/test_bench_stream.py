@@ -1,6 +1,6 @@
 """ptload_tools.bench.stream's own pieces: the step's flops, ptload's command line and report
 parsing, and the references and peers it times (PyTorch stepping the module; the cell's layer twin;
-ONNX Runtime's two ways), on small modules."""
+ONNX Runtime's two ways), on small modules; and ptload streaming each reference, the cell's too."""
 from __future__ import annotations
 
 import json
@@ -137,3 +137,22 @@ def test_todays_whole_sequence_verify_passes_on_the_references(case: StreamCase,
     assert out.returncode == 0, out.stderr
     run = parse_ptload(json.loads(out.stdout), 1000, streamed=False)
     assert run.passed and run.seconds_per_call is not None
+
+
+@pytest.mark.parametrize("case", SMALL, ids=lambda c: c.name)
+def test_ptload_streams_each_reference_one_call_per_step(case: StreamCase, tmp_path: Path) -> None:
+    """What the row times: ``--chunk 1`` on NAME.pt and NAME.npz, the cell itself (not its twin)
+    included, passing, with one call per step."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from ptload_tools.bench.stream import build
+
+    built = build(case, str(tmp_path))
+    out = subprocess.run(ptload_command(_ptload(), built.model, built.ref_path, 1, 1), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["stream"]["chunk"] == 1 and report["stream"]["chunks"] == 1000
+    assert sorted(c["name"] for c in report["comparisons"]) == sorted(
+        ["output", "h_n"] + ([] if case.kind == "GRU" else ["c_n"]))
+    run = parse_ptload(report, 1000, streamed=True)
+    assert run.passed and run.seconds_per_call is not None and run.note == "1000 chunks of 1"

@@ -35,11 +35,11 @@ Where a call's time goes, two columns:
 
 The references (NAME.npz: input [T, 1, I], output [T, 1, H], h_n, c_n) are PyTorch stepping the
 same module T times, one call per step with the state carried. An LSTMCell's reference has a
-cell's shapes (h_n, c_n [1, H]); so that today's whole-sequence ``--verify`` can check it, the cell
-also gets a twin: its weights under an LSTM layer's keys (``weight_ih_l0``, ...), which is the
-same maths, with the reference in a layer's shapes (NAME_layer.pt, NAME_layer.npz). Should a
-ptload's ``--chunk`` refuse a cell's reference (a cell's ``--verify`` takes one step, ``[N, I]``),
-the row streams the twin instead and says so ("(layer twin)" beside ptload's µs).
+cell's shapes (h_n, c_n [1, H]), which ``--chunk`` streams as T calls of one step of the cell
+itself. A cell has no whole-sequence ``--verify`` (without ``--chunk`` a cell's reference is one
+step), so for the whole-seq column the cell also gets a twin: its weights under an LSTM layer's
+keys (``weight_ih_l0``, ...), which is the same maths, with the reference in a layer's shapes
+(NAME_layer.pt, NAME_layer.npz); that column says "(layer twin)".
 """
 from __future__ import annotations
 
@@ -444,11 +444,6 @@ def stream_table(binary: str, folder: str, wanted: List[str], repeat: int, round
                 worst = max(worst, whole.worst)
             passed_whole = passed_whole and whole.passed
             streamed = run_ptload(binary, built.model, built.ref_path, repeat, 1)
-            if streamed.seconds_per_call is None and is_cell(case):
-                # A ptload whose --chunk takes a cell one step only: stream the layer twin instead.
-                twin_run = run_ptload(binary, built.whole_model, built.whole_ref, repeat, 1)
-                if twin_run.seconds_per_call is not None:
-                    streamed = twin_run._replace(note=f"layer twin; the cell: {streamed.note}")
             if streamed.seconds_per_call is not None:
                 times["stream"].append(streamed.seconds_per_call)
                 worst = max(worst, streamed.worst)
@@ -464,11 +459,9 @@ def stream_table(binary: str, folder: str, wanted: List[str], repeat: int, round
         verdict_whole = ("PASS" if passed_whole else "FAIL") if t_whole is not None else whole.note
         verdict_stream = ("PASS" if passed_stream else "FAIL") if t_pt is not None else streamed.note
         twin = " (layer twin)" if is_cell(case) else ""
-        if streamed.note.startswith("layer twin"):
-            print(f"  {case.name}: ptload streamed the {streamed.note}", flush=True)
         rows.append([case.name, case.description, fmt_us(med["torch"]), fmt_us(med["jit"]),
                      f"{fmt_us(t_ort)} ({way})",
-                     fmt_us(t_pt) + (" (layer twin)" if streamed.note.startswith("layer twin") else ""),
+                     fmt_us(t_pt),
                      "-" if t_pt is None else f"{best / t_pt:.2f}",
                      fmt_us(t_whole) + twin,
                      "-" if t_pt is None or t_whole is None else f"{100 * t_whole / t_pt:.0f}%",
