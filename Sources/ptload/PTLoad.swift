@@ -97,7 +97,8 @@ struct PTLoad: ParsableCommand {
     var `repeat`: Int = 1
 
     @Option(help: ArgumentHelp("Run the sequence in chunks of N steps through the streaming API, carrying the"
-                                   + " state (one unidirectional recurrent module; not with lengths).",
+                                   + " state (one unidirectional recurrent module; not with lengths). A cell"
+                                   + " takes one step per call, and its input may then be a sequence [T, N, I].",
                                valueName: "N"))
     var chunk: Int?
 
