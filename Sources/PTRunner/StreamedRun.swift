@@ -38,12 +38,11 @@ struct StreamedRun<Scalar: ArrayScalar> {
         let x = try inputs.values(input, Scalar.self, "input")
         // A cell over a sequence: [T, N, I], or [T, I] when the reference expects every step's h'.
         let cellSequence = config.isCell && (x.rank == 3 || x.rank == 2 && expectsOutput)
-        if cellSequence && x.shape[0] == 0 {
-            throw ModuleRunError(file: inputs.path, NNError.badInput(.emptyInput(shape: x.shape)))
-        }
         // The time axis: [N, T, I] with batch_first, [T, N, I] and [T, I] otherwise; a cell's step has none.
         let axis = x.rank == 3 && config.batchFirst && !config.isCell ? 1 : 0
         let steps = config.isCell && !cellSequence || x.rank < 2 ? 1 : x.shape[axis]
+        // No steps would be no call at all (and nothing to join).
+        if steps == 0 { throw ModuleRunError(file: inputs.path, NNError.badInput(.emptyInput(shape: x.shape))) }
         let chunks: [ShapedArray<Scalar>]
         if cellSequence {
             chunks = (0..<steps).map { Self.step(x, $0) }

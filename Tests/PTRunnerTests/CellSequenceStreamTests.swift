@@ -84,4 +84,22 @@ final class CellSequenceStreamTests: XCTestCase {
         XCTAssertEqual(output.worstIndex, [5, 2, 3])
         XCTAssertEqual(try XCTUnwrap(report.float64_distance?["output"]), 0, accuracy: 1e-6)
     }
+
+    /// A sequence of no steps is refused as `forward` refuses it, for a cell and a layer alike
+    /// (no call is made, so there would be nothing to join).
+    func testNoStepsIsRefused() throws {
+        for (model, shape) in [(fixtureURL("cellseq/lstmcell_seq.pt").path, [0, 3, 5]),
+                               (fixtureURL("rnn/lstm_long.pt").path, [0, 2, 5])] {
+            let empty = try Tensor(dtype: .float32, shape: shape, bytes: [])
+            let path = temporaryFile([], name: "empty.npz")
+            try Numpy.writeNpz([("input", empty)], to: path)
+            var r = ModuleRunner.Request(modelPath: model, inputPath: path,
+                                         outputPath: temporaryFile([], name: "o.npz"))
+            r.chunkSteps = 2
+            XCTAssertThrowsError(try ModuleRunner.run(r)) {
+                XCTAssertEqual("\($0)", "\(path): input has shape \(shape); PyTorch needs at least one step and one"
+                               + " sequence")
+            }
+        }
+    }
 }
