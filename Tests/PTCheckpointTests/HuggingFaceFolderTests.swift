@@ -9,28 +9,9 @@ import XCTest
 /// ptload_tools.fixtures.sharded_hf) read as one checkpoint, and the index checks' typed errors on
 /// folders built here from bytes.
 final class HuggingFaceFolderTests: XCTestCase {
-    static let folders = ["gpt2_bin", "gpt2_safetensors", "bert_bin", "bert_safetensors", "encodec_bin",
-                          "encodec_safetensors"]
+    static let folders = HuggingFaceFolderFixture.folders
 
-    /// `expected.json`: torch's view of the folder, tensors in the order ptload lists them.
-    struct Expected: Decodable {
-        struct Entry: Decodable {
-            let key: String
-            let shard: Int
-            let dtype: String
-            let shape: [Int]
-            let crc32: UInt32
-        }
-        let index: String
-        let shards: [String]
-        let metadata: [String: Int]
-        let tensors: [Entry]
-    }
-
-    static func expected(_ folder: String) throws -> Expected {
-        let data = try Data(contentsOf: fixtureURL("sharded/hf/\(folder)/expected.json"))
-        return try JSONDecoder().decode(Expected.self, from: data)
-    }
+    static func expected(_ folder: String) throws -> HuggingFaceFolderFixture { try .load(folder) }
 
     /// Every tensor of every folder, by the folder and by its index: key order, shard, dtype,
     /// shape and the CRC-32 of its bytes as torch wrote them.

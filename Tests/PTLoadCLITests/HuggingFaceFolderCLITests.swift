@@ -11,26 +11,9 @@ import Testing
 /// manifest), --export writes one file that reads back as torch's tensors, and each hostile index
 /// of Fixtures/sharded/hostile_hf is exit 2 with its exact line (ptload_tools.fixtures.sharded_hf).
 @Suite struct HuggingFaceFolderCLITests {
-    static let folders = ["gpt2_bin", "gpt2_safetensors", "bert_bin", "bert_safetensors", "encodec_bin",
-                          "encodec_safetensors"]
+    static let folders = HuggingFaceFolderFixture.folders
 
-    struct Expected: Decodable {
-        struct Entry: Decodable {
-            let key: String
-            let shard: Int
-            let dtype: String
-            let shape: [Int]
-            let crc32: UInt32
-        }
-        let index: String
-        let shards: [String]
-        let tensors: [Entry]
-    }
-
-    static func expected(_ folder: String) throws -> Expected {
-        try JSONDecoder().decode(Expected.self,
-                                 from: Data(contentsOf: fixtureURL("sharded/hf/\(folder)/expected.json")))
-    }
+    static func expected(_ folder: String) throws -> HuggingFaceFolderFixture { try .load(folder) }
 
     static func crc(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { crc32($0) } }
 
