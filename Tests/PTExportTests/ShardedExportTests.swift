@@ -11,16 +11,9 @@ import XCTest
 final class ShardedExportTests: XCTestCase {
     static let fixtures = "sharded/export"
 
-    /// A fresh, empty folder; its path ends without a slash.
-    func emptyFolder() -> String {
-        let file = temporaryFile([], name: "placeholder")
-        try? FileManager.default.removeItem(atPath: file)
-        return (file as NSString).deletingLastPathComponent
-    }
+    func emptyFolder() -> String { temporaryFolder() }
 
-    func contents(_ folder: String) throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
-    }
+    func contents(_ folder: String) throws -> [String] { try folderContents(folder) }
 
     /// A writer holding every tensor of a fixture checkpoint, in its state-dict order.
     func writer(_ checkpoint: String, cast: DType? = nil) throws -> CheckpointWriter {

@@ -10,16 +10,9 @@ import XCTest
 final class ShardedExportCLITests: XCTestCase {
     static func fixture(_ name: String) -> String { fixtureURL("sharded/export/\(name)").path }
 
-    /// A fresh, empty folder; its path ends without a slash.
-    func emptyFolder() -> String {
-        let file = temporaryFile([], name: "placeholder")
-        try? FileManager.default.removeItem(atPath: file)
-        return (file as NSString).deletingLastPathComponent
-    }
+    func emptyFolder() -> String { temporaryFolder() }
 
-    func contents(_ folder: String) throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
-    }
+    func contents(_ folder: String) throws -> [String] { try folderContents(folder) }
 
     func assertSameFolder(_ folder: String, as fixture: String, line: UInt = #line) throws {
         let names = try contents(Self.fixture(fixture))

@@ -10,6 +10,18 @@ public func temporaryFile(_ bytes: [UInt8], name: String = "ckpt.pt") -> String 
     return url.path
 }
 
+/// A fresh, empty temporary folder; its path ends without a slash.
+public func temporaryFolder() -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ptload-tests-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir.path
+}
+
+/// The names in `folder`, sorted.
+public func folderContents(_ folder: String) throws -> [String] {
+    try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+}
+
 /// The repository root, found from this source file (`Tests/PTTestSupport/Files.swift`).
 public let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
