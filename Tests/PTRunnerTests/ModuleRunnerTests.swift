@@ -10,19 +10,27 @@ import XCTest
 /// The service on references changed here: mismatch detection down to one element, and integer
 /// inputs at the edges of their types.
 final class ModuleRunnerTests: XCTestCase {
-    func testOneElementMovedByOneThousandthFails() throws {
-        let c = try XCTUnwrap(GoldenCase.all.first { $0.kind == "LSTM" && $0.expect_exit == 0 && $0.args.isEmpty })
-        let request = try GoldenCaseTests.request(c)
-        var arrays = try Numpy.readNpz(path: try XCTUnwrap(request.referencePath))
+    /// A copy of the reference `.npz` at `path` whose float32 `output` has one element, at the
+    /// flat index `at(count)`, moved by 1e-3; returns the copy's path.
+    static func movingOneOutput(of path: String, at: (Int) -> Int) throws -> String {
+        var arrays = try Numpy.readNpz(path: path)
         let index = try XCTUnwrap(arrays.firstIndex { $0.name == "output" })
         var values = try arrays[index].tensor.floats()
-        values[values.count / 2] += 1e-3
+        values[at(values.count)] += 1e-3
         arrays[index].tensor = try Tensor(dtype: .float32, shape: arrays[index].tensor.shape,
                                           bytes: values.withUnsafeBytes { Array($0) })
         let moved = temporaryFile([], name: "moved.npz")
         try Numpy.writeNpz(arrays, to: moved)
+        return moved
+    }
+
+    func testOneElementMovedByOneThousandthFails() throws {
+        let c = try XCTUnwrap(GoldenCase.all.first { $0.kind == "LSTM" && $0.expect_exit == 0 && $0.args.isEmpty })
+        let request = try GoldenCaseTests.request(c)
         var r = request
-        r.referencePath = moved
+        r.referencePath = try ModuleRunnerTests.movingOneOutput(of: try XCTUnwrap(request.referencePath)) {
+            $0 / 2
+        }
         let report = try ModuleRunner.run(r)
         XCTAssertFalse(report.passed)
         let output = try XCTUnwrap(report.comparisons.first { $0.name == "output" })
