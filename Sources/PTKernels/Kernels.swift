@@ -22,7 +22,7 @@ public struct KernelTable<Scalar>: Sendable {
     /// (m, k, a, lda, ap): a's rows packed the way the product reads them, m·k values.
     public let packRows: @Sendable (Int, Int, UnsafePointer<Scalar>, Int, UnsafeMutablePointer<Scalar>) -> Void
     let gemmRows: @Sendable (Int, Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, Int,
-                             UnsafeMutablePointer<Scalar>, Int) -> Void
+                             UnsafeMutablePointer<Scalar>, Int, Bool) -> Void
     /// LSTM gates of one row: (n, x, bias, xs, r, rs, c, h, out); see `ptk_f32_ops.lstm`.
     public let lstm: @Sendable (Int, UnsafePointer<Scalar>, UnsafePointer<Scalar>, Int, UnsafePointer<Scalar>, Int,
                       UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
@@ -65,7 +65,8 @@ extension Float {
             packedCount: { packedCount($0, $1) }, pack: { pack($0, $1, $2, $3) },
             gemm: { gemm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
             gemmRowwise: { gemmRowwise($0, $1, $2, $3, $4, $5, $6, $7, $8) },
-            packRows: { packRows($0, $1, $2, $3, $4) }, gemmRows: { gemmRows($0, $1, $2, $3, $4, $5, $6, $7) },
+            packRows: { packRows($0, $1, $2, $3, $4) },
+            gemmRows: { gemmRows($0, $1, $2, $3, $4, $5, $6, $7, $8 ? 1 : 0) },
             lstm: { lstm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
             gru: { gru($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) },
             rnn: { rnn($0, $1, $2, $3, $4 ? 1 : 0, $5, $6) },
@@ -85,7 +86,8 @@ extension Double {
             packedCount: { packedCount($0, $1) }, pack: { pack($0, $1, $2, $3) },
             gemm: { gemm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
             gemmRowwise: { gemmRowwise($0, $1, $2, $3, $4, $5, $6, $7, $8) },
-            packRows: { packRows($0, $1, $2, $3, $4) }, gemmRows: { gemmRows($0, $1, $2, $3, $4, $5, $6, $7) },
+            packRows: { packRows($0, $1, $2, $3, $4) },
+            gemmRows: { gemmRows($0, $1, $2, $3, $4, $5, $6, $7, $8 ? 1 : 0) },
             lstm: { lstm($0, $1, $2, $3, $4, $5, $6, $7, $8) },
             gru: { gru($0, $1, $2, $3, $4, $5, $6, $7, $8, $9) },
             rnn: { rnn($0, $1, $2, $3, $4 ? 1 : 0, $5, $6) },
@@ -160,12 +162,14 @@ public struct PackedWeights<Scalar: ArrayScalar>: Sendable {
 
     /// `product` from rows that `kernels.packRows` packed (m·k values): several products over
     /// the same rows, such as the parts of a step split among threads, pack them once.
+    /// `descending`: the panels read from the last down (the same bits), so that a product
+    /// reading them the other way from the one before finds those it read last still in cache.
     public func product(m: Int, packedRows: UnsafePointer<Scalar>, panels range: Range<Int>,
-                        c: UnsafeMutablePointer<Scalar>, ldc: Int) {
+                        c: UnsafeMutablePointer<Scalar>, ldc: Int, descending: Bool = false) {
         guard m > 0, !range.isEmpty else { return }
         precondition(range.lowerBound >= 0 && range.upperBound <= panelCount,
                      "panels \(range) outside 0..<\(panelCount)")
-        kernels.gemmRows(m, k, packedRows, panels.pointer, range.lowerBound, range.upperBound, c, ldc)
+        kernels.gemmRows(m, k, packedRows, panels.pointer, range.lowerBound, range.upperBound, c, ldc, descending)
     }
 }
 

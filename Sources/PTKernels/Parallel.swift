@@ -109,14 +109,26 @@ public final class ThreadTeam: @unchecked Sendable {
     private static let openBit = 1 << 16
     private static let roundShift = 17
 
+    /// `forEachPhase`'s words for each of up to 64 parts: the last phase claimed (at
+    /// `2·part·wordStride`) and the last phase done (`(2·part + 1)·wordStride`), each on a
+    /// 128-byte stretch of its own so that no two share a line or a prefetched pair of lines.
+    private let board: UnsafeMutablePointer<Atomic<Int>>
+    private static let wordStride = 16
+
     /// How long a worker spins between rounds before it parks: 8,192 spin-wait hints of tens to
     /// a hundred-odd cycles each, longer than most recurrent steps and far shorter than a
     /// process's idle time.
     static let spinsBeforeParking = 8_192
 
+    /// How long `forEachPhase` waits for a phase's other parts on the spin-wait hint before it
+    /// yields the core between looks: far longer than a phase of a few µs.
+    static let spinsBeforeYielding = 16_384
+
     /// Each worker holds the team until its thread returns (after `stop`).
     init(workers: Int, name: String) {
         self.workers = max(0, workers)
+        board = .allocate(capacity: 128 * Self.wordStride)
+        for i in 0..<(128 * Self.wordStride) { (board + i).initialize(to: Atomic(-1)) }
         for i in 0..<self.workers {
             running.enter()
             let thread = Thread { [self] in
@@ -126,6 +138,11 @@ public final class ThreadTeam: @unchecked Sendable {
             thread.name = "ptload-\(name)-\(i + 1)"
             thread.start()
         }
+    }
+
+    deinit {
+        board.deinitialize(count: 128 * Self.wordStride)
+        board.deallocate()
     }
 
     /// Tells the workers to return once idle; `forEach` still works after, on the caller alone.
@@ -151,6 +168,68 @@ public final class ThreadTeam: @unchecked Sendable {
             return
         }
         caller.withLock { _ in runRound(count: count, body) }
+    }
+
+    /// Runs phases `0..<phases` in order, each cut into `parts` parts (at most 64): `body(phase,
+    /// part)` once for every part of every phase, on this thread and the workers, no part of a
+    /// phase starting before every part of the phase before it is done. One caller at a time.
+    ///
+    /// Thread i (the caller 0, the workers from `parts − 1` down) runs part i of each phase and
+    /// then any part no thread has claimed yet, so that a part stays on one core, and its data in
+    /// that core's cache, from phase to phase, while a worker the OS has descheduled leaves its
+    /// parts to the others (a part it has begun holds its phase up until it ends). Between phases
+    /// a thread waits only for the other parts' done words: a few cache lines between cores,
+    /// where a round of `forEach` also passes through the gate and the claim word (a recurrent
+    /// step of a few µs at batch 1 spent a third of its time in those).
+    public func forEachPhase(_ phases: Int, parts: Int, _ body: @escaping (Int, Int) -> Void) {
+        precondition(parts >= 1 && parts <= 64, "ThreadTeam.forEachPhase takes 1 to 64 parts")
+        guard parts > 1, workers > 0 else {
+            for phase in 0..<phases { for part in 0..<parts { body(phase, part) } }
+            return
+        }
+        guard phases > 0 else { return }
+        caller.withLock { _ in
+            // Reset before the round is posted (a sequentially consistent store orders these).
+            for part in 0..<parts {
+                claimWord(part).pointee.store(-1, ordering: .relaxed)
+                doneWord(part).pointee.store(-1, ordering: .relaxed)
+            }
+            runRound(count: parts) { i in self.takePart(i, phases: phases, parts: parts, body) }
+        }
+    }
+
+    private func claimWord(_ part: Int) -> UnsafeMutablePointer<Atomic<Int>> {
+        board + 2 * part * Self.wordStride
+    }
+
+    private func doneWord(_ part: Int) -> UnsafeMutablePointer<Atomic<Int>> {
+        board + (2 * part + 1) * Self.wordStride
+    }
+
+    /// One thread's share of `forEachPhase` as part `own`: every phase, its own part first if no
+    /// one has taken it, then the others no one has; then it waits for the phase to be done. A
+    /// thread that comes late finds the phases before done and passes through them.
+    private func takePart(_ own: Int, phases: Int, parts: Int, _ body: (Int, Int) -> Void) {
+        for phase in 0..<phases {
+            for offset in 0..<parts {
+                let part = (own + offset) % parts
+                // Every part of the phase before is done, so an untaken part still shows it.
+                let claim = claimWord(part)
+                guard claim.pointee.load(ordering: .relaxed) == phase - 1,
+                      claim.pointee.compareExchange(expected: phase - 1, desired: phase,
+                                                    ordering: .acquiringAndReleasing).exchanged else { continue }
+                body(phase, part)
+                doneWord(part).pointee.store(phase, ordering: .releasing)
+            }
+            for part in 0..<parts {
+                var spins = 0
+                while doneWord(part).pointee.load(ordering: .acquiring) < phase {
+                    // Past a long wait, the thread it waits for may share this core: let it run.
+                    spins += 1
+                    if spins < Self.spinsBeforeYielding { ptk_spin_pause() } else { sched_yield() }
+                }
+            }
+        }
     }
 
     /// One round of `forEach`, under `caller`.

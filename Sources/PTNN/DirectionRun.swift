@@ -15,6 +15,8 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
     let outSize: Int
     let weights: PackedRecurrent<Scalar>.Direction
     let reverse: Bool
+    /// Whether the last step read W_hh's panels descending (`nextSweep`).
+    private var descending = true
     /// First output column of this direction (`d · Hout`), row width `D · Hout`.
     let column: Int, outWidth: Int
     let steps: Int, batch: Int, inSize: Int
@@ -108,7 +110,7 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
         let projectionPanels = 0..<(weights.projection?.panelCount ?? 0)
         project(input: input, chunk: chunk, rows: 0..<(chunk.count * batch))
         func run(_ t: Int) {
-            step(t, chunk: chunk, blockRange: blockRange, output: output)
+            step(t, chunk: chunk, blockRange: blockRange, output: output, descending: nextSweep())
             if !projectionPanels.isEmpty { projectState(t, panels: projectionPanels, output: output) }
             finish(t)
         }
@@ -120,8 +122,66 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
     /// panel, then (with proj_size) the projection of h in panels of W_hr. Workers the OS has
     /// descheduled leave their items to the others.
     func runSplit(input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, team: ThreadTeam) {
+        if phased {
+            runPhased(chunks, input: input, output: output, team: team)
+            return
+        }
         let bounds = splitBounds(team: team)
         for chunk in chunks { runChunkSplit(chunk, input: input, output: output, team: team, bounds: bounds) }
+    }
+
+    /// Whether `runSplit` runs as phases (`runPhased`): a step of a few rows (the products
+    /// stream W_hh for a few multiply-adds per element, in µs) and no projection of h. Its rows
+    /// of h fit the kernel's stack buffer, so that no part allocates.
+    var phased: Bool { batch <= 4 && batch * outSize <= 4096 && weights.projection == nil }
+
+    /// `chunks` on the caller and the workers of `team` as `ThreadTeam.forEachPhase` phases: each
+    /// chunk's input projection in one row slice per thread, then its steps, each in one slice of
+    /// blocks per thread, the same slice on the same thread from step to step (so that its part of
+    /// W_hh stays in that core's L2), read in alternate directions (`nextSweep`), with a few cache
+    /// lines between the threads per step. Leaves the last h in `hCurrent`, as `finish` does.
+    private func runPhased(_ chunks: [Range<Int>], input: UnsafePointer<Scalar>,
+                           output: UnsafeMutablePointer<Scalar>, team: ThreadTeam) {
+        let parts = min(team.workers + 1, 64)
+        var starts: [Int] = []
+        var phases = 0
+        for chunk in chunks {
+            starts.append(phases)
+            phases += 1 + chunk.count
+        }
+        let (first, second) = (hCurrent, hNext)
+        let startsDescending = !descending
+        team.forEachPhase(phases, parts: parts) { phase, part in
+            var c = 0
+            while c + 1 < starts.count && starts[c + 1] <= phase { c += 1 }
+            let chunk = chunks[c], j = phase - starts[c]
+            guard j > 0 else {
+                let rows = chunk.count * self.batch
+                self.project(input: input, chunk: chunk, rows: (rows * part / parts)..<(rows * (part + 1) / parts))
+                return
+            }
+            let t = self.reverse ? chunk.upperBound - j : chunk.lowerBound + j - 1
+            // Steps before this one in the run: h alternates between the two buffers.
+            let ordinal = phase - c - 1
+            let (hIn, hOut) = ordinal % 2 == 0 ? (first, second) : (second, first)
+            let blockRange = (self.blocks * part / parts)..<(self.blocks * (part + 1) / parts)
+            self.step(t, chunk: chunk, blockRange: blockRange, output: output,
+                      descending: (ordinal % 2 == 1) != startsDescending, hIn: hIn, hOut: hOut)
+            self.keepEnded(t, hOut: hOut, blockRange: blockRange)
+        }
+        let stepCount = phases - chunks.count
+        if stepCount % 2 == 1 {
+            swap(&hCurrent, &hNext)
+            descending = startsDescending
+        }
+    }
+
+    /// `finish`'s copy into `hFinal` for the units of `blockRange` only.
+    private func keepEnded(_ t: Int, hOut: UnsafeMutablePointer<Scalar>, blockRange: Range<Int>) {
+        let ended = endedRows(t)
+        let u0 = panel * blockRange.lowerBound, u1 = min(panel * blockRange.upperBound, outSize)
+        guard !ended.isEmpty, u1 > u0 else { return }
+        for row in ended { (hFinal + row * outSize + u0).update(from: hOut + row * outSize + u0, count: u1 - u0) }
     }
 
     /// `stepItems` for a team.
@@ -131,9 +191,41 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
                                                                hidden: hidden))
     }
 
+    /// Whether this step reads W_hh's panels descending, alternating from step to step: a step's
+    /// W_hh read the other way from the last step's finds the panels read last still in L2, where
+    /// it exceeds L2 (gru_b1: 1.5 MB a thread).
+    private func nextSweep() -> Bool {
+        descending.toggle()
+        return descending
+    }
+
+    /// `bounds` for a descending step: each half's items in the opposite order, so that each
+    /// thread's first item (the one next to the middle) is large and its last small.
+    static func mirrored(_ bounds: [Int]) -> [Int] {
+        let count = bounds.count - 1, half = count / 2
+        var sizes = (0..<count).map { bounds[$0 + 1] - bounds[$0] }
+        sizes[0..<half].reverse()
+        sizes[(count - half)...].reverse()
+        var mirrored = [0]
+        for size in sizes { mirrored.append(mirrored[mirrored.count - 1] + size) }
+        return mirrored
+    }
+
+    /// The item of `mirrored` bounds that claim `i` of `count` runs in a descending step: each
+    /// half's items in the opposite order, so that the caller (claiming from the front) starts
+    /// next to the middle and ends at block 0, and a worker (from the back) starts next to the
+    /// middle and ends at the last block: each thread's panels in the reverse of the last step's.
+    static func mirroredItem(_ i: Int, count: Int) -> Int {
+        let half = count / 2
+        if i < half { return half - 1 - i }
+        if i >= count - half { return count - 1 - (i - (count - half)) }
+        return i
+    }
+
     /// A chunk's input projection and steps on the caller and the workers of `team` (`runSplit`).
     private func runChunkSplit(_ chunk: Range<Int>, input: UnsafePointer<Scalar>,
                                output: UnsafeMutablePointer<Scalar>, team: ThreadTeam, bounds: [Int]) {
+        let mirrored = DirectionRun.mirrored(bounds)
         let threads = team.workers + 1
         let projectionPanels = weights.projection?.panelCount ?? 0
         let projectionItems = min(projectionPanels, 2 * threads, 64)
@@ -145,9 +237,14 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
         func run(_ t: Int) {
             // h's rows packed once for every item's products, not once per item and gate.
             if active[t] > 0 { kernels.packRows(active[t], outSize, hCurrent, outSize, rowsPacked) }
-            team.forEach(count: bounds.count - 1) { i in
-                self.step(t, chunk: chunk, blockRange: bounds[i]..<bounds[i + 1], output: output,
-                          packedRows: self.rowsPacked)
+            let descending = nextSweep()
+            let items = bounds.count - 1
+            team.forEach(count: items) { i in
+                let range = descending ? mirrored[DirectionRun.mirroredItem(i, count: items)]
+                                         ..< mirrored[DirectionRun.mirroredItem(i, count: items) + 1]
+                                       : bounds[i]..<bounds[i + 1]
+                self.step(t, chunk: chunk, blockRange: range, output: output, packedRows: self.rowsPacked,
+                          descending: descending)
             }
             if projectionItems > 0 {
                 if active[t] > 0 { kernels.packRows(active[t], hidden, full, hidden, rowsPacked) }
@@ -169,6 +266,11 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
     /// a team.
     func stream(count: Int, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, team: ThreadTeam?) {
         precondition(!reverse && count <= steps, "DirectionRun.stream: \(count) steps of \(steps), reverse \(reverse)")
+        if let team, phased {
+            let chunks = stride(from: 0, to: count, by: chunkSteps).map { $0..<min($0 + chunkSteps, count) }
+            runPhased(chunks, input: input, output: output, team: team)
+            return
+        }
         var bounds: [Int] = []
         if let team { bounds = splitBounds(team: team) }
         var start = 0
@@ -254,22 +356,34 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
     /// One step for the active rows and the blocks given: the recurrent product, then the gates.
     /// Without a projection the gates write h' into `hNext` and the output; with one, into `full`,
     /// which `projectState` then projects. `packedRows`: h's active rows already packed.
+    /// `descending`: W_hh's panels read from the last down (`nextSweep`). `hIn`, `hOut`: h before
+    /// and after the step, `[N, Hout]` (`hCurrent` and `hNext` unless given).
     func step(_ t: Int, chunk: Range<Int>, blockRange: Range<Int>, output: UnsafeMutablePointer<Scalar>,
-              packedRows: UnsafePointer<Scalar>? = nil) {
+              packedRows: UnsafePointer<Scalar>? = nil, descending: Bool = false,
+              hIn: UnsafePointer<Scalar>? = nil, hOut: UnsafeMutablePointer<Scalar>? = nil) {
         let m = active[t]
         guard m > 0, !blockRange.isEmpty else { return }
+        let hIn = hIn ?? UnsafePointer(hCurrent), hNext = hOut ?? self.hNext
         func product(_ panels: Range<Int>) {
             if let packedRows {
-                weights.packed.product(m: m, packedRows: packedRows, panels: panels, c: rec, ldc: ldc)
+                weights.packed.product(m: m, packedRows: packedRows, panels: panels, c: rec, ldc: ldc,
+                                       descending: descending)
+            } else if m == 1 {
+                // One row packs to itself.
+                weights.packed.product(m: 1, packedRows: hIn, panels: panels, c: rec, ldc: ldc,
+                                       descending: descending)
             } else {
-                weights.packed.product(m: m, a: hCurrent, lda: outSize, panels: panels, c: rec, ldc: ldc)
+                weights.packed.product(m: m, a: hIn, lda: outSize, panels: panels, c: rec, ldc: ldc)
             }
         }
         if blockRange.count == blocks {
             // Every gate's panels, which are then one range: one product, prefetching across gates.
             product(0..<(gates * blocks))
         } else {
-            for g in 0..<gates { product((g * blocks + blockRange.lowerBound)..<(g * blocks + blockRange.upperBound)) }
+            for j in 0..<gates {
+                let g = descending ? gates - 1 - j : j
+                product((g * blocks + blockRange.lowerBound)..<(g * blocks + blockRange.upperBound))
+            }
         }
         let u0 = panel * blockRange.lowerBound
         let units = min(panel * blockRange.upperBound, hidden) - u0
@@ -285,7 +399,7 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
             case .lstm:
                 kernels.lstm(units, x, bias, rStride, r, rStride, cell + row * hidden + u0, h, out)
             case .gru:
-                kernels.gru(units, x, bias, rStride, r, rStride, bhn + u0, hCurrent + row * hidden + u0, h, out)
+                kernels.gru(units, x, bias, rStride, r, rStride, bhn + u0, hIn + row * hidden + u0, h, out)
             case .rnn:
                 kernels.rnn(units, x, bias, r, relu, h, out)
             }
@@ -314,18 +428,19 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
 
     /// After step `t`: rows whose sequence ended keep their state in `hFinal`; swap h buffers.
     func finish(_ t: Int) {
-        let m = active[t]
-        let ended: Range<Int>
-        if reverse {
-            ended = t == 0 ? 0..<m : 0..<0
-        } else {
-            ended = (t + 1 < steps ? active[t + 1] : 0)..<m
-        }
+        let ended = endedRows(t)
         if !ended.isEmpty {
             (hFinal + ended.lowerBound * outSize).update(from: hNext + ended.lowerBound * outSize,
                                                          count: ended.count * outSize)
         }
         swap(&hCurrent, &hNext)
+    }
+
+    /// The rows whose sequence ends at step `t`.
+    private func endedRows(_ t: Int) -> Range<Int> {
+        let m = active[t]
+        if reverse { return t == 0 ? 0..<m : 0..<0 }
+        return (t + 1 < steps ? active[t + 1] : 0)..<m
     }
 }
 

@@ -93,11 +93,19 @@ final class PackedRecurrent<Scalar: ArrayScalar>: Sendable {
     /// Working memory kept between calls (one workspace per concurrent call).
     private let workspaces = Workspaces<Scalar>()
 
-    /// Whether a layer's steps are worth sharing among threads: when a step multiplies by at
-    /// least 512 KB of W_hh or does at least 2^19 multiply-adds. Below that,
-    /// handing part of a step to another core and taking its part of h back costs as much as it
-    /// saves (measurements in docs/PERFORMANCE.md).
+    /// Whether a sequence's steps are worth sharing among threads: when a step multiplies by at
+    /// least 64 KB of W_hh or does at least 2^19 multiply-adds. A few rows' steps go as phases
+    /// (`DirectionRun.runPhased`), a few cache lines between cores a step; at 64 KB sharing
+    /// gained 1.09×, at 144 KB 1.23×, at 256 KB (lstm_small_b1) 1.43× (docs/PERFORMANCE.md).
     func splitsSteps(batch: Int) -> Bool {
+        let weights = config.gates * config.hiddenSize * config.outputSize
+        return weights * MemoryLayout<Scalar>.size >= 1 << 16 || batch * weights >= 1 << 19
+    }
+
+    /// Whether a streamed call's steps are shared among threads: from 512 KB of W_hh or 2^19
+    /// multiply-adds a step. A call of one step is a round of the team for a few µs of work, and
+    /// every round allocates its closure; below that, the caller runs it alone, allocating nothing.
+    func splitsStreamedSteps(batch: Int) -> Bool {
         let weights = config.gates * config.hiddenSize * config.outputSize
         return weights * MemoryLayout<Scalar>.size >= 1 << 19 || batch * weights >= 1 << 19
     }

@@ -64,7 +64,7 @@ extension Recurrent {
 /// The workspace (each layer's buffers, its intermediate outputs) is kept between calls, so that
 /// on the packed engine a call with the batch and no more steps than an earlier one allocates
 /// nothing on the heap when its steps are not shared among threads (`threads` 1, or a layer
-/// below `PackedRecurrent.splitsSteps`): the output goes into the caller's array, and time-major,
+/// below `PackedRecurrent.splitsStreamedSteps`): the output goes into the caller's array, and time-major,
 /// unbatched, batch-1 and one-step chunks are read and written where they are. The reference
 /// engine streams the same maths with allocations. One call at a time.
 ///
@@ -252,7 +252,7 @@ final class PackedStream<Scalar: ArrayScalar> {
         let last = permutes ? timeMajorOutput.pointer : output
         // Shared among threads as `forward` shares a unidirectional layer's steps.
         let threads = compute.threads.value
-        let team = threads >= 2 && recurrent.blocks >= 2 && recurrent.splitsSteps(batch: batch)
+        let team = threads >= 2 && recurrent.blocks >= 2 && recurrent.splitsStreamedSteps(batch: batch)
             ? compute.threadPool.team(.steps, workers: threads - 1) : nil
         for l in 0..<runs.count {
             let run = runs[l]

@@ -77,8 +77,13 @@ static void NAME(const OPS *t, const char *set) {                               
             /* The same rows packed once and multiplied from the packing: the same bits. */        \
             TYPE *ap = malloc(sizeof(TYPE) * m * k), *c2 = malloc(sizeof(TYPE) * m * ldc);         \
             t->pack_rows(m, k, a, k, ap);                                                          \
-            t->gemm_rows(m, k, ap, packed, 0, ldc / t->panel, c2, ldc);                            \
+            t->gemm_rows(m, k, ap, packed, 0, ldc / t->panel, c2, ldc, 0);                            \
             snprintf(what, sizeof what, "%s packed rows rows %ld k %ld m %ld", #TYPE, rows, k, m); \
+            check(memcmp(c, c2, sizeof(TYPE) * m * ldc) == 0, set, what, m);                       \
+            /* The panels read from the last down: the same bits. */                              \
+            for (long i = 0; i < m * ldc; i++) c2[i] = (TYPE)NAN;                                  \
+            t->gemm_rows(m, k, ap, packed, 0, ldc / t->panel, c2, ldc, 1);                         \
+            snprintf(what, sizeof what, "%s descending rows %ld k %ld m %ld", #TYPE, rows, k, m);  \
             check(memcmp(c, c2, sizeof(TYPE) * m * ldc) == 0, set, what, m);                       \
             free(ap); free(c2);                                                                    \
             /* Row by row alike: the m rows at once, within tolerance, and each row alone (one   \

@@ -51,6 +51,42 @@ final class ThreadPoolTests: XCTestCase {
         }
     }
 
+    /// `forEachPhase`: every part of every phase runs once, no part of a phase before every part
+    /// of the one before it ended (each part checks that its phase's predecessors all ended
+    /// before it began), whatever the workers and parts, with the workers parked (so that the
+    /// caller runs the first phases before they come) or spinning. With more parts than threads
+    /// (8 parts) the threads take parts that are no one's own.
+    func testEveryPhasePartRunsOnceAfterThePhaseBefore() {
+        let pool = ThreadPool()
+        for workers in [0, 1, 2, 7] {
+            let team = pool.team(.steps, workers: workers)
+            for round in 0..<12 {
+                if round % 3 == 0 { waitUntilParked(team) }
+                let tracked = Tracked()
+                let (phases, parts) = ([1, 5, 40][round % 3], [1, 2, 3, 8][round % 4])
+                let ended = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: phases * parts)
+                for i in 0..<(phases * parts) { (ended + i).initialize(to: Atomic(0)) }
+                let early = Atomic(0)
+                team.forEachPhase(phases, parts: parts) { phase, part in
+                    withExtendedLifetime(tracked) {
+                        if phase > 0 {
+                            for p in 0..<parts where ended[(phase - 1) * parts + p].load(ordering: .acquiring) != 1 {
+                                early.add(1, ordering: .relaxed)
+                            }
+                        }
+                        ended[phase * parts + part].add(1, ordering: .releasing)
+                    }
+                }
+                let counts = (0..<(phases * parts)).map { ended[$0].load(ordering: .relaxed) }
+                XCTAssertEqual(counts, [Int](repeating: 1, count: phases * parts),
+                               "\(workers) workers, \(phases) phases of \(parts) parts")
+                XCTAssertEqual(early.load(ordering: .relaxed), 0, "a part began before the phase before it ended")
+                ended.deallocate()
+            }
+            XCTAssertEqual(Tracked.alive, 0, "closures given to \(workers) workers outlived their round")
+        }
+    }
+
     /// Two teams, each sharing its own items, inside a team of two, as a bidirectional layer's
     /// directions do.
     func testNestedTeams() {

@@ -49,7 +49,7 @@ import Testing
     }
 
     /// Given four threads, a step too small to share (LSTM(64, 128): 256 KB of W_hh, under
-    /// `PackedRecurrent.splitsSteps`) still runs on the caller alone: no pool round, no allocation.
+    /// `PackedRecurrent.splitsStreamedSteps`) still runs on the caller alone: no pool round, no allocation.
     @Test func tinyStepsWakeNoPool() throws {
         try Self.expectNoAllocations(Self.shapes[0], Compute(threads: ThreadCount(4)))
     }

@@ -148,6 +148,44 @@ import Testing
         }
     }
 
+    /// A few rows' steps shared as phases (`DirectionRun.runPhased`: each thread its slice of
+    /// W_hh, read in alternate directions): LSTM and GRU past `splitsStreamedSteps` at batch 1 and
+    /// 3, on 2 and 3 threads, streamed in chunks of 1, 3 and T and run whole, all equal the whole
+    /// run on one thread bit for bit.
+    @Test(arguments: ["LSTM", "GRU"], [1, 3])
+    func phasedStepsEqualOneThread(_ kind: String, _ batch: Int) throws {
+        let (inputSize, hidden, gates, steps) = (20, 256, kind == "LSTM" ? 4 : 3, 9)
+        var random = ThreadCountTests.Random(seed: 17)
+        let shapes = ["weight_ih_l0": [gates * hidden, inputSize], "weight_hh_l0": [gates * hidden, hidden],
+                      "bias_ih_l0": [gates * hidden], "bias_hh_l0": [gates * hidden]]
+        var values: [String: [Float]] = [:]
+        for key in shapes.keys.sorted() { values[key] = random.values(shapes[key]!.reduce(1, *), scale: 1 / 4000) }
+        let checkpoint = try floatStateDict(values, shapes: shapes)
+        let input = ShapedArray(shape: [steps, batch, inputSize],
+                                values: random.values(steps * batch * inputSize, scale: 1 / 1000))
+        let alone: Recurrent<Float> = try ModuleCatalog(checkpoint)
+            .recurrent(options: ModuleOptions(), compute: Compute(threads: ThreadCount(1)))
+        #expect(alone.config.kind.rawValue == kind)
+        let whole = try alone.forward(input)
+        for threads in [2, 3] {
+            let module: Recurrent<Float> = try ModuleCatalog(checkpoint)
+                .recurrent(options: ModuleOptions(), compute: Compute(threads: ThreadCount(threads)))
+            guard case .packed(let packed) = module.implementation else {
+                Issue.record("\(kind): not on the packed kernels")
+                return
+            }
+            #expect(packed.splitsStreamedSteps(batch: batch))
+            let shared = try module.forward(input)
+            #expect(shared.output == whole.output && shared.hN == whole.hN && shared.cN == whole.cN,
+                    "\(threads) threads, whole")
+            for size in [1, 3, steps] {
+                let (output, state) = try Self.stream(module, input, h0: nil, c0: nil, chunk: size)
+                #expect(output == whole.output, "\(threads) threads, chunk \(size)")
+                #expect(state.h == whole.hN && state.c == whole.cN, "\(threads) threads, chunk \(size)")
+            }
+        }
+    }
+
     /// Float64 (the weights widened exactly): chunks of 1 step equal the whole run, exactly.
     @Test(arguments: computes) func float64ChunkedEqualsWhole(_ compute: Compute) throws {
         let c = try #require(GoldenCase.named("lstm_l3_uni_tf_nobias_h0_full"))

@@ -8,7 +8,7 @@ import Testing
 /// Every thread count computes what one thread computes: 2, 3 and 8 threads against 1, for LSTM
 /// (with and without proj_size), GRU and RNN, unidirectional (steps shared among the threads:
 /// `splitsSteps`, here 1 MB of W_hh) and bidirectional (the directions on two teams, each sharing
-/// its steps), at batch 1 and at batch 8 with lengths: one test case per combination. (Not bit
+/// its steps), at batch 1, and at batch 3 and 8 with lengths: one test case per combination. (Not bit
 /// for bit: the input projection is then done in row slices, whose k chunks may differ.)
 @Suite struct ThreadCountTests {
     /// A module shape: kind, gates per unit, proj_size, directions.
@@ -21,8 +21,15 @@ import Testing
 
     struct Case: Sendable, CustomTestStringConvertible {
         let layer: Layer, batch: Int, threads: Int
-        /// Batch 8 has unsorted lengths, three of them full.
-        var lengths: [Int]? { batch == 8 ? [20, 3, 17, 20, 1, 9, 20, 12] : nil }
+        /// Batch 8 has unsorted lengths, three of them full; batch 3 (steps shared as phases,
+        /// `DirectionRun.runPhased`) one full, one ending at the first step.
+        var lengths: [Int]? {
+            switch batch {
+            case 8: return [20, 3, 17, 20, 1, 9, 20, 12]
+            case 3: return [11, 20, 1]
+            default: return nil
+            }
+        }
         var testDescription: String { "\(layer), batch \(batch), \(threads) threads" }
     }
 
@@ -30,7 +37,7 @@ import Testing
         [1, 2].map { Layer(kind: kind, gates: gates, proj: proj, directions: $0) }
     }
     static let cases = layers.flatMap { layer in
-        [1, 8].flatMap { batch in [2, 3, 8].map { Case(layer: layer, batch: batch, threads: $0) } }
+        [1, 3, 8].flatMap { batch in [2, 3, 8].map { Case(layer: layer, batch: batch, threads: $0) } }
     }
 
     @Test(arguments: cases)

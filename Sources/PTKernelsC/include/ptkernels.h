@@ -48,9 +48,11 @@ enum ptk_isa {
         /* a's m rows packed the way gemm reads them (m·k values), so that several products over  \
          * the same rows (a step split among threads) pack them once. */                          \
         void (*pack_rows)(long m, long k, const T *a, long lda, T *ap);                            \
-        /* gemm from rows packed by pack_rows. */                                                  \
+        /* gemm from rows packed by pack_rows; `descending`: the panels read from q1 − 1 down to  \
+         * q0 (the same bits), so that a step reading them the other way from the last finds the \
+         * panels it read last still in cache. */                                                  \
         void (*gemm_rows)(long m, long k, const T *ap, const T *packed, long q0, long q1,          \
-                          T *c, long ldc);                                                         \
+                          T *c, long ldc, int descending);                                         \
         /* LSTM gates of one row, units [0, n): gate g (i, f, g, o) of unit u is                   \
          * x[g·xs + u] + bias[g·xs + u] + r[g·rs + u]. c' = σf·c + σi·tanh g, h' = σo·tanh c';     \
          * c updated in place, h' written to h and out. */                                         \
