@@ -6,6 +6,7 @@
 #define LANES 8
 #define MR 6
 #define PREFETCH 1
+#define ROW_PANELS 4
 #pragma clang attribute push (__attribute__((target("avx2,fma"))), apply_to = function)
 #include "instances.inc"
 #pragma clang attribute pop

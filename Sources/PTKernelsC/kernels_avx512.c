@@ -6,6 +6,7 @@
 #define LANES 16
 #define MR 8
 #define PREFETCH 1
+#define ROW_PANELS 3
 #pragma clang attribute push (__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))), apply_to = function)
 #include "instances.inc"
 #pragma clang attribute pop

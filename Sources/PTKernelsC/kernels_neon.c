@@ -6,5 +6,6 @@
 #define LANES 4
 #define MR 8
 #define PREFETCH 0
+#define ROW_PANELS 4
 #include "instances.inc"
 #endif

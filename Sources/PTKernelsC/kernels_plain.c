@@ -6,5 +6,6 @@
 #define LANES 4
 #define MR 4
 #define PREFETCH 0
+#define ROW_PANELS 4
 #include "instances.inc"
 #endif

@@ -10,6 +10,7 @@
 #define LANES 16
 #define MR 8
 #define PREFETCH 1
+#define ROW_PANELS 3
 /* The 16-lane helpers are static and inlined within this file, so the ABI note for passing a
  * 16-lane vector without AVX-512 concerns no call that exists. */
 #pragma clang diagnostic ignored "-Wpsabi"

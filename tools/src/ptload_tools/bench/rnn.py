@@ -4,11 +4,14 @@ Run through tools/bench (which builds ptload in release mode first). For every c
 module with a fixed seed, saves its state dict and a reference (.npz: input + PyTorch's output,
 h_n, c_n), exports it to ONNX, and then, in this one process and on the same 2 threads, times:
 
-* PyTorch: the module under torch.inference_mode(), median of --repeat runs after warm-up;
-* ONNX Runtime: the exported model (intra_op_num_threads=2), median of --repeat runs;
-* ptload: `ptload CASE.pt --verify CASE.npz --repeat N --json --threads 2`, whose
+* PyTorch: the module under torch.inference_mode(), median of R runs after warm-up;
+* ONNX Runtime: the exported model (intra_op_num_threads=2), median of R runs;
+* ptload: `ptload CASE.pt --verify CASE.npz --repeat R --json --threads 2`, whose
   timings.forward_s is the in-process median of N forward passes (start-up and file reading
   are not counted), and whose verdict says whether its outputs matched PyTorch's.
+
+R is --repeat, or more for a row whose pass is short, so that each runtime's runs span about 0.3 s
+(repeats_for; the same R for all three).
 
 It also measures the machine's single-precision GEMM throughput (torch.mm, 2 threads) and prints
 ptload's GFLOP/s (2·T·N·G·H·(I + Hout) per layer and direction: the matrix products) as a share of
@@ -84,6 +87,19 @@ def cpu_model() -> str:
         return f"{name} ({isa})"
     except OSError:
         return "?"
+
+
+#: The least time each runtime's timed runs of a row span together: a row whose pass takes a fraction
+#: of a millisecond gets more runs than --repeat (the same count for every runtime), since 11 runs of
+#: 0.2 ms measured a 2-vCPU VM's wake-up more than the pass (medians moved 2x from run to run).
+SPAN_S = 0.3
+
+
+def repeats_for(module: torch.nn.Module, x: torch.Tensor, repeat: int) -> int:
+    """--repeat, or more runs where PyTorch's pass (a rough bound on every runtime's) is short."""
+    with torch.inference_mode():
+        rough = median_time(lambda: module(x), 3, warmup=1)
+    return max(repeat, min(2001, int(SPAN_S / max(rough, 1e-6))))
 
 
 def gemm_peak(repeat: int) -> float:
@@ -193,13 +209,14 @@ def main() -> None:
         if case[0] not in wanted:
             continue
         module, x, model_path, ref_path, onnx_path = build(case, args.folder)
+        repeat = repeats_for(module, x, args.repeat)
         # The machines are shared and noisy: interleave the three runtimes over several rounds so
         # that a slow spell hits all of them, and report the median of the per-round medians.
         torch_times, ort_times, ptload_times = [], [], []
         passed_all, worst = True, 0.0
         for _ in range(args.rounds):
             with torch.inference_mode():
-                torch_times.append(median_time(lambda: module(x), args.repeat))
+                torch_times.append(median_time(lambda: module(x), repeat))
             # Each runtime's idle worker threads spin for a while after its last call (OpenMP's
             # block time, ONNX Runtime's spinning pool); let them park so that the next runtime
             # measured gets the two cores to itself.
@@ -208,13 +225,13 @@ def main() -> None:
                 try:
                     session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
                     feed = {session.get_inputs()[0].name: x.numpy()}
-                    ort_times.append(median_time(lambda: session.run(None, feed), args.repeat))
+                    ort_times.append(median_time(lambda: session.run(None, feed), repeat))
                     del session
                 except Exception as e:  # e.g. "LSTM operator does not support double yet"
                     print(f"  {case[0]}: ONNX Runtime cannot run it ({str(e).splitlines()[0][-80:]})", flush=True)
                     onnx_path = None
                 time.sleep(1.0)
-            t, passed, w, kernels = run_ptload(args.ptload, model_path, ref_path, args.repeat)
+            t, passed, w, kernels = run_ptload(args.ptload, model_path, ref_path, repeat)
             ptload_times.append(t)
             passed_all = passed_all and passed
             worst = max(worst, w)
