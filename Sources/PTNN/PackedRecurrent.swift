@@ -14,8 +14,10 @@ import PTTensor
 /// - One packed product per step (`PackedWeights.product`) and one fused pass of the gates.
 /// - A bidirectional layer runs its two directions on two teams of threads, with no sync between
 ///   them; a team (or the one team of a unidirectional layer) of two or more threads shares each
-///   step's blocks among its threads (`ThreadTeam.forEach`: a descheduled worker never stalls a
-///   step) when a step is worth it (`splitsSteps`). The teams come from `Compute.threadPool`.
+///   step's blocks among its threads when a step is worth it (`splitsSteps`): at a batch of a
+///   few rows as phases, each thread the same blocks every step (`DirectionRun.runPhased`), else
+///   item by item (`ThreadTeam.forEach`); either way a descheduled worker's unstarted work goes to
+///   the others. The teams come from `Compute.threadPool`.
 /// - Variable-length batches are sorted by length once, so the active sequences of every step
 ///   are a prefix: the products shrink instead of computing padding.
 final class PackedRecurrent<Scalar: ArrayScalar>: Sendable {
