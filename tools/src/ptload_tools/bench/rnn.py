@@ -99,7 +99,7 @@ def repeats_for(module: torch.nn.Module, x: torch.Tensor, repeat: int) -> int:
     """--repeat, or more runs where PyTorch's pass (a rough bound on every runtime's) is short."""
     with torch.inference_mode():
         rough = median_time(lambda: module(x), 3, warmup=1)
-    return max(repeat, min(2001, int(SPAN_S / max(rough, 1e-6))))
+    return max(repeat, min(2001, round(SPAN_S / max(rough, 1e-6))))
 
 
 def gemm_peak(repeat: int) -> float:
