@@ -199,33 +199,9 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
         return descending
     }
 
-    /// `bounds` for a descending step: each half's items in the opposite order, so that each
-    /// thread's first item (the one next to the middle) is large and its last small.
-    static func mirrored(_ bounds: [Int]) -> [Int] {
-        let count = bounds.count - 1, half = count / 2
-        var sizes = (0..<count).map { bounds[$0 + 1] - bounds[$0] }
-        sizes[0..<half].reverse()
-        sizes[(count - half)...].reverse()
-        var mirrored = [0]
-        for size in sizes { mirrored.append(mirrored[mirrored.count - 1] + size) }
-        return mirrored
-    }
-
-    /// The item of `mirrored` bounds that claim `i` of `count` runs in a descending step: each
-    /// half's items in the opposite order, so that the caller (claiming from the front) starts
-    /// next to the middle and ends at block 0, and a worker (from the back) starts next to the
-    /// middle and ends at the last block: each thread's panels in the reverse of the last step's.
-    static func mirroredItem(_ i: Int, count: Int) -> Int {
-        let half = count / 2
-        if i < half { return half - 1 - i }
-        if i >= count - half { return count - 1 - (i - (count - half)) }
-        return i
-    }
-
     /// A chunk's input projection and steps on the caller and the workers of `team` (`runSplit`).
     private func runChunkSplit(_ chunk: Range<Int>, input: UnsafePointer<Scalar>,
                                output: UnsafeMutablePointer<Scalar>, team: ThreadTeam, bounds: [Int]) {
-        let mirrored = DirectionRun.mirrored(bounds)
         let threads = team.workers + 1
         let projectionPanels = weights.projection?.panelCount ?? 0
         let projectionItems = min(projectionPanels, 2 * threads, 64)
@@ -237,14 +213,9 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
         func run(_ t: Int) {
             // h's rows packed once for every item's products, not once per item and gate.
             if active[t] > 0 { kernels.packRows(active[t], outSize, hCurrent, outSize, rowsPacked) }
-            let descending = nextSweep()
-            let items = bounds.count - 1
-            team.forEach(count: items) { i in
-                let range = descending ? mirrored[DirectionRun.mirroredItem(i, count: items)]
-                                         ..< mirrored[DirectionRun.mirroredItem(i, count: items) + 1]
-                                       : bounds[i]..<bounds[i + 1]
-                self.step(t, chunk: chunk, blockRange: range, output: output, packedRows: self.rowsPacked,
-                          descending: descending)
+            team.forEach(count: bounds.count - 1) { i in
+                self.step(t, chunk: chunk, blockRange: bounds[i]..<bounds[i + 1], output: output,
+                          packedRows: self.rowsPacked)
             }
             if projectionItems > 0 {
                 if active[t] > 0 { kernels.packRows(active[t], hidden, full, hidden, rowsPacked) }
