@@ -50,7 +50,7 @@ struct StreamedRun<Scalar: ArrayScalar> {
             chunks = [x]
         } else {
             chunks = stride(from: 0, to: steps, by: chunk).map {
-                Self.slice(x, axis: axis, $0..<min($0 + chunk, steps))
+                x.slicing(axis: axis, $0..<min($0 + chunk, steps))
             }
         }
         /// The initial state in arrays of its own, made before a repeat's timing starts (the
@@ -88,7 +88,7 @@ struct StreamedRun<Scalar: ArrayScalar> {
             if repeatIndex == 0 { final = state }
             // Later repeats write the same values into the same arrays.
         }
-        let output = cellSequence ? Self.stack(outputs) : config.isCell ? nil : Self.join(outputs, axis: axis)
+        let output = cellSequence ? Self.stack(outputs) : config.isCell ? nil : ShapedArray.joining(outputs, axis: axis)
         let result = Pipeline<Scalar>.Output(output: output, hN: final.h, cN: final.c)
         let sortedCalls = calls.sorted()
         return (result, times, .init(chunk: config.isCell ? 1 : chunk, chunks: chunks.count,
@@ -110,35 +110,4 @@ struct StreamedRun<Scalar: ArrayScalar> {
         return ShapedArray(shape: [steps.count] + steps[0].shape, values: values)
     }
 
-    /// Steps `range` of the time axis `axis` (0 or 1) of `array`.
-    static func slice(_ array: ShapedArray<Scalar>, axis: Int, _ range: Range<Int>) -> ShapedArray<Scalar> {
-        let outer = axis == 0 ? 1 : array.shape[0]
-        let steps = array.shape[axis]
-        let inner = array.shape[(axis + 1)...].reduce(1, *)
-        var values: [Scalar] = []
-        values.reserveCapacity(outer * range.count * inner)
-        for o in 0..<outer {
-            values += array.values[((o * steps + range.lowerBound) * inner)..<((o * steps + range.upperBound) * inner)]
-        }
-        var shape = array.shape
-        shape[axis] = range.count
-        return ShapedArray(shape: shape, values: values)
-    }
-
-    /// `pieces` joined along the time axis `axis` (0 or 1).
-    static func join(_ pieces: [ShapedArray<Scalar>], axis: Int) -> ShapedArray<Scalar> {
-        var shape = pieces[0].shape
-        shape[axis] = pieces.reduce(0) { $0 + $1.shape[axis] }
-        let outer = axis == 0 ? 1 : shape[0]
-        let inner = shape[(axis + 1)...].reduce(1, *)
-        var values: [Scalar] = []
-        values.reserveCapacity(shape.reduce(1, *))
-        for o in 0..<outer {
-            for piece in pieces {
-                let steps = piece.shape[axis]
-                values += piece.values[(o * steps * inner)..<((o + 1) * steps * inner)]
-            }
-        }
-        return ShapedArray(shape: shape, values: values)
-    }
 }

@@ -55,6 +55,42 @@ public struct ShapedArray<Scalar: ArrayScalar>: Equatable, Sendable {
     public var rank: Int { shape.count }
     public var dtype: DType { Scalar.dtype }
 
+    /// Positions `range` of axis `axis` (0 or 1): `[T, …]` → `[range.count, …]`, or `[N, T, …]`
+    /// → `[N, range.count, …]` (a chunk of steps of a time-major or batch_first sequence).
+    public func slicing(axis: Int, _ range: Range<Int>) -> ShapedArray {
+        precondition(axis == 0 || axis == 1, "ShapedArray.slicing: axis \(axis)")
+        let outer = axis == 0 ? 1 : shape[0]
+        let length = shape[axis]
+        let inner = shape[(axis + 1)...].reduce(1, *)
+        var values: [Scalar] = []
+        values.reserveCapacity(outer * range.count * inner)
+        for o in 0..<outer {
+            values += self.values[((o * length + range.lowerBound) * inner)..<((o * length + range.upperBound) * inner)]
+        }
+        var sliced = shape
+        sliced[axis] = range.count
+        return ShapedArray(shape: sliced, values: values)
+    }
+
+    /// `pieces` (at least one) joined along axis `axis` (0 or 1), the inverse of `slicing`: their
+    /// shapes equal but on that axis.
+    public static func joining(_ pieces: [ShapedArray], axis: Int) -> ShapedArray {
+        precondition(!pieces.isEmpty && (axis == 0 || axis == 1), "ShapedArray.joining: axis \(axis)")
+        var shape = pieces[0].shape
+        shape[axis] = pieces.reduce(0) { $0 + $1.shape[axis] }
+        let outer = axis == 0 ? 1 : shape[0]
+        let inner = shape[(axis + 1)...].reduce(1, *)
+        var values: [Scalar] = []
+        values.reserveCapacity(shape.reduce(1, *))
+        for o in 0..<outer {
+            for piece in pieces {
+                let length = piece.shape[axis]
+                values += piece.values[(o * length * inner)..<((o + 1) * length * inner)]
+            }
+        }
+        return ShapedArray(shape: shape, values: values)
+    }
+
     /// Swaps the first two axes: `[A, B, …]` → `[B, A, …]` (batch_first ↔ time-major).
     public func swappingFirstAxes() -> ShapedArray {
         guard rank >= 2 else { return self }

@@ -253,11 +253,11 @@ import Testing
         let axis = timeAxis(config, input)
         var pieces: [ShapedArray<Float>] = []
         for start in stride(from: 0, to: input.shape[axis], by: chunk) {
-            let piece = slice(input, axis: axis, start..<min(start + chunk, input.shape[axis]))
+            let piece = input.slicing(axis: axis, start..<min(start + chunk, input.shape[axis]))
             try stream.run(piece, state: &state, output: &output)
             pieces.append(output)
         }
-        return (join(pieces, axis: axis), state)
+        return (ShapedArray.joining(pieces, axis: axis), state)
     }
 
     /// The time axis: 1 for batch_first `[N, T, I]`, else 0.
@@ -265,35 +265,6 @@ import Testing
         input.rank == 3 && config.batchFirst ? 1 : 0
     }
 
-    /// Steps `range` of the time axis `axis` (0 or 1) of `array`.
-    static func slice(_ array: ShapedArray<Float>, axis: Int, _ range: Range<Int>) -> ShapedArray<Float> {
-        let outer = axis == 0 ? 1 : array.shape[0]
-        let steps = array.shape[axis]
-        let inner = array.shape[(axis + 1)...].reduce(1, *)
-        var values: [Float] = []
-        for o in 0..<outer {
-            values += array.values[((o * steps + range.lowerBound) * inner)..<((o * steps + range.upperBound) * inner)]
-        }
-        var shape = array.shape
-        shape[axis] = range.count
-        return ShapedArray(shape: shape, values: values)
-    }
-
-    /// `pieces` joined along the time axis `axis`.
-    static func join(_ pieces: [ShapedArray<Float>], axis: Int) -> ShapedArray<Float> {
-        var shape = pieces[0].shape
-        shape[axis] = pieces.map { $0.shape[axis] }.reduce(0, +)
-        let outer = axis == 0 ? 1 : shape[0]
-        let inner = shape[(axis + 1)...].reduce(1, *)
-        var values: [Float] = []
-        for o in 0..<outer {
-            for piece in pieces {
-                let steps = piece.shape[axis]
-                values += piece.values[(o * steps * inner)..<((o + 1) * steps * inner)]
-            }
-        }
-        return ShapedArray(shape: shape, values: values)
-    }
 
     static func load(_ c: GoldenCase, compute: Compute) throws -> Recurrent<Float> {
         let options = ModuleOptions(batchFirst: c.options.batch_first ? true : nil,

@@ -143,4 +143,19 @@ final class TensorTests: XCTestCase {
             XCTAssertEqual($0 as? TensorError, .storageSizeMismatch(key: "8", declared: 4, actual: 1))
         }
     }
+
+    /// Slicing steps out of either axis and joining the slices back: `[N, T, F]` = [2, 3, 2] with
+    /// values 0…11, steps 1..<3 of axis 1 are rows (2, 3, 4, 5) and (8, 9, 10, 11).
+    func testSlicingAndJoiningAlongTheTimeAxis() {
+        let array = ShapedArray<Float>(shape: [2, 3, 2], values: (0..<12).map(Float.init))
+        let tail = array.slicing(axis: 1, 1..<3)
+        XCTAssertEqual(tail.shape, [2, 2, 2])
+        XCTAssertEqual(tail.values, [2, 3, 4, 5, 8, 9, 10, 11])
+        XCTAssertEqual(array.slicing(axis: 0, 1..<2).values, [6, 7, 8, 9, 10, 11])
+        for axis in [0, 1] {
+            let pieces = (0..<array.shape[axis]).map { array.slicing(axis: axis, $0..<($0 + 1)) }
+            XCTAssertEqual(ShapedArray.joining(pieces, axis: axis), array, "axis \(axis)")
+        }
+        XCTAssertEqual(ShapedArray.joining([array.slicing(axis: 1, 0..<1), tail], axis: 1), array)
+    }
 }
