@@ -155,9 +155,14 @@ public struct PackedWeights<Scalar: ArrayScalar>: Sendable {
     /// `product` over every panel, each row's sums done the same way whatever `m` and the row's
     /// place among the `m` (`ptk_f32_ops.gemm_rowwise`): a sequence's input projection gives the
     /// same bits projected whole, in row slices shared among threads, or a streamed chunk at a time.
-    public func rowwiseProduct(m: Int, a: UnsafePointer<Scalar>, lda: Int, c: UnsafeMutablePointer<Scalar>, ldc: Int) {
-        guard m > 0, panelCount > 0 else { return }
-        kernels.gemmRowwise(m, k, a, lda, panels.pointer, 0, panelCount, c, ldc)
+    /// `panels`: the product's panels (all of them unless given), each output the same bits.
+    public func rowwiseProduct(m: Int, a: UnsafePointer<Scalar>, lda: Int, panels range: Range<Int>? = nil,
+                               c: UnsafeMutablePointer<Scalar>, ldc: Int) {
+        let range = range ?? 0..<panelCount
+        guard m > 0, !range.isEmpty else { return }
+        precondition(range.lowerBound >= 0 && range.upperBound <= panelCount,
+                     "panels \(range) outside 0..<\(panelCount)")
+        kernels.gemmRowwise(m, k, a, lda, panels.pointer, range.lowerBound, range.upperBound, c, ldc)
     }
 
     /// `product` from rows that `kernels.packRows` packed (m·k values): several products over

@@ -136,25 +136,29 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
     var phased: Bool { batch <= 4 && batch * outSize <= 4096 && weights.projection == nil }
 
     /// `chunks` on the caller and the workers of `team` as `ThreadTeam.forEachPhase` phases: each
-    /// chunk's input projection in one row slice per thread, then its steps, each in one slice of
+    /// chunk's input projection in one row slice per thread (chunks of one step at batch 1: in
+    /// each thread's step, for its own blocks), then its steps, each in one slice of
     /// blocks per thread, the same slice on the same thread from step to step (so that its part of
     /// W_hh stays in that core's L2), read in alternate directions (`nextSweep`), with a few cache
     /// lines between the threads per step. Leaves the last h in `hCurrent`, as `finish` does.
     private func runPhased(_ chunks: [Range<Int>], input: UnsafePointer<Scalar>,
                            output: UnsafeMutablePointer<Scalar>, team: ThreadTeam) {
         let parts = min(team.workers + 1, 64)
+        // A chunk of one step at batch 1 (a streamed frame) has no projection phase: each part
+        // projects its own blocks in its step, so that W_ih is shared among the cores too.
+        let fused = batch == 1 && chunks.allSatisfy { $0.count == 1 }
         var starts: [Int] = []
         var phases = 0
         for chunk in chunks {
             starts.append(phases)
-            phases += 1 + chunk.count
+            phases += (fused ? 0 : 1) + chunk.count
         }
         let (first, second) = (hCurrent, hNext)
         let startsDescending = !descending
         team.forEachPhase(phases, parts: parts) { phase, part in
             var c = 0
             while c + 1 < starts.count && starts[c + 1] <= phase { c += 1 }
-            let chunk = chunks[c], j = phase - starts[c]
+            let chunk = chunks[c], j = phase - starts[c] + (fused ? 1 : 0)
             guard j > 0 else {
                 let rows = chunk.count * self.batch
                 self.project(input: input, chunk: chunk, rows: (rows * part / parts)..<(rows * (part + 1) / parts))
@@ -162,14 +166,15 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
             }
             let t = self.reverse ? chunk.upperBound - j : chunk.lowerBound + j - 1
             // Steps before this one in the run: h alternates between the two buffers.
-            let ordinal = phase - c - 1
+            let ordinal = fused ? phase : phase - c - 1
             let (hIn, hOut) = ordinal % 2 == 0 ? (first, second) : (second, first)
             let blockRange = (self.blocks * part / parts)..<(self.blocks * (part + 1) / parts)
             self.step(t, chunk: chunk, blockRange: blockRange, output: output,
-                      descending: (ordinal % 2 == 1) != startsDescending, hIn: hIn, hOut: hOut)
+                      descending: (ordinal % 2 == 1) != startsDescending, hIn: hIn, hOut: hOut,
+                      input: fused ? input + t * self.inSize : nil)
             self.keepEnded(t, hOut: hOut, blockRange: blockRange)
         }
-        let stepCount = phases - chunks.count
+        let stepCount = fused ? phases : phases - chunks.count
         if stepCount % 2 == 1 {
             swap(&hCurrent, &hNext)
             descending = startsDescending
@@ -328,13 +333,24 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
     /// Without a projection the gates write h' into `hNext` and the output; with one, into `full`,
     /// which `projectState` then projects. `packedRows`: h's active rows already packed.
     /// `descending`: W_hh's panels read from the last down (`nextSweep`). `hIn`, `hOut`: h before
-    /// and after the step, `[N, Hout]` (`hCurrent` and `hNext` unless given).
+    /// and after the step, `[N, Hout]` (`hCurrent` and `hNext` unless given). `input`: step t's
+    /// input row `[I]` at batch 1, projected here for the blocks given (else `xp` holds it).
     func step(_ t: Int, chunk: Range<Int>, blockRange: Range<Int>, output: UnsafeMutablePointer<Scalar>,
               packedRows: UnsafePointer<Scalar>? = nil, descending: Bool = false,
-              hIn: UnsafePointer<Scalar>? = nil, hOut: UnsafeMutablePointer<Scalar>? = nil) {
+              hIn: UnsafePointer<Scalar>? = nil, hOut: UnsafeMutablePointer<Scalar>? = nil,
+              input: UnsafePointer<Scalar>? = nil) {
         let m = active[t]
         guard m > 0, !blockRange.isEmpty else { return }
         let hIn = hIn ?? UnsafePointer(hCurrent), hNext = hOut ?? self.hNext
+        if let input {
+            // The step's own input projection, for these blocks only: each gate's panels of W_ih.
+            precondition(batch == 1, "DirectionRun.step: an input to project at batch \(batch)")
+            let row = xp + (t - chunk.lowerBound) * ldc
+            for g in 0..<gates {
+                let panels = (g * blocks + blockRange.lowerBound)..<(g * blocks + blockRange.upperBound)
+                weights.wih.rowwiseProduct(m: 1, a: input, lda: inSize, panels: panels, c: row, ldc: ldc)
+            }
+        }
         func product(_ panels: Range<Int>) {
             if let packedRows {
                 weights.packed.product(m: m, packedRows: packedRows, panels: panels, c: rec, ldc: ldc,

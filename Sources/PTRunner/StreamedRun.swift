@@ -71,6 +71,8 @@ struct StreamedRun<Scalar: ArrayScalar> {
 
         var outputs = chunks.map { _ in ShapedArray<Scalar>(zeros: [0]) }
         var times: [Double] = [], calls: [Double] = []
+        // Room for every call's time before the first: no array grows (and copies) between calls.
+        calls.reserveCapacity(max(request.repeatCount, 1) * chunks.count)
         var final = try initialState()
         for repeatIndex in 0..<max(request.repeatCount, 1) {
             var state = try initialState()
