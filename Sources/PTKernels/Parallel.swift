@@ -74,6 +74,21 @@ public final class ThreadPool: Sendable {
     }
 }
 
+/// What `ThreadTeam.forEachPart` runs: one part of a task on each thread of the team, with no
+/// closure to allocate, and no reference the workers take, per round.
+public protocol TeamTask: AnyObject {
+    /// Part `part` of `parts`; the parts of a round run at once, each on one thread.
+    func runPart(_ part: Int, of parts: Int)
+}
+
+extension TeamTask {
+    /// `runPart` on the task at `task`, an unretained reference the caller keeps alive: a worker
+    /// that retained the task would move its reference count between cores every round.
+    fileprivate static func runPart(at task: UnsafeMutableRawPointer, _ part: Int, of parts: Int) {
+        Unmanaged<Self>.fromOpaque(task)._withUnsafeGuaranteedRef { $0.runPart(part, of: parts) }
+    }
+}
+
 /// One team of a `ThreadPool`: the caller and `workers` parked threads, sharing work items.
 ///
 /// `forEach(count:)` hands out items `0..<count` one at a time to whichever thread asks first,
@@ -105,6 +120,15 @@ public final class ThreadTeam: @unchecked Sendable {
     private var job: ((Int) -> Void)?
     /// Held by the one caller whose round is running.
     private let caller = Mutex(())
+    /// The last `forEachPart` round: its number · 2^7 + its parts, stored before it is posted.
+    private let partsRound = Atomic<Int>(-1)
+    /// That round's task, unretained, and its type: read by a worker only after it has claimed a
+    /// part of the round, which the caller waits for before it returns (and before it stores the
+    /// next round's task).
+    private var partsTask: (type: any TeamTask.Type, object: UnsafeMutableRawPointer)?
+    /// `forEachPart`'s words for each part: the last round that claimed it
+    /// (`2·part·wordStride`) and the last that finished it (`(2·part + 1)·wordStride`).
+    private let partBoard: UnsafeMutablePointer<Atomic<Int>>
 
     private static let openBit = 1 << 16
     private static let roundShift = 17
@@ -128,11 +152,15 @@ public final class ThreadTeam: @unchecked Sendable {
     init(workers: Int, name: String) {
         self.workers = max(0, workers)
         board = .allocate(capacity: 128 * Self.wordStride)
-        for i in 0..<(128 * Self.wordStride) { (board + i).initialize(to: Atomic(-1)) }
+        partBoard = .allocate(capacity: 128 * Self.wordStride)
+        for i in 0..<(128 * Self.wordStride) {
+            (board + i).initialize(to: Atomic(-1))
+            (partBoard + i).initialize(to: Atomic(-1))
+        }
         for i in 0..<self.workers {
             running.enter()
             let thread = Thread { [self] in
-                self.loop()
+                self.loop(part: i + 1)
                 self.running.leave()
             }
             thread.name = "ptload-\(name)-\(i + 1)"
@@ -143,6 +171,8 @@ public final class ThreadTeam: @unchecked Sendable {
     deinit {
         board.deinitialize(count: 128 * Self.wordStride)
         board.deallocate()
+        partBoard.deinitialize(count: 128 * Self.wordStride)
+        partBoard.deallocate()
     }
 
     /// Tells the workers to return once idle; `forEach` still works after, on the caller alone.
@@ -196,6 +226,63 @@ public final class ThreadTeam: @unchecked Sendable {
             }
             runRound(count: parts) { i in self.takePart(i, phases: phases, parts: parts, body) }
         }
+    }
+
+    /// Runs `task.runPart(p, of: parts)` for every p in `0..<parts` (at most 64) and returns when
+    /// all are done: part 0 on this thread, part i on worker i, so that a part stays on one core
+    /// from round to round and its data in that core's cache. A part whose worker has not
+    /// claimed it by the time the caller is done with its own (parked, descheduled, or no such
+    /// worker) the caller runs itself. Allocates nothing and retains nothing per round: a
+    /// streamed step of a few µs costs a few cache lines between cores, where a round of
+    /// `forEachPhase` also allocates its closures and passes through the gate. One caller at a
+    /// time; `task` must not start another round of this team.
+    public func forEachPart(_ parts: Int, _ task: some TeamTask) {
+        precondition(parts >= 1 && parts <= 64, "ThreadTeam.forEachPart takes 1 to 64 parts")
+        guard parts > 1, workers > 0 else {
+            for part in 0..<parts { task.runPart(part, of: parts) }
+            return
+        }
+        caller.withLock { _ in
+            partsTask = (type(of: task), Unmanaged.passUnretained(task).toOpaque())
+            let round = posted.load(ordering: .relaxed) + 1
+            partsRound.store(round << 7 | parts, ordering: .sequentiallyConsistent)
+            posted.store(round, ordering: .sequentiallyConsistent)
+            let parked = sleepers.load(ordering: .sequentiallyConsistent)
+            for _ in 0..<min(parked, parts - 1) { wake.signal() }
+            for part in 0..<parts where claimPart(part, round: round) {
+                task.runPart(part, of: parts)
+                partDoneWord(part).pointee.store(round, ordering: .relaxed)
+            }
+            // The parts workers claimed: wait until they are done.
+            for part in 1..<parts {
+                var spins = 0
+                while partDoneWord(part).pointee.load(ordering: .acquiring) != round {
+                    spins += 1
+                    if spins < Self.spinsBeforeYielding { ptk_spin_pause() } else { sched_yield() }
+                }
+            }
+            partsTask = nil
+        }
+    }
+
+    /// Claims `part` of parts round `round` for the calling thread, unless another has.
+    private func claimPart(_ part: Int, round: Int) -> Bool {
+        let word = partBoard + 2 * part * Self.wordStride
+        let last = word.pointee.load(ordering: .relaxed)
+        return last < round
+            && word.pointee.compareExchange(expected: last, desired: round, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    private func partDoneWord(_ part: Int) -> UnsafeMutablePointer<Atomic<Int>> {
+        partBoard + (2 * part + 1) * Self.wordStride
+    }
+
+    /// A worker's share of parts round `round`: its own part, if the round has one and the caller
+    /// has not taken it.
+    private func takeOwnPart(_ part: Int, round: Int, parts: Int) {
+        guard part < parts, claimPart(part, round: round), let (type, object) = partsTask else { return }
+        type.runPart(at: object, part, of: parts)
+        partDoneWord(part).pointee.store(round, ordering: .releasing)
     }
 
     private func claimWord(_ part: Int) -> UnsafeMutablePointer<Atomic<Int>> {
@@ -291,7 +378,8 @@ public final class ThreadTeam: @unchecked Sendable {
         return false
     }
 
-    private func loop() {
+    /// Worker `part` (1 to `workers`): `forEachPart`'s part of that number.
+    private func loop(part: Int) {
         var seen = 0
         while true {
             var spins = 0
@@ -311,6 +399,11 @@ public final class ThreadTeam: @unchecked Sendable {
             }
             if stopping.load(ordering: .sequentiallyConsistent) { return }
             seen = posted.load(ordering: .acquiring)
+            let parts = partsRound.load(ordering: .acquiring)
+            if parts >> 7 == seen {
+                takeOwnPart(part, round: seen, parts: parts & 127)
+                continue
+            }
             guard enter(seen) else { continue }   // the caller already finished this round
             // The worker's copy of the closure goes at the end of this scope, before it leaves
             // the gate: once `forEach` returns, nothing of the round is held.

@@ -33,7 +33,8 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
     let rec: UnsafeMutablePointer<Scalar>     // [N, ldc]
     var hCurrent: UnsafeMutablePointer<Scalar> // [N, Hout]
     var hNext: UnsafeMutablePointer<Scalar>
-    let cell: UnsafeMutablePointer<Scalar>    // [N, H]
+    /// `[N, H]`: its buffer's, or a stream's state for the length of a call (`stream`).
+    private(set) var cell: UnsafeMutablePointer<Scalar>
     let hFinal: UnsafeMutablePointer<Scalar>  // [N, Hout]
     let full: UnsafeMutablePointer<Scalar>    // [N, H]: h before the projection
     let projected: UnsafeMutablePointer<Scalar> // [N, ldp]: h · W_hrᵀ
@@ -237,11 +238,31 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
 
     /// Streaming (`RecurrentStream`): steps `0..<count` of a forward direction with every row
     /// active (`steps` ≥ `count`), in the chunks and with the kernels `runAll` (no `team`) or
-    /// `runSplit` uses, so that the results are the whole sequence's bits. Starts from the h in
-    /// `hCurrent` and the c in `cell` and leaves the last step's there; allocates nothing without
-    /// a team.
-    func stream(count: Int, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, team: ThreadTeam?) {
+    /// `runSplit` uses, so that the results are the whole sequence's bits. Starts from h
+    /// `[N, Hout]` and (LSTM) c `[N, H]` where the caller keeps them and leaves the last step's
+    /// there: c is updated in place, and h is one of the two buffers the steps alternate between,
+    /// so that no state is copied in or out but the last h when it ends in the other buffer.
+    /// At batch 1 without a projection a team shares each step as one `forEachPart` round; a
+    /// team allocates otherwise (its rounds' closures), and nothing does without one.
+    func stream(count: Int, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
+                h: UnsafeMutablePointer<Scalar>, c: UnsafeMutablePointer<Scalar>?, team: ThreadTeam?) {
         precondition(!reverse && count <= steps, "DirectionRun.stream: \(count) steps of \(steps), reverse \(reverse)")
+        let (ownCurrent, ownNext, ownCell) = (hCurrent, hNext, cell)
+        hCurrent = h
+        if let c { cell = c }
+        defer {
+            if hCurrent != h { h.update(from: hCurrent, count: batch * outSize) }
+            (hCurrent, hNext, cell) = (ownCurrent, ownNext, ownCell)
+        }
+        if let team, batch == 1, weights.projection == nil {
+            let parts = min(team.workers + 1, blocks)
+            for t in 0..<count {
+                partStep = (t, input + t * inSize, output, nextSweep())
+                team.forEachPart(parts, self)
+                swap(&hCurrent, &hNext)
+            }
+            return
+        }
         if let team, phased {
             let chunks = stride(from: 0, to: count, by: chunkSteps).map { $0..<min($0 + chunkSteps, count) }
             runPhased(chunks, input: input, output: output, team: team)
@@ -261,17 +282,9 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
         }
     }
 
-    /// The state a stream carries: h `[N, Hout]` into `hCurrent` and (LSTM) c `[N, H]` into `cell`.
-    func load(h: UnsafePointer<Scalar>, c: UnsafePointer<Scalar>?) {
-        hCurrent.update(from: h, count: batch * outSize)
-        if let c { cell.update(from: c, count: batch * hidden) }
-    }
-
-    /// The state after `stream`: h `[N, Hout]` and (LSTM) c `[N, H]`, copied out.
-    func store(h: UnsafeMutablePointer<Scalar>, c: UnsafeMutablePointer<Scalar>?) {
-        h.update(from: hCurrent, count: batch * outSize)
-        if let c { c.update(from: cell, count: batch * hidden) }
-    }
+    /// The step `runPart` takes: t, its input row `[I]`, the output, and W_hh's direction.
+    private var partStep: (t: Int, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
+                           descending: Bool)?
 
     /// A step's work, in units that take about as long on either bound: multiply-adds where a
     /// step has many rows (it is bound by arithmetic), bytes of W_hh where it has few (batch 1
@@ -483,4 +496,17 @@ final class Buffer<Scalar>: @unchecked Sendable {
     }
 
     deinit { pointer.deallocate() }
+}
+
+/// A streamed step at batch 1 shared among a team (`stream`): part p of P is blocks
+/// `[B·p/P, B·(p+1)/P)`, its gate panels of W_ih and W_hh, and its units' gates.
+extension DirectionRun: TeamTask {
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func runPart(_ part: Int, of parts: Int) {
+        guard let (t, input, output, descending) = partStep else { return }
+        let blockRange = (blocks * part / parts)..<(blocks * (part + 1) / parts)
+        step(t, chunk: t..<(t + 1), blockRange: blockRange, output: output, descending: descending, input: input)
+        keepEnded(t, hOut: hNext, blockRange: blockRange)
+    }
 }

@@ -105,8 +105,9 @@ final class PackedRecurrent<Scalar: ArrayScalar>: Sendable {
     }
 
     /// Whether a streamed call's steps are shared among threads: from 512 KB of W_hh or 2^19
-    /// multiply-adds a step. A call of one step is a round of the team for a few µs of work, and
-    /// every round allocates its closure; below that, the caller runs it alone, allocating nothing.
+    /// multiply-adds a step. A step of a few µs shared is a few cache lines between cores a step
+    /// (at batch 1 a `ThreadTeam.forEachPart` round, allocating nothing), which on a machine whose
+    /// other cores are busy costs more than it saves; below that, the caller runs it alone.
     func splitsStreamedSteps(batch: Int) -> Bool {
         let weights = config.gates * config.hiddenSize * config.outputSize
         return weights * MemoryLayout<Scalar>.size >= 1 << 19 || batch * weights >= 1 << 19

@@ -64,9 +64,11 @@ extension Recurrent {
 /// The workspace (each layer's buffers, its intermediate outputs) is kept between calls, so that
 /// on the packed engine a call with the batch and no more steps than an earlier one allocates
 /// nothing on the heap when its steps are not shared among threads (`threads` 1, or a layer
-/// below `PackedRecurrent.splitsStreamedSteps`): the output goes into the caller's array, and time-major,
-/// unbatched, batch-1 and one-step chunks are read and written where they are. The reference
-/// engine streams the same maths with allocations. One call at a time.
+/// below `PackedRecurrent.splitsStreamedSteps`) or are shared at batch 1 without proj_size (one
+/// `ThreadTeam.forEachPart` round a step): the output goes into the caller's array, the state is
+/// updated where the caller keeps it, and time-major, unbatched, batch-1 and one-step chunks are
+/// read and written where they are. The reference engine streams the same maths with
+/// allocations. One call at a time.
 ///
 ///     var state = try lstm.makeState(batch: 1)
 ///     let stream = try lstm.makeStream()
@@ -257,9 +259,8 @@ final class PackedStream<Scalar: ArrayScalar> {
         for l in 0..<runs.count {
             let run = runs[l]
             let destination = l + 1 < runs.count ? between[l % 2].pointer : last
-            run.load(h: h + l * batch * config.outputSize, c: c.map { $0 + l * batch * config.hiddenSize })
-            run.stream(count: steps, input: source, output: destination, team: team)
-            run.store(h: h + l * batch * config.outputSize, c: c.map { $0 + l * batch * config.hiddenSize })
+            run.stream(count: steps, input: source, output: destination, h: h + l * batch * config.outputSize,
+                       c: c.map { $0 + l * batch * config.hiddenSize }, team: team)
             source = UnsafePointer(destination)
         }
         if permutes {

@@ -87,6 +87,48 @@ final class ThreadPoolTests: XCTestCase {
         }
     }
 
+    /// `forEachPart`: every part runs once a round and part 0 on the caller, whatever the
+    /// workers (none, fewer or more than the parts) and whether they are parked or spinning, in
+    /// rounds that alternate with `forEach` rounds on the same team; the team keeps no reference
+    /// to the task once the round is over.
+    func testEveryPartRunsOnceAndPartZeroOnTheCaller() {
+        final class Parts: TeamTask, @unchecked Sendable {
+            // @unchecked: the counters are atomics; `caller` is set once.
+            let counts = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 64)
+            let caller = pthread_self()
+            let zeroElsewhere = Atomic(0)
+            init() { for i in 0..<64 { (counts + i).initialize(to: Atomic(0)) } }
+            deinit { counts.deallocate() }
+            func runPart(_ part: Int, of parts: Int) {
+                counts[part].add(1, ordering: .relaxed)
+                if part == 0 && pthread_equal(pthread_self(), caller) == 0 { zeroElsewhere.add(1, ordering: .relaxed) }
+            }
+        }
+        let pool = ThreadPool()
+        for workers in [0, 1, 2, 7] {
+            let team = pool.team(.steps, workers: workers)
+            for round in 0..<40 {
+                if round % 3 == 0 { waitUntilParked(team) }
+                let parts = [1, 2, 3, 8, 64][round % 5]
+                weak var released: Parts?
+                do {
+                    let task = Parts()
+                    team.forEachPart(parts, task)
+                    let counts = (0..<64).map { task.counts[$0].load(ordering: .relaxed) }
+                    XCTAssertEqual(counts, (0..<64).map { $0 < parts ? 1 : 0 }, "\(workers) workers, \(parts) parts")
+                    XCTAssertEqual(task.zeroElsewhere.load(ordering: .relaxed), 0, "part 0 ran off the caller")
+                    released = task
+                }
+                XCTAssertNil(released, "the team kept the task of a finished round")
+                if round % 2 == 1 {
+                    let sum = Atomic(0)
+                    team.forEach(count: 5) { sum.add($0 + 1, ordering: .relaxed) }
+                    XCTAssertEqual(sum.load(ordering: .relaxed), 15)
+                }
+            }
+        }
+    }
+
     /// Two teams, each sharing its own items, inside a team of two, as a bidirectional layer's
     /// directions do.
     func testNestedTeams() {

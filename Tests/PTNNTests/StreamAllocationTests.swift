@@ -1,8 +1,11 @@
+import Dispatch
+import Glibc
 import PTAllocationCounter
 import PTCheckpoint
 import PTKernels
 @testable import PTNN
 import PTTensor
+import Synchronization
 import Testing
 
 /// Steady-state streaming allocates nothing on the heap. How it is counted: the test executable
@@ -52,6 +55,62 @@ import Testing
     /// `PackedRecurrent.splitsStreamedSteps`) still runs on the caller alone: no pool round, no allocation.
     @Test func tinyStepsWakeNoPool() throws {
         try Self.expectNoAllocations(Self.shapes[0], Compute(threads: ThreadCount(4)))
+    }
+
+    /// A step past `splitsStreamedSteps` at batch 1 (LSTM(16, 256): 1 MB of W_hh) given two
+    /// threads is shared, one `ThreadTeam.forEachPart` round a step: the caller allocates nothing
+    /// (and the workers nothing, `forEachPartWorkersAllocateNothing`).
+    @Test func sharedStepsAllocateNothing() throws {
+        let shape = Shape(kind: "LSTM", input: 16, hidden: 256)
+        let compute = Compute(threads: ThreadCount(2))
+        guard case .packed(let packed) = try Self.module(shape, compute: compute).implementation else {
+            Issue.record("LSTM(16, 256): not on the packed kernels")
+            return
+        }
+        #expect(packed.splitsStreamedSteps(batch: 1))
+        try Self.expectNoAllocations(shape, compute)
+    }
+
+    /// A `forEachPart` worker allocates nothing from round to round: the task reads the
+    /// allocation counter of the thread it runs on each time the worker (not the caller) runs
+    /// part 1, over 1,000 such rounds; the worker's count between its first and last run stays.
+    /// Part 0 waits a little for part 1 to start, so that the caller does not take it first.
+    @Test func forEachPartWorkersAllocateNothing() throws {
+        try #require(pt_thread_allocations() >= 0, "allocations are counted on glibc only")
+        final class Counting: TeamTask, @unchecked Sendable {
+            // @unchecked: the fields are written by the one worker inside rounds and read by the
+            // caller between them (`forEachPart` returns after the worker's part is done).
+            let caller = pthread_self()
+            /// Parts 1 the worker has started; what they were before this round (the caller's).
+            let started = Atomic(0)
+            var startedBefore = 0
+            var first = -1, last = -1, runs = 0
+            func runPart(_ part: Int, of parts: Int) {
+                if part == 0 {
+                    // Up to 100,000 looks; a parked worker's part the caller then runs itself.
+                    for _ in 0..<100_000 where started.load(ordering: .acquiring) > startedBefore { break }
+                    return
+                }
+                guard pthread_equal(pthread_self(), caller) == 0 else { return }
+                started.add(1, ordering: .releasing)
+                let count = pt_thread_allocations()
+                if first < 0 { first = count }
+                last = count
+                runs += 1
+            }
+        }
+        let pool = ThreadPool()   // held: a pool's workers leave with it
+        let team = pool.team(.steps, workers: 1)
+        let task = Counting()
+        let deadline = DispatchTime.now() + .seconds(60)   // a bound on a hang, not a timing
+        while task.runs < 1000 && DispatchTime.now() < deadline {
+            task.startedBefore = task.started.load(ordering: .relaxed)
+            team.forEachPart(2, task)
+        }
+        try #require(task.runs >= 2, "the worker ran part 1 of \(task.runs) rounds before the deadline")
+        #expect(task.last - task.first == 0,
+                "the worker allocated \(task.last - task.first) times in \(task.runs) rounds")
+        withExtendedLifetime(pool) {}
     }
 
     /// 1,000 calls after a warm-up, on the calling thread, allocate nothing.

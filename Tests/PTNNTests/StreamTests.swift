@@ -148,10 +148,10 @@ import Testing
         }
     }
 
-    /// A few rows' steps shared as phases (`DirectionRun.runPhased`: each thread its slice of
-    /// W_hh, read in alternate directions): LSTM and GRU past `splitsStreamedSteps` at batch 1 and
-    /// 3, on 2 and 3 threads, streamed in chunks of 1, 3 and T and run whole, all equal the whole
-    /// run on one thread bit for bit.
+    /// A few rows' steps shared (each thread its slice of W_hh): LSTM and GRU past
+    /// `splitsStreamedSteps` at batch 1 (streamed, one `ThreadTeam.forEachPart` round a step) and
+    /// 3 (as phases, `DirectionRun.runPhased`), on 2 and 3 threads, streamed in chunks of 1, 3
+    /// and T and run whole, all equal the whole run on one thread bit for bit.
     @Test(arguments: ["LSTM", "GRU"], [1, 3])
     func phasedStepsEqualOneThread(_ kind: String, _ batch: Int) throws {
         let (inputSize, hidden, gates, steps) = (20, 256, kind == "LSTM" ? 4 : 3, 9)
