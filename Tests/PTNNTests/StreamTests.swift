@@ -186,6 +186,57 @@ import Testing
         }
     }
 
+    /// Shared streamed steps at batch 1 through a stack and a cell: a 2-layer LSTM(20, 256) on
+    /// unbatched input streamed in chunks of 1, 3 and T, and an LSTMCell(32, 256) from a given
+    /// state, on 2 and 3 threads (each layer's step one `ThreadTeam.forEachPart` round), equal
+    /// the run on one thread bit for bit.
+    @Test func sharedStackAndCellEqualOneThread() throws {
+        let (inputSize, hidden, steps) = (20, 256, 8)
+        var random = ThreadCountTests.Random(seed: 23)
+        var shapes: [String: [Int]] = [:]
+        for l in 0..<2 {
+            shapes["weight_ih_l\(l)"] = [4 * hidden, l == 0 ? inputSize : hidden]
+            shapes["weight_hh_l\(l)"] = [4 * hidden, hidden]
+            shapes["bias_ih_l\(l)"] = [4 * hidden]
+            shapes["bias_hh_l\(l)"] = [4 * hidden]
+        }
+        let cellShapes = ["weight_ih": [4 * hidden, 32], "weight_hh": [4 * hidden, hidden],
+                          "bias_ih": [4 * hidden], "bias_hh": [4 * hidden]]
+        var values: [String: [Float]] = [:], cellValues: [String: [Float]] = [:]
+        for key in shapes.keys.sorted() { values[key] = random.values(shapes[key]!.reduce(1, *), scale: 1 / 4000) }
+        for key in cellShapes.keys.sorted() {
+            cellValues[key] = random.values(cellShapes[key]!.reduce(1, *), scale: 1 / 4000)
+        }
+        let stack = try floatStateDict(values, shapes: shapes)
+        let cell = try floatStateDict(cellValues, shapes: cellShapes)
+        let input = ShapedArray(shape: [steps, inputSize], values: random.values(steps * inputSize, scale: 1 / 1000))
+        let cellInput = ShapedArray(shape: [1, 32], values: random.values(32, scale: 1 / 100))
+        let h0 = ShapedArray(shape: [1, hidden], values: random.values(hidden, scale: 1 / 10))
+        let c0 = ShapedArray(shape: [1, hidden], values: random.values(hidden, scale: 1 / 10))
+        func load(_ checkpoint: Checkpoint, _ threads: Int) throws -> Recurrent<Float> {
+            try ModuleCatalog(checkpoint)
+                .recurrent(options: ModuleOptions(), compute: Compute(threads: ThreadCount(threads)))
+        }
+        let whole = try load(stack, 1).forward(input)
+        let cellAlone = try load(cell, 1).forward(cellInput, h0: h0, c0: c0)
+        for threads in [2, 3] {
+            let module = try load(stack, threads)
+            guard case .packed(let packed) = module.implementation else {
+                Issue.record("LSTM stack: not on the packed kernels")
+                return
+            }
+            #expect(packed.splitsStreamedSteps(batch: 1))
+            for size in [1, 3, steps] {
+                let (output, state) = try Self.stream(module, input, h0: nil, c0: nil, chunk: size)
+                #expect(output == whole.output, "\(threads) threads, chunk \(size)")
+                #expect(state.h == whole.hN && state.c == whole.cN, "\(threads) threads, chunk \(size)")
+            }
+            let (h1, state) = try Self.stream(try load(cell, threads), cellInput, h0: h0, c0: c0, chunk: 1)
+            #expect(h1 == cellAlone.hN && state.h == cellAlone.hN && state.c == cellAlone.cN,
+                    "cell, \(threads) threads")
+        }
+    }
+
     /// Float64 (the weights widened exactly): chunks of 1 step equal the whole run, exactly.
     @Test(arguments: computes) func float64ChunkedEqualsWhole(_ compute: Compute) throws {
         let c = try #require(GoldenCase.named("lstm_l3_uni_tf_nobias_h0_full"))
