@@ -5,7 +5,9 @@ import PTTensor
 
 /// `ModuleRunner`'s run in chunks: the input cut into chunks of `chunk` steps before any timing,
 /// then each repeat streams them through one `RecurrentStream` from the initial state, timing
-/// the whole run and each call. The outputs are the first repeat's, joined along the time axis.
+/// the whole run and each call. The outputs are the first repeat's, joined along the time axis
+/// (later repeats rewrite one output array, as a streaming caller does); the final state is the
+/// last repeat's.
 ///
 /// A cell takes one step per call whatever `chunk` is: one step `[N, I]` (`[I]`) is one call, and
 /// a sequence `[T, N, I]` (`[T, I]`) is T calls, the output `[T, N, H]` (`[T, H]`) every step's h'.
@@ -69,7 +71,11 @@ struct StreamedRun<Scalar: ArrayScalar> {
             }
         }
 
+        // The first repeat keeps every call's output, to join and compare; the later ones rewrite
+        // one output every call, as a streaming caller does (a new array each call would be a
+        // cold one each call).
         var outputs = chunks.map { _ in ShapedArray<Scalar>(zeros: [0]) }
+        var frame = ShapedArray<Scalar>(zeros: [0])
         var times: [Double] = [], calls: [Double] = []
         // Room for every call's time before the first: no array grows (and copies) between calls.
         calls.reserveCapacity(max(request.repeatCount, 1) * chunks.count)
@@ -80,15 +86,19 @@ struct StreamedRun<Scalar: ArrayScalar> {
             do throws(NNError) {
                 for i in chunks.indices {
                     let callStart = DispatchTime.now().uptimeNanoseconds
-                    try stream.run(chunks[i], state: &state, output: &outputs[i])
+                    if repeatIndex == 0 {
+                        try stream.run(chunks[i], state: &state, output: &outputs[i])
+                    } else {
+                        try stream.run(chunks[i], state: &state, output: &frame)
+                    }
                     calls.append(ModuleRunner.seconds(since: callStart))
                 }
             } catch {
                 throw ModuleRunError(file: inputs.path, error)
             }
             times.append(ModuleRunner.seconds(since: start))
-            if repeatIndex == 0 { final = state }
-            // Later repeats write the same values into the same arrays.
+            // The last repeat's final state is the one compared: every repeat's is then checked.
+            final = state
         }
         let output = cellSequence ? Self.stack(outputs) : config.isCell ? nil : ShapedArray.joining(outputs, axis: axis)
         let result = Pipeline<Scalar>.Output(output: output, hN: final.h, cN: final.c)
