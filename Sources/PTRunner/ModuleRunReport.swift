@@ -46,7 +46,8 @@ public struct ModuleRunReport: Codable {
         public let chunk: Int
         /// Calls per run: ⌈T / chunk⌉ (a cell's: T for a sequence `[T, N, I]`, 1 for one step).
         public let chunks: Int
-        /// The median time of one call, over every call of every repeat.
+        /// The median time of one call, over the calls of the first repeat (the one whose calls
+        /// are each timed).
         public let call_s: Double
     }
 

@@ -5,9 +5,9 @@ import PTTensor
 
 /// `ModuleRunner`'s run in chunks: the input cut into chunks of `chunk` steps before any timing,
 /// then each repeat streams them through one `RecurrentStream` from the initial state, timing
-/// the whole run and each call. The outputs are the first repeat's, joined along the time axis
-/// (later repeats rewrite one output array, as a streaming caller does); the final state is the
-/// last repeat's.
+/// the whole run. The first repeat also times each call and keeps each call's output, joined
+/// along the time axis; later repeats rewrite one output array, as a streaming caller does. The
+/// final state is the last repeat's.
 ///
 /// A cell takes one step per call whatever `chunk` is: one step `[N, I]` (`[I]`) is one call, and
 /// a sequence `[T, N, I]` (`[T, I]`) is T calls, the output `[T, N, H]` (`[T, H]`) every step's h'.
@@ -71,27 +71,27 @@ struct StreamedRun<Scalar: ArrayScalar> {
             }
         }
 
-        // The first repeat keeps every call's output, to join and compare; the later ones rewrite
-        // one output every call, as a streaming caller does (a new array each call would be a
-        // cold one each call).
+        // The first repeat keeps every call's output, to join and compare, and times each call;
+        // the later ones rewrite one output every call, as a streaming caller does (a new array
+        // each call would be a cold one each call), with no clock read between calls.
         var outputs = chunks.map { _ in ShapedArray<Scalar>(zeros: [0]) }
         var frame = ShapedArray<Scalar>(zeros: [0])
         var times: [Double] = [], calls: [Double] = []
         // Room for every call's time before the first: no array grows (and copies) between calls.
-        calls.reserveCapacity(max(request.repeatCount, 1) * chunks.count)
+        calls.reserveCapacity(chunks.count)
         var final = try initialState()
         for repeatIndex in 0..<max(request.repeatCount, 1) {
             var state = try initialState()
             let start = DispatchTime.now().uptimeNanoseconds
             do throws(NNError) {
-                for i in chunks.indices {
-                    let callStart = DispatchTime.now().uptimeNanoseconds
-                    if repeatIndex == 0 {
+                if repeatIndex == 0 {
+                    for i in chunks.indices {
+                        let callStart = DispatchTime.now().uptimeNanoseconds
                         try stream.run(chunks[i], state: &state, output: &outputs[i])
-                    } else {
-                        try stream.run(chunks[i], state: &state, output: &frame)
+                        calls.append(ModuleRunner.seconds(since: callStart))
                     }
-                    calls.append(ModuleRunner.seconds(since: callStart))
+                } else {
+                    for chunk in chunks { try stream.run(chunk, state: &state, output: &frame) }
                 }
             } catch {
                 throw ModuleRunError(file: inputs.path, error)
