@@ -99,10 +99,13 @@ extension TeamTask {
 /// entered it; the caller closes the gate, waiting only for workers that are inside (and so
 /// running), before it returns. Between rounds the workers spin briefly on the spin-wait hint (a
 /// recurrent step takes microseconds to milliseconds, less than a futex round trip would cost) and
-/// then park on a semaphore, so an idle process burns no CPU.
+/// then park on a semaphore, so an idle process burns no CPU. `forEachPhase` runs phases of parts
+/// in one such round; `forEachPart` runs one part per thread with no gate and no closure.
 public final class ThreadTeam: @unchecked Sendable {
     // @unchecked: `job` is written by the caller only while the gate is closed (no worker can be
-    // inside), and read by workers only after entering the gate, which orders it after the write.
+    // inside), and read by workers only after entering the gate, which orders it after the write;
+    // `partsTask` is written by the caller between parts rounds and read by a worker only after
+    // it has claimed a part of the current one, which the caller waits for before it returns.
 
     public let workers: Int
 

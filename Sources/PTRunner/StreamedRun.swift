@@ -97,7 +97,8 @@ struct StreamedRun<Scalar: ArrayScalar> {
                 throw ModuleRunError(file: inputs.path, error)
             }
             times.append(ModuleRunner.seconds(since: start))
-            // The last repeat's final state is the one compared: every repeat's is then checked.
+            // The last repeat's final state is compared, the first's outputs: a repeat that
+            // rewrote one output array is checked too.
             final = state
         }
         let output = cellSequence ? Self.stack(outputs) : config.isCell ? nil : ShapedArray.joining(outputs, axis: axis)
