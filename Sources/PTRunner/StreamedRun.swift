@@ -79,9 +79,9 @@ struct StreamedRun<Scalar: ArrayScalar> {
         var times: [Double] = [], calls: [Double] = []
         // Room for every call's time before the first: no array grows (and copies) between calls.
         calls.reserveCapacity(chunks.count)
-        var final = try initialState()
+        var state = try initialState()
         for repeatIndex in 0..<max(request.repeatCount, 1) {
-            var state = try initialState()
+            if repeatIndex > 0 { state = try initialState() }
             let start = DispatchTime.now().uptimeNanoseconds
             do throws(NNError) {
                 if repeatIndex == 0 {
@@ -97,12 +97,11 @@ struct StreamedRun<Scalar: ArrayScalar> {
                 throw ModuleRunError(file: inputs.path, error)
             }
             times.append(ModuleRunner.seconds(since: start))
-            // The last repeat's final state is compared, the first's outputs: a repeat that
-            // rewrote one output array is checked too.
-            final = state
         }
+        // The last repeat's final state is compared, the first's outputs: a repeat that rewrote
+        // one output array is checked too.
         let output = cellSequence ? Self.stack(outputs) : config.isCell ? nil : ShapedArray.joining(outputs, axis: axis)
-        let result = Pipeline<Scalar>.Output(output: output, hN: final.h, cN: final.c)
+        let result = Pipeline<Scalar>.Output(output: output, hN: state.h, cN: state.c)
         let sortedCalls = calls.sorted()
         return (result, times, .init(chunk: config.isCell ? 1 : chunk, chunks: chunks.count,
                                      call_s: sortedCalls[sortedCalls.count / 2]))
