@@ -123,6 +123,10 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
     /// panel, then (with proj_size) the projection of h in panels of W_hr. Workers the OS has
     /// descheduled leave their items to the others.
     func runSplit(input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>, team: ThreadTeam) {
+        if sharesStepsAsParts && steps == 1 {
+            runParts(count: 1, input: input, output: output, team: team)
+            return
+        }
         if phased {
             runPhased(chunks, input: input, output: output, team: team)
             return
@@ -136,30 +140,44 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
     /// of h fit the kernel's stack buffer, so that no part allocates.
     var phased: Bool { batch <= 4 && batch * outSize <= 4096 && weights.projection == nil }
 
+    /// Whether a step shared among a team is one `forEachPart` round (`runParts`): at batch 1
+    /// without a projection.
+    var sharesStepsAsParts: Bool { batch == 1 && weights.projection == nil }
+
+    /// Steps `0..<count` (from the last, reverse) on the caller and the workers of `team`, each
+    /// one `ThreadTeam.forEachPart` round (`runPart`): each part projects the step's input for
+    /// its own blocks, then their recurrent products and gates. Leaves the last h in `hCurrent`.
+    private func runParts(count: Int, input: UnsafePointer<Scalar>, output: UnsafeMutablePointer<Scalar>,
+                          team: ThreadTeam) {
+        let parts = min(team.workers + 1, blocks)
+        for j in 0..<count {
+            let t = reverse ? count - 1 - j : j
+            partStep = (t, input + t * inSize, output, nextSweep())
+            team.forEachPart(parts, self)
+            swap(&hCurrent, &hNext)
+        }
+    }
+
     /// `chunks` on the caller and the workers of `team` as `ThreadTeam.forEachPhase` phases: each
-    /// chunk's input projection in one row slice per thread (chunks of one step at batch 1: in
-    /// each thread's step, for its own blocks), then its steps, each in one slice of
+    /// chunk's input projection in one row slice per thread, then its steps, each in one slice of
     /// blocks per thread, the same slice on the same thread from step to step (so that its part of
     /// W_hh stays in that core's L2), read in alternate directions (`nextSweep`), with a few cache
     /// lines between the threads per step. Leaves the last h in `hCurrent`, as `finish` does.
     private func runPhased(_ chunks: [Range<Int>], input: UnsafePointer<Scalar>,
                            output: UnsafeMutablePointer<Scalar>, team: ThreadTeam) {
         let parts = min(team.workers + 1, 64)
-        // A chunk of one step at batch 1 (a streamed frame) has no projection phase: each part
-        // projects its own blocks in its step, so that W_ih is shared among the cores too.
-        let fused = batch == 1 && chunks.allSatisfy { $0.count == 1 }
         var starts: [Int] = []
         var phases = 0
         for chunk in chunks {
             starts.append(phases)
-            phases += (fused ? 0 : 1) + chunk.count
+            phases += 1 + chunk.count
         }
         let (first, second) = (hCurrent, hNext)
         let startsDescending = !descending
         team.forEachPhase(phases, parts: parts) { phase, part in
             var c = 0
             while c + 1 < starts.count && starts[c + 1] <= phase { c += 1 }
-            let chunk = chunks[c], j = phase - starts[c] + (fused ? 1 : 0)
+            let chunk = chunks[c], j = phase - starts[c]
             guard j > 0 else {
                 let rows = chunk.count * self.batch
                 self.project(input: input, chunk: chunk, rows: (rows * part / parts)..<(rows * (part + 1) / parts))
@@ -167,16 +185,14 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
             }
             let t = self.reverse ? chunk.upperBound - j : chunk.lowerBound + j - 1
             // Steps before this one in the run: h alternates between the two buffers.
-            let ordinal = fused ? phase : phase - c - 1
+            let ordinal = phase - c - 1
             let (hIn, hOut) = ordinal % 2 == 0 ? (first, second) : (second, first)
             let blockRange = (self.blocks * part / parts)..<(self.blocks * (part + 1) / parts)
             self.step(t, chunk: chunk, blockRange: blockRange, output: output,
-                      descending: (ordinal % 2 == 1) != startsDescending, hIn: hIn, hOut: hOut,
-                      input: fused ? input + t * self.inSize : nil)
+                      descending: (ordinal % 2 == 1) != startsDescending, hIn: hIn, hOut: hOut)
             self.keepEnded(t, hOut: hOut, blockRange: blockRange)
         }
-        let stepCount = fused ? phases : phases - chunks.count
-        if stepCount % 2 == 1 {
+        if (phases - chunks.count) % 2 == 1 {
             swap(&hCurrent, &hNext)
             descending = startsDescending
         }
@@ -254,13 +270,8 @@ final class DirectionRun<Scalar: ArrayScalar>: @unchecked Sendable {
             if hCurrent != h { h.update(from: hCurrent, count: batch * outSize) }
             (hCurrent, hNext, cell) = (ownCurrent, ownNext, ownCell)
         }
-        if let team, batch == 1, weights.projection == nil {
-            let parts = min(team.workers + 1, blocks)
-            for t in 0..<count {
-                partStep = (t, input + t * inSize, output, nextSweep())
-                team.forEachPart(parts, self)
-                swap(&hCurrent, &hNext)
-            }
+        if let team, sharesStepsAsParts {
+            runParts(count: count, input: input, output: output, team: team)
             return
         }
         if let team, phased {
@@ -498,7 +509,7 @@ final class Buffer<Scalar>: @unchecked Sendable {
     deinit { pointer.deallocate() }
 }
 
-/// A streamed step at batch 1 shared among a team (`stream`): part p of P is blocks
+/// A step at batch 1 shared among a team (`runParts`): part p of P is blocks
 /// `[B·p/P, B·(p+1)/P)`, its gate panels of W_ih and W_hh, and its units' gates.
 extension DirectionRun: TeamTask {
     @_specialize(where Scalar == Float)

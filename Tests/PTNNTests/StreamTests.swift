@@ -188,8 +188,8 @@ import Testing
 
     /// Shared streamed steps at batch 1 through a stack and a cell: a 2-layer LSTM(20, 256) on
     /// unbatched input streamed in chunks of 1, 3 and T, and an LSTMCell(32, 256) from a given
-    /// state, on 2 and 3 threads (each layer's step one `ThreadTeam.forEachPart` round), equal
-    /// the run on one thread bit for bit.
+    /// state, streamed and run whole, on 2 and 3 threads (each layer's step one
+    /// `ThreadTeam.forEachPart` round), equal the run on one thread bit for bit.
     @Test func sharedStackAndCellEqualOneThread() throws {
         let (inputSize, hidden, steps) = (20, 256, 8)
         var random = ThreadCountTests.Random(seed: 23)
@@ -234,6 +234,9 @@ import Testing
             let (h1, state) = try Self.stream(try load(cell, threads), cellInput, h0: h0, c0: c0, chunk: 1)
             #expect(h1 == cellAlone.hN && state.h == cellAlone.hN && state.c == cellAlone.cN,
                     "cell, \(threads) threads")
+            // `forward` of the cell, one step shared the same way (`DirectionRun.runSplit`).
+            let cellShared = try load(cell, threads).forward(cellInput, h0: h0, c0: c0)
+            #expect(cellShared.hN == cellAlone.hN && cellShared.cN == cellAlone.cN, "cell forward, \(threads) threads")
         }
     }
 
